@@ -31,7 +31,9 @@ class Period:
         """
         m = _PERIOD_RE.match(text.strip())
         if not m:
-            raise PeriodError(f"Kỳ báo cáo không hợp lệ: '{text}' (dạng đúng: 2023, 2023-H1, 2023-Q2)")
+            raise PeriodError(
+                f"Kỳ báo cáo không hợp lệ: '{text}' (dạng đúng: 2023, 2023-H1, 2023-Q2)"
+            )
         year, kind, n = int(m["year"]), m["kind"] or "Y", int(m["n"] or 1)
         if not 1 <= n <= _PARTS[kind]:
             raise PeriodError(f"Kỳ báo cáo không hợp lệ: '{text}'")
@@ -122,7 +124,9 @@ class PeriodRange:
 
     @property
     def code(self) -> str:
-        return self.first.code if self.first == self.last else f"{self.first.code}..{self.last.code}"
+        return (
+            self.first.code if self.first == self.last else f"{self.first.code}..{self.last.code}"
+        )
 
     def __str__(self) -> str:
         return self.code

@@ -1,0 +1,1 @@
+"""Deployable Prefect flows: each file is one flow that orchestrates tonghop's steps."""

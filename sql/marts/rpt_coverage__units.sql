@@ -1,0 +1,51 @@
+-- one row per unit expected in a period of the range: included, blocked by an error finding,
+-- or missing
+with periods as (
+    select * from run_periods where role = 'range'
+),
+
+units as (
+    select * from stg_registry__units
+),
+
+current_submissions as (
+    select * from int_submissions_current
+),
+
+accepted as (
+    select * from int_submissions_accepted
+),
+
+expected as (
+    select u.unit_code, u.name, u.sector, u.form, p.period, p.ordinal
+    from units as u
+    join periods as p
+        on u.valid_from <= p.period_end
+        and (u.valid_to is null or u.valid_to >= p.period_end)
+),
+
+error_rules as (
+    select submission_id, list(distinct rule_id order by rule_id) as rules
+    from findings
+    where severity = 'error' and submission_id is not null
+    group by submission_id
+),
+
+final as (
+    select
+        e.*,
+        c.submission_id,
+        c.file_name,
+        case
+            when a.submission_id is not null then 'included'
+            when c.submission_id is null then 'missing'
+            else 'blocked'
+        end as status,
+        coalesce(r.rules, []) as error_rules,
+    from expected as e
+    left join current_submissions as c using (unit_code, period)
+    left join accepted as a on a.submission_id = c.submission_id
+    left join error_rules as r on r.submission_id = c.submission_id
+)
+
+select * from final

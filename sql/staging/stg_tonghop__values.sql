@@ -1,0 +1,18 @@
+-- one row per received value
+with source as (
+    select * from submitted_values
+),
+
+final as (
+    select
+        submission_id,
+        indicator_code,
+        value,
+        raw_value,
+        location,
+        note,
+    from source
+    where raw_value <> ''
+)
+
+select * from final

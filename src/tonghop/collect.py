@@ -1,0 +1,290 @@
+"""Collect: list a source, archive every file untouched, parse it, load it into DuckDB."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import duckdb
+import fsspec
+
+from tonghop.db import transaction
+from tonghop.parse import ParsedFile, RawValue, UnreadableFile
+
+CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
+SUPPORTED_SUFFIXES = {".csv", ".xlsx"}
+# A plain decimal number as a machine writes it; Vietnamese-formatted and other texts are
+# kept raw and reported by the `type` rule rather than guessed.
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file seen at the source: its name relative to the source root and its bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class CollectResult:
+    """What one collect run did, file by file."""
+
+    batch_id: str
+    seen: int = 0
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def parse_number(raw: str) -> float | None:
+    """The number a raw value holds, or None when it is not a plain finite number.
+
+    >>> parse_number("14103"), parse_number("51.23"), parse_number("12a"), parse_number("nan")
+    (14103.0, 51.23, None, None)
+    """
+    text = raw.strip()
+    if not _NUMBER_RE.match(text):
+        return None
+    value = float(text)
+    return value if value not in (float("inf"), float("-inf")) else None
+
+
+def read_source(source: str) -> list[SourceFile]:
+    """Every regular file below a folder or fsspec URL, sorted by name; hidden files skipped."""
+    fs, root = fsspec.core.url_to_fs(source)
+    if not fs.exists(root) or not fs.isdir(root):
+        raise FileNotFoundError(f"Không đọc được nguồn dữ liệu: '{source}' không phải là thư mục")
+    root_path = PurePosixPath(root)
+    files = []
+    for path in sorted(fs.find(root)):
+        relative = PurePosixPath(path).relative_to(root_path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        with fs.open(path, "rb") as handle:
+            files.append(SourceFile(name=str(relative), data=handle.read()))
+    return files
+
+
+def archive_file(workspace: Path, sha256: str, name: str, data: bytes) -> Path:
+    """Store received bytes untouched under their hash; an archived file is never rewritten."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+        suffix = ""
+    target = workspace / "archive" / sha256[:2] / f"{sha256}{suffix}"
+    if target.exists():
+        return target.relative_to(workspace)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with open(temporary, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, 0o444)
+    os.replace(temporary, target)
+    return target.relative_to(workspace)
+
+
+def parse_csv(name: str, data: bytes) -> ParsedFile:
+    """Read a long CSV (SPEC §4.2): UTF-8 with or without BOM, header row, one value a row."""
+    if not data.strip():
+        raise UnreadableFile(f"Tệp '{name}' rỗng, không có dữ liệu.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"Tệp '{name}' không phải UTF-8 (byte lỗi ở vị trí {exc.start}); "
+            "đề nghị lưu lại tệp với bảng mã UTF-8."
+        ) from exc
+    sample = text[:4096]
+    delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [nfc(h).strip().lower() for h in next(reader, [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise UnreadableFile(
+            f"Tệp '{name}', dòng 1: thiếu cột {', '.join(missing)}; tiêu đề phải là "
+            f"'{','.join(CSV_COLUMNS)}' (cột 'note' không bắt buộc)."
+        )
+    index = {c: header.index(c) for c in (*CSV_COLUMNS, "note") if c in header}
+    values = []
+    warnings = []
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            warnings.append(f"Tệp '{name}', dòng {line_no}: thiếu ô, dòng được đọc với ô trống.")
+            row = row + [""] * (len(header) - len(row))
+        note = nfc(row[index["note"]]).strip() if "note" in index else ""
+        values.append(
+            RawValue(
+                unit_code=nfc(row[index["unit_code"]]).strip(),
+                period=nfc(row[index["period"]]).strip(),
+                indicator_code=nfc(row[index["indicator_code"]]).strip(),
+                raw=nfc(row[index["value"]]).strip(),
+                location=f"dòng {line_no}",
+                note=note or None,
+            )
+        )
+    if not values:
+        raise UnreadableFile(f"Tệp '{name}' không có dòng số liệu nào sau dòng tiêu đề.")
+    return ParsedFile(values=values, file_format="csv", warnings=warnings)
+
+
+def parse_file(name: str, data: bytes) -> ParsedFile:
+    """Parse a received file by its kind; raise UnreadableFile with the reason otherwise."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".csv":
+        return parse_csv(name, data)
+    if suffix == ".xlsx":
+        from tonghop.forms import read_form
+
+        with _as_temporary_file(data, suffix) as path:
+            try:
+                return read_form(path)
+            except UnreadableFile as exc:
+                message = str(exc).replace(str(path), name).replace(path.name, name)
+                raise UnreadableFile(message) from exc
+    raise UnreadableFile(
+        f"Tệp '{name}' có định dạng không được hỗ trợ ('{suffix or 'không có đuôi'}'); "
+        "chỉ nhận tệp .csv (dạng dài) hoặc biểu mẫu .xlsx do tonghop tạo."
+    )
+
+
+class _as_temporary_file:
+    """python-calamine reads paths; hand it the received bytes in a private temporary file."""
+
+    def __init__(self, data: bytes, suffix: str) -> None:
+        self.data, self.suffix = data, suffix
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        handle = tempfile.NamedTemporaryFile(suffix=self.suffix, delete=False)
+        with handle:
+            handle.write(self.data)
+        self.path = Path(handle.name)
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def load_parsed(
+    con: duckdb.DuckDBPyConnection,
+    sha256: str,
+    name: str,
+    parsed: ParsedFile,
+    received_at: datetime,
+    batch_id: str,
+) -> list[str]:
+    """Insert one parsed file's submissions and values (caller holds the transaction).
+
+    A file may hold several units or periods: each (unit, period) is one submission.
+    Returns the submission ids.
+    """
+    groups: dict[tuple[str, str], list[RawValue]] = {}
+    for value in parsed.values:
+        groups.setdefault((value.unit_code, value.period), []).append(value)
+    ids = []
+    for (unit_code, period), rows in groups.items():
+        submission_id = hashlib.sha256(f"{sha256}|{unit_code}|{period}".encode()).hexdigest()[:32]
+        con.execute(
+            "insert into submissions values (?, ?, ?, ?, ?, ?, ?, ?, nextval('submission_seq'))",
+            [
+                submission_id,
+                sha256,
+                unit_code,
+                period,
+                parsed.file_format,
+                name,
+                received_at,
+                batch_id,
+            ],
+        )
+        con.executemany(
+            "insert into submitted_values values (?, ?, ?, ?, ?, ?)",
+            [
+                [submission_id, r.indicator_code, r.raw, parse_number(r.raw), r.location, r.note]
+                for r in rows
+            ],
+        )
+        ids.append(submission_id)
+    return ids
+
+
+def collect(
+    con: duckdb.DuckDBPyConnection,
+    workspace: Path,
+    files: list[SourceFile],
+    batch_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CollectResult:
+    """Archive, parse and load every new file; a file already received (same sha256) is skipped.
+
+    Each file is archived before anything else and loaded in its own transaction, so a crash
+    leaves every file either wholly loaded or not at all, and a rerun completes the job.
+    """
+    result = CollectResult(batch_id=batch_id or uuid.uuid4().hex[:12])
+    known = {
+        row[0]: row[1]
+        for row in con.execute("select sha256, status from received_files").fetchall()
+    }
+    for done, source_file in enumerate(files, start=1):
+        result.seen += 1
+        sha256 = hashlib.sha256(source_file.data).hexdigest()
+        now = datetime.now()
+        con.execute(
+            "insert into file_sightings values (?, ?, ?, ?)",
+            [sha256, source_file.name, now, result.batch_id],
+        )
+        if sha256 in known:
+            result.skipped.append(source_file.name)
+        else:
+            archived = archive_file(workspace, sha256, source_file.name, source_file.data)
+            try:
+                parsed = parse_file(source_file.name, source_file.data)
+            except UnreadableFile as exc:
+                _record_file(con, sha256, archived, source_file, now, "rejected", str(exc))
+                known[sha256] = "rejected"
+            else:
+                with transaction(con):
+                    load_parsed(con, sha256, source_file.name, parsed, now, result.batch_id)
+                    _record_file(con, sha256, archived, source_file, now, "loaded", None)
+                known[sha256] = "loaded"
+                result.loaded.append(source_file.name)
+        if known[sha256] == "rejected":
+            reason = con.execute(
+                "select reason, archive_path from received_files where sha256 = ?", [sha256]
+            ).fetchone()
+            result.rejected.append(
+                {
+                    "file": source_file.name,
+                    "archived_as": reason[1],
+                    "sha256": sha256,
+                    "reason": reason[0],
+                }
+            )
+        if progress:
+            progress(done, len(files))
+    return result
+
+
+def _record_file(con, sha256, archived, source_file, now, status, reason) -> None:  # noqa: ANN001
+    con.execute(
+        "insert into received_files values (?, ?, ?, ?, ?, ?, ?)",
+        [sha256, archived.as_posix(), source_file.name, len(source_file.data), now, status, reason],
+    )

@@ -1,0 +1,163 @@
+"""Consolidate: run the SQL models of `sql/` in dependency order and read the marts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from tonghop.catalog import SECTORS, Catalog
+from tonghop.db import transaction
+from tonghop.paths import SQL_DIR
+from tonghop.periods import PeriodRange
+from tonghop.validate import write_catalog_table
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    layer: str
+    path: Path
+    sql: str
+
+
+def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Every model file, ordered so each runs after the models it reads."""
+    models = {
+        path.stem: Model(path.stem, layer, path, path.read_text(encoding="utf-8"))
+        for layer in LAYERS
+        for path in sorted((sql_dir / layer).glob("*.sql"))
+    }
+    graph = {
+        name: {
+            other
+            for other in models
+            if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(model.sql))
+        }
+        for name, model in models.items()
+    }
+    return [models[name] for name in TopologicalSorter(graph).static_order()]
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def write_run_periods(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) -> None:
+    """The periods the models aggregate: the baseline (ordinal 0) and the range (1..n)."""
+    con.execute(
+        "create or replace table run_periods (period varchar, period_start date, "
+        "period_end date, closes_year boolean, ordinal integer, role varchar)"
+    )
+    rows = [
+        [
+            period_range.baseline.code,
+            period_range.baseline.start,
+            period_range.baseline.end,
+            period_range.baseline.closes_year,
+            0,
+            "baseline",
+        ]
+    ]
+    rows += [
+        [p.code, p.start, p.end, p.closes_year, i, "range"]
+        for i, p in enumerate(period_range.periods, start=1)
+    ]
+    con.executemany("insert into run_periods values (?, ?, ?, ?, ?, ?)", rows)
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    period_range: PeriodRange,
+    sql_dir: Path = SQL_DIR,
+) -> list[str]:
+    """Rebuild every model as a table, in one transaction; return their names in run order."""
+    models = discover_models(sql_dir)
+    with transaction(con):
+        write_catalog_table(con, catalog)
+        write_run_periods(con, period_range)
+        for model in models:
+            con.execute(f"create or replace table {model.name} as {model.sql}")
+    return [m.name for m in models]
+
+
+def _measures(con: duckdb.DuckDBPyConnection, group_type: str, group_value: str) -> dict:
+    rows = con.execute(
+        "select measure, indicator_code, value from rpt_term__indicators "
+        "where group_type = ? and group_value = ?",
+        [group_type, group_value],
+    ).fetchall()
+    out: dict[str, dict[str, float]] = {"start": {}, "cutoff": {}, "term": {}}
+    for measure, code, value in rows:
+        out[measure][code] = value
+    return out
+
+
+def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) -> dict:
+    """Everything the report templates need, read from the marts (figures only, no wording)."""
+    units = {
+        row[0]: dict(zip([d[0] for d in con.description], row, strict=True))
+        for row in con.execute("select * from rpt_term__units").fetchall()
+    }
+    bloc = _measures(con, "bloc", "bloc")
+
+    def snapshot(measure: str) -> dict:
+        counts = units.get(measure, {})
+        stocks = bloc[measure]
+        return {
+            "units": counts.get("units"),
+            "dang_bo": counts.get("dang_bo"),
+            "chi_bo": counts.get("chi_bo"),
+            "sectors": {s: counts.get(s) for s in SECTORS},
+            "branches": stocks.get("branches_total"),
+            "members": stocks.get("members_total"),
+            "indicators": stocks,
+        }
+
+    coverage_rows = con.execute(
+        "select unit_code, name, period, status, error_rules from rpt_coverage__units "
+        "order by unit_code, ordinal"
+    ).fetchall()
+    expected_units = {r[0] for r in coverage_rows}
+    missing: dict[str, dict] = {}
+    blocked: dict[str, dict] = {}
+    for code, name, period, status, rules in coverage_rows:
+        if status == "missing":
+            missing.setdefault(code, {"unit_code": code, "name": name, "periods": []})[
+                "periods"
+            ].append(period)
+        elif status == "blocked":
+            entry = blocked.setdefault(
+                code, {"unit_code": code, "name": name, "periods": [], "rules": []}
+            )
+            entry["periods"].append(period)
+            entry["rules"] = sorted(set(entry["rules"]) | set(rules))
+    last = period_range.last.code
+    included_at_cutoff = {r[0] for r in coverage_rows if r[2] == last and r[3] == "included"}
+    expected_at_cutoff = {r[0] for r in coverage_rows if r[2] == last}
+    return {
+        "period": {
+            "code": period_range.code,
+            "first": period_range.first.code,
+            "last": last,
+            "baseline": period_range.baseline.code,
+        },
+        "start": snapshot("start"),
+        "cutoff": snapshot("cutoff"),
+        "term": bloc["term"],
+        "coverage": {
+            "units_expected": len(expected_at_cutoff),
+            "units_included": len(included_at_cutoff),
+            "units_expected_any_period": len(expected_units),
+            "fully_included": len(expected_units - set(missing) - set(blocked)),
+            "missing": list(missing.values()),
+            "blocked": list(blocked.values()),
+            "rejected_files": 0,
+        },
+    }

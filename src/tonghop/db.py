@@ -1,0 +1,122 @@
+"""The workspace's DuckDB file: how to open it and the tables tonghop keeps in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+DB_NAME = "tonghop.duckdb"
+
+# Raw tables: append-only records of what was received. Derived tables (validation frames,
+# findings of a run, models in sql/) are rebuilt from these.
+SCHEMA = """
+create table if not exists received_files (
+    sha256        varchar primary key,
+    archive_path  varchar not null,
+    original_name varchar not null,
+    size_bytes    bigint not null,
+    received_at   timestamp not null,
+    status        varchar not null,          -- loaded | rejected
+    reason        varchar                    -- why it was rejected (Vietnamese)
+);
+create table if not exists file_sightings (  -- every time a file was seen at the source
+    sha256        varchar not null,
+    source_name   varchar not null,
+    seen_at       timestamp not null,
+    batch_id      varchar not null
+);
+create table if not exists submissions (
+    submission_id varchar primary key,       -- sha256 of the file + unit + period
+    sha256        varchar not null,
+    unit_code     varchar not null,
+    period        varchar not null,
+    file_format   varchar not null,
+    original_name varchar not null,
+    received_at   timestamp not null,
+    batch_id      varchar not null,
+    seq           bigint not null            -- arrival order: higher supersedes lower
+);
+create table if not exists submitted_values (
+    submission_id  varchar not null,
+    indicator_code varchar not null,
+    raw_value      varchar not null,
+    value          double,                   -- null when the text is not a number
+    location       varchar not null,
+    note           varchar
+);
+create table if not exists registry_units (
+    unit_code  varchar primary key,
+    name       varchar not null,
+    sector     varchar not null,
+    form       varchar not null,
+    valid_from date not null,
+    valid_to   date
+);
+create table if not exists findings (
+    finding_key     varchar not null,        -- stable across runs: rule, unit, period, submission
+    run_id          varchar not null,
+    unit_code       varchar,
+    period          varchar,
+    submission_id   varchar,
+    rule_id         varchar not null,
+    kind            varchar not null,
+    severity        varchar not null,
+    message         varchar not null,
+    indicators      varchar[] not null,
+    observed        json,
+    suspect         varchar,
+    suggested_value double,
+    file_name       varchar,
+    location        varchar
+);
+create sequence if not exists submission_seq;
+"""
+
+
+def db_path(workspace: Path) -> Path:
+    return workspace / DB_NAME
+
+
+def _config() -> dict[str, str]:
+    # duckdb_engine opens the file with its own `custom_user_agent`; DuckDB refuses a second
+    # connection to the same file in one process with a different configuration, so every
+    # connection tonghop opens uses the same one (see tonghop.gx_duckdb).
+    from tonghop.gx_duckdb import duckdb_engine_config
+
+    return duckdb_engine_config()
+
+
+def connect(workspace: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the workspace database, creating its tables on first use."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    path = db_path(workspace)
+    if read_only:
+        return duckdb.connect(str(path), read_only=True, config=_config())
+    con = duckdb.connect(str(path), config=_config())
+    con.execute(SCHEMA)
+    return con
+
+
+@contextmanager
+def open_db(workspace: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the workspace database for the length of a `with` block."""
+    con = connect(workspace, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block in one transaction: all of it is written, or none."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")

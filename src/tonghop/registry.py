@@ -1,0 +1,93 @@
+"""The unit registry (SPEC §4.1): every TCCSĐ with its sector, form and validity dates."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from tonghop.catalog import FORMS, SECTORS
+from tonghop.collect import nfc
+from tonghop.db import transaction
+
+REGISTRY_COLUMNS = ("unit_code", "name", "sector", "form", "valid_from", "valid_to")
+
+
+class RegistryError(ValueError):
+    """A registry that cannot be used; the message is Vietnamese and names the line."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    unit_code: str
+    name: str
+    sector: str
+    form: str
+    valid_from: date
+    valid_to: date | None
+
+    def active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
+
+
+def _date(text: str, where: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise RegistryError(f"{where}: ngày '{text}' không đúng dạng YYYY-MM-DD") from exc
+
+
+def read_registry(path: Path) -> list[Unit]:
+    """Read and check a registry CSV; raise RegistryError naming the file and line."""
+    if not path.is_file():
+        raise RegistryError(f"Không tìm thấy tệp danh mục đơn vị '{path}'")
+    text = path.read_bytes().decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in REGISTRY_COLUMNS if c not in header]
+    if missing:
+        raise RegistryError(f"Tệp danh mục '{path}', dòng 1: thiếu cột {', '.join(missing)}")
+    at = {c: header.index(c) for c in REGISTRY_COLUMNS}
+    units: dict[str, Unit] = {}
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"Tệp danh mục '{path}', dòng {line_no}"
+        cell = {c: nfc(row[i]).strip() if i < len(row) else "" for c, i in at.items()}
+        if not cell["unit_code"]:
+            raise RegistryError(f"{where}: thiếu mã đơn vị")
+        if cell["sector"] not in SECTORS:
+            raise RegistryError(
+                f"{where}: khối '{cell['sector']}' không hợp lệ ({', '.join(SECTORS)})"
+            )
+        if cell["form"] not in FORMS:
+            raise RegistryError(
+                f"{where}: loại hình '{cell['form']}' không hợp lệ ({', '.join(FORMS)})"
+            )
+        if cell["unit_code"] in units:
+            raise RegistryError(f"{where}: mã đơn vị '{cell['unit_code']}' bị trùng")
+        units[cell["unit_code"]] = Unit(
+            unit_code=cell["unit_code"],
+            name=cell["name"],
+            sector=cell["sector"],
+            form=cell["form"],
+            valid_from=_date(cell["valid_from"], where),
+            valid_to=_date(cell["valid_to"], where) if cell["valid_to"] else None,
+        )
+    if not units:
+        raise RegistryError(f"Tệp danh mục '{path}' không có đơn vị nào")
+    return list(units.values())
+
+
+def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> None:
+    """Replace the workspace's registry with this one, in one transaction."""
+    with transaction(con):
+        con.execute("delete from registry_units")
+        con.executemany(
+            "insert into registry_units values (?, ?, ?, ?, ?, ?)",
+            [[u.unit_code, u.name, u.sector, u.form, u.valid_from, u.valid_to] for u in units],
+        )

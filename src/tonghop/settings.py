@@ -1,0 +1,72 @@
+"""The report's document settings: who issues it, its number, date, title, recipients, signer.
+
+Defaults are those of the bundled sample bloc (report No. 191-BC/ĐUK of 6 July 2023); an
+office sets its own in a YAML file read by `load_settings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Margins(BaseModel):
+    """Page margins in millimetres (Hướng dẫn 36-HD/VPTW: top, bottom 20; left 30; right 15)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top: float = Field(default=20, gt=0)
+    bottom: float = Field(default=20, gt=0)
+    left: float = Field(default=30, gt=0)
+    right: float = Field(default=15, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """What the header block, title and closing of the draft say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    superior_body: str = "ĐẢNG BỘ TỈNH THANH HÓA"
+    issuing_body: str = "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
+    bloc_name: str = "Đảng bộ Khối Cơ quan và Doanh nghiệp tỉnh"
+    number: str = "191-BC/ĐUK"
+    place: str = "Thanh Hóa"
+    date: dt.date = dt.date(2023, 7, 6)
+    congress: str = "XX"
+    term: str = "2020 - 2025"
+    title: str = "BÁO CÁO"
+    subtitle: list[str] = Field(
+        default_factory=lambda: [
+            "SƠ KẾT GIỮA NHIỆM KỲ THỰC HIỆN NGHỊ QUYẾT",
+            "ĐẠI HỘI ĐẢNG BỘ KHỐI LẦN THỨ XX, NHIỆM KỲ 2020 - 2025",
+        ]
+    )
+    signer_for: str = "T/M ĐẢNG ỦY"
+    signer_title: str = "BÍ THƯ"
+    signer_name: str = "[Họ và tên người ký]"
+    recipients: list[str] = Field(
+        default_factory=lambda: [
+            "Ban Thường vụ Tỉnh ủy (để b/c),",
+            "Các đồng chí Ủy viên BCH Đảng bộ Khối,",
+            "Các TCCSĐ trực thuộc,",
+            "Lưu Văn phòng Đảng ủy Khối.",
+        ]
+    )
+    margins_mm: Margins = Field(default_factory=Margins)
+
+
+def load_settings(path: Path | None = None) -> ReportSettings:
+    """Read settings from a YAML file; keys left out keep the sample bloc's defaults.
+
+    >>> load_settings(None).number
+    '191-BC/ĐUK'
+    """
+    if path is None:
+        return ReportSettings()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: cần một bảng khóa: giá trị (YAML mapping)")
+    return ReportSettings.model_validate(data)

@@ -1,0 +1,443 @@
+"""Validate: build the validation frames in DuckDB, run the rules through Great Expectations,
+turn failing rows into findings a steward can read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
+from tonghop.db import db_path, transaction
+from tonghop.formatting import so
+from tonghop.periods import Period, PeriodError
+from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, q
+
+_PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
+
+
+@dataclass
+class Finding:
+    """One rule failed for one unit and period (SPEC §3, §4.5)."""
+
+    unit_code: str | None
+    period: str | None
+    rule_id: str
+    kind: str
+    severity: str
+    message: str
+    indicators: list[str]
+    values: dict[str, Any]
+    submission_id: str | None = None
+    file: str | None = None
+    location: str | None = None
+    suspect: str | None = None
+    suggested_value: float | None = None
+    unit_name: str | None = None
+    finding_key: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.finding_key:
+            basis = f"{self.rule_id}|{self.unit_code}|{self.period}|{self.submission_id}|"
+            basis += ",".join(self.indicators) + "|" + (self.location or "")
+            self.finding_key = hashlib.sha256(basis.encode()).hexdigest()[:20]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """Mirror the catalog into DuckDB (`catalog_indicators`) for the queries that join on it."""
+    con.execute(
+        "create or replace table catalog_indicators (code varchar primary key, label varchar, "
+        "value_type varchar, decimals integer, time_aggregation varchar, unit_aggregation varchar, "
+        "required boolean, annual boolean, sectors varchar[], forms varchar[], "
+        "numerator varchar[], denominator varchar[], weight varchar, applies varchar)"
+    )
+    rows = []
+    for ind in catalog:
+        scope = ind.applies_to
+        applies = "; ".join(
+            part
+            for part in [
+                ", ".join(SECTOR_LABELS[s] for s in scope.sectors) if scope.sectors else "",
+                ", ".join(FORM_LABELS[f] for f in scope.forms) if scope.forms else "",
+            ]
+            if part
+        )
+        rows.append(
+            [
+                ind.code,
+                ind.label,
+                ind.value_type,
+                ind.decimals,
+                ind.time_aggregation,
+                ind.unit_aggregation,
+                ind.required,
+                ind.annual,
+                scope.sectors,
+                scope.forms,
+                ind.numerator,
+                ind.denominator,
+                ind.weight,
+                f"chỉ áp dụng cho {applies}",
+            ]
+        )
+    con.executemany(f"insert into catalog_indicators values ({', '.join(['?'] * 14)})", rows)
+
+
+def write_period_table(con: duckdb.DuckDBPyConnection, periods: list[Period], table: str) -> None:
+    con.execute(
+        f"create or replace table {table} (period varchar, period_start date, period_end date, "
+        "closes_year boolean, ordinal integer)"
+    )
+    con.executemany(
+        f"insert into {table} values (?, ?, ?, ?, ?)",
+        [[p.code, p.start, p.end, p.closes_year, i] for i, p in enumerate(periods)],
+    )
+
+
+def prepare_frames(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    expected_periods: list[Period],
+    extra_periods: list[Period],
+    batch_id: str | None,
+) -> None:
+    """Build the frames the rules read: current submissions of the periods in scope.
+
+    `expected_periods`: every active unit must have submitted (the range). `extra_periods`:
+    validated when present (the baseline). Submissions with a malformed period are taken from
+    the latest batch so they are reported once, when they arrive.
+    """
+    write_catalog_table(con, catalog)
+    write_period_table(con, expected_periods + extra_periods, "val_periods")
+    write_period_table(con, expected_periods, "val_expected_periods")
+    indicator_columns = ",\n".join(
+        f"max(v.value) filter (where v.indicator_code = '{ind.code}') as {q(ind.code)}"
+        for ind in catalog
+    )
+    decimal_columns = ",\n".join(
+        f"max(length(split_part(v.raw_value, '.', 2))) filter "
+        f"(where v.indicator_code = '{ind.code}' and v.value is not null) "
+        f"as {q(ind.code + '__decimals')}"
+        for ind in catalog
+        if ind.is_rate
+    )
+    con.execute(
+        f"""
+        create or replace table val_submissions as
+        with ranked as (
+            select s.*,
+                row_number() over (partition by unit_code, period order by seq desc) as recency,
+                count(distinct sha256) over (partition by unit_code, period, batch_id)
+                    as same_batch_files,
+                string_agg(original_name, ', ') over (partition by unit_code, period, batch_id)
+                    as same_batch_names
+            from submissions s
+        )
+        select r.submission_id, r.sha256, r.unit_code, r.period, r.original_name as file_name,
+            r.batch_id, r.same_batch_files as batch_file_count,
+            r.same_batch_names as batch_files,
+            regexp_full_match(r.period, '{_PERIOD_SQL_RE}') as period_ok,
+            u.unit_code is not null as known_unit, u.name as unit_name, u.sector, u.form,
+            u.valid_from, u.valid_to, p.closes_year,
+            coalesce(u.valid_from <= p.period_end
+                and (u.valid_to is null or u.valid_to >= p.period_end), false) as active
+        from ranked r
+        left join registry_units u using (unit_code)
+        left join val_periods p using (period)
+        where r.recency = 1
+            and (p.period is not null or (not regexp_full_match(r.period, '{_PERIOD_SQL_RE}')
+                 and r.batch_id = ?))
+        """,
+        [batch_id or ""],
+    )
+    con.execute(
+        f"""
+        create or replace table {LONG} as
+        select s.submission_id, s.unit_code, s.period, s.file_name, s.sector, s.form,
+            s.known_unit, v.indicator_code, v.raw_value, v.value, v.location, v.note,
+            c.code is not null as known_indicator
+        from val_submissions s
+        join submitted_values v using (submission_id)
+        left join catalog_indicators c on c.code = v.indicator_code
+        """
+    )
+    con.execute(
+        f"""
+        create or replace table {WIDE} as
+        select s.*,
+            {indicator_columns}{"," if decimal_columns else ""}
+            {decimal_columns}
+        from val_submissions s
+        left join submitted_values v using (submission_id)
+        group by all
+        """
+    )
+    con.execute(
+        """
+        create or replace table val_expected as
+        select u.unit_code, p.period
+        from registry_units u
+        cross join val_expected_periods p
+        where u.valid_from <= p.period_end and (u.valid_to is null or u.valid_to >= p.period_end)
+        """
+    )
+    con.execute(
+        """
+        create or replace table val_sightings as
+        select distinct f.sha256, f.source_name
+        from file_sightings f
+        where f.batch_id = ?
+        """,
+        [batch_id or ""],
+    )
+
+
+def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, list[dict]]:
+    """Run every rule as a GX UnexpectedRowsExpectation on DuckDB; failing rows by rule id.
+
+    GX returns at most 200 rows per expectation; where it counted more, the rest are read with
+    the same query, so no failure is ever capped away.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from tonghop.gx_duckdb import close_datasource, enable_duckdb_in_gx
+
+    enable_duckdb_in_gx()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_sql(
+        "tonghop", connection_string=f"duckdb:///{db_path(workspace)}"
+    )
+    failing: dict[str, list[dict]] = {}
+    try:
+        for frame in (LONG, WIDE):
+            frame_rules = [r for r in rules if r.frame == frame]
+            if not frame_rules:
+                continue
+            asset = datasource.add_table_asset(frame, table_name=frame)
+            batch = asset.add_batch_definition_whole_table(f"{frame}_all")
+            suite = context.suites.add(gx.ExpectationSuite(name=f"tonghop_{frame}"))
+            for rule in frame_rules:
+                suite.add_expectation(
+                    gx.expectations.UnexpectedRowsExpectation(
+                        unexpected_rows_query=rule.query,
+                        description=rule.message,
+                        meta={
+                            "rule_id": rule.rule_id,
+                            "kind": rule.kind,
+                            "indicators": list(rule.indicators),
+                        },
+                    )
+                )
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"tonghop_{frame}", data=batch, suite=suite)
+            )
+            result = definition.run(result_format="COMPLETE")
+            by_id = {r.rule_id: r for r in frame_rules}
+            for outcome in result.results:
+                rule = by_id[outcome.expectation_config.meta["rule_id"]]
+                error = _raised(outcome.exception_info)
+                if error:
+                    raise RuntimeError(
+                        f"Great Expectations could not run rule {rule.rule_id}: {error}"
+                    )
+                if outcome.success:
+                    continue
+                rows = outcome.result.get("details", {}).get("unexpected_rows", [])
+                count = outcome.result.get("observed_value", len(rows))
+                failing[rule.rule_id] = (rows, count)  # type: ignore[assignment]
+    finally:
+        close_datasource(datasource)
+    complete: dict[str, list[dict]] = {}
+    overflow = {rid: v for rid, v in failing.items() if v[1] > len(v[0])}  # type: ignore[index]
+    if overflow:
+        by_id = {r.rule_id: r for r in rules}
+        with duckdb.connect(str(db_path(workspace)), read_only=False, config=_gx_config()) as con:
+            for rule_id in overflow:
+                rule = by_id[rule_id]
+                cursor = con.execute(rule.query.replace("{batch}", rule.frame))
+                names = [d[0] for d in cursor.description]
+                complete[rule_id] = [
+                    dict(zip(names, row, strict=True)) for row in cursor.fetchall()
+                ]
+    for rule_id, (rows, _count) in failing.items():  # type: ignore[misc]
+        complete.setdefault(rule_id, rows)
+    return complete
+
+
+def _raised(exception_info: dict | None) -> str | None:
+    """The first exception GX recorded for an expectation (flat, or keyed by metric)."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else exception_info.values()
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message"))
+    return None
+
+
+def _gx_config() -> dict[str, str]:
+    from tonghop.gx_duckdb import duckdb_engine_config
+
+    return duckdb_engine_config()
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _fmt(value: Any, decimals: int) -> str:
+    if value is None:
+        return "(trống)"
+    if isinstance(value, float) and math.isnan(value):
+        return "(trống)"
+    if isinstance(value, (int, float)):
+        shown = decimals if float(value) != int(value) or decimals else 0
+        if float(value) != int(value) and not decimals:
+            shown = min(6, len(repr(float(value)).split(".")[1]))
+        return so(value, shown)
+    return str(value)
+
+
+def word_message(rule: CompiledRule, row: dict[str, Any], catalog: Catalog) -> str:
+    """Fill a rule's Vietnamese message from a failing row."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, code = match.group(1), match.group(2)
+        if code:
+            if name == "label":
+                return catalog[code].label if code in catalog else code
+            if name == "value":
+                decimals = catalog[code].decimals if code in catalog else 0
+                return _fmt(row.get(f"v_{code}"), decimals)
+        if name == "label":
+            code = row.get("code") or (rule.indicators[0] if rule.indicators else "")
+            return catalog[code].label if code in catalog else str(code)
+        if name == "value":
+            code = rule.indicators[0]
+            return _fmt(row.get(f"v_{code}"), catalog[code].decimals)
+        if name in ("reported",):
+            return _fmt(row.get(f"v_{rule.indicators[0]}"), 2)
+        if name in ("computed",):
+            return _fmt(round(row.get("computed") or 0, 4), 4)
+        if name in rule.params:
+            return str(rule.params[name])
+        if name == "file":
+            return str(row.get("file") or row.get("file_name") or "")
+        value = row.get(name)
+        if isinstance(value, float):
+            return _fmt(value, 0 if value == int(value) else 4)
+        return "" if value is None else str(value)
+
+    return " ".join(_PLACEHOLDER.sub(replace, rule.message).split())
+
+
+def build_findings(
+    rules: list[CompiledRule],
+    failing: dict[str, list[dict]],
+    catalog: Catalog,
+    unit_names: dict[str, str],
+) -> list[Finding]:
+    """One finding per failing row, worded for a steward."""
+    findings = []
+    by_id = {r.rule_id: r for r in rules}
+    for rule_id, rows in failing.items():
+        rule = by_id[rule_id]
+        for row in rows:
+            values = {k[2:]: row[k] for k in row if k.startswith("v_")}
+            indicators = list(rule.indicators) or ([row["code"]] if row.get("code") else [])
+            findings.append(
+                Finding(
+                    unit_code=row.get("unit_code"),
+                    period=row.get("period"),
+                    rule_id=rule.rule_id,
+                    kind=rule.kind,
+                    severity=rule.severity,
+                    message=word_message(rule, row, catalog),
+                    indicators=indicators,
+                    values=values or {k: row[k] for k in ("raw",) if row.get(k) is not None},
+                    submission_id=row.get("submission_id"),
+                    file=row.get("file") or row.get("file_name"),
+                    location=row.get("location") or row.get("locations"),
+                    unit_name=unit_names.get(row.get("unit_code") or ""),
+                )
+            )
+    findings.sort(key=lambda f: (f.unit_code or "", f.period or "", f.rule_id, f.location or ""))
+    return findings
+
+
+def store_findings(
+    con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str, periods: list[Period]
+) -> None:
+    """Replace the findings of the periods in scope (and of malformed periods) in one go."""
+    codes = [p.code for p in periods]
+    with transaction(con):
+        con.execute(
+            f"delete from findings where period in (select unnest(?::varchar[])) "
+            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}')",
+            [codes],
+        )
+        con.executemany(
+            "insert into findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    f.finding_key,
+                    run_id,
+                    f.unit_code,
+                    f.period,
+                    f.submission_id,
+                    f.rule_id,
+                    f.kind,
+                    f.severity,
+                    f.message,
+                    f.indicators,
+                    json.dumps(f.values, default=str),
+                    f.suspect,
+                    f.suggested_value,
+                    f.file,
+                    f.location,
+                ]
+                for f in findings
+            ],
+        )
+
+
+def validate(
+    workspace: Path,
+    catalog: Catalog,
+    expected_periods: list[Period],
+    extra_periods: list[Period],
+    batch_id: str | None,
+    run_id: str,
+) -> list[Finding]:
+    """Validate the current submissions of the periods in scope; store and return findings."""
+    from tonghop.db import open_db
+
+    rules = compile_rules(catalog)
+    with open_db(workspace) as con:
+        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id)
+        unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
+    failing = run_expectations(workspace, rules)
+    findings = build_findings(rules, failing, catalog, unit_names)
+    with open_db(workspace) as con:
+        store_findings(con, findings, run_id, expected_periods + extra_periods)
+    return findings
+
+
+def parse_periods(codes: list[str]) -> list[Period]:
+    out = []
+    for code in codes:
+        try:
+            out.append(Period.parse(code))
+        except PeriodError:
+            continue
+    return out

@@ -1,0 +1,281 @@
+"""Generate `templates/bao-cao.docx`, the docxtpl Word template of the report draft.
+
+Run `python templates/make_docx_template.py` after changing it; commit both files. An office
+may instead restyle the generated .docx in Word and put it first in its template folders.
+
+Layout after Hướng dẫn 36-HD/VPTW: A4, Times New Roman, header block as a borderless
+two-column table, title 16 pt bold, body 14 pt justified with a 1 cm first-line indent,
+"Nơi nhận" 14 pt bold italic underlined with 12 pt items, signature block on the right.
+Page margins are set at render time from the report settings. The wording of the
+data-driven sentences must stay the same as in the `_section_*.md.j2` partials.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Mm, Pt
+
+FONT = "Times New Roman"
+OUT = Path(__file__).resolve().parent / "bao-cao.docx"
+
+CENTER = WD_ALIGN_PARAGRAPH.CENTER
+JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
+LEFT = WD_ALIGN_PARAGRAPH.LEFT
+
+PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
+
+SECTION_1 = (
+    "Sau Đại hội Đảng bộ Khối lần thứ {{ settings.congress }}, Đảng bộ có "
+    "{{ start.units|so_dem }} tổ chức cơ sở đảng (TCCSĐ), trong đó: {{ start.dang_bo|so_dem }} "
+    "đảng bộ, {{ start.chi_bo|so_dem }} chi bộ cơ sở, {{ start.branches|so_dem }} chi bộ trực "
+    "thuộc đảng ủy cơ sở với {{ start.members|so_dem }} đảng viên tham gia sinh hoạt. "
+    "Thực hiện việc sắp xếp, kiện toàn tổ chức đảng "
+    + PLACEHOLDER.format(
+        "chuyển giao, tiếp nhận, thành lập, hợp nhất, giải thể TCCSĐ trong nhiệm kỳ"
+    )
+    + ", đến nay Đảng bộ có {{ cutoff.units|so_dem }} TCCSĐ, trong đó: "
+    "{{ cutoff.dang_bo|so_dem }} đảng bộ cơ sở, {{ cutoff.chi_bo|so_dem }} chi bộ cơ sở, "
+    "{{ cutoff.branches|so_dem }} chi bộ trực thuộc đảng ủy cơ sở và "
+    "{{ cutoff.members|so_dem }} đảng viên."
+)
+SECTION_1_REST = PLACEHOLDER.format(
+    "thuận lợi, khó khăn, bối cảnh tình hình từ sau Đại hội đến nay"
+)
+
+SECTION_4_4_UNITS = (
+    "Đến nay, Đảng bộ có {{ cutoff.units|so_dem }} TCCSĐ, trong đó: {{ cutoff.dang_bo|so_dem }} "
+    "đảng bộ cơ sở, {{ cutoff.chi_bo|so_dem }} chi bộ cơ sở, {{ cutoff.branches|so_dem }} chi bộ "
+    "trực thuộc đảng ủy cơ sở và {{ cutoff.members|so_dem }} đảng viên. Tổng số TCCSĐ "
+    "{% if changes.units.direction == 'không đổi' %}không thay đổi so với khi mới thành lập"
+    "{% else %}{{ changes.units.direction|chu('[tăng/giảm]') }} "
+    "{{ changes.units.amount|so_dem }} tổ chức so với "
+    "khi mới thành lập{% endif %}; hiện có {{ cutoff.sectors.agency|so_dem }} TCCSĐ trong "
+    "{{ sector_labels.agency }}; {{ cutoff.sectors.soe|so_dem }} TCCSĐ trong "
+    "{{ sector_labels.soe }}; {{ cutoff.sectors.private|so_dem }} TCCSĐ trong "
+    "{{ sector_labels.private }} và {{ cutoff.sectors.industrial_zone|so_dem }} đảng bộ cơ sở "
+    "trong các KCN của tỉnh."
+)
+SECTION_4_4_MEMBERS = (
+    "Từ đầu nhiệm kỳ đến nay, đã kết nạp {{ term.members_admitted|so_dem }} quần chúng ưu tú "
+    "vào Đảng, {{ admission.word|chu('[vượt/thấp hơn]') }} {{ admission.pct|phan_tram }} "
+    "so với Nghị quyết Đại hội đề "
+    "ra (chỉ tiêu nghị quyết kết nạp {{ admission.target_per_year|so_dem }}/năm; bình quân kết "
+    "nạp {{ admission.avg_per_year|so_dem }} đảng viên/năm); xét công nhận chính thức cho "
+    "{{ term.members_confirmed|so_dem }} đồng chí, xóa tên {{ term.members_struck_off|so_dem }} "
+    "đảng viên và đưa ra khỏi đảng {{ term.members_removed|so_dem }} đảng viên; làm thủ tục trao "
+    "tặng {{ term.party_badges_awarded|so_dem }} Huy hiệu Đảng, làm thẻ "
+    "{{ term.member_cards_issued|so_dem }} đảng viên."
+)
+SECTION_4_4_REST = PLACEHOLDER.format(
+    "công tác cán bộ, đánh giá, xếp loại tổ chức đảng và đảng viên, bảo vệ chính trị nội bộ"
+)
+
+_UNITS = (
+    "{% for u in coverage.UNITS %}{{ u.name }} ({{ u.unit_code }}, kỳ "
+    "{{ u.periods|join(', ') }}EXTRA){% if not loop.last %}; {% endif %}{% endfor %}"
+)
+COVERAGE = (
+    "Số liệu tổng hợp từ {{ coverage.units_included|so_dem }}/"
+    "{{ coverage.units_expected|so_dem }} TCCSĐ"
+    "{% if coverage.missing %}; chưa nộp: "
+    + _UNITS.replace("UNITS", "missing").replace("EXTRA", "")
+    + "{% endif %}{% if coverage.blocked %}; chưa đạt kiểm tra: "
+    + _UNITS.replace("UNITS", "blocked").replace(
+        "EXTRA", "{% if u.rules %}; quy tắc: {{ u.rules|join(', ') }}{% endif %}"
+    )
+    + "{% endif %}{% if coverage.rejected_files %}; tệp không đọc được: "
+    "{{ coverage.rejected_files|so_dem }}{% endif %}."
+)
+
+
+def set_font(run, size: float = 14, *, bold=False, italic=False, underline=False) -> None:
+    """Times New Roman on every script slot (Word falls back per script otherwise)."""
+    run.font.name = FONT
+    fonts = run._element.get_or_add_rPr().get_or_add_rFonts()
+    for slot in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(slot), FONT)
+    run.font.size = Pt(size)
+    run.font.bold = bold
+    run.font.italic = italic
+    run.font.underline = underline
+
+
+def para(
+    container,
+    text: str = "",
+    *,
+    size: float = 14,
+    bold: bool = False,
+    italic: bool = False,
+    underline: bool = False,
+    align=JUSTIFY,
+    indent: bool = False,
+    highlight: bool = False,
+    after: float = 0,
+    page_break: bool = False,
+    reuse_first: bool = False,
+):
+    """Add one paragraph holding one run (docxtpl tags stay whole inside a single run)."""
+    if reuse_first and container.paragraphs and not container.paragraphs[0].text:
+        p = container.paragraphs[0]
+    else:
+        p = container.add_paragraph()
+    fmt = p.paragraph_format
+    fmt.alignment = align
+    fmt.space_before = Pt(0)
+    fmt.space_after = Pt(after)
+    fmt.first_line_indent = Cm(1) if indent else None
+    fmt.page_break_before = page_break or None
+    run = p.add_run(text)
+    set_font(run, size, bold=bold, italic=italic, underline=underline)
+    if highlight:
+        run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    return p
+
+
+def tag(container, statement: str):
+    """A docxtpl paragraph tag (`{%p ... %}`): the paragraph disappears when rendered."""
+    return para(container, "{%p " + statement + " %}", align=LEFT)
+
+
+def body(container, text: str, **kwargs):
+    kwargs.setdefault("after", 6)
+    return para(container, text, indent=True, **kwargs)
+
+
+def placeholder(container, text: str):
+    return body(container, text, highlight=True, bold=True)
+
+
+def borderless_table(doc, widths_mm: tuple[float, float]):
+    table = doc.add_table(rows=1, cols=2)
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        element = OxmlElement(f"w:{edge}")
+        element.set(qn("w:val"), "nil")
+        borders.append(element)
+    table._tbl.tblPr.append(borders)
+    for cell, width in zip(table.rows[0].cells, widths_mm, strict=True):
+        cell.width = Mm(width)
+    for column, width in zip(table.columns, widths_mm, strict=True):
+        column.width = Mm(width)
+    return table
+
+
+def normal_style(doc) -> None:
+    style = doc.styles["Normal"]
+    style.font.name = FONT
+    style.font.size = Pt(14)
+    rpr = style.element.get_or_add_rPr()
+    fonts = rpr.get_or_add_rFonts()
+    for slot in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(slot), FONT)
+    lang = OxmlElement("w:lang")
+    lang.set(qn("w:val"), "vi-VN")
+    rpr.append(lang)
+
+
+def header_block(doc) -> None:
+    left, right = borderless_table(doc, (75, 90)).rows[0].cells
+    para(left, "{{ settings.superior_body }}", align=CENTER, reuse_first=True)
+    para(left, "{{ settings.issuing_body }}", bold=True, align=CENTER)
+    para(left, "*", align=CENTER)
+    para(left, "Số {{ settings.number }}", align=CENTER)
+    para(
+        right,
+        "ĐẢNG CỘNG SẢN VIỆT NAM",
+        size=15,
+        bold=True,
+        underline=True,
+        align=CENTER,
+        reuse_first=True,
+        after=6,
+    )
+    para(right, "{{ settings.place }}, {{ settings.date|ngay }}", italic=True, align=CENTER)
+
+
+def title_block(doc) -> None:
+    para(doc, "")
+    para(doc, "{{ settings.title }}", size=16, bold=True, align=CENTER)
+    tag(doc, "for line in settings.subtitle")
+    para(doc, "{{ line }}", bold=True, align=CENTER)
+    tag(doc, "endfor")
+    para(doc, "", after=6)
+
+
+def coverage_note(doc) -> None:
+    p = body(doc, "", italic=True)
+    p.runs[0].text = "Ghi chú phạm vi số liệu (xóa trước khi ban hành): "
+    p.runs[0].font.bold = True
+    run = p.add_run(COVERAGE)
+    set_font(run, 14, italic=True)
+
+
+def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
+    tag(doc, f"for node in {items}")
+    tag(doc, "if node.level == 1")
+    para(doc, "{{ node.label }}", bold=True, align=CENTER, page_break=page_break)
+    para(doc, "{{ node.title }}", bold=True, align=CENTER, after=6)
+    tag(doc, "else")
+    body(doc, "{{ node.heading }}", bold=True)
+    tag(doc, "endif")
+    tag(doc, "if node.partial == 'section_1_boi_canh'")
+    body(doc, SECTION_1)
+    placeholder(doc, SECTION_1_REST)
+    tag(doc, "elif node.partial == 'section_4_4_to_chuc'")
+    body(doc, SECTION_4_4_UNITS)
+    body(doc, SECTION_4_4_MEMBERS)
+    placeholder(doc, SECTION_4_4_REST)
+    tag(doc, "elif node.placeholder")
+    placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
+    tag(doc, "endif")
+    tag(doc, "endfor")
+
+
+def closing_block(doc) -> None:
+    para(doc, "")
+    left, right = borderless_table(doc, (80, 85)).rows[0].cells
+    para(left, "Nơi nhận:", bold=True, italic=True, underline=True, align=LEFT, reuse_first=True)
+    tag(left, "for item in settings.recipients")
+    para(left, "- {{ item }}", size=12, align=LEFT)
+    tag(left, "endfor")
+    para(right, "{{ settings.signer_for }}", bold=True, align=CENTER, reuse_first=True)
+    para(right, "{{ settings.signer_title }}", bold=True, align=CENTER)
+    for _ in range(3):
+        para(right, "", align=CENTER)
+    para(right, "{{ settings.signer_name }}", bold=True, align=CENTER)
+
+
+def build(out: Path = OUT) -> Path:
+    doc = Document()
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(20), Mm(20)
+    section.left_margin, section.right_margin = Mm(30), Mm(15)
+    normal_style(doc)
+    doc.core_properties.title = "Báo cáo (dự thảo)"
+    doc.core_properties.author = "tonghop"
+    doc.core_properties.language = "vi-VN"
+    # The empty paragraph python-docx's blank document starts with would print as a blank line.
+    for p in list(doc.paragraphs):
+        p._element.getparent().remove(p._element)
+    header_block(doc)
+    title_block(doc)
+    coverage_note(doc)
+    outline_loop(doc, "outline")
+    closing_block(doc)
+    outline_loop(doc, "appendix", page_break=True)
+    doc.save(str(out))
+    return out
+
+
+if __name__ == "__main__":
+    print(build())

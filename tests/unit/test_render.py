@@ -1,0 +1,451 @@
+import copy
+import re
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from docx import Document
+from docx.enum.text import WD_COLOR_INDEX
+from docx.oxml.ns import qn
+from jinja2.exceptions import SecurityError
+
+from tonghop.paths import TEMPLATES_DIR
+from tonghop.render import make_environment, render_report
+from tonghop.settings import Margins, ReportSettings, load_settings
+
+CONTEXT = {
+    "period": {"code": "2020-H2..2023-H1", "first": "2020-H2", "last": "2023-H1"},
+    "start": {
+        "units": 177,
+        "dang_bo": 121,
+        "chi_bo": 56,
+        "branches": 1253,
+        "members": 15484,
+        "sectors": {"agency": 130, "soe": 25, "private": 18, "industrial_zone": 4},
+    },
+    "cutoff": {
+        "units": 121,
+        "dang_bo": 93,
+        "chi_bo": 28,
+        "branches": 1117,
+        "members": 14103,
+        "sectors": {"agency": 87, "soe": 20, "private": 11, "industrial_zone": 3},
+    },
+    "term": {
+        "members_admitted": 2078,
+        "members_confirmed": 1084,
+        "members_struck_off": 14,
+        "members_removed": 4,
+        "party_badges_awarded": 253,
+        "member_cards_issued": 3079,
+        "inspected_orgs": 665,
+    },
+    "coverage": {
+        "units_expected": 121,
+        "units_included": 119,
+        "missing": [
+            {"unit_code": "TCCS010", "name": "Chi bộ Công ty Thuỷ sản", "periods": ["2023-H1"]}
+        ],
+        "blocked": [
+            {
+                "unit_code": "TCCS020",
+                "name": "Đảng bộ Sở Y tế",
+                "periods": ["2022-H2"],
+                "rules": ["members_total_sum"],
+            }
+        ],
+        "rejected_files": 2,
+    },
+}
+
+SECTION_1 = (
+    "Sau Đại hội Đảng bộ Khối lần thứ XX, Đảng bộ có 177 tổ chức cơ sở đảng (TCCSĐ), trong đó: "
+    "121 đảng bộ, 56 chi bộ cơ sở, 1.253 chi bộ trực thuộc đảng ủy cơ sở với 15.484 đảng viên "
+    "tham gia sinh hoạt."
+)
+SECTION_1_CUTOFF = (
+    "đến nay Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở, 1.117 chi bộ "
+    "trực thuộc đảng ủy cơ sở và 14.103 đảng viên"
+)
+SECTION_4_4 = (
+    "Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở, 1.117 chi bộ "
+    "trực thuộc đảng ủy cơ sở và 14.103 đảng viên"
+)
+CHANGE = "giảm 56 tổ chức so với khi mới thành lập"
+SECTORS = (
+    "87 TCCSĐ trong cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh; 20 TCCSĐ trong "
+    "doanh nghiệp có vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà nước và 03 đảng bộ cơ "
+    "sở trong các KCN của tỉnh"
+)
+ADMITTED = "Từ đầu nhiệm kỳ đến nay, đã kết nạp 2.078 quần chúng ưu tú vào Đảng"
+MEMBERS = (
+    "xét công nhận chính thức cho 1.084 đồng chí, xóa tên 14 đảng viên và đưa ra khỏi đảng 04 "
+    "đảng viên; làm thủ tục trao tặng 253 Huy hiệu Đảng, làm thẻ 3.079 đảng viên"
+)
+COVERAGE = (
+    "Số liệu tổng hợp từ 119/121 TCCSĐ; chưa nộp: Chi bộ Công ty Thuỷ sản (TCCS010, kỳ 2023-H1); "
+    "chưa đạt kiểm tra: Đảng bộ Sở Y tế (TCCS020, kỳ 2022-H2; quy tắc: members_total_sum); "
+    "tệp không đọc được: 02."
+)
+SENTENCES = [SECTION_1, SECTION_1_CUTOFF, SECTION_4_4, CHANGE, SECTORS, ADMITTED, MEMBERS, COVERAGE]
+
+HEADINGS = [
+    "Phần thứ nhất",
+    "TÌNH HÌNH TRIỂN KHAI THỰC HIỆN NGHỊ QUYẾT ĐẠI HỘI ĐẢNG BỘ, NHIỆM KỲ 2020 - 2025",
+    "I. BỐI CẢNH TÌNH HÌNH TỪ SAU ĐẠI HỘI ĐẢNG BỘ NHIỆM KỲ 2020 - 2025 ĐẾN NAY",
+    "II. KẾT QUẢ THỰC HIỆN NGHỊ QUYẾT ĐẠI HỘI",
+    "1. Lãnh đạo thực hiện nhiệm vụ chính trị",
+    "1.1. ",
+    "Mặt trận Tổ quốc, các đoàn thể chính trị - xã hội, hội nghề nghiệp",
+    "1.3. ",
+    "1.4. ",
+    "2. Lãnh đạo cải cách hành chính",
+    "xây dựng cơ quan, đơn vị, doanh nghiệp văn hóa, an toàn làm chủ",
+    "3. Kết quả thực hiện các chương trình trọng tâm",
+    "3.1. ",
+    "3.2. ",
+    "3.3. ",
+    "4. Công tác xây dựng Đảng, đoàn thể",
+    "4.1. ",
+    "4.4. Công tác tổ chức, cán bộ, đảng viên và bảo vệ chính trị nội bộ",
+    "4.5. Công tác kiểm tra, giám sát và thi hành kỷ luật Đảng",
+    "4.7. ",
+    "III. HẠN CHẾ, NGUYÊN NHÂN",
+    "IV. ĐÁNH GIÁ CHUNG VÀ BÀI HỌC KINH NGHIỆM",
+    "Phần thứ hai",
+    "PHƯƠNG HƯỚNG, NHIỆM VỤ, GIẢI PHÁP",
+    "I. DỰ BÁO TÌNH HÌNH",
+    "II. MỤC TIÊU",
+    "III. NHIỆM VỤ VÀ GIẢI PHÁP",
+    "Phụ lục 1",
+]
+
+
+def docx_text(path: Path) -> str:
+    doc = Document(str(path))
+    return "\n".join(p.text for p in _all_paragraphs(doc))
+
+
+def _all_paragraphs(doc):
+    yield from doc.paragraphs
+    for table in doc.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                yield from cell.paragraphs
+
+
+def _texts(paths: dict[str, Path]) -> dict[str, str]:
+    return {
+        "md": paths["md"].read_text(encoding="utf-8"),
+        "html": paths["html"].read_text(encoding="utf-8"),
+        "docx": docx_text(paths["docx"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    return render_report(CONTEXT, ReportSettings(), tmp_path_factory.mktemp("out"))
+
+
+@pytest.fixture(scope="module")
+def texts(rendered) -> dict[str, str]:
+    return _texts(rendered)
+
+
+def test_writes_the_three_files(rendered):
+    assert {p.name for p in rendered.values()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
+    assert all(p.stat().st_size > 0 for p in rendered.values())
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "docx"])
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_sentences_carry_the_figures(texts, fmt, sentence):
+    assert sentence in texts[fmt]
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "docx"])
+def test_all_outline_headings_appear(texts, fmt):
+    missing = [h for h in HEADINGS if h not in texts[fmt]]
+    assert not missing
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "docx"])
+def test_header_title_and_closing(texts, fmt):
+    text = texts[fmt]
+    for expected in [
+        "ĐẢNG BỘ TỈNH THANH HÓA",
+        "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH",
+        "Số 191-BC/ĐUK",
+        "ĐẢNG CỘNG SẢN VIỆT NAM",
+        "Thanh Hóa, ngày 06 tháng 7 năm 2023",
+        "BÁO CÁO",
+        "SƠ KẾT GIỮA NHIỆM KỲ THỰC HIỆN NGHỊ QUYẾT",
+        "ĐẠI HỘI ĐẢNG BỘ KHỐI LẦN THỨ XX, NHIỆM KỲ 2020 - 2025",
+        "Nơi nhận:",
+        "- Ban Thường vụ Tỉnh ủy (để b/c),",
+        "- Lưu Văn phòng Đảng ủy Khối.",
+        "T/M ĐẢNG ỦY",
+        "BÍ THƯ",
+    ]:
+        assert expected in text, expected
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "docx"])
+def test_narrative_without_data_is_a_marked_placeholder(texts, fmt):
+    assert texts[fmt].count("[Phần nội dung do cơ quan soạn thảo bổ sung:") >= 20
+    assert "None" not in texts[fmt]
+
+
+def test_html_placeholders_carry_the_css_class(texts):
+    html = texts["html"]
+    assert '<p class="placeholder">[Phần nội dung do cơ quan soạn thảo bổ sung:' in html
+    assert ".placeholder {" in html
+
+
+def _with(**changes) -> dict:
+    context = copy.deepcopy(CONTEXT)
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        target = context
+        for parent in parents:
+            target = target[parent]
+        target[key] = value
+    return context
+
+
+def test_none_renders_as_placeholder_never_zero(tmp_path):
+    context = _with(cutoff__members=None, term__members_removed=None, start__units=None)
+    del context["term"]["member_cards_issued"]
+    paths = render_report(context, ReportSettings(), tmp_path)
+    texts = _texts(paths)
+    for fmt, text in texts.items():
+        if fmt == "html":
+            text = re.sub(r"<[^>]+>", "", text)
+        assert "1.117 chi bộ trực thuộc đảng ủy cơ sở và […] đảng viên" in text, fmt
+        assert "đưa ra khỏi đảng […] đảng viên" in text, fmt
+        assert "làm thẻ […] đảng viên" in text, fmt
+        assert "[tăng/giảm] […] tổ chức so với khi mới thành lập" in text, fmt
+        assert "None" not in text, fmt
+    assert 'đưa ra khỏi đảng <span class="placeholder">[…]</span> đảng viên' in texts["html"]
+    doc = Document(str(paths["docx"]))
+    marked = [r.text for p in doc.paragraphs for r in p.runs if r.font.highlight_color is not None]
+    assert marked.count("[…]") >= 3
+    assert all(r == "[…]" or r.startswith("[") for r in marked)
+
+
+def test_increase_and_no_change_are_computed(tmp_path):
+    grown = render_report(_with(start__units=100), ReportSettings(), tmp_path / "a")
+    assert "tăng 21 tổ chức so với khi mới thành lập" in grown["md"].read_text("utf-8")
+    same = render_report(_with(start__units=121), ReportSettings(), tmp_path / "b")
+    assert "không thay đổi so với khi mới thành lập" in same["md"].read_text("utf-8")
+
+
+def test_admission_against_target_when_given(tmp_path):
+    context = _with(admission={"target_per_year": 300})
+    md = render_report(context, ReportSettings(), tmp_path)["md"].read_text("utf-8")
+    # 2.078 over 3 years = 692,67 a year, 130,89% above 300.
+    assert "vào Đảng, vượt 130,89% so với Nghị quyết Đại hội đề ra" in md
+    assert "(chỉ tiêu nghị quyết kết nạp 300/năm; bình quân kết nạp 693 đảng viên/năm)" in md
+
+
+HOSTILE = [
+    {"unit_code": "TCCS001", "name": "Chi bộ {{ 7*7 }}", "periods": ["2023-H1"]},
+    {"unit_code": "TCCS002", "name": "<script>alert(1)</script> & Co", "periods": ["2023-H1"]},
+    {"unit_code": "TCCS003", "name": "{% for x in range(3) %}x{% endfor %}", "periods": []},
+]
+
+
+def test_unit_names_are_data_not_template_code(tmp_path):
+    paths = render_report(_with(coverage__missing=HOSTILE), ReportSettings(), tmp_path)
+    md = paths["md"].read_text("utf-8")
+    html = paths["html"].read_text("utf-8")
+    docx = docx_text(paths["docx"])
+    for text in (md, docx):
+        assert "Chi bộ {{ 7*7 }} (TCCS001" in text
+        assert "<script>alert(1)</script> & Co (TCCS002" in text
+        assert "{% for x in range(3) %}x{% endfor %}" in text
+        assert "Chi bộ 49" not in text
+    assert "Chi bộ {{ 7*7 }} (TCCS001" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co (TCCS002" in html
+    assert "<script>" not in html
+
+
+def test_environment_is_sandboxed():
+    env = make_environment()
+    with pytest.raises(SecurityError):
+        env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+def test_office_templates_override_the_bundled_ones(tmp_path):
+    office = tmp_path / "office"
+    office.mkdir()
+    (office / "_coverage.md.j2").write_text(
+        "Phạm vi: {{ coverage.units_included|so_dem }} đơn vị.\n", encoding="utf-8"
+    )
+    paths = render_report(CONTEXT, ReportSettings(), tmp_path / "out", template_dirs=[office])
+    md = paths["md"].read_text("utf-8")
+    assert "Phạm vi: 119 đơn vị." in md
+    assert "Số liệu tổng hợp từ" not in md
+    assert SECTION_4_4 in md
+
+
+def test_settings_drive_the_header(tmp_path):
+    settings = ReportSettings(
+        number="25-BC/ĐU",
+        place="Hà Nội",
+        date=date(2024, 2, 3),
+        signer_name="Nguyễn Văn An",
+        recipients=["Ban Thường vụ (để b/c),", "Lưu VP."],
+    )
+    texts = _texts(render_report(CONTEXT, settings, tmp_path))
+    for fmt, text in texts.items():
+        assert "Số 25-BC/ĐU" in text, fmt
+        assert "Hà Nội, ngày 03 tháng 02 năm 2024" in text, fmt
+        assert "Nguyễn Văn An" in text, fmt
+        assert "- Lưu VP." in text, fmt
+
+
+def test_load_settings_reads_yaml_over_defaults(tmp_path):
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"number": "7-BC/ĐUK", "date": "2024-01-05", "margins_mm": {"left": 35}},
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.number == "7-BC/ĐUK"
+    assert settings.date == date(2024, 1, 5)
+    assert settings.margins_mm == Margins(left=35)
+    assert settings.issuing_body == "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
+    assert load_settings(None) == ReportSettings()
+
+
+# --- the Word draft's format (Hướng dẫn 36-HD/VPTW) ---
+
+
+def _runs(doc):
+    for paragraph in _all_paragraphs(doc):
+        for run in paragraph.runs:
+            if run.text.strip():
+                yield paragraph, run
+
+
+def _paragraph(doc, text):
+    return next(p for p in _all_paragraphs(doc) if p.text == text)
+
+
+def _size(paragraph) -> float:
+    sizes = {r.font.size.pt for r in paragraph.runs if r.text.strip()}
+    assert len(sizes) == 1, sizes
+    return sizes.pop()
+
+
+def test_docx_page_is_a4_with_margins_from_settings(tmp_path):
+    settings = ReportSettings(margins_mm=Margins(top=25, bottom=22, left=35, right=18))
+    doc = Document(str(render_report(CONTEXT, settings, tmp_path)["docx"]))
+    section = doc.sections[0]
+    assert section.page_width.mm == pytest.approx(210, abs=0.1)
+    assert section.page_height.mm == pytest.approx(297, abs=0.1)
+    got = [section.top_margin, section.bottom_margin, section.left_margin, section.right_margin]
+    assert [m.mm for m in got] == pytest.approx([25, 22, 35, 18], abs=0.1)
+
+
+def test_docx_default_margins(rendered):
+    section = Document(str(rendered["docx"])).sections[0]
+    got = [section.top_margin, section.bottom_margin, section.left_margin, section.right_margin]
+    assert [m.mm for m in got] == pytest.approx([20, 20, 30, 15], abs=0.1)
+
+
+def test_docx_is_times_new_roman_everywhere(rendered):
+    doc = Document(str(rendered["docx"]))
+    for _, run in _runs(doc):
+        assert run.font.name == "Times New Roman", run.text
+        fonts = run._element.rPr.rFonts
+        assert fonts.get(qn("w:eastAsia")) == "Times New Roman", run.text
+    normal = doc.styles["Normal"]
+    assert normal.font.name == "Times New Roman"
+    assert normal.element.rPr.rFonts.get(qn("w:eastAsia")) == "Times New Roman"
+
+
+def test_docx_header_block_is_a_borderless_two_column_table(rendered):
+    doc = Document(str(rendered["docx"]))
+    header = doc.tables[0]
+    left, right = header.rows[0].cells
+    assert [p.text for p in left.paragraphs] == [
+        "ĐẢNG BỘ TỈNH THANH HÓA",
+        "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH",
+        "*",
+        "Số 191-BC/ĐUK",
+    ]
+    assert left.paragraphs[1].runs[0].font.bold
+    nation, place = right.paragraphs
+    assert nation.text == "ĐẢNG CỘNG SẢN VIỆT NAM"
+    assert _size(nation) == 15
+    assert nation.runs[0].font.bold and nation.runs[0].font.underline
+    assert place.text == "Thanh Hóa, ngày 06 tháng 7 năm 2023"
+    assert place.runs[0].font.italic
+    borders = header._tbl.tblPr.find(qn("w:tblBorders"))
+    assert {b.get(qn("w:val")) for b in borders} == {"nil"}
+
+
+def test_docx_sizes_and_paragraph_format(rendered):
+    doc = Document(str(rendered["docx"]))
+    title = _paragraph(doc, "BÁO CÁO")
+    assert _size(title) == 16
+    assert title.runs[0].font.bold
+    assert title.paragraph_format.alignment == 1  # centre
+    subtitle = _paragraph(doc, "SƠ KẾT GIỮA NHIỆM KỲ THỰC HIỆN NGHỊ QUYẾT")
+    assert _size(subtitle) == 14 and subtitle.runs[0].font.bold
+    heading = _paragraph(doc, "II. KẾT QUẢ THỰC HIỆN NGHỊ QUYẾT ĐẠI HỘI")
+    assert heading.runs[0].font.bold
+    body = next(p for p in doc.paragraphs if p.text.startswith(SECTION_4_4))
+    assert _size(body) == 14
+    assert body.paragraph_format.alignment == 3  # justify
+    assert body.paragraph_format.first_line_indent.cm == pytest.approx(1, abs=0.01)
+    closing = doc.tables[-1]
+    recipients, signature = closing.rows[0].cells
+    title_run = recipients.paragraphs[0].runs[0]
+    assert recipients.paragraphs[0].text == "Nơi nhận:"
+    assert title_run.font.bold and title_run.font.italic and title_run.font.underline
+    assert title_run.font.size.pt == 14
+    items = recipients.paragraphs[1:]
+    assert [p.text for p in items][0] == "- Ban Thường vụ Tỉnh ủy (để b/c),"
+    assert {_size(p) for p in items} == {12}
+    lines = [p.text for p in signature.paragraphs if p.text]
+    assert lines == ["T/M ĐẢNG ỦY", "BÍ THƯ", "[Họ và tên người ký]"]
+    assert all(r.font.bold for p in signature.paragraphs for r in p.runs if r.text)
+
+
+def test_docx_placeholders_are_highlighted_yellow(rendered):
+    doc = Document(str(rendered["docx"]))
+    placeholder_runs = [
+        r for _, r in _runs(doc) if r.text.startswith("[Phần nội dung do cơ quan soạn thảo")
+    ]
+    assert len(placeholder_runs) >= 20
+    assert all(r.font.highlight_color == WD_COLOR_INDEX.YELLOW for r in placeholder_runs)
+    # An inline placeholder is split out of its sentence: the figures around it stay plain.
+    sentence = next(p for p in doc.paragraphs if p.text.startswith(SECTION_1))
+    plain = [r for r in sentence.runs if r.font.highlight_color is None]
+    assert plain and all("[" not in r.text for r in plain)
+    assert len(sentence.runs) == 3
+
+
+def test_docx_template_is_generated_by_its_script(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_docx_template", TEMPLATES_DIR / "make_docx_template.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh = module.build(tmp_path / "bao-cao.docx")
+
+    def body(path):
+        with zipfile.ZipFile(path) as z:
+            return z.read("word/document.xml")
+
+    assert body(fresh) == body(TEMPLATES_DIR / "bao-cao.docx")
