@@ -40,21 +40,20 @@ weighted as (
     group by all
 ),
 
+rate_parts as (
+    select * from int_rate_parts
+),
+
 rates as (
     select
-        s.period,
-        s.group_type,
-        s.group_value,
-        c.code as indicator_code,
-        100.0 * sum(s.value_sum) filter (where list_contains(c.numerator, s.indicator_code))
-            / nullif(sum(s.value_sum) filter (where list_contains(c.denominator, s.indicator_code)), 0)
-            as value,
-        max(s.units_reporting) as units_reporting,
-    from catalog as c
-    join sums as s on list_contains(list_concat(c.numerator, c.denominator), s.indicator_code)
-    where c.unit_aggregation = 'recompute'
+        period,
+        group_type,
+        group_value,
+        indicator_code,
+        100.0 * sum(numerator) / nullif(sum(denominator), 0) as value,
+        count(distinct unit_code) as units_reporting,
+    from rate_parts
     group by all
-    having count(*) filter (where list_contains(c.denominator, s.indicator_code)) > 0
 ),
 
 distributions as (

@@ -13,6 +13,10 @@ catalog as (
     select * from catalog_indicators
 ),
 
+rate_parts as (
+    select * from int_rate_parts
+),
+
 last_period as (
     select max(ordinal) as ordinal from periods where role = 'range'
 ),
@@ -43,20 +47,28 @@ flows as (
     group by all
 ),
 
+rates_of_flows as (
+    select c.code
+    from catalog as c
+    where c.time_aggregation = 'rate'
+        and not exists (
+            select 1 from catalog as part
+            where list_contains(list_concat(c.numerator, c.denominator), part.code)
+                and part.time_aggregation <> 'flow'
+        )
+),
+
 flow_rates as (
     select
         'term' as measure,
-        f.group_type,
-        f.group_value,
-        c.code as indicator_code,
-        100.0 * sum(f.value) filter (where list_contains(c.numerator, f.indicator_code))
-            / nullif(sum(f.value) filter (where list_contains(c.denominator, f.indicator_code)), 0)
-            as value,
-    from catalog as c
-    join flows as f on list_contains(list_concat(c.numerator, c.denominator), f.indicator_code)
-    where c.time_aggregation = 'rate'
+        r.group_type,
+        r.group_value,
+        r.indicator_code,
+        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
+    from rate_parts as r
+    join periods as p using (period)
+    where p.role = 'range' and r.indicator_code in (select code from rates_of_flows)
     group by all
-    having count(*) filter (where list_contains(c.denominator, f.indicator_code)) > 0
 ),
 
 final as (

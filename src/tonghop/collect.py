@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import duckdb
 import fsspec
 
-from tonghop.db import transaction
+from tonghop.db import insert_rows, transaction
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
@@ -183,27 +183,31 @@ class _as_temporary_file:
         self.path.unlink(missing_ok=True)
 
 
-def load_parsed(
-    con: duckdb.DuckDBPyConnection,
-    sha256: str,
-    name: str,
-    parsed: ParsedFile,
-    received_at: datetime,
-    batch_id: str,
-) -> list[str]:
-    """Insert one parsed file's submissions and values (caller holds the transaction).
+@dataclass
+class _Rows:
+    """Rows of whole files waiting to be written together."""
 
-    A file may hold several units or periods: each (unit, period) is one submission.
-    Returns the submission ids.
+    files: list[list] = field(default_factory=list)
+    sightings: list[list] = field(default_factory=list)
+    submissions: list[list] = field(default_factory=list)
+    values: list[list] = field(default_factory=list)
+
+
+def submission_rows(
+    sha256: str, name: str, parsed: ParsedFile, received_at: datetime, batch_id: str, seq: int
+) -> tuple[list[list], list[list]]:
+    """The submissions and values rows of one parsed file.
+
+    A file may hold several units or periods: each (unit, period) is one submission, and
+    submissions get increasing `seq` in the order they arrived.
     """
     groups: dict[tuple[str, str], list[RawValue]] = {}
     for value in parsed.values:
         groups.setdefault((value.unit_code, value.period), []).append(value)
-    ids = []
-    for (unit_code, period), rows in groups.items():
+    submissions, values = [], []
+    for offset, ((unit_code, period), rows) in enumerate(groups.items()):
         submission_id = hashlib.sha256(f"{sha256}|{unit_code}|{period}".encode()).hexdigest()[:32]
-        con.execute(
-            "insert into submissions values (?, ?, ?, ?, ?, ?, ?, ?, nextval('submission_seq'))",
+        submissions.append(
             [
                 submission_id,
                 sha256,
@@ -213,17 +217,22 @@ def load_parsed(
                 name,
                 received_at,
                 batch_id,
-            ],
+                seq + offset,
+            ]
         )
-        con.executemany(
-            "insert into submitted_values values (?, ?, ?, ?, ?, ?)",
-            [
-                [submission_id, r.indicator_code, r.raw, parse_number(r.raw), r.location, r.note]
-                for r in rows
-            ],
-        )
-        ids.append(submission_id)
-    return ids
+        values += [
+            [submission_id, r.indicator_code, r.raw, parse_number(r.raw), r.location, r.note]
+            for r in rows
+        ]
+    return submissions, values
+
+
+def _write(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
+    with transaction(con):
+        insert_rows(con, "received_files", rows.files)
+        insert_rows(con, "submissions", rows.submissions)
+        insert_rows(con, "submitted_values", rows.values)
+        insert_rows(con, "file_sightings", rows.sightings)
 
 
 def collect(
@@ -232,25 +241,28 @@ def collect(
     files: list[SourceFile],
     batch_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    chunk_files: int = 500,
 ) -> CollectResult:
     """Archive, parse and load every new file; a file already received (same sha256) is skipped.
 
-    Each file is archived before anything else and loaded in its own transaction, so a crash
-    leaves every file either wholly loaded or not at all, and a rerun completes the job.
+    Every file is archived before anything else. Its rows are written together with its
+    `received_files` row, in one transaction for a chunk of whole files: a crash leaves every
+    file wholly loaded or not at all, and a rerun completes the job without counting twice.
     """
     result = CollectResult(batch_id=batch_id or uuid.uuid4().hex[:12])
-    known = {
-        row[0]: row[1]
-        for row in con.execute("select sha256, status from received_files").fetchall()
-    }
+    known = dict(con.execute("select sha256, status from received_files").fetchall())
+    reasons = dict(
+        con.execute(
+            "select sha256, [reason, archive_path] from received_files where status = 'rejected'"
+        ).fetchall()
+    )
+    seq = con.execute("select coalesce(max(seq), 0) + 1 from submissions").fetchone()[0]
+    pending = _Rows()
     for done, source_file in enumerate(files, start=1):
         result.seen += 1
         sha256 = hashlib.sha256(source_file.data).hexdigest()
         now = datetime.now()
-        con.execute(
-            "insert into file_sightings values (?, ?, ?, ?)",
-            [sha256, source_file.name, now, result.batch_id],
-        )
+        pending.sightings.append([sha256, source_file.name, now, result.batch_id])
         if sha256 in known:
             result.skipped.append(source_file.name)
         else:
@@ -258,33 +270,43 @@ def collect(
             try:
                 parsed = parse_file(source_file.name, source_file.data)
             except UnreadableFile as exc:
-                _record_file(con, sha256, archived, source_file, now, "rejected", str(exc))
-                known[sha256] = "rejected"
+                status, reason = "rejected", str(exc)
+                reasons[sha256] = [reason, archived.as_posix()]
             else:
-                with transaction(con):
-                    load_parsed(con, sha256, source_file.name, parsed, now, result.batch_id)
-                    _record_file(con, sha256, archived, source_file, now, "loaded", None)
-                known[sha256] = "loaded"
+                status, reason = "loaded", None
+                subs, values = submission_rows(
+                    sha256, source_file.name, parsed, now, result.batch_id, seq
+                )
+                seq += len(subs)
+                pending.submissions += subs
+                pending.values += values
                 result.loaded.append(source_file.name)
+            pending.files.append(
+                [
+                    sha256,
+                    archived.as_posix(),
+                    source_file.name,
+                    len(source_file.data),
+                    now,
+                    status,
+                    reason,
+                ]
+            )
+            known[sha256] = status
         if known[sha256] == "rejected":
-            reason = con.execute(
-                "select reason, archive_path from received_files where sha256 = ?", [sha256]
-            ).fetchone()
+            reason, archived_as = reasons[sha256]
             result.rejected.append(
                 {
                     "file": source_file.name,
-                    "archived_as": reason[1],
+                    "archived_as": archived_as,
                     "sha256": sha256,
-                    "reason": reason[0],
+                    "reason": reason,
                 }
             )
+        if len(pending.files) >= chunk_files:
+            _write(con, pending)
+            pending = _Rows()
         if progress:
             progress(done, len(files))
+    _write(con, pending)
     return result
-
-
-def _record_file(con, sha256, archived, source_file, now, status, reason) -> None:  # noqa: ANN001
-    con.execute(
-        "insert into received_files values (?, ?, ?, ?, ?, ?, ?)",
-        [sha256, archived.as_posix(), source_file.name, len(source_file.data), now, status, reason],
-    )

@@ -72,7 +72,6 @@ create table if not exists findings (
     file_name       varchar,
     location        varchar
 );
-create sequence if not exists submission_seq;
 """
 
 
@@ -120,3 +119,16 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("rollback")
         raise
     con.execute("commit")
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> None:
+    """Insert many rows in one statement.
+
+    DuckDB's `executemany` inserts row by row (measured: 35 ms for a 45-value file); unnesting
+    one list per column is one statement whatever the number of rows.
+    """
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    selects = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+    con.execute(f"insert into {table} select {selects}", [list(c) for c in columns])

@@ -57,10 +57,15 @@ def enable_duckdb_in_gx() -> None:
 
 
 def close_datasource(datasource) -> None:  # noqa: ANN001 - a GX SQLDatasource
-    """Close the persisted connection GX holds, so the next run sees committed data."""
+    """Close every connection GX holds on the file, so the next run sees committed data.
+
+    The datasource keeps two engines (its own, used to test the connection, and its execution
+    engine's), each with a StaticPool holding one DuckDB connection until disposed.
+    """
     engine = datasource.get_execution_engine()
     connection = getattr(engine, "_connection", None)
     if connection is not None:
         connection.close()
         engine._connection = None
     engine.close()
+    datasource.get_engine().dispose()

@@ -76,7 +76,7 @@ class Period:
 
     @property
     def label_vi(self) -> str:
-        """How the report names the period: `6 tháng đầu năm 2023`, `năm 2022`, `quý II năm 2023`."""
+        """How the report names a period: `6 tháng đầu năm 2023`, `năm 2022`, `quý II năm 2023`."""
         if self.kind == "Y":
             return f"năm {self.year}"
         if self.kind == "H":

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
-from tonghop.db import db_path, transaction
+from tonghop.db import db_path, insert_rows, transaction
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
 from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, q
@@ -138,8 +138,8 @@ def prepare_frames(
                 row_number() over (partition by unit_code, period order by seq desc) as recency,
                 count(distinct sha256) over (partition by unit_code, period, batch_id)
                     as same_batch_files,
-                string_agg(original_name, ', ') over (partition by unit_code, period, batch_id)
-                    as same_batch_names
+                string_agg(original_name, ', ' order by original_name)
+                    over (partition by unit_code, period, batch_id) as same_batch_names
             from submissions s
         )
         select r.submission_id, r.sha256, r.unit_code, r.period, r.original_name as file_name,
@@ -386,8 +386,9 @@ def store_findings(
             f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}')",
             [codes],
         )
-        con.executemany(
-            "insert into findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            con,
+            "findings",
             [
                 [
                     f.finding_key,

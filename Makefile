@@ -1,0 +1,31 @@
+# The few commands a newcomer needs. Each installs what it needs first (a venv in .venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format sample
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tonghop demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src flows tests data/sample templates
+	$(BIN)/ruff format --check src flows tests data/sample templates
+
+format: $(STAMP)
+	$(BIN)/ruff format src flows tests data/sample templates
+
+sample: $(STAMP)
+	$(BIN)/python data/sample/make_sample.py

@@ -1,0 +1,219 @@
+"""The whole job on the bundled sample bloc, through a real Prefect API.
+
+Every figure checked here is computed again from the submission files by tests/e2e/independent.py
+(csv module and openpyxl, no tonghop code), and must also equal the published total of the
+reference report (shared/reference/report-outline.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from tonghop.paths import SAMPLE_DIR
+
+from .independent import active, read_registry, read_values
+
+RANGE = ["2020-H2", "2021-H1", "2021-H2", "2022-H1", "2022-H2", "2023-H1"]
+START_DAY, CUTOFF_DAY = date(2020, 6, 30), date(2023, 6, 30)
+PERIOD_END = {
+    "2020-H2": date(2020, 12, 31),
+    "2021-H1": date(2021, 6, 30),
+    "2021-H2": date(2021, 12, 31),
+    "2022-H1": date(2022, 6, 30),
+    "2022-H2": date(2022, 12, 31),
+    "2023-H1": date(2023, 6, 30),
+}
+FLOWS_PUBLISHED = {
+    "members_admitted": 2078,
+    "members_confirmed": 1084,
+    "members_struck_off": 14,
+    "members_removed": 4,
+    "party_badges_awarded": 253,
+    "member_cards_issued": 3079,
+    "inspected_orgs": 665,
+    "inspected_members": 2575,
+    "supervised_orgs": 850,
+    "supervised_members": 3917,
+    "disciplined_members": 223,
+    "discipline_reprimand": 152,
+    "discipline_warning": 33,
+    "discipline_dismissal": 2,
+    "discipline_expulsion": 36,
+    "disciplined_orgs": 6,
+    "denunciations_received": 22,
+    "secretaries_trained": 1063,
+}
+
+
+def vn(n: float) -> str:
+    """Vietnamese thousands grouping, written independently of tonghop.formatting."""
+    return f"{round(n):,}".replace(",", ".")
+
+
+@pytest.fixture(scope="module")
+def expected():
+    registry = read_registry(SAMPLE_DIR / "registry.csv")
+    values = read_values(SAMPLE_DIR / "submissions")
+
+    def stock(code: str, period: str, day: date) -> float:
+        return sum(
+            values.get((u, period), {}).get(code, 0)
+            for u, unit in registry.items()
+            if active(unit, day)
+        )
+
+    def units(day: date) -> dict[str, int]:
+        act = [u for u in registry.values() if active(u, day)]
+        return {
+            "units": len(act),
+            "dang_bo": sum(u["form"] == "dang_bo" for u in act),
+            "chi_bo": sum(u["form"] == "chi_bo" for u in act),
+        }
+
+    flows = {
+        code: sum(
+            values.get((u, p), {}).get(code, 0)
+            for p in RANGE
+            for u, unit in registry.items()
+            if active(unit, PERIOD_END[p])
+        )
+        for code in FLOWS_PUBLISHED
+    }
+    return {
+        "start": units(START_DAY)
+        | {
+            "branches": stock("branches_total", "2020-H1", START_DAY),
+            "members": stock("members_total", "2020-H1", START_DAY),
+        },
+        "cutoff": units(CUTOFF_DAY)
+        | {
+            "branches": stock("branches_total", "2023-H1", CUTOFF_DAY),
+            "members": stock("members_total", "2023-H1", CUTOFF_DAY),
+        },
+        "flows": flows,
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_run(prefect_api, tmp_path_factory):
+    from flows.run import RunParameters, run
+
+    out = tmp_path_factory.mktemp("demo")
+    params = RunParameters(
+        source=str(SAMPLE_DIR / "submissions"),
+        registry=SAMPLE_DIR / "registry.csv",
+        period="2020-H2..2023-H1",
+        workspace=out / "workspace",
+        out=out,
+    )
+    first = run(params)
+    second = run(params)
+    return out, first, second
+
+
+def test_independent_sums_match_the_published_totals(expected):
+    assert expected["start"] == {
+        "units": 177,
+        "dang_bo": 121,
+        "chi_bo": 56,
+        "branches": 1253,
+        "members": 15484,
+    }
+    assert expected["cutoff"] == {
+        "units": 121,
+        "dang_bo": 93,
+        "chi_bo": 28,
+        "branches": 1117,
+        "members": 14103,
+    }
+    assert expected["flows"] == FLOWS_PUBLISHED
+
+
+def test_draft_sections_carry_the_figures(demo_run, expected):
+    out, _, _ = demo_run
+    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    s, c = expected["start"], expected["cutoff"]
+    assert (
+        f"Đến nay, Đảng bộ có {vn(c['units'])} TCCSĐ, trong đó: {vn(c['dang_bo'])} đảng bộ cơ sở, "
+        f"{vn(c['chi_bo'])} chi bộ cơ sở, {vn(c['branches'])} chi bộ trực thuộc đảng ủy cơ sở và "
+        f"{vn(c['members'])} đảng viên"
+    ) in text
+    assert (
+        f"Đảng bộ có {vn(s['units'])} tổ chức cơ sở đảng (TCCSĐ), trong đó: {vn(s['dang_bo'])} "
+        f"đảng bộ, {vn(s['chi_bo'])} chi bộ cơ sở, {vn(s['branches'])} chi bộ trực thuộc đảng ủy "
+        f"cơ sở với {vn(s['members'])} đảng viên"
+    ) in text
+    f = expected["flows"]
+    assert f"đã kết nạp {vn(f['members_admitted'])} quần chúng ưu tú" in text
+    assert f"xét công nhận chính thức cho {vn(f['members_confirmed'])} đồng chí" in text
+    assert f"xóa tên {vn(f['members_struck_off'])} đảng viên" in text
+    assert f"đưa ra khỏi đảng {int(f['members_removed']):02d} đảng viên" in text
+    assert f"trao tặng {vn(f['party_badges_awarded'])} Huy hiệu Đảng" in text
+    assert f"làm thẻ {vn(f['member_cards_issued'])} đảng viên" in text
+    html = (out / "bao-cao.html").read_text(encoding="utf-8")
+    assert f"{vn(c['members'])} đảng viên" in html
+
+
+def test_docx_draft_carries_the_cutoff_sentence(demo_run, expected):
+    import docx
+
+    out, _, _ = demo_run
+    c = expected["cutoff"]
+    body = "\n".join(p.text for p in docx.Document(str(out / "bao-cao.docx")).paragraphs)
+    assert (
+        f"{vn(c['branches'])} chi bộ trực thuộc đảng ủy cơ sở và {vn(c['members'])} đảng viên"
+        in body
+    )
+
+
+def test_planted_faults_are_reported_and_rejected(demo_run):
+    out, first, _ = demo_run
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    rejected = json.loads((out / "rejected.json").read_text(encoding="utf-8"))
+    kinds = {(f["kind"], f["unit_code"]) for f in findings}
+    assert ("unknown_unit", "TCCS999") in kinds
+    assert any(
+        k == "completeness" and f["rule_id"] == "unit_not_active"
+        for f in findings
+        for k in [f["kind"]]
+    )
+    assert {f["rule_id"] for f in findings if f["severity"] == "warning"} >= {"not_applicable"}
+    assert first.files_rejected == len(rejected) >= 2
+    for item in rejected:
+        assert item["sha256"] and item["archived_as"] and item["reason"]
+        assert (out / "workspace" / item["archived_as"]).is_file()
+    for finding in findings:
+        for key in ("unit_code", "period", "rule_id", "kind", "severity", "message", "indicators"):
+            assert key in finding
+
+
+def test_rerun_counts_nothing_twice(demo_run):
+    out, first, second = demo_run
+    assert second.files_loaded == 0
+    assert second.files_skipped == first.files_seen
+    assert second.files_rejected == first.files_rejected  # still listed, never reloaded
+    assert (second.findings_error, second.findings_warning) == (
+        first.findings_error,
+        first.findings_warning,
+    )
+    from tonghop.db import connect
+
+    con = connect(out / "workspace", read_only=True)
+    try:
+        duplicates = con.execute(
+            "select count(*) from (select submission_id, indicator_code, location, count(*) "
+            "from submitted_values group by all having count(*) > 1)"
+        ).fetchone()[0]
+        received = con.execute("select count(*) from received_files").fetchone()[0]
+    finally:
+        con.close()
+    assert duplicates == 0
+    assert received == first.files_seen - _identical_copies(out)
+
+
+def _identical_copies(out) -> int:
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    return sum(f["rule_id"] == "duplicate_file" for f in findings)

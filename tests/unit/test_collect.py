@@ -1,0 +1,371 @@
+"""Collect: reading long CSVs, archiving received bytes, loading them with their provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from tonghop.collect import SourceFile, archive_file, collect, parse_csv, parse_number, read_source
+from tonghop.db import connect
+from tonghop.parse import UnreadableFile
+
+HEADER = "unit_code,period,indicator_code,value\n"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# parse_csv ---------------------------------------------------------------------------------
+
+
+def test_parse_csv_reads_rows_with_their_line_numbers() -> None:
+    data = HEADER + "TCCS001,2023-H1,members_total,412\nTCCS001,2023-H1,members_official,400\n"
+    parsed = parse_csv("a.csv", data.encode())
+    assert parsed.file_format == "csv"
+    assert [
+        (v.unit_code, v.period, v.indicator_code, v.raw, v.location) for v in parsed.values
+    ] == [
+        ("TCCS001", "2023-H1", "members_total", "412", "dòng 2"),
+        ("TCCS001", "2023-H1", "members_official", "400", "dòng 3"),
+    ]
+    assert all(v.note is None for v in parsed.values)
+
+
+def test_parse_csv_accepts_a_byte_order_mark() -> None:
+    data = b"\xef\xbb\xbf" + (HEADER + "TCCS001,2023-H1,members_total,412\n").encode()
+    parsed = parse_csv("bom.csv", data)
+    assert len(parsed.values) == 1
+    assert parsed.values[0].unit_code == "TCCS001"
+    assert parsed.values[0].raw == "412"
+
+
+def test_parse_csv_accepts_semicolons() -> None:
+    data = "unit_code;period;indicator_code;value\nTCCS002;2023-H2;members_total;55\n"
+    parsed = parse_csv("semi.csv", data.encode())
+    value = parsed.values[0]
+    assert (value.unit_code, value.period, value.indicator_code, value.raw) == (
+        "TCCS002",
+        "2023-H2",
+        "members_total",
+        "55",
+    )
+
+
+def test_parse_csv_keeps_the_optional_note_and_header_case() -> None:
+    data = (
+        "Unit_Code,PERIOD,indicator_code,value,note\n"
+        "TCCS001,2023-H1,members_total,412,Số liệu đến 30/6\n"
+        "TCCS001,2023-H1,members_official,400,\n"
+    )
+    parsed = parse_csv("note.csv", data.encode())
+    assert [v.note for v in parsed.values] == ["Số liệu đến 30/6", None]
+
+
+def test_parse_csv_normalises_to_nfc() -> None:
+    decomposed = "Ghi chu\u0301"  # "Ghi chú" with a combining acute accent
+    data = HEADER.replace("\n", ",note\n") + f"TCCS001,2023-H1,members_total,1,{decomposed}\n"
+    parsed = parse_csv("nfc.csv", data.encode())
+    assert parsed.values[0].note == "Ghi chú"
+
+
+def test_parse_csv_skips_blank_lines_and_pads_short_rows() -> None:
+    data = HEADER + "\nTCCS001,2023-H1,members_total\n,,,\n"
+    parsed = parse_csv("short.csv", data.encode())
+    assert len(parsed.values) == 1
+    assert parsed.values[0].raw == ""
+    assert parsed.values[0].location == "dòng 3"
+    assert parsed.warnings and "dòng 3" in parsed.warnings[0]
+
+
+def test_parse_csv_missing_column_names_file_and_line_one() -> None:
+    data = "unit_code,period,value\nTCCS001,2023-H1,412\n"
+    with pytest.raises(UnreadableFile) as caught:
+        parse_csv("thieu-cot.csv", data.encode())
+    message = str(caught.value)
+    assert "'thieu-cot.csv'" in message
+    assert "dòng 1" in message
+    assert "indicator_code" in message
+    assert "thiếu cột" in message
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\r\n"])
+def test_parse_csv_empty_file(data: bytes) -> None:
+    with pytest.raises(UnreadableFile, match="Tệp 'rong.csv' rỗng"):
+        parse_csv("rong.csv", data)
+
+
+def test_parse_csv_header_only_has_no_values() -> None:
+    with pytest.raises(UnreadableFile, match="không có dòng số liệu"):
+        parse_csv("header.csv", HEADER.encode())
+
+
+def test_parse_csv_refuses_a_legacy_encoding() -> None:
+    # "Đảng" as Windows-1258 writes it (decomposed: the hook above is a combining byte)
+    data = (HEADER + "TCCS001,2023-H1,members_total,412,").encode() + b"\xd0a\xd2ng\n"
+    with pytest.raises(UnreadableFile, match="không phải UTF-8"):
+        parse_csv("cu.csv", data)
+
+
+# parse_number ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("14103", 14103.0),
+        ("51.23", 51.23),
+        (" 7 ", 7.0),
+        ("-3", -3.0),
+        ("+4", 4.0),
+        (".5", 0.5),
+        ("1e3", 1000.0),
+        ("12a", None),
+        ("1.234,5", None),
+        ("51,23", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e999", None),
+        ("", None),
+    ],
+)
+def test_parse_number(raw: str, expected: float | None) -> None:
+    assert parse_number(raw) == expected
+
+
+# archive_file ------------------------------------------------------------------------------
+
+
+def test_archive_file_is_content_addressed_and_read_only(tmp_path: Path) -> None:
+    data = b"unit_code,period\n"
+    sha = _sha(data)
+    relative = archive_file(tmp_path, sha, "sub/Bao Cao.CSV", data)
+    assert relative == Path("archive") / sha[:2] / f"{sha}.csv"
+    stored = tmp_path / relative
+    assert stored.read_bytes() == data
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+    assert not list(stored.parent.glob(".*.tmp"))
+
+
+def test_archive_file_never_rewrites(tmp_path: Path) -> None:
+    data = b"first"
+    sha = _sha(data)
+    first = archive_file(tmp_path, sha, "a.csv", data)
+    second = archive_file(tmp_path, sha, "other-name.csv", b"something else")
+    assert first == second
+    assert (tmp_path / first).read_bytes() == b"first"
+
+
+def test_archive_file_drops_an_odd_suffix(tmp_path: Path) -> None:
+    data = b"x"
+    sha = _sha(data)
+    relative = archive_file(tmp_path, sha, "weird.c$v", data)
+    assert relative == Path("archive") / sha[:2] / sha
+
+
+# collect -----------------------------------------------------------------------------------
+
+FILE_A = (
+    HEADER + "TCCS001,2023-H1,members_total,412\n"
+    "TCCS001,2023-H1,members_official,400\n"
+    "TCCS001,2023-H1,members_probationary,12\n"
+).encode()
+FILE_TWO_UNITS = (
+    "unit_code,period,indicator_code,value,note\n"
+    "TCCS002,2023-H1,members_total,30,\n"
+    "TCCS003,2023-H1,members_total,25,đã rà soát\n"
+    "TCCS003,2023-H1,members_official,12a,\n"
+).encode()
+FILE_CORRUPT = b"unit_code,period,value\nTCCS004,2023-H1,7\n"
+
+
+def _files() -> list[SourceFile]:
+    return [
+        SourceFile("a.csv", FILE_A),
+        SourceFile("hong.csv", FILE_CORRUPT),
+        SourceFile("nhieu-don-vi.csv", FILE_TWO_UNITS),
+    ]
+
+
+def test_collect_loads_new_files_with_provenance(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        result = collect(con, tmp_path, _files(), batch_id="b1")
+        assert result.batch_id == "b1"
+        assert result.seen == 3
+        assert result.loaded == ["a.csv", "nhieu-don-vi.csv"]
+        assert result.skipped == []
+
+        received = con.execute(
+            "select original_name, sha256, archive_path, size_bytes, status from received_files "
+            "order by original_name"
+        ).fetchall()
+        assert received == [
+            (
+                "a.csv",
+                _sha(FILE_A),
+                f"archive/{_sha(FILE_A)[:2]}/{_sha(FILE_A)}.csv",
+                len(FILE_A),
+                "loaded",
+            ),
+            (
+                "hong.csv",
+                _sha(FILE_CORRUPT),
+                f"archive/{_sha(FILE_CORRUPT)[:2]}/{_sha(FILE_CORRUPT)}.csv",
+                len(FILE_CORRUPT),
+                "rejected",
+            ),
+            (
+                "nhieu-don-vi.csv",
+                _sha(FILE_TWO_UNITS),
+                f"archive/{_sha(FILE_TWO_UNITS)[:2]}/{_sha(FILE_TWO_UNITS)}.csv",
+                len(FILE_TWO_UNITS),
+                "loaded",
+            ),
+        ]
+        for _name, _sha256, archive_path, _size, _status in received:
+            assert (tmp_path / archive_path).is_file()
+
+        submissions = con.execute(
+            "select unit_code, period, original_name, sha256, batch_id, file_format "
+            "from submissions order by unit_code"
+        ).fetchall()
+        assert submissions == [
+            ("TCCS001", "2023-H1", "a.csv", _sha(FILE_A), "b1", "csv"),
+            ("TCCS002", "2023-H1", "nhieu-don-vi.csv", _sha(FILE_TWO_UNITS), "b1", "csv"),
+            ("TCCS003", "2023-H1", "nhieu-don-vi.csv", _sha(FILE_TWO_UNITS), "b1", "csv"),
+        ]
+        values = con.execute(
+            "select s.unit_code, v.indicator_code, v.raw_value, v.value, v.location, v.note "
+            "from submitted_values v join submissions s using (submission_id) "
+            "order by s.unit_code, v.location"
+        ).fetchall()
+        assert values == [
+            ("TCCS001", "members_total", "412", 412.0, "dòng 2", None),
+            ("TCCS001", "members_official", "400", 400.0, "dòng 3", None),
+            ("TCCS001", "members_probationary", "12", 12.0, "dòng 4", None),
+            ("TCCS002", "members_total", "30", 30.0, "dòng 2", None),
+            ("TCCS003", "members_total", "25", 25.0, "dòng 3", "đã rà soát"),
+            ("TCCS003", "members_official", "12a", None, "dòng 4", None),
+        ]
+        sightings = con.execute(
+            "select source_name, batch_id from file_sightings order by source_name"
+        ).fetchall()
+        assert sightings == [("a.csv", "b1"), ("hong.csv", "b1"), ("nhieu-don-vi.csv", "b1")]
+    finally:
+        con.close()
+
+
+def test_collect_rejects_a_corrupt_file_with_its_reason(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        result = collect(con, tmp_path, _files(), batch_id="b1")
+        sha = _sha(FILE_CORRUPT)
+        assert len(result.rejected) == 1
+        rejected = result.rejected[0]
+        assert rejected["file"] == "hong.csv"
+        assert rejected["sha256"] == sha
+        assert rejected["archived_as"] == f"archive/{sha[:2]}/{sha}.csv"
+        assert "'hong.csv'" in rejected["reason"] and "dòng 1" in rejected["reason"]
+        assert "indicator_code" in rejected["reason"]
+        stored_reason = con.execute(
+            "select reason from received_files where sha256 = ?", [sha]
+        ).fetchone()[0]
+        assert stored_reason == rejected["reason"]
+        # the rejected file is archived untouched and loads nothing
+        assert (tmp_path / rejected["archived_as"]).read_bytes() == FILE_CORRUPT
+        assert (
+            con.execute("select count(*) from submissions where sha256 = ?", [sha]).fetchone()[0]
+            == 0
+        )
+    finally:
+        con.close()
+
+
+def test_collect_twice_skips_files_already_received(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        collect(con, tmp_path, _files(), batch_id="b1")
+        counts_before = [
+            con.execute(f"select count(*) from {t}").fetchone()[0]
+            for t in ("received_files", "submissions", "submitted_values")
+        ]
+        assert counts_before == [3, 3, 6]
+        again = collect(con, tmp_path, _files(), batch_id="b2")
+        assert again.loaded == []
+        assert again.skipped == ["a.csv", "hong.csv", "nhieu-don-vi.csv"]
+        # the rejected file is still reported, so nothing is dropped silently
+        assert [r["file"] for r in again.rejected] == ["hong.csv"]
+        counts_after = [
+            con.execute(f"select count(*) from {t}").fetchone()[0]
+            for t in ("received_files", "submissions", "submitted_values")
+        ]
+        assert counts_after == counts_before
+        assert (
+            con.execute("select count(*) from file_sightings where batch_id = 'b2'").fetchone()[0]
+            == 3
+        )
+    finally:
+        con.close()
+
+
+def test_collect_same_bytes_under_a_new_name_is_skipped(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        result = collect(
+            con, tmp_path, [SourceFile("a.csv", FILE_A), SourceFile("a-copy.csv", FILE_A)]
+        )
+        assert result.loaded == ["a.csv"]
+        assert result.skipped == ["a-copy.csv"]
+        assert con.execute("select count(*) from submissions").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_collect_a_file_with_two_units_makes_two_submissions(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        collect(con, tmp_path, [SourceFile("nhieu-don-vi.csv", FILE_TWO_UNITS)])
+        rows = con.execute(
+            "select s.unit_code, count(v.indicator_code) from submissions s "
+            "join submitted_values v using (submission_id) group by s.unit_code order by 1"
+        ).fetchall()
+        assert rows == [("TCCS002", 1), ("TCCS003", 2)]
+        ids = [r[0] for r in con.execute("select submission_id from submissions").fetchall()]
+        assert len(set(ids)) == 2
+    finally:
+        con.close()
+
+
+def test_collect_resubmission_gets_a_higher_seq(tmp_path: Path) -> None:
+    corrected = FILE_A.replace(b"412", b"413")
+    con = connect(tmp_path)
+    try:
+        collect(con, tmp_path, [SourceFile("a.csv", FILE_A)])
+        collect(con, tmp_path, [SourceFile("a.csv", corrected)])
+        rows = con.execute(
+            "select s.sha256, v.value from submissions s join submitted_values v "
+            "using (submission_id) where v.indicator_code = 'members_total' order by s.seq"
+        ).fetchall()
+        assert rows == [(_sha(FILE_A), 412.0), (_sha(corrected), 413.0)]
+    finally:
+        con.close()
+
+
+def test_read_source_lists_files_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x.csv").write_bytes(b"2")
+    (tmp_path / "a.csv").write_bytes(b"1")
+    (tmp_path / ".hidden.csv").write_bytes(b"3")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "y.csv").write_bytes(b"4")
+    files = read_source(str(tmp_path))
+    assert [(f.name, f.data) for f in files] == [("a.csv", b"1"), ("b/x.csv", b"2")]
+
+
+def test_read_source_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="Không đọc được nguồn dữ liệu"):
+        read_source(str(tmp_path / "khong-co"))
