@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sample
+.PHONY: install demo test lint format sample reliability
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,6 @@ format: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/make_sample.py
+
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e/test_bad_inputs.py tests/e2e/test_faults.py

@@ -16,15 +16,15 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 import fsspec
+import fsspec.implementations.local
 
 from tonghop.db import insert_rows, transaction
+from tonghop.intake import check_xlsx, decode_text
+from tonghop.numbers import read_number
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
 SUPPORTED_SUFFIXES = {".csv", ".xlsx"}
-# A plain decimal number as a machine writes it; Vietnamese-formatted and other texts are
-# kept raw and reported by the `type` rule rather than guessed.
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class SourceFile:
 
     name: str
     data: bytes
+    problem: str | None = None  # set when the file must not be parsed (a link, too large)
 
 
 @dataclass
@@ -51,32 +52,72 @@ def nfc(text: str) -> str:
 
 
 def parse_number(raw: str) -> float | None:
-    """The number a raw value holds, or None when it is not a plain finite number.
+    """The number a raw value holds, or None when it is not a finite number.
 
     >>> parse_number("14103"), parse_number("51.23"), parse_number("12a"), parse_number("nan")
     (14103.0, 51.23, None, None)
     """
-    text = raw.strip()
-    if not _NUMBER_RE.match(text):
-        return None
-    value = float(text)
-    return value if value not in (float("inf"), float("-inf")) else None
+    return read_number(raw)[0]
 
 
-def read_source(source: str) -> list[SourceFile]:
-    """Every regular file below a folder or fsspec URL, sorted by name; hidden files skipped."""
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a report is kilobytes; 20 MB is not a report
+
+
+def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile]:
+    """Every file below a folder or fsspec URL, sorted by name; hidden files skipped.
+
+    A symbolic link is never followed (it could point anywhere on the machine): the link
+    itself is received and rejected. A file over `max_bytes` is received and rejected.
+    """
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.exists(root) or not fs.isdir(root):
         raise FileNotFoundError(f"Không đọc được nguồn dữ liệu: '{source}' không phải là thư mục")
     root_path = PurePosixPath(root)
+    local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
+    paths = _local_files(root) if local else sorted(fs.find(root))
     files = []
-    for path in sorted(fs.find(root)):
+    for path in paths:
         relative = PurePosixPath(path).relative_to(root_path)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        with fs.open(path, "rb") as handle:
-            files.append(SourceFile(name=str(relative), data=handle.read()))
+        if local and os.path.islink(path):
+            target = os.readlink(path)
+            files.append(
+                SourceFile(
+                    str(relative),
+                    target.encode(),
+                    problem=(
+                        f"Tệp '{relative}' là liên kết tượng trưng tới '{target}': tonghop "
+                        "không đọc theo liên kết; đề nghị gửi chính tệp báo cáo."
+                    ),
+                )
+            )
+            continue
+        try:
+            with fs.open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            # Gone between listing and reading (a unit took its file back): not received;
+            # the next run picks up whatever is there then.
+            continue
+        problem = None
+        if len(data) > max_bytes:
+            problem = (
+                f"Tệp '{relative}' dung lượng {len(data):,} byte, vượt giới hạn {max_bytes:,} "
+                "byte của một báo cáo; tệp được lưu nhưng không đọc."
+            )
+        files.append(SourceFile(str(relative), data, problem=problem))
     return files
+
+
+def _local_files(root: str) -> list[str]:
+    """Files below a local folder, sorted; links (to files or folders) listed, never followed."""
+    out = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        dirs[:] = [d for d in dirs if d not in links]
+        out += [os.path.join(folder, n) for n in [*names, *links]]
+    return sorted(out)
 
 
 def archive_file(workspace: Path, sha256: str, name: str, data: bytes) -> Path:
@@ -89,12 +130,16 @@ def archive_file(workspace: Path, sha256: str, name: str, data: bytes) -> Path:
         return target.relative_to(workspace)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o444)
-    os.replace(temporary, target)
+    try:
+        with open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o444)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     return target.relative_to(workspace)
 
 
@@ -102,13 +147,11 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
     """Read a long CSV (SPEC §4.2): UTF-8 with or without BOM, header row, one value a row."""
     if not data.strip():
         raise UnreadableFile(f"Tệp '{name}' rỗng, không có dữ liệu.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    if data.startswith(b"PK\x03\x04"):
         raise UnreadableFile(
-            f"Tệp '{name}' không phải UTF-8 (byte lỗi ở vị trí {exc.start}); "
-            "đề nghị lưu lại tệp với bảng mã UTF-8."
-        ) from exc
+            f"Tệp '{name}' là tệp Excel nhưng mang đuôi .csv; đề nghị gửi lại với đúng đuôi .xlsx."
+        )
+    text, encoding_note = decode_text(data)
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -121,7 +164,7 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
         )
     index = {c: header.index(c) for c in (*CSV_COLUMNS, "note") if c in header}
     values = []
-    warnings = []
+    warnings = [f"Tệp '{name}': {encoding_note}"] if encoding_note else []
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -152,12 +195,24 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
     if suffix == ".xlsx":
         from tonghop.forms import read_form
 
+        formulas = check_xlsx(name, data)
         with _as_temporary_file(data, suffix) as path:
             try:
-                return read_form(path)
+                parsed = read_form(path, formulas)
             except UnreadableFile as exc:
                 message = str(exc).replace(str(path), name).replace(path.name, name)
                 raise UnreadableFile(message) from exc
+        parsed.warnings = [w.replace(path.name, name) for w in parsed.warnings]
+        return parsed
+    if suffix in (".xlsm", ".xltm"):
+        raise UnreadableFile(
+            f"Tệp '{name}' là bảng tính có macro ({suffix}); tonghop không nhận tệp có macro, "
+            "đề nghị dùng biểu mẫu .xlsx do tonghop tạo."
+        )
+    if suffix == ".xls":
+        raise UnreadableFile(
+            f"Tệp '{name}' là định dạng Excel đời cũ (.xls); đề nghị lưu lại dạng .xlsx."
+        )
     raise UnreadableFile(
         f"Tệp '{name}' có định dạng không được hỗ trợ ('{suffix or 'không có đuôi'}'); "
         "chỉ nhận tệp .csv (dạng dài) hoặc biểu mẫu .xlsx do tonghop tạo."
@@ -220,11 +275,19 @@ def submission_rows(
                 seq + offset,
             ]
         )
-        values += [
-            [submission_id, r.indicator_code, r.raw, parse_number(r.raw), r.location, r.note]
-            for r in rows
-        ]
+        for r in rows:
+            number, how = read_number(r.raw, _value_type(r.indicator_code))
+            if how:
+                parsed.warnings.append(f"Tệp '{name}', {r.location}: {how}.")
+            values.append([submission_id, r.indicator_code, r.raw, number, r.location, r.note])
     return submissions, values
+
+
+def _value_type(code: str) -> str | None:
+    from tonghop.catalog import load_catalog
+
+    catalog = load_catalog()
+    return catalog[code].value_type if code in catalog else None
 
 
 def _write(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
@@ -267,7 +330,10 @@ def collect(
             result.skipped.append(source_file.name)
         else:
             archived = archive_file(workspace, sha256, source_file.name, source_file.data)
+            warnings: list[str] = []
             try:
+                if source_file.problem:
+                    raise UnreadableFile(source_file.problem)
                 parsed = parse_file(source_file.name, source_file.data)
             except UnreadableFile as exc:
                 status, reason = "rejected", str(exc)
@@ -278,6 +344,7 @@ def collect(
                     sha256, source_file.name, parsed, now, result.batch_id, seq
                 )
                 seq += len(subs)
+                warnings = parsed.warnings
                 pending.submissions += subs
                 pending.values += values
                 result.loaded.append(source_file.name)
@@ -290,6 +357,7 @@ def collect(
                     now,
                     status,
                     reason,
+                    warnings,
                 ]
             )
             known[sha256] = status

@@ -217,9 +217,9 @@ def _at(row: list[object], col: int | None) -> str:
     return _cell_text(row[col]) if col is not None and col < len(row) else ""
 
 
-def _ref(row: int, col: int) -> str:
+def _ref(row: int, col: int, sheet: str = SHEET) -> str:
     """`BaoCao!E14` from 0-based row and column."""
-    return f"{SHEET}!{get_column_letter(col + 1)}{row + 1}"
+    return f"{sheet}!{get_column_letter(col + 1)}{row + 1}"
 
 
 def _labelled(rows: list[list[object]], label: str, before: int) -> str | None:
@@ -236,8 +236,12 @@ def _labelled(rows: list[list[object]], label: str, before: int) -> str | None:
     return None
 
 
-def read_form(path: Path) -> ParsedFile:
-    """Read the values of one filled form; raise `UnreadableFile` when it is not such a form."""
+def read_form(path: Path, formula_cells: frozenset[str] | set[str] = frozenset()) -> ParsedFile:
+    """Read the values of one filled form; raise `UnreadableFile` when it is not such a form.
+
+    `formula_cells` (e.g. {"E14"}, found by `tonghop.intake.check_xlsx`) hold formulas: a
+    computed value is not a reported figure, so those cells are read as "(công thức)".
+    """
     name = Path(path).name
     try:
         workbook = CalamineWorkbook.from_path(str(path))
@@ -245,27 +249,34 @@ def read_form(path: Path) -> ParsedFile:
         raise UnreadableFile(
             f"Tệp '{name}' không phải tệp Excel (.xlsx) hợp lệ, không đọc được: {exc}"
         ) from exc
-    if SHEET not in workbook.sheet_names:
-        raise UnreadableFile(
-            f"Tệp '{name}' không có trang tính '{SHEET}' của biểu mẫu báo cáo "
-            f"(các trang có: {', '.join(workbook.sheet_names)})"
-        )
-    rows = workbook.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
-
     code_key, value_key = _norm(COLUMNS[1]), _norm(COLUMNS[4])
+    # The form's own sheet first; a sheet renamed by the unit is found by its table header.
+    candidates = [SHEET] if SHEET in workbook.sheet_names else []
+    candidates += [n for n in workbook.sheet_names if n not in (SHEET, META_SHEET)]
     header = None
-    for r, row in enumerate(rows):
-        normed = [_norm(c) for c in row]
-        if code_key in normed and value_key in normed:
-            header = r
-            code_col, value_col = normed.index(code_key), normed.index(value_key)
-            note_key = _norm(COLUMNS[5])
-            note_col = normed.index(note_key) if note_key in normed else None
+    warnings: list[str] = []
+    for sheet in candidates:
+        rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        for r, row in enumerate(rows):
+            normed = [_norm(c) for c in row]
+            if code_key in normed and value_key in normed:
+                header = r
+                code_col, value_col = normed.index(code_key), normed.index(value_key)
+                note_key = _norm(COLUMNS[5])
+                note_col = normed.index(note_key) if note_key in normed else None
+                break
+        if header is not None:
             break
     if header is None:
         raise UnreadableFile(
-            f"Tệp '{name}', trang '{SHEET}': không tìm thấy dòng tiêu đề bảng "
-            f"có cột '{COLUMNS[1]}' và '{COLUMNS[4]}'"
+            f"Tệp '{name}': không tìm thấy bảng số liệu của biểu mẫu (dòng tiêu đề có cột "
+            f"'{COLUMNS[1]}' và '{COLUMNS[4]}') ở trang nào "
+            f"(các trang có: {', '.join(workbook.sheet_names)})"
+        )
+    if sheet != SHEET:
+        warnings.append(
+            f"Tệp '{name}': trang tính '{SHEET}' đã bị đổi tên thành '{sheet}'; số liệu được "
+            "đọc từ trang này."
         )
 
     unit_code = _labelled(rows, LABEL_UNIT_CODE, header)
@@ -277,14 +288,19 @@ def read_form(path: Path) -> ParsedFile:
             )
 
     values: list[RawValue] = []
-    warnings: list[str] = []
     for r in range(header + 1, len(rows)):
         row = rows[r]
         raw, code = _at(row, value_col), _at(row, code_col).strip()
+        if _ref(r, value_col, sheet).rpartition("!")[2] in formula_cells:
+            warnings.append(
+                f"Tệp '{name}', ô {_ref(r, value_col, sheet)}: ô chứa công thức, giá trị không "
+                "được nhận; đề nghị nhập trực tiếp số liệu."
+            )
+            raw = "(công thức)"
         if not raw.strip():
             continue
         if not code:
-            where = _ref(r, value_col)
+            where = _ref(r, value_col, sheet)
             warnings.append(f"Tệp '{name}': ô {where} có giá trị nhưng thiếu mã chỉ tiêu, bỏ qua")
             continue
         note = _at(row, note_col).strip()
@@ -294,7 +310,7 @@ def read_form(path: Path) -> ParsedFile:
                 period=period,
                 indicator_code=code,
                 raw=raw,
-                location=_ref(r, value_col),
+                location=_ref(r, value_col, sheet),
                 note=note if note and note != NOT_APPLICABLE else None,
             )
         )

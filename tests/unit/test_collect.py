@@ -103,11 +103,14 @@ def test_parse_csv_header_only_has_no_values() -> None:
         parse_csv("header.csv", HEADER.encode())
 
 
-def test_parse_csv_refuses_a_legacy_encoding() -> None:
-    # "Đảng" as Windows-1258 writes it (decomposed: the hook above is a combining byte)
-    data = (HEADER + "TCCS001,2023-H1,members_total,412,").encode() + b"\xd0a\xd2ng\n"
-    with pytest.raises(UnreadableFile, match="không phải UTF-8"):
-        parse_csv("cu.csv", data)
+def test_parse_csv_reads_windows_1258_and_says_so() -> None:
+    # "Đạng" as Windows-1258 writes it: the dot below is a combining byte after the vowel
+    header = "unit_code,period,indicator_code,value,note\n"
+    data = (header + "TCCS001,2023-H1,members_total,412,").encode() + b"\xd0a\xf2ng\n"
+    parsed = parse_csv("cu.csv", data)
+    assert parsed.values[0].raw == "412"
+    assert parsed.values[0].note == "Đạng"
+    assert any("Windows-1258" in w and "cu.csv" in w for w in parsed.warnings)
 
 
 # parse_number ------------------------------------------------------------------------------
@@ -124,8 +127,8 @@ def test_parse_csv_refuses_a_legacy_encoding() -> None:
         (".5", 0.5),
         ("1e3", 1000.0),
         ("12a", None),
-        ("1.234,5", None),
-        ("51,23", None),
+        ("1.234,5", 1234.5),
+        ("51,23", 51.23),
         ("nan", None),
         ("inf", None),
         ("1e999", None),

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from tonghop.catalog import load_catalog
 from tonghop.forms import META_SHEET, NOT_APPLICABLE, SHEET, read_form, write_form
@@ -208,14 +208,27 @@ def test_corrupt_file_is_unreadable_and_named(tmp_path: Path) -> None:
         read_form(path)
 
 
-def test_workbook_without_the_form_sheet_is_unreadable(tmp_path: Path) -> None:
+def test_renamed_sheet_is_read_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "other.xlsx"
-    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG)
+    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG, {"members_total": 12})
     wb = load_workbook(path)
     wb[SHEET].title = "Sheet1"
     wb.save(path)
 
-    with pytest.raises(UnreadableFile, match=r"other\.xlsx.*BaoCao"):
+    parsed = read_form(path)
+    assert [(v.indicator_code, v.raw) for v in parsed.values] == [("members_total", "12")]
+    assert parsed.values[0].location.startswith("Sheet1!")
+    assert any("BaoCao" in w and "Sheet1" in w for w in parsed.warnings)
+
+
+def test_workbook_without_the_form_table_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "other.xlsx"
+    wb = Workbook()
+    wb.active.title = "Sheet1"
+    wb.active["A1"] = "Báo cáo tự làm"
+    wb.save(path)
+
+    with pytest.raises(UnreadableFile, match=r"other\.xlsx.*Mã chỉ tiêu"):
         read_form(path)
 
 

@@ -1,0 +1,110 @@
+"""Checks on received bytes before any parser sees them: Excel containers that are unsafe or
+not forms at all, and text in the legacy Vietnamese encodings old offices still send."""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+
+from tonghop.parse import UnreadableFile
+
+# An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped; 50 MB unzipped, or a part
+# that inflates more than 200 times, is a zip bomb, not a report.
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
+MAX_RATIO = 200
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_FORMULA_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*>(?:(?!</c>).){0,2000}?<f[ >/]', re.S
+)
+
+# TCVN3 (ABC) bytes → Unicode, the lower-case letters and the seven upper-case ones the
+# encoding has (upper case otherwise lived in separate ".VnTimeH" fonts).
+_TCVN3 = dict(
+    zip(
+        "µ¸¶·¹¨»¾¼½Æ©ÇÊÈÉË®ÌÐÎÏÑªÒÕÓÔÖ×ÝØÜÞßãáâä«åèæçé¬êíëìîïóñòô\xadõøö÷ùúýûüþ¡¢§£¤¥¦",
+        "àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵĂÂĐÊÔƠƯ",
+        strict=True,
+    )
+)
+# Windows-1258 writes tones as combining marks after the vowel.
+_CP1258_TONES = {0xCC, 0xEC, 0xD2, 0xDE, 0xF2}
+_CP1258_VOWELS = set(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\xd4\xc3\xd5\xdd")
+# VNI writes a vowel then a mark byte from this set.
+_VNI_MARKS = set("øùûõïâêôöùøñ")
+
+
+def check_xlsx(name: str, data: bytes) -> set[str]:
+    """Refuse what no form can be; return the cells that hold formulas (e.g. {"E14"})."""
+    if data.startswith(_OLE_MAGIC):
+        raise UnreadableFile(
+            f"Tệp '{name}' được đặt mật khẩu hoặc là Excel đời cũ (.xls): tonghop không mở "
+            "tệp có mật khẩu; đề nghị đơn vị gỡ mật khẩu và lưu lại dạng .xlsx."
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise UnreadableFile(
+            f"Tệp '{name}' không phải tệp Excel (.xlsx) hợp lệ (tệp nén bị hỏng): {exc}"
+        ) from exc
+    total = sum(m.file_size for m in members)
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if total > MAX_UNZIPPED_BYTES or (member.file_size > 1_000_000 and ratio > MAX_RATIO):
+            raise UnreadableFile(
+                f"Tệp '{name}': phần '{member.filename}' giải nén ra {member.file_size:,} byte "
+                f"(tỷ lệ nén {ratio:.0f}:1); tệp bị từ chối vì có dấu hiệu 'bom nén'."
+            )
+        if member.filename.lower().endswith("vbaproject.bin"):
+            raise UnreadableFile(
+                f"Tệp '{name}' chứa macro (VBA); tonghop không nhận tệp có macro, đề nghị lưu "
+                "lại dạng .xlsx thường."
+            )
+    formulas: set[str] = set()
+    for member in members:
+        if not member.filename.lower().endswith((".xml", ".rels")):
+            continue
+        part = archive.read(member)
+        head = part[:4096].lower()
+        if b"<!doctype" in head or b"<!entity" in head:
+            raise UnreadableFile(
+                f"Tệp '{name}': phần '{member.filename}' khai báo DOCTYPE/ENTITY (có thể là tấn "
+                "công XXE); tệp bị từ chối."
+            )
+        if member.filename.startswith("xl/worksheets/"):
+            formulas |= {m.decode() for m in _FORMULA_CELL.findall(part)}
+    return formulas
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """Decode a text file: UTF-8 (with or without BOM), else the legacy encoding it looks like.
+
+    Returns the text (NFC) and, for a legacy encoding, a note saying which was assumed.
+    """
+    try:
+        return unicodedata.normalize("NFC", data.decode("utf-8-sig")), None
+    except UnicodeDecodeError:
+        pass
+    latin = data.decode("latin-1")
+    # TCVN3 writes a toned vowel as one byte (after a consonant); VNI writes the plain vowel
+    # and then a mark byte: tell them apart by what stands before each high byte.
+    vowels = "aeiouyAEIOUY"
+    tcvn3 = sum(1 for i, ch in enumerate(latin) if ch in _TCVN3 and latin[i - 1 : i] not in vowels)
+    vni = sum(1 for i, ch in enumerate(latin) if ch in _VNI_MARKS and latin[i - 1 : i] in vowels)
+    tones = [i for i, b in enumerate(data) if b in _CP1258_TONES]
+    after_vowel = sum(1 for i in tones if i and data[i - 1] in _CP1258_VOWELS)
+    if tones and after_vowel >= 0.8 * len(tones):
+        text = data.decode("cp1258", errors="replace")
+        label = "Windows-1258"
+    elif vni > tcvn3:
+        text = latin
+        label = "VNI (chữ có dấu trong ghi chú chưa được chuyển đổi)"
+    else:
+        text = "".join(_TCVN3.get(ch, ch) for ch in latin)
+        label = "TCVN3 (ABC)"
+    return unicodedata.normalize("NFC", text), (
+        f"tệp không dùng bảng mã UTF-8; đã đọc theo bảng mã {label}. Mã đơn vị, mã chỉ tiêu và "
+        "số liệu không bị ảnh hưởng; đề nghị đơn vị lưu tệp với UTF-8 ở lần sau"
+    )

@@ -1,0 +1,430 @@
+"""The bad-input corpus: files as a hundred offices with old software send them.
+
+`build(folder)` writes a registry, a source folder of bad files beside clean ones, and returns
+each case with the outcome it must give. `python tests/data/bad/make_corpus.py DIR` writes it
+to DIR to look at. Files that can be made are made here (a zip bomb, XXE, legacy encodings)
+rather than committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from tonghop.catalog import load_catalog
+from tonghop.forms import write_form
+from tonghop.intake import _TCVN3
+
+PERIOD = "2023"
+HEADER = ["unit_code", "period", "indicator_code", "value", "note"]
+NOTE = "Đã sáp nhập chi bộ Hòa Bình"
+
+
+@dataclass
+class Case:
+    """One bad input and what tonghop must say about it."""
+
+    name: str
+    files: list[str]
+    rejected: str | None = None  # a substring of the rejection reason
+    finding: tuple[str, str] | None = None  # (rule_id, unit_code)
+    warning: str | None = None  # a substring of a file-reading warning finding
+    counted: str | None = None  # the unit whose data must still be consolidated
+
+
+@dataclass
+class Corpus:
+    registry: Path
+    source: Path
+    cases: list[Case]
+    clean_members: dict[str, int] = field(default_factory=dict)  # unit -> members_total
+
+
+def clean_values(i: int) -> dict[str, float]:
+    """A consistent set of values for unit number i (a đảng bộ cơ sở of the agency sector)."""
+    members = 40 + i
+    probationary = 2 + i % 3
+    rated = members - 1
+    excellent = 5
+    incomplete = 1
+    complete = 3
+    good = rated - excellent - complete - incomplete
+    return {
+        "branches_total": 3,
+        "branches_meeting_regularly": 3,
+        "members_total": members,
+        "members_official": members - probationary,
+        "members_probationary": probationary,
+        "members_admitted": 2,
+        "members_rated": rated,
+        "members_rated_excellent": excellent,
+        "members_rated_good": good,
+        "members_rated_complete": complete,
+        "members_rated_incomplete": incomplete,
+        "tasks_assigned": 100,
+        "tasks_completed": 98,
+    }
+
+
+def _rows(unit: str, values: dict, period: str = PERIOD, note: str = "") -> list[list]:
+    return [[unit, period, k, v, note] for k, v in values.items()]
+
+
+def _write_csv(
+    path: Path,
+    rows: list[list],
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    newline: str = "\n",
+    header: list[str] = HEADER,
+) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+
+
+def _cp1258(text: str) -> bytes:
+    """Windows-1258 as Vietnamese software wrote it: shaped vowels precomposed, tones combining."""
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        parts = unicodedata.normalize("NFD", ch)
+        shaped = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
+        out.append(shaped + "".join(p for p in parts if p in tones))
+    return "".join(out).encode("cp1258")
+
+
+def _tcvn3(text: str) -> bytes:
+    back = {u: t for t, u in _TCVN3.items()}
+    return "".join(back.get(ch, ch) for ch in unicodedata.normalize("NFC", text)).encode("latin-1")
+
+
+# The note below as VNI-Windows writes it: plain vowels followed by mark bytes ("a" + "ù" for
+# "á", "a" + "ä" for "ậ"), "Ñ" for "Đ".
+_VNI_NOTE = "Ñaõ saùp nhaäp chi boä Hoøa Bình".encode("latin-1")
+
+
+def _vni(text: str) -> bytes:
+    return (
+        text.encode("latin-1", errors="replace").replace(b"?", b"")
+        if NOTE not in text
+        else (text.replace(NOTE, "\x00").encode("latin-1").replace(b"\x00", _VNI_NOTE))
+    )
+
+
+def _form(path: Path, unit: str, values: dict, catalog) -> None:
+    write_form(
+        path,
+        {"unit_code": unit, "name": f"Đảng bộ thử {unit}", "sector": "agency", "form": "dang_bo"},
+        PERIOD,
+        catalog,
+        values,
+    )
+
+
+def _cell_of(path: Path, code: str) -> str:
+    sheet = load_workbook(path)["BaoCao"]
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value == code:
+                return f"E{cell.row}"
+    raise KeyError(code)
+
+
+def _rewrite_xlsx(path: Path, edit) -> None:  # noqa: ANN001 - edit(name, bytes) -> bytes
+    with zipfile.ZipFile(path) as source:
+        parts = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in parts:
+            target.writestr(info.filename, edit(info.filename, data))
+
+
+def build(folder: Path) -> Corpus:
+    """Write the corpus below `folder` and return its cases."""
+    catalog = load_catalog()
+    source = folder / "src"
+    source.mkdir(parents=True)
+    units = [f"B{i:02d}" for i in range(1, 61)]
+    registry = folder / "registry.csv"
+    with open(registry, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
+        for u in units:
+            valid_to = "2021-12-31" if u == "B41" else ""
+            writer.writerow([u, f"Đảng bộ thử {u}", "agency", "dang_bo", "2015-01-01", valid_to])
+    cases: list[Case] = []
+    counted: dict[str, int] = {}
+
+    def good(unit: str, **overrides) -> dict:
+        values = clean_values(int(unit[1:])) | overrides
+        return values
+
+    def csv_case(
+        name, unit, values, rejected=None, finding=None, warning=None, count=False, **kw
+    ) -> None:
+        _write_csv(source / name, _rows(unit, values), **kw)
+        cases.append(Case(name, [name], rejected, finding, warning, unit if count else None))
+        if count:
+            counted[unit] = int(values["members_total"])
+
+    # Good files delivered alongside the bad ones.
+    for unit in ("B01", "B02", "B03", "B04", "B05"):
+        csv_case(f"{unit}.csv", unit, good(unit), count=True)
+
+    (source / "empty.csv").write_bytes(b"")
+    cases.append(Case("empty", ["empty.csv"], rejected="rỗng"))
+    (source / "blank.csv").write_bytes(b"\n  \n\n")
+    cases.append(Case("blank", ["blank.csv"], rejected="rỗng"))
+    (source / "header-only.csv").write_text(",".join(HEADER) + "\n", encoding="utf-8")
+    cases.append(Case("header only", ["header-only.csv"], rejected="không có dòng số liệu"))
+    (source / "B06.txt").write_text("unit_code,period\nB06,2023\n", encoding="utf-8")
+    cases.append(Case("wrong extension", ["B06.txt"], rejected="không được hỗ trợ"))
+    _form(folder / "tmp.xlsx", "B07", good("B07"), catalog)
+    (source / "B07.csv").write_bytes((folder / "tmp.xlsx").read_bytes())
+    cases.append(Case("excel named .csv", ["B07.csv"], rejected="mang đuôi .csv"))
+    (source / "corrupt.xlsx").write_bytes(os.urandom(4096))
+    cases.append(Case("corrupt zip", ["corrupt.xlsx"], rejected="không phải tệp Excel"))
+    (source / "truncated.xlsx").write_bytes((folder / "tmp.xlsx").read_bytes()[:3000])
+    cases.append(Case("truncated xlsx", ["truncated.xlsx"], rejected="không phải tệp Excel"))
+
+    bomb = source / "bomb.xlsx"
+    _form(bomb, "B08", good("B08"), catalog)
+    with zipfile.ZipFile(bomb, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b" " * 60_000_000 + b"</sst>")
+    cases.append(Case("zip bomb", ["bomb.xlsx"], rejected="bom nén"))
+
+    xxe = source / "xxe.xlsx"
+    _form(xxe, "B09", good("B09"), catalog)
+    entity = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    _rewrite_xlsx(
+        xxe, lambda n, d: entity + d.split(b"?>", 1)[-1] if n == "xl/worksheets/sheet1.xml" else d
+    )
+    cases.append(Case("XXE", ["xxe.xlsx"], rejected="XXE"))
+
+    _form(source / "B10.xlsm", "B10", good("B10"), catalog)
+    cases.append(Case("macro-enabled .xlsm", ["B10.xlsm"], rejected="macro"))
+    vba = source / "B11.xlsx"
+    _form(vba, "B11", good("B11"), catalog)
+    with zipfile.ZipFile(vba, "a") as archive:
+        archive.writestr("xl/vbaProject.bin", b"\x00" * 512)
+    cases.append(Case("VBA inside .xlsx", ["B11.xlsx"], rejected="macro"))
+    (source / "B12.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(2048))
+    cases.append(Case("password-protected", ["B12.xlsx"], rejected="mật khẩu"))
+    (source / "B13.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(2048))
+    cases.append(Case("old .xls", ["B13.xls"], rejected=".xls"))
+
+    renamed = source / "B14.xlsx"
+    _form(renamed, "B14", good("B14"), catalog)
+    workbook = load_workbook(renamed)
+    workbook["BaoCao"].title = "Sheet1"
+    workbook.save(renamed)
+    cases.append(Case("renamed sheet", ["B14.xlsx"], warning="đổi tên", counted="B14"))
+    counted["B14"] = int(good("B14")["members_total"])
+
+    reordered = source / "B15.xlsx"
+    _form(reordered, "B15", good("B15"), catalog)
+    workbook = load_workbook(reordered)
+    sheet = workbook["BaoCao"]
+    first = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 2).value == "Mã chỉ tiêu")
+    for r in range(first, sheet.max_row + 1):  # swap the Giá trị and Ghi chú columns
+        value, note = sheet.cell(r, 5), sheet.cell(r, 6)
+        value.value, note.value = note.value, value.value
+    workbook.save(reordered)
+    cases.append(Case("reordered columns", ["B15.xlsx"], counted="B15"))
+    counted["B15"] = int(good("B15")["members_total"])
+
+    for unit, formula in (("B16", "=1+1"), ("B17", '=HYPERLINK("http://127.0.0.1/x","5")')):
+        path = source / f"{unit}.xlsx"
+        _form(path, unit, good(unit), catalog)
+        workbook = load_workbook(path)
+        workbook["BaoCao"][_cell_of(path, "members_admitted")] = formula
+        workbook.save(path)
+        cases.append(
+            Case(
+                f"formula {formula}",
+                [path.name],
+                finding=("value_not_number", unit),
+                warning="công thức",
+            )
+        )
+
+    csv_case(
+        "B18.csv", "B18", good("B18", members_admitted="12a"), finding=("value_not_number", "B18")
+    )
+    csv_case(
+        "B19.csv", "B19", good("B19", members_admitted="mười"), finding=("value_not_number", "B19")
+    )
+
+    text_cell = source / "B20.xlsx"
+    values = good(
+        "B20",
+        members_total=1117,
+        members_official=1100,
+        members_probationary=17,
+        members_rated=1000,
+        members_rated_good=991,
+    )
+    _form(text_cell, "B20", values, catalog)
+    workbook = load_workbook(text_cell)
+    cell = workbook["BaoCao"][_cell_of(text_cell, "members_total")]
+    cell.value, cell.data_type = "1.117", "s"
+    workbook.save(text_cell)
+    cases.append(
+        Case("'1.117' in a text cell", ["B20.xlsx"], warning="được đọc là 1117", counted="B20")
+    )
+    counted["B20"] = 1117
+
+    values = good("B21")
+    pct = round(
+        100
+        * (values["members_rated_excellent"] + values["members_rated_good"])
+        / values["members_rated"],
+        2,
+    )
+    csv_case(
+        "B21.csv",
+        "B21",
+        good("B21", members_rated_good_pct=f"{pct:.2f}".replace(".", ",")),
+        warning="dấu phẩy thập phân",
+        count=True,
+    )
+    csv_case(
+        "B22.csv",
+        "B22",
+        good("B22", members_admitted="1,500"),
+        finding=("value_not_number", "B22"),
+        warning="không rõ",
+    )
+    csv_case(
+        "B23.csv",
+        "B23",
+        good("B23", members_admitted="1.5"),
+        finding=("bounds_members_admitted", "B23"),
+    )
+    csv_case(
+        "B24.csv",
+        "B24",
+        good("B24", members_admitted=-3),
+        finding=("bounds_members_admitted", "B24"),
+    )
+    csv_case(
+        "B25.csv",
+        "B25",
+        good("B25", members_admitted=2.5),
+        finding=("bounds_members_admitted", "B25"),
+    )
+    csv_case(
+        "B26.csv", "B26", good("B26", members_admitted="NaN"), finding=("value_not_number", "B26")
+    )
+    csv_case(
+        "B27.csv", "B27", good("B27", members_admitted="inf"), finding=("value_not_number", "B27")
+    )
+    csv_case(
+        "B28.csv",
+        "B28",
+        good("B28", members_admitted="1e308"),
+        finding=("value_not_number", "B28"),
+        warning="quá lớn",
+    )
+
+    dated = source / "B29.xlsx"
+    _form(dated, "B29", good("B29"), catalog)
+    workbook = load_workbook(dated)
+    import datetime as dt
+
+    workbook["BaoCao"][_cell_of(dated, "members_admitted")] = dt.datetime(2023, 1, 5)
+    workbook.save(dated)
+    cases.append(Case("date in a number cell", ["B29.xlsx"], finding=("value_not_number", "B29")))
+
+    csv_case("B30.csv", "B30", good("B30"), delimiter=";", count=True)
+    _write_csv(source / "B31.csv", _rows("B31", good("B31")), encoding="utf-8-sig")
+    cases.append(Case("UTF-8 with BOM", ["B31.csv"], counted="B31"))
+    counted["B31"] = int(good("B31")["members_total"])
+    csv_case("B32.csv", "B32", good("B32"), newline="\r\n", count=True)
+
+    note = NOTE
+    for unit, encode, label in (
+        ("B33", _cp1258, "Windows-1258"),
+        ("B34", _tcvn3, "TCVN3"),
+        ("B35", _vni, "VNI"),
+    ):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(HEADER)
+        writer.writerows(_rows(unit, good(unit), note=note))
+        (source / f"{unit}.csv").write_bytes(encode(buffer.getvalue()))
+        cases.append(Case(f"legacy encoding {label}", [f"{unit}.csv"], warning=label, counted=unit))
+        counted[unit] = int(good(unit)["members_total"])
+    _write_csv(
+        source / "B36.csv", _rows("B36", good("B36"), note=unicodedata.normalize("NFD", note))
+    )
+    cases.append(Case("NFD-decomposed text", ["B36.csv"], counted="B36"))
+    counted["B36"] = int(good("B36")["members_total"])
+
+    csv_case("ZZ99.csv", "ZZ99", good("B37"), finding=("unit_unknown", "ZZ99"))
+    _write_csv(
+        source / "B38.csv", _rows("B38", good("B38")) + [["B38", PERIOD, "members_totl", 5, ""]]
+    )
+    cases.append(Case("unknown indicator", ["B38.csv"], finding=("indicator_unknown", "B38")))
+    for unit, period in (("B39", "2023/H1"), ("B40", "H1-2023")):
+        _write_csv(source / f"{unit}.csv", _rows(unit, good(unit), period=period))
+        cases.append(
+            Case(f"malformed period {period}", [f"{unit}.csv"], finding=("period_malformed", unit))
+        )
+    csv_case("B41.csv", "B41", good("B41"), finding=("unit_not_active", "B41"))
+    csv_case("B42.csv", "B42", good("B42"), count=True)
+    (source / "B42-ban-sao.csv").write_bytes((source / "B42.csv").read_bytes())
+    cases.append(
+        Case("the same file twice", ["B42-ban-sao.csv"], finding=("duplicate_file", "B42"))
+    )
+    _write_csv(source / "B43a.csv", _rows("B43", good("B43")))
+    _write_csv(source / "B43b.csv", _rows("B43", good("B43", members_admitted=3)))
+    cases.append(
+        Case(
+            "two submissions in one batch",
+            ["B43a.csv", "B43b.csv"],
+            finding=("duplicate_submission", "B43"),
+        )
+    )
+    _write_csv(
+        source / "B44.csv", _rows("B44", good("B44")) + [["B44", PERIOD, "members_admitted", 9, ""]]
+    )
+    cases.append(
+        Case("an indicator twice in one file", ["B44.csv"], finding=("duplicate_value", "B44"))
+    )
+    (source / "B45-lien-ket.csv").symlink_to("/etc/passwd")
+    cases.append(Case("symbolic link", ["B45-lien-ket.csv"], rejected="liên kết tượng trưng"))
+    (source / "B46.csv").write_bytes(
+        b"unit_code,period,indicator_code,value\n" + b"B46,2023,members_total,1\n" * 60_000
+    )
+    cases.append(Case("larger than the limit", ["B46.csv"], rejected="vượt giới hạn"))
+    _write_csv(
+        source / "B47.csv",
+        _rows("B47", good("B47")),
+        delimiter=";",
+        header=["ma_don_vi", "ky", "chi_tieu", "gia_tri", "ghi_chu"],
+    )
+    cases.append(Case("renamed CSV columns", ["B47.csv"], rejected="thiếu cột"))
+    csv_case(
+        "B48.csv",
+        "B48",
+        good("B48", members_total=55, members_official=40, members_probationary=5),
+        finding=("members_total_sum", "B48"),
+    )
+    (folder / "tmp.xlsx").unlink()
+    return Corpus(registry, source, cases, counted)
+
+
+if __name__ == "__main__":
+    corpus = build(Path(sys.argv[1]))
+    print(f"{len(corpus.cases)} trường hợp trong {corpus.source}")

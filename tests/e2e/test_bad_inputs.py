@@ -1,0 +1,134 @@
+"""The bad-input corpus (tests/data/bad/make_corpus.py) through collect, validate, consolidate.
+
+Each case must give its reason; every received file must be archived byte for byte; the good
+files delivered alongside must consolidate to exactly their totals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from tonghop import pipeline
+from tonghop.catalog import load_catalog
+from tonghop.db import connect
+from tonghop.periods import PeriodRange
+
+_SPEC = importlib.util.spec_from_file_location(
+    "make_corpus", Path(__file__).parents[1] / "data" / "bad" / "make_corpus.py"
+)
+make_corpus = importlib.util.module_from_spec(_SPEC)
+sys.modules["make_corpus"] = make_corpus
+_SPEC.loader.exec_module(make_corpus)
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    corpus = make_corpus.build(root)
+    workspace = root / "ws"
+    period = PeriodRange.parse(make_corpus.PERIOD)
+    pipeline.load_registry(workspace, corpus.registry)
+    files = pipeline.read_source(str(corpus.source), max_bytes=1_000_000)
+    collected = pipeline.collect_files(workspace, files)
+    findings = pipeline.validate_scope(workspace, load_catalog(), period, collected.batch_id, "t")
+    context = pipeline.consolidate(workspace, load_catalog(), period)
+    return corpus, files, collected, findings, context, workspace
+
+
+def test_the_corpus_is_large_enough(outcome):
+    corpus = outcome[0]
+    assert len(corpus.cases) >= 40
+
+
+@pytest.mark.parametrize("index", range(49))
+def test_each_case_gives_its_reason(outcome, index):
+    corpus, _files, collected, findings, context, _ = outcome
+    if index >= len(corpus.cases):
+        pytest.skip("fewer cases")
+    case = corpus.cases[index]
+    if case.rejected:
+        reasons = [r["reason"] for r in collected.rejected if r["file"] in case.files]
+        assert reasons, f"{case.name}: not rejected"
+        assert any(case.rejected in r for r in reasons), (case.name, reasons)
+        assert all(any(f in r for f in case.files) for r in reasons), (case.name, reasons)
+    if case.finding:
+        rule_id, unit = case.finding
+        assert any(f.rule_id == rule_id and f.unit_code == unit for f in findings), (
+            case.name,
+            [(f.rule_id, f.unit_code) for f in findings if f.unit_code == unit],
+        )
+    if case.warning:
+        messages = [f.message for f in findings if f.rule_id == "file_read_warning"]
+        matching = [m for m in messages if case.warning in m and any(n in m for n in case.files)]
+        assert matching, (case.name, messages)
+    if case.counted:
+        included = {u for u, _ in _included(outcome[5])}
+        assert case.counted in included, case.name
+
+
+def test_every_received_file_is_archived_untouched(outcome):
+    _, files, _, _, _, workspace = outcome
+    con = connect(workspace, read_only=True)
+    try:
+        archived = dict(con.execute("select sha256, archive_path from received_files").fetchall())
+    finally:
+        con.close()
+    for source_file in files:
+        sha = hashlib.sha256(source_file.data).hexdigest()
+        assert sha in archived, source_file.name
+        stored = (workspace / archived[sha]).read_bytes()
+        assert stored == source_file.data
+        assert (workspace / archived[sha]).resolve().is_relative_to(workspace.resolve())
+
+
+def test_good_files_consolidate_to_exactly_their_totals(outcome, reliability):
+    corpus, _, _, _, context, workspace = outcome
+    expected = sum(corpus.clean_members.values())
+    reliability["inputs tried"] += sum(len(case.files) for case in corpus.cases)
+    reliability["runs completed"] += 1
+    reliability["values lost"] += max(0, expected - int(context["cutoff"]["members"]))
+    reliability["values double-counted"] += max(0, int(context["cutoff"]["members"]) - expected)
+    assert context["cutoff"]["members"] == expected
+    assert {u for u, _ in _included(workspace)} == set(corpus.clean_members)
+
+
+def test_nothing_is_read_through_a_symbolic_link(outcome):
+    _, files, _, _, _, _ = outcome
+    link = next(f for f in files if f.name == "B45-lien-ket.csv")
+    assert link.data == b"/etc/passwd"  # the link itself, never the file it points to
+
+
+def test_legacy_and_decomposed_notes_are_stored_as_nfc(outcome):
+    import unicodedata
+
+    workspace = outcome[5]
+    con = connect(workspace, read_only=True)
+    try:
+        notes = dict(
+            con.execute(
+                "select s.unit_code, any_value(v.note) from submitted_values v "
+                "join submissions s using (submission_id) "
+                "where s.unit_code in ('B33', 'B34', 'B36') "
+                "group by 1"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    for unit in ("B33", "B34", "B36"):
+        assert notes[unit] == "Đã sáp nhập chi bộ Hòa Bình", unit
+        assert unicodedata.is_normalized("NFC", notes[unit])
+
+
+def _included(workspace):
+    con = connect(workspace, read_only=True)
+    try:
+        return con.execute(
+            "select unit_code, period from rpt_coverage__units where status = 'included'"
+        ).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,206 @@
+"""Faults: a collect killed mid-load, a full disk, a vanishing source file, a locked database.
+
+Each time the workspace stays consistent and a rerun finishes the job with exact totals and
+no value counted twice.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tonghop import pipeline
+from tonghop.catalog import load_catalog
+from tonghop.db import connect
+from tonghop.paths import SAMPLE_DIR
+from tonghop.periods import PeriodRange
+
+RANGE = PeriodRange.parse("2020-H2..2023-H1")
+COLLECT = """
+import sys
+from pathlib import Path
+from tonghop import pipeline
+from tonghop.collect import collect
+from tonghop.db import open_db
+workspace = Path(sys.argv[1])
+pipeline.load_registry(workspace, Path(sys.argv[2]))
+files = pipeline.read_source(sys.argv[3])
+with open_db(workspace) as con:
+    collect(con, workspace, files, chunk_files=40)
+"""
+
+
+def _value_counts(workspace: Path) -> tuple[int, int, int]:
+    con = connect(workspace, read_only=True)
+    try:
+        values = con.execute("select count(*) from submitted_values").fetchone()[0]
+        duplicates = con.execute(
+            "select count(*) from (select submission_id, indicator_code, location "
+            "from submitted_values group by all having count(*) > 1)"
+        ).fetchone()[0]
+        orphans = con.execute(
+            "select count(*) from submissions s where not exists "
+            "(select 1 from received_files f where f.sha256 = s.sha256)"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return values, duplicates, orphans
+
+
+def _record(reliability: dict, counts: tuple[int, int, int], reference_counts) -> None:
+    reliability["faults injected"] += 1
+    reliability["runs completed"] += 1
+    reliability["values lost"] += max(0, reference_counts[0] - counts[0])
+    reliability["values double-counted"] += max(0, counts[0] - reference_counts[0]) + counts[1]
+
+
+def _finish_and_total(workspace: Path) -> tuple[dict, tuple[int, int, int]]:
+    pipeline.load_registry(workspace, SAMPLE_DIR / "registry.csv")
+    files = pipeline.read_source(str(SAMPLE_DIR / "submissions"))
+    collected = pipeline.collect_files(workspace, files)
+    pipeline.validate_scope(workspace, load_catalog(), RANGE, collected.batch_id, "rerun")
+    context = pipeline.consolidate(workspace, load_catalog(), RANGE)
+    return context, _value_counts(workspace)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The sample collected once, undisturbed: the values every recovery must end with."""
+    return _finish_and_total(tmp_path_factory.mktemp("reference"))
+
+
+def test_sigkill_mid_load_then_rerun_gives_exact_totals(tmp_path, reference, reliability):
+    workspace = tmp_path / "ws"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            COLLECT,
+            str(workspace),
+            str(SAMPLE_DIR / "registry.csv"),
+            str(SAMPLE_DIR / "submissions"),
+        ],
+    )
+    archive = workspace / "archive"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        archived = sum(1 for _ in archive.rglob("*")) if archive.exists() else 0
+        if archived > 400:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+
+    values, duplicates, orphans = _value_counts(workspace)  # opens: the file is consistent
+    assert duplicates == 0 and orphans == 0
+    assert values < reference[1][0], "killed too late to test anything"
+    context, counts = _finish_and_total(workspace)
+    _record(reliability, counts, reference[1])
+    assert counts == reference[1]
+    assert context["cutoff"]["members"] == reference[0]["cutoff"]["members"] == 14103
+    assert context["term"] == reference[0]["term"]
+
+
+def test_disk_full_while_archiving_fails_cleanly_and_rerun_succeeds(
+    tmp_path, reference, monkeypatch, reliability
+):
+    import tonghop.collect as collect_module
+
+    workspace = tmp_path / "ws"
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def fsync_until_full(fd):
+        calls["n"] += 1
+        if calls["n"] > 300:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(collect_module.os, "fsync", fsync_until_full)
+    pipeline.load_registry(workspace, SAMPLE_DIR / "registry.csv")
+    files = pipeline.read_source(str(SAMPLE_DIR / "submissions"))
+    with pytest.raises(OSError, match="No space left"):
+        pipeline.collect_files(workspace, files)
+    monkeypatch.undo()
+
+    values, duplicates, orphans = _value_counts(workspace)
+    assert duplicates == 0 and orphans == 0
+    assert not list((workspace / "archive").rglob(".*.tmp")), "a half-written archive file"
+    context, counts = _finish_and_total(workspace)
+    _record(reliability, counts, reference[1])
+    assert counts == reference[1]
+    assert context["cutoff"]["members"] == 14103
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_not_received(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (source / name).write_text("unit_code,period,indicator_code,value\nU1,2023,x,1\n")
+    import fsspec.implementations.local as local
+
+    real_open = local.LocalFileSystem._open
+
+    def open_after_removal(self, path, *args, **kwargs):
+        if path.endswith("b.csv"):
+            os.remove(path)
+        return real_open(self, path, *args, **kwargs)
+
+    local.LocalFileSystem._open = open_after_removal
+    try:
+        files = pipeline.read_source(str(source))
+    finally:
+        local.LocalFileSystem._open = real_open
+    assert [f.name for f in files] == ["a.csv"]
+
+
+def test_a_locked_workspace_is_refused_with_a_clear_message(tmp_path):
+    workspace = tmp_path / "ws"
+    connect(workspace).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ok', flush=True);"
+            " time.sleep(60)",
+            str(workspace / "tonghop.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tonghop.cli",
+                "run",
+                "--source",
+                str(SAMPLE_DIR / "submissions"),
+                "--registry",
+                str(SAMPLE_DIR / "registry.csv"),
+                "--period",
+                "2023-H1",
+                "--workspace",
+                str(workspace),
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    assert "đang được một tiến trình khác ghi" in result.stderr
+    assert "Traceback" not in result.stderr
