@@ -1,5 +1,6 @@
--- one row per unit and period of the run whose current submission passed every error rule
--- and whose unit belongs to the bloc at the period's end
+-- one row per unit and period of the run whose current submission passed every error rule, or
+-- whose error findings a steward accepted or corrected, and whose unit belongs to the bloc at
+-- the period's end; a submission with a rejected finding stays out whatever its severity
 with current_submissions as (
     select * from int_submissions_current
 ),
@@ -12,10 +13,18 @@ periods as (
     select * from run_periods
 ),
 
+reviewed_findings as (
+    select * from int_findings_reviewed
+),
+
 blocking as (
     select distinct submission_id
-    from findings
-    where severity = 'error' and submission_id is not null
+    from reviewed_findings
+    where submission_id is not null
+        and (
+            (severity = 'error' and review_state not in ('accepted', 'corrected'))
+            or review_state = 'rejected'
+        )
 ),
 
 final as (

@@ -1,10 +1,33 @@
--- one row per accepted value: unit, period, indicator; only indicators that apply to the unit
+-- one row per accepted value: unit, period, indicator; only indicators that apply to the unit.
+-- A steward's latest correction replaces the submitted value (or supplies a missing one);
+-- `corrected` and `submitted_value` show where that happened
 with accepted as (
     select * from int_submissions_accepted
 ),
 
 submitted as (
     select * from stg_tonghop__values
+),
+
+corrections as (
+    select
+        submission_id,
+        indicator_code,
+        arg_max(after_value, seq) as value,
+    from value_corrections
+    group by all
+),
+
+values_corrected as (
+    select
+        coalesce(v.submission_id, c.submission_id) as submission_id,
+        coalesce(v.indicator_code, c.indicator_code) as indicator_code,
+        coalesce(c.value, v.value) as value,
+        v.value as submitted_value,
+        c.submission_id is not null as corrected,
+    from submitted as v
+    full join corrections as c
+        on c.submission_id = v.submission_id and c.indicator_code = v.indicator_code
 ),
 
 catalog as (
@@ -22,8 +45,10 @@ final as (
         a.form,
         v.indicator_code,
         v.value,
+        v.submitted_value,
+        v.corrected,
     from accepted as a
-    join submitted as v using (submission_id)
+    join values_corrected as v using (submission_id)
     join catalog as c on c.code = v.indicator_code
     where v.value is not null
         and (c.sectors is null or list_contains(c.sectors, a.sector))

@@ -1,5 +1,6 @@
 -- one row per unit expected in a period of the range: included, blocked by an error finding,
--- or missing
+-- or missing; `corrected` when a steward's correction changed an included value, `pending` when
+-- a blocked unit's findings await a decision the run's review pause did not get
 with periods as (
     select * from run_periods where role = 'range'
 ),
@@ -24,6 +25,23 @@ expected as (
         and (u.valid_to is null or u.valid_to >= p.period_end)
 ),
 
+reviewed_findings as (
+    select * from int_findings_reviewed
+),
+
+corrections as (
+    select submission_id, list(distinct indicator_code order by indicator_code) as indicators
+    from int_values_accepted
+    where corrected
+    group by submission_id
+),
+
+pending as (
+    select distinct submission_id
+    from reviewed_findings
+    where pending and review_state = 'open'
+),
+
 error_rules as (
     select submission_id, list(distinct rule_id order by rule_id) as rules
     from findings
@@ -42,10 +60,15 @@ final as (
             else 'blocked'
         end as status,
         coalesce(r.rules, []) as error_rules,
+        k.submission_id is not null as corrected,
+        coalesce(k.indicators, []) as corrected_indicators,
+        a.submission_id is null and p.submission_id is not null as pending,
     from expected as e
     left join current_submissions as c using (unit_code, period)
     left join accepted as a on a.submission_id = c.submission_id
     left join error_rules as r on r.submission_id = c.submission_id
+    left join corrections as k on k.submission_id = a.submission_id
+    left join pending as p on p.submission_id = c.submission_id
 )
 
 select * from final

@@ -20,7 +20,8 @@ create table if not exists received_files (
     size_bytes    bigint not null,
     received_at   timestamp not null,
     status        varchar not null,          -- loaded | rejected
-    reason        varchar                    -- why it was rejected (Vietnamese)
+    reason        varchar,                   -- why it was rejected (Vietnamese)
+    warnings      varchar[]                  -- how it was read, where that needs saying
 );
 create table if not exists file_sightings (  -- every time a file was seen at the source
     sha256        varchar not null,
@@ -71,6 +72,45 @@ create table if not exists findings (
     suggested_value double,
     file_name       varchar,
     location        varchar
+);
+create table if not exists review_actions (  -- append-only audit of the review queue
+    seq            bigint primary key,       -- 1, 2, 3, ...: a gap means a deleted row
+    action_id      varchar not null unique,
+    finding_key    varchar not null,
+    unit_code      varchar,
+    period         varchar,
+    submission_id  varchar,
+    rule_id        varchar,
+    indicators     varchar[],
+    action         varchar not null check (action in
+                       ('accept', 'correct', 'reject', 'reopen', 'supersede')),
+    state          varchar not null check (state in
+                       ('open', 'accepted', 'corrected', 'rejected', 'moot')),
+    indicator_code varchar,
+    before_value   double,
+    after_value    double,
+    note           varchar,
+    source         varchar,
+    actor          varchar not null,
+    acted_at       timestamp not null,
+    prev_hash      varchar not null,         -- row_hash of seq - 1 ('' for the first)
+    row_hash       varchar not null          -- sha256 of prev_hash and this row's content
+);
+create table if not exists value_corrections (  -- append-only; the latest per key applies
+    seq            bigint primary key,
+    action_id      varchar not null unique,  -- the review_actions row that made it
+    submission_id  varchar not null,
+    indicator_code varchar not null,
+    before_value   double,
+    after_value    double not null,
+    reason         varchar not null,
+    source         varchar not null,
+    actor          varchar not null,
+    acted_at       timestamp not null
+);
+create table if not exists review_pending (  -- derived: replaced by each run
+    submission_id  varchar not null,
+    finding_key    varchar not null
 );
 """
 

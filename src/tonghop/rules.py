@@ -9,15 +9,17 @@ the compiler formats from numbers it owns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from tonghop.catalog import Catalog, Indicator
+from tonghop.catalog import FORMS, SECTORS, Catalog, Indicator
+from tonghop.formatting import so
 from tonghop.paths import EXPECTATIONS_DIR
 
 Kind = Literal[
@@ -53,6 +55,13 @@ class RuleSpec(BaseModel):
     parts: list[str] = []
     part: str | None = None
     whole: str | None = None
+    # linear rules (stock_flow, policy): `left op right`, each side a list of terms (see Term)
+    left: list[str] = []
+    op: Literal["=", "<=", "<", ">=", ">"] | None = None
+    right: list[str] = []
+    params: dict[str, float] = {}
+    forms: list[str] | None = None
+    sectors: list[str] | None = None
 
 
 class DerivedSpec(BaseModel):
@@ -61,9 +70,23 @@ class DerivedSpec(BaseModel):
     message: str
 
 
+class PlausibilitySpec(DerivedSpec):
+    threshold: float
+    min_history: int
+    value_types: list[str]
+    min_spread_pct: float = 0.0
+
+
+class LocalizationSpec(BaseModel):
+    max_fields: int = 3
+    weights: dict[str, float] = {}
+
+
 class RuleSet(BaseModel):
     bounds: DerivedSpec
     ratio: DerivedSpec
+    plausibility: PlausibilitySpec | None = None
+    localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
     rules: list[RuleSpec]
 
 
@@ -200,6 +223,277 @@ def _part_le_whole(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
     )
 
 
+# Linear rules: `left op right` over one submission, where a term may read the unit's previous
+# period (`prev.code`, frame val_previous) or the sum of its calendar year (`year.code`, frame
+# val_year). Stock-flow and policy rules are written this way in rules.yaml; sum and part ≤
+# whole rules are turned into the same form so that tonghop.localize can reason over all of
+# them with one evaluator, the same one whose SQL GX runs.
+Scope = Literal["current", "previous", "year"]
+_SCOPE_PREFIX = {"prev": "previous", "year": "year"}
+_SCOPE_ALIAS = {"current": "w", "previous": "p", "year": "y"}
+_TERM_RE = re.compile(
+    r"^(?P<sign>-)?\s*(?:(?P<coef>[0-9.]+|[a-z]\w*)(?P<pct>%)?\s*\*\s*)?"
+    r"(?P<ref>(?:(?P<scope>prev|year)\.)?[a-z]\w*|[0-9.]+)$"
+)
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Term:
+    """`coef × value` of one indicator, in the submission (`current`) or beside it."""
+
+    code: str
+    coef: float
+    scope: Scope = "current"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.scope, self.code)
+
+    @property
+    def column(self) -> str:
+        """The `v_` column that carries the value into the finding."""
+        return f"v_{self.code}" if self.scope == "current" else f"v_{self.code}__{self.scope}"
+
+
+@dataclass(frozen=True)
+class LinearRule:
+    """`Σ left + left_constant  op  Σ right + right_constant` over one submission.
+
+    Values missing from `required` make the rule not apply, as does `any_of` when none of it has
+    a value; every other missing value counts as 0 (an unreported flow is no flow).
+    """
+
+    rule_id: str
+    kind: str
+    severity: str
+    left: tuple[Term, ...]
+    right: tuple[Term, ...]
+    op: str
+    tolerance: float
+    required: frozenset[tuple[str, str]]
+    any_of: frozenset[tuple[str, str]] = frozenset()
+    left_constant: float = 0.0
+    right_constant: float = 0.0
+    forms: tuple[str, ...] | None = None
+    sectors: tuple[str, ...] | None = None
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """Every term as `left − right` (coefficients of the right side negated)."""
+        return self.left + tuple(Term(t.code, -t.coef, t.scope) for t in self.right)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The submission's own indicators the rule reads, in the rule's order."""
+        return tuple(dict.fromkeys(t.code for t in self.terms if t.scope == "current"))
+
+    def applies(self, values: dict[tuple[str, str], float | None]) -> bool:
+        if any(values.get(k) is None for k in self.required):
+            return False
+        return not self.any_of or any(values.get(k) is not None for k in self.any_of)
+
+    def sides(self, values: dict[tuple[str, str], float | None]) -> tuple[float, float]:
+        def total(terms: tuple[Term, ...], constant: float) -> float:
+            return constant + sum(t.coef * (values.get(t.key) or 0.0) for t in terms)
+
+        return total(self.left, self.left_constant), total(self.right, self.right_constant)
+
+    def holds(self, left: float, right: float) -> bool:
+        """Whether `left op right` holds within the rule's rounding tolerance."""
+        diff, tol = left - right, self.tolerance
+        return {
+            "=": abs(diff) <= tol + _EPSILON,
+            "<=": diff <= tol + _EPSILON,
+            ">=": diff >= -tol - _EPSILON,
+            "<": diff < tol - _EPSILON,
+            ">": diff > -tol + _EPSILON,
+        }[self.op]
+
+    def violation_sql(self, diff: str) -> str:
+        tol = _literal(self.tolerance)
+        return {
+            "=": f"abs({diff}) > {tol} + {_EPSILON}",
+            "<=": f"{diff} > {tol} + {_EPSILON}",
+            ">=": f"{diff} < -{tol} - {_EPSILON}",
+            "<": f"{diff} >= {tol} - {_EPSILON}",
+            ">": f"{diff} <= -{tol} + {_EPSILON}",
+        }[self.op]
+
+
+def _half_unit(catalog: Catalog, code: str) -> float:
+    decimals = catalog[code].decimals
+    return 0.5 * 10**-decimals if decimals else 0.0
+
+
+def _parse_side(
+    texts: list[str], rule: RuleSpec, catalog: Catalog
+) -> tuple[tuple[Term, ...], float]:
+    terms: list[Term] = []
+    constant = 0.0
+    for text in texts:
+        m = _TERM_RE.match(text.strip())
+        if not m:
+            raise ValueError(f"rule {rule.id}: cannot read term {text!r}")
+        sign = -1.0 if m["sign"] else 1.0
+        coef = _number(m["coef"], rule) if m["coef"] else 1.0
+        if m["pct"]:
+            coef /= 100
+        ref = m["ref"]
+        scope: Scope = _SCOPE_PREFIX.get(m["scope"] or "", "current")  # type: ignore[assignment]
+        code = ref.split(".", 1)[-1]
+        if scope == "current" and code not in catalog:
+            constant += sign * coef * _number(ref, rule)
+            continue
+        if code not in catalog:
+            raise ValueError(f"rule {rule.id} names unknown indicator {code}")
+        terms.append(Term(code, sign * coef, scope))
+    return tuple(terms), constant
+
+
+def _number(text: str, rule: RuleSpec) -> float:
+    if text in rule.params:
+        return float(rule.params[text])
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"rule {rule.id}: {text!r} is no indicator, parameter or number") from None
+
+
+def linear_rule(rule: RuleSpec, catalog: Catalog) -> LinearRule | None:
+    """The linear form of a sum, part ≤ whole, stock-flow or policy rule (None for others)."""
+    if rule.kind == "sum" and rule.total:
+        left = (Term(rule.total, 1.0),)
+        right = tuple(Term(c, 1.0) for c in rule.parts)
+        return LinearRule(
+            rule.id,
+            rule.kind,
+            rule.severity,
+            left,
+            right,
+            "=",
+            _tolerance(catalog, [rule.total, *rule.parts]),
+            required=frozenset({left[0].key}),
+            any_of=frozenset(t.key for t in right),
+        )
+    if rule.kind == "part_le_whole" and rule.part and rule.whole:
+        left, right = (Term(rule.part, 1.0),), (Term(rule.whole, 1.0),)
+        return LinearRule(
+            rule.id,
+            rule.kind,
+            rule.severity,
+            left,
+            right,
+            "<=",
+            _tolerance(catalog, [rule.part, rule.whole]),
+            required=frozenset({left[0].key, right[0].key}),
+        )
+    if not (rule.left and rule.op):
+        return None
+    for value in [*(rule.forms or []), *(rule.sectors or [])]:
+        if value not in FORMS + SECTORS:
+            raise ValueError(f"rule {rule.id}: unknown form or sector {value!r}")
+    left, left_constant = _parse_side(rule.left, rule, catalog)
+    right, right_constant = _parse_side(rule.right, rule, catalog)
+    terms = left + right
+    return LinearRule(
+        rule.id,
+        rule.kind,
+        rule.severity,
+        left,
+        right,
+        rule.op,
+        sum(abs(t.coef) * _half_unit(catalog, t.code) for t in terms),
+        # stocks must be there for the rule to mean anything; a flow left blank is no flow
+        required=frozenset(t.key for t in terms if catalog[t.code].time_aggregation != "flow"),
+        any_of=frozenset(t.key for t in terms if t.scope == "current"),
+        left_constant=left_constant,
+        right_constant=right_constant,
+        forms=tuple(rule.forms) if rule.forms else None,
+        sectors=tuple(rule.sectors) if rule.sectors else None,
+    )
+
+
+def linear_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[LinearRule]:
+    """Every rule of the rule set that has a linear form."""
+    ruleset = ruleset or load_rules()
+    return [lr for r in ruleset.rules if (lr := linear_rule(r, catalog)) is not None]
+
+
+def _linear(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
+    linear = linear_rule(rule, catalog)
+    assert linear is not None
+
+    def ref(term: Term) -> str:
+        column = f"{_SCOPE_ALIAS[term.scope]}.{q(term.code)}"
+        return column if term.key in linear.required else f"coalesce({column}, 0)"
+
+    def side(terms: tuple[Term, ...], constant: float) -> str:
+        return " + ".join([_literal(constant), *(f"{_literal(t.coef)} * {ref(t)}" for t in terms)])
+
+    left = side(linear.left, linear.left_constant)
+    right = side(linear.right, linear.right_constant)
+    seen: dict[str, Term] = {t.column: t for t in linear.terms}
+    columns = [f"{_SCOPE_ALIAS[t.scope]}.{q(t.code)} as {q(c)}" for c, t in seen.items()]
+    columns += [
+        f"{_SCOPE_ALIAS[t.scope]}.{q(t.code)} as {q(t.scope + '_' + t.code)}"
+        for t in seen.values()
+        if t.scope != "current"
+    ]
+    conditions = [f"{_SCOPE_ALIAS[s]}.{q(c)} is not null" for s, c in sorted(linear.required)]
+    if linear.any_of:
+        present = (f"{_SCOPE_ALIAS[s]}.{q(c)} is not null" for s, c in sorted(linear.any_of))
+        conditions.append(f"({' or '.join(present)})")
+    if linear.forms:
+        conditions.append(f"w.form in ({', '.join(repr(f) for f in linear.forms)})")
+    if linear.sectors:
+        conditions.append(f"w.sector in ({', '.join(repr(s) for s in linear.sectors)})")
+    conditions.append(linear.violation_sql(f"(({left}) - ({right}))"))
+    query = (
+        "with w as (select * from {batch}) "
+        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"{', '.join(columns)}, {left} as {q('left')}, {right} as {q('right')}, "
+        "p.previous_period as previous_period from w "
+        "left join val_previous p on p.submission_id = w.submission_id "
+        "left join val_year y on y.submission_id = w.submission_id "
+        f"where {' and '.join(conditions)}"
+    )
+    params = {name: so(value, 2).removesuffix(",00") for name, value in rule.params.items()}
+    return CompiledRule(
+        rule.id, rule.kind, rule.severity, WIDE, query, rule.message, linear.codes, params
+    )
+
+
+def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
+    column = f"w.{q(ind.code)}"
+    # robust z-score: distance from the unit's own median in units of its scaled MAD (1.4826
+    # makes the MAD estimate a standard deviation for normal data), as in Hampel's filter
+    # a floor on the spread keeps a steady stock (MAD of a unit or two) from flagging growth
+    spread = f"greatest(1.4826 * h.mad, {_literal(spec.min_spread_pct / 100)} * abs(h.median))"
+    score = f"abs({column} - h.median) / {spread}"
+    query = (
+        "with w as (select * from {batch}) "
+        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"{column} as {q('v_' + ind.code)}, "
+        "replace(replace(printf('%.1f', h.median), '.0', ''), '.', ',') as median, "
+        f"h.history as history, replace(printf('%.1f', {score}), '.', ',') as score "
+        "from w join val_history h on h.submission_id = w.submission_id "
+        f"and h.indicator_code = '{ind.code}' "
+        f"where {column} is not null and h.history >= {int(spec.min_history)} and h.mad > 0 "
+        f"and {score} > {_literal(spec.threshold)}"
+    )
+    return CompiledRule(
+        rule_id=f"{spec.id_prefix}_{ind.code}",
+        kind="plausibility",
+        severity=spec.severity,
+        frame=WIDE,
+        query=query,
+        message=spec.message,
+        indicators=(ind.code,),
+        params={"threshold": so(spec.threshold, 1).removesuffix(",0")},
+    )
+
+
 # Rules about presence, identity and form: their queries read the long frame or the
 # tables that tonghop.validate builds beside it (val_expected, val_sightings).
 _CHECK_QUERIES: dict[str, tuple[str, str]] = {
@@ -261,6 +555,13 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         f"select {_KEYS}, location, indicator_code as code, raw_value as raw from {{batch}} "
         "where value is null and raw_value <> '' and known_indicator",
     ),
+    "file_warnings": (
+        WIDE,
+        "with w as (select * from {batch}) "
+        f"select w.{_KEYS.replace(', ', ', w.')}, null as location, "
+        "unnest(f.warnings) as warning from w join received_files f on f.sha256 = w.sha256 "
+        "where len(coalesce(f.warnings, [])) > 0",
+    ),
     "period_format": (
         WIDE,
         f"select {_KEYS}, null as location from {{batch}} where not period_ok",
@@ -282,11 +583,16 @@ def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[Comp
     ruleset = ruleset or load_rules()
     compiled = [_bounds(ind, ruleset.bounds) for ind in catalog]
     compiled += [_ratio(ind, catalog, ruleset.ratio) for ind in catalog if ind.is_rate]
+    if ruleset.plausibility:
+        spec = ruleset.plausibility
+        compiled += [_plausibility(i, spec) for i in catalog if i.value_type in spec.value_types]
     for rule in ruleset.rules:
         for code in [rule.total, *rule.parts, rule.part, rule.whole]:
             if code is not None and code not in catalog:
                 raise ValueError(f"rule {rule.id} names unknown indicator {code}")
-        if rule.kind == "sum":
+        if rule.left and rule.op:
+            compiled.append(_linear(rule, catalog))
+        elif rule.kind == "sum":
             compiled.append(_sum(rule, catalog))
         elif rule.kind == "part_le_whole":
             compiled.append(_part_le_whole(rule, catalog))

@@ -199,6 +199,96 @@ def prepare_frames(
         """,
         [batch_id or ""],
     )
+    _prepare_history_frames(con, catalog)
+
+
+def _prepare_history_frames(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """Frames that look beyond the period: previous period, calendar year, past periods.
+
+    Each reads the current submission (highest `seq`) of every unit and period received, in
+    scope or not: `val_previous` (one row per submission in scope: the unit's values of the
+    period before, same length), `val_year` (its flows summed over the calendar year's periods
+    of the same length), `val_history` (per submission in scope and indicator: how many past
+    periods, their median and median absolute deviation).
+    """
+    periods = []
+    for (code,) in con.execute("select distinct period from submissions").fetchall():
+        try:
+            period = Period.parse(code)
+        except PeriodError:
+            continue
+        index = period.year * (12 // period.months) + period.n - 1
+        periods.append([code, period.kind, period.year, index])
+    con.execute(
+        "create or replace table val_period_index "
+        "(period varchar, kind varchar, year integer, idx integer)"
+    )
+    insert_rows(con, "val_period_index", periods)
+    con.execute(
+        """
+        create or replace table val_current_values as
+        with current as (
+            select s.submission_id, s.unit_code, i.kind, i.year, i.idx,
+                row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
+            from submissions s join val_period_index i using (period)
+        )
+        select c.submission_id, c.unit_code, c.kind, c.year, c.idx, v.indicator_code,
+            max(v.value) as value
+        from current c join submitted_values v using (submission_id)
+        where c.r = 1 and v.value is not null
+        group by all
+        """
+    )
+    scoped = """
+        from val_submissions w
+        join val_period_index i using (period)
+        join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
+    """
+    previous_columns = ",\n".join(
+        f"max(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
+        for ind in catalog
+    )
+    con.execute(
+        f"""
+        create or replace table val_previous as
+        select w.submission_id, any_value(c.submission_id) as previous_submission_id,
+            any_value(p.period) as previous_period,
+            {previous_columns}
+        {scoped} and c.idx = i.idx - 1
+        join val_period_index p on p.kind = i.kind and p.idx = c.idx
+        group by w.submission_id
+        """
+    )
+    year_columns = ",\n".join(
+        f"sum(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
+        for ind in catalog
+        if ind.time_aggregation == "flow"
+    )
+    con.execute(
+        f"""
+        create or replace table val_year as
+        select w.submission_id, {year_columns}
+        {scoped} and c.year = i.year
+        group by w.submission_id
+        """
+    )
+    con.execute(
+        f"""
+        create or replace table val_history as
+        with past as (
+            select w.submission_id, c.indicator_code, c.value
+            {scoped} and c.idx < i.idx
+        ),
+        centre as (
+            select submission_id, indicator_code, count(*) as history, median(value) as median
+            from past group by all
+        )
+        select c.submission_id, c.indicator_code, c.history, c.median,
+            median(abs(p.value - c.median)) as mad
+        from centre c join past p using (submission_id, indicator_code)
+        group by all
+        """
+    )
 
 
 def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, list[dict]]:
@@ -430,8 +520,63 @@ def validate(
     failing = run_expectations(workspace, rules)
     findings = build_findings(rules, failing, catalog, unit_names)
     with open_db(workspace) as con:
+        _localize(con, findings, catalog)
         store_findings(con, findings, run_id, expected_periods + extra_periods)
     return findings
+
+
+def _localize(con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: Catalog) -> None:
+    """Name the suspect field and a likely digit slip on balance findings (tonghop.localize)."""
+    from tonghop.localize import (
+        BALANCE_KINDS,
+        SubmissionValues,
+        apply_localization,
+        balance_checks,
+    )
+    from tonghop.rules import load_rules
+
+    ids = sorted({f.submission_id for f in findings if f.kind in BALANCE_KINDS and f.submission_id})
+    if not ids:
+        return
+
+    def read(table: str, codes: list[str]) -> dict[str, dict[str, float]]:
+        cursor = con.execute(
+            f"select submission_id, {', '.join(q(c) for c in codes)} from {table} "
+            "where submission_id in (select unnest(?::varchar[]))",
+            [ids],
+        )
+        return {
+            row[0]: {c: v for c, v in zip(codes, row[1:], strict=True) if v is not None}
+            for row in cursor.fetchall()
+        }
+
+    codes = catalog.codes
+    flows = [i.code for i in catalog if i.time_aggregation == "flow"]
+    rates = [i.code for i in catalog if i.is_rate]
+    current = read(WIDE, codes)
+    previous = read("val_previous", codes)
+    year = read("val_year", flows)
+    shown = read(WIDE, [f"{c}__decimals" for c in rates]) if rates else {}
+    values = {
+        sid: SubmissionValues(
+            current=vals,
+            previous=previous.get(sid, {}),
+            year=year.get(sid, {}),
+            shown_decimals={
+                k.removesuffix("__decimals"): int(v) for k, v in shown.get(sid, {}).items()
+            },
+        )
+        for sid, vals in current.items()
+    }
+    ruleset = load_rules()
+    apply_localization(
+        findings,
+        values,
+        balance_checks(catalog, ruleset),
+        catalog,
+        ruleset.localization.weights,
+        ruleset.localization.max_fields,
+    )
 
 
 def parse_periods(codes: list[str]) -> list[Period]:

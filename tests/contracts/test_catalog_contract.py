@@ -159,6 +159,7 @@ STRUCTURAL = {
     "measure", "period", "group_type", "group_value", "indicator_code", "value",
     "units_reporting", "units", "unit_code", "name", "sector", "form", "ordinal",
     "submission_id", "file_name", "status", "error_rules", *SECTORS, *FORMS,
+    "corrected", "corrected_indicators", "pending",  # review state (tonghop.review)
 }  # fmt: skip
 
 

@@ -1,0 +1,172 @@
+"""The steward's page of a run: `kiem-tra.html` (findings grouped by unit) and `kiem-tra.csv`.
+
+Everything shown comes from the data and is only ever displayed: the HTML goes through the
+sandboxed, autoescaping environment of `tonghop.render`, and every CSV cell that a spreadsheet
+would read as a formula is neutralised (`safe_cell`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tonghop.catalog import Catalog, load_catalog
+from tonghop.formatting import so
+from tonghop.render import make_environment
+from tonghop.review import (
+    ACTION_LABELS,
+    SEVERITY_LABELS,
+    STATE_LABELS,
+    history,
+    queue,
+)
+
+PAGE_NAME = "kiem-tra.html"
+CSV_NAME = "kiem-tra.csv"
+TEMPLATE = "review/kiem-tra.html.j2"
+
+# OWASP "CSV injection": a cell starting with one of these is run as a formula by Excel and
+# LibreOffice; a leading apostrophe makes it text. Tab and CR start formulas in some versions.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell value that a spreadsheet shows as text, never evaluates.
+
+    >>> safe_cell("=HYPERLINK(1)"), safe_cell("-3"), safe_cell(-3), safe_cell("Chi bộ")
+    ("'=HYPERLINK(1)", "'-3", -3, 'Chi bộ')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def number(value: Any) -> str:
+    """A value as a steward reads it: Vietnamese digits, decimals only where there are some.
+
+    >>> number(1234), number(51.225), number(None), number("12a")
+    ('1.234', '51,225', '(trống)', '12a')
+    """
+    if value is None:
+        return "(trống)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if float(value) == int(value):
+        return so(value)
+    decimals = min(4, len(repr(float(value)).split(".")[1]))
+    return so(value, decimals)
+
+
+def _label(catalog: Catalog, code: str | None) -> str:
+    if code is None:
+        return ""
+    return catalog[code].label if code in catalog else code
+
+
+def finding_view(row: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """One finding as the page and the letters show it: labels, formatted numbers, state."""
+    return row | {
+        "severity_label": SEVERITY_LABELS.get(row["severity"], row["severity"]),
+        "state_label": STATE_LABELS[row["state"]],
+        "numbers": [
+            {"code": code, "label": _label(catalog, code), "value": number(value)}
+            for code, value in (row.get("values") or {}).items()
+        ],
+        "suspect_label": _label(catalog, row.get("suspect")),
+        "suggested": None if row.get("suggested_value") is None else number(row["suggested_value"]),
+        "where": ", ".join(p for p in (row.get("file_name"), row.get("location")) if p),
+    }
+
+
+def group_by_unit(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings grouped by unit (findings of no unit first), in the queue's order."""
+    units: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        code = row.get("unit_code") or ""
+        unit = units.setdefault(
+            code,
+            {
+                "unit_code": code or None,
+                "name": row.get("unit_name") or (code or "Toàn khối"),
+                "findings": [],
+                "counts": {},
+            },
+        )
+        unit["findings"].append(row)
+        unit["counts"][row["state"]] = unit["counts"].get(row["state"], 0) + 1
+    return list(units.values())
+
+
+def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> dict[str, Any]:
+    """What the review page shows: every finding of the latest validation, by unit."""
+    rows = [finding_view(r, catalog) for r in queue(con)]
+    for row in rows:
+        row["history"] = [
+            h
+            | {
+                "action_label": ACTION_LABELS[h["action"]],
+                "before": "" if h["before_value"] is None else number(h["before_value"]),
+                "after": "" if h["after_value"] is None else number(h["after_value"]),
+            }
+            for h in history(con, row["finding_key"])
+        ]
+    totals = {state: 0 for state in STATE_LABELS}
+    for row in rows:
+        totals[row["state"]] += 1
+    return {
+        "run_id": run_id,
+        "generated_at": datetime.now().strftime("%d/%m/%Y %H:%M"),
+        "units": group_by_unit(rows),
+        "total": len(rows),
+        "errors": sum(r["severity"] == "error" for r in rows),
+        "totals": totals,
+        "state_labels": STATE_LABELS,
+    }
+
+
+def write_review_page(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    run_id: str,
+    catalog: Catalog | None = None,
+    template_dirs: Sequence[Path] | None = None,
+) -> dict[str, Path]:
+    """Write `kiem-tra.html` and `kiem-tra.csv` into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    view = page_view(con, catalog or load_catalog(), run_id)
+    html = make_environment(template_dirs).get_template(TEMPLATE).render(view)
+    paths = {"review_page": out / PAGE_NAME, "review_csv": out / CSV_NAME}
+    paths["review_page"].write_text(html, encoding="utf-8")
+    write_review_csv(paths["review_csv"], [f for u in view["units"] for f in u["findings"]])
+    return paths
+
+
+CSV_COLUMNS = (
+    ("finding_key", "Mã phát hiện"),
+    ("unit_code", "Mã đơn vị"),
+    ("unit_name", "Tên đơn vị"),
+    ("period", "Kỳ"),
+    ("rule_id", "Quy tắc"),
+    ("severity_label", "Mức độ"),
+    ("message", "Nội dung"),
+    ("suspect_label", "Chỉ tiêu nghi sai"),
+    ("suggested", "Giá trị gợi ý"),
+    ("where", "Tệp, vị trí"),
+    ("state_label", "Trạng thái"),
+    ("state_note", "Ghi chú xử lý"),
+)
+
+
+def write_review_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """The queue as a CSV for a spreadsheet (UTF-8 with BOM, which Excel needs to read it)."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([title for _, title in CSV_COLUMNS])
+        for row in rows:
+            writer.writerow([safe_cell(row.get(key) or "") for key, _ in CSV_COLUMNS])
+    return path

@@ -1,0 +1,166 @@
+"""Error localization on hand-made submissions: no database, the rules of expectations/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tonghop.catalog import load_catalog
+from tonghop.localize import (
+    Location,
+    SubmissionValues,
+    apply_localization,
+    balance_checks,
+    locate,
+    one_edit,
+)
+
+CATALOG = load_catalog()
+CHECKS = balance_checks(CATALOG)
+
+
+def _locate(current: dict[str, float], previous: dict[str, float] | None = None) -> Location:
+    location = locate(SubmissionValues(current, previous or {}), CHECKS, CATALOG)
+    assert location is not None
+    return location
+
+
+def test_nothing_broken_nothing_located() -> None:
+    values = SubmissionValues(
+        {"members_total": 50, "members_official": 45, "members_probationary": 5}
+    )
+    assert locate(values, CHECKS, CATALOG) is None
+
+
+def test_changed_official_is_the_suspect_when_other_rules_pin_the_rest() -> None:
+    # 2023-H1: 50 = 45 + 5; now official typed 30. Changing the total would break the stock-flow
+    # equation, raising probationary to 20 the probationary bound (5 + 0 admitted): only the
+    # official count can be wrong. 30 is no digit slip of 45: no suggestion.
+    location = _locate(
+        {"members_total": 50, "members_official": 30, "members_probationary": 5},
+        {"members_total": 50, "members_official": 45, "members_probationary": 5},
+    )
+    assert location.fields == ("members_official",)
+    assert location.alternatives == 0
+    assert location.suggestion is None
+
+
+def test_transposed_digits_are_suggested() -> None:
+    location = _locate({"members_total": 125, "members_official": 140, "members_probationary": 12})
+    assert location.fields == ("members_total",)
+    assert location.suggestion == ("members_total", 152)
+
+
+def test_dropped_digit_is_suggested() -> None:
+    location = _locate({"members_total": 117, "members_official": 1050, "members_probationary": 67})
+    assert location.suggestion == ("members_total", 1117)
+
+
+def test_wrong_digit_in_a_part_is_suggested() -> None:
+    location = _locate({"members_total": 50, "members_official": 40, "members_probationary": 5})
+    assert location.fields == ("members_official",)
+    assert location.suggestion == ("members_official", 45)
+
+
+def test_ambiguous_slips_give_a_suspect_but_no_suggestion() -> None:
+    # 51 vs 50 + 0: the total (50), the official count (51) and probationary (1) are each one
+    # digit away; nothing tells them apart
+    location = _locate({"members_total": 51, "members_official": 50, "members_probationary": 0})
+    assert location.fields == ("members_total",)
+    assert location.alternatives == 2
+    assert location.suggestion is None
+
+
+def test_slip_must_repair_every_broken_balance() -> None:
+    # rated 40 = 5 + 25 + 8 + 2, but members_total 35 < rated and 35 ≠ 30 + 5 holds: the total
+    # is fine for its sum; rated 40 → 30 would need two digits; no single slip repairs both
+    location = _locate(
+        {
+            "members_total": 35,
+            "members_official": 30,
+            "members_probationary": 5,
+            "members_rated": 40,
+            "members_rated_excellent": 5,
+            "members_rated_good": 25,
+            "members_rated_complete": 3,
+            "members_rated_incomplete": 2,
+        }
+    )
+    assert location.explains == ("members_rated_sum", "rated_le_members")
+    assert location.fields == ("members_rated",)
+    assert location.suggestion is None
+
+
+def test_ratio_rate_is_suspected_when_its_parts_agree() -> None:
+    # 30 of 40 rated good or better is 75%; 57 is typed; the counts satisfy their own sum
+    location = _locate(
+        {
+            "members_total": 50,
+            "members_official": 45,
+            "members_probationary": 5,
+            "members_rated": 40,
+            "members_rated_excellent": 5,
+            "members_rated_good": 25,
+            "members_rated_complete": 8,
+            "members_rated_incomplete": 2,
+            "members_rated_good_pct": 57,
+        }
+    )
+    assert location.explains == ("ratio_members_rated_good_pct",)
+    assert location.fields == ("members_rated_good_pct",)
+
+
+def test_stock_flow_warning_alone_is_localized() -> None:
+    # 48 + nothing ≠ 50: with no flow reported, the total must change, and with it one part
+    location = _locate(
+        {"members_total": 50, "members_official": 45, "members_probationary": 5},
+        {"members_total": 48, "members_official": 43, "members_probationary": 5},
+    )
+    assert location.explains == ("members_stock_flow",)
+    assert location.fields == ("members_total", "members_official")
+    assert location.alternatives == 1  # or the total and probationary
+
+
+@dataclass
+class _Finding:
+    rule_id: str
+    kind: str
+    submission_id: str | None
+    indicators: list[str]
+    suspect: str | None = None
+    suggested_value: float | None = None
+
+
+def test_apply_sets_suspect_and_suggestion_on_the_findings_it_explains() -> None:
+    sum_finding = _Finding(
+        "members_total_sum",
+        "sum",
+        "s1",
+        ["members_total", "members_official", "members_probationary"],
+    )
+    other = _Finding("bounds_members_admitted", "bounds", "s1", ["members_admitted"])
+    values = {
+        "s1": SubmissionValues(
+            {"members_total": 125, "members_official": 140, "members_probationary": 12}
+        )
+    }
+    apply_localization([sum_finding, other], values, CHECKS, CATALOG)
+    assert (sum_finding.suspect, sum_finding.suggested_value) == ("members_total", 152)
+    assert (other.suspect, other.suggested_value) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "slip"),
+    [
+        ("125", "152", True),  # adjacent transposition
+        ("117", "1117", True),  # digit dropped
+        ("1117", "117", True),  # digit added
+        ("40", "45", True),  # one wrong digit
+        ("152", "215", False),  # not adjacent
+        ("50", "45", False),  # two digits
+        ("12", "12", False),
+    ],
+)
+def test_one_edit(typed: str, meant: str, slip: bool) -> None:
+    assert one_edit(typed, meant) is slip

@@ -1,0 +1,268 @@
+"""Stock-flow, plausibility and policy rules end to end: real GX on DuckDB, one planted case each.
+
+Every unit submits 2023-H1 (the period before) and 2023-H2 (validated); a few also 2022. The
+expected rule ids are written from the fixture's numbers, not read back from the code.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tonghop.catalog import load_catalog
+from tonghop.collect import SourceFile, collect
+from tonghop.db import connect
+from tonghop.periods import Period
+from tonghop.registry import Unit, store_registry
+from tonghop.validate import Finding, validate
+
+CATALOG = load_catalog()
+PERIOD = "2023-H2"
+Values = dict[str, float]
+
+
+def _stock(total: int, probationary: int, branches: int = 5) -> Values:
+    return {
+        "branches_total": branches,
+        "members_total": total,
+        "members_official": total - probationary,
+        "members_probationary": probationary,
+    }
+
+
+# unit: (form, {period: values}, expected findings in 2023-H2)
+CASES: dict[str, tuple[str, dict[str, Values], set[tuple[str, str]]]] = {
+    "SFOK": (
+        "dang_bo",
+        {"2023-H1": _stock(48, 5), "2023-H2": _stock(50, 5) | {"members_admitted": 2}},
+        set(),
+    ),
+    # 48 + 0 ≠ 50
+    "SFBAD": (
+        "dang_bo",
+        {"2023-H1": _stock(48, 5), "2023-H2": _stock(50, 5)},
+        {("members_stock_flow", "stock_flow")},
+    ),
+    # probationary 9 > 5 + 2 admitted
+    "PROBBAD": (
+        "dang_bo",
+        {"2023-H1": _stock(48, 5), "2023-H2": _stock(50, 9) | {"members_admitted": 2}},
+        {("probationary_stock_flow", "stock_flow")},
+    ),
+    # 6 excellent > 20% of 25 good; 5 is exactly the limit
+    "EXCBAD": (
+        "dang_bo",
+        {
+            "2023-H2": _stock(50, 5)
+            | {
+                "members_rated": 40,
+                "members_rated_excellent": 6,
+                "members_rated_good": 25,
+                "members_rated_complete": 9,
+            }
+        },
+        {("excellent_share_of_good", "policy")},
+    ),
+    "EXCOK": (
+        "dang_bo",
+        {
+            "2023-H2": _stock(50, 5)
+            | {
+                "members_rated": 40,
+                "members_rated_excellent": 5,
+                "members_rated_good": 25,
+                "members_rated_complete": 10,
+            }
+        },
+        set(),
+    ),
+    # one member disciplined in each half of 2023, only one rated "không hoàn thành"
+    "INCBAD": (
+        "dang_bo",
+        {
+            "2023-H1": _stock(50, 5) | {"disciplined_members": 1, "discipline_reprimand": 1},
+            "2023-H2": _stock(50, 5)
+            | {
+                "disciplined_members": 1,
+                "discipline_reprimand": 1,
+                "members_rated": 50,
+                "members_rated_good": 49,
+                "members_rated_incomplete": 1,
+            },
+        },
+        {("incomplete_ge_disciplined", "policy")},
+    ),
+    "INCOK": (
+        "dang_bo",
+        {
+            "2023-H1": _stock(50, 5) | {"disciplined_members": 1, "discipline_reprimand": 1},
+            "2023-H2": _stock(50, 5)
+            | {"members_rated": 50, "members_rated_good": 48, "members_rated_incomplete": 2},
+        },
+        set(),
+    ),
+    "CHIBIG": (
+        "chi_bo",
+        {"2023-H2": _stock(30, 2, branches=0)},
+        {("chi_bo_members_below", "policy")},
+    ),
+    "CHIOK": ("chi_bo", {"2023-H2": _stock(29, 2, branches=0)}, set()),
+    "CHIBR": (
+        "chi_bo",
+        {"2023-H2": _stock(20, 2, branches=2)},
+        {("chi_bo_has_no_branches", "policy")},
+    ),
+    "DBSMALL": ("dang_bo", {"2023-H2": _stock(25, 2)}, {("dang_bo_members_at_least", "policy")}),
+    # 7 confirmed > 5 probationary at the start + 1 admitted (2 arrived by transfer)
+    "CONFBAD": (
+        "dang_bo",
+        {
+            "2023-H1": _stock(50, 5),
+            "2023-H2": _stock(53, 1)
+            | {"members_admitted": 1, "members_transferred_in": 2, "members_confirmed": 7},
+        },
+        {("confirmed_le_probationary", "policy")},
+    ),
+    # a probationary-only chi bộ cannot have a member dismissed
+    "DISMBAD": (
+        "chi_bo",
+        {
+            "2023-H2": _stock(5, 5, branches=0)
+            | {"disciplined_members": 1, "discipline_dismissal": 1}
+        },
+        {("dismissal_expulsion_official_only", "policy")},
+    ),
+    # admitted 2, 4, 6 before: median 4, MAD 2; 40 is (40 − 4) / (1.4826 × 2) = 12.1 away
+    "PLAUS": (
+        "dang_bo",
+        {
+            "2022-H1": _stock(50, 5) | {"members_admitted": 2},
+            "2022-H2": _stock(50, 5) | {"members_admitted": 4},
+            "2023-H1": _stock(50, 5) | {"members_admitted": 6},
+            "2023-H2": _stock(90, 5) | {"members_admitted": 40},
+        },
+        {("plausibility_members_admitted", "plausibility")},
+    ),
+    # 7 is (7 − 4) / 2.97 = 1.0 away
+    "PLAUSOK": (
+        "dang_bo",
+        {
+            "2022-H1": _stock(50, 5) | {"members_admitted": 2},
+            "2022-H2": _stock(50, 5) | {"members_admitted": 4},
+            "2023-H1": _stock(50, 5) | {"members_admitted": 6},
+            "2023-H2": _stock(57, 5) | {"members_admitted": 7},
+        },
+        set(),
+    ),
+    # localization: members_total 152 typed as 125 (no earlier period to compare with)
+    "TYPO": (
+        "dang_bo",
+        {"2023-H2": _stock(152, 12) | {"members_total": 125}},
+        {("members_total_sum", "sum")},
+    ),
+    # localization: members_official changed from 45 to 30; the stocks of 2023-H1 pin the rest
+    "CHANGED": (
+        "dang_bo",
+        {"2023-H1": _stock(50, 5), "2023-H2": _stock(50, 5) | {"members_official": 30}},
+        {("members_total_sum", "sum")},
+    ),
+}
+
+
+def _csv(unit: str, period: str, values: Values) -> bytes:
+    lines = ["unit_code,period,indicator_code,value"]
+    lines += [f"{unit},{period},{code},{value:g}" for code, value in values.items()]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+    workspace: Path = tmp_path_factory.mktemp("kinds")
+    units = [
+        Unit(code, f"Tổ chức {code}", "agency", form, date(2010, 1, 1), None)
+        for code, (form, _, _) in CASES.items()
+    ]
+    files = [
+        SourceFile(f"{period}/{code}.csv", _csv(code, period, values))
+        for code, (_, periods, _) in CASES.items()
+        for period, values in periods.items()
+    ]
+    con = connect(workspace)
+    try:
+        store_registry(con, units)
+        assert collect(con, workspace, files, batch_id="b1").rejected == []
+    finally:
+        con.close()
+    return validate(workspace, CATALOG, [Period.parse(PERIOD)], [], "b1", "r1")
+
+
+def _of(findings: list[Finding], unit: str) -> list[Finding]:
+    return [f for f in findings if f.unit_code == unit]
+
+
+@pytest.mark.parametrize("unit", sorted(CASES))
+def test_each_unit_gets_exactly_its_planted_findings(findings: list[Finding], unit: str) -> None:
+    got = {(f.rule_id, f.kind) for f in _of(findings, unit)}
+    assert got == CASES[unit][2], [f.message for f in _of(findings, unit)]
+
+
+def test_new_kinds_are_warnings(findings: list[Finding]) -> None:
+    new = [f for f in findings if f.kind in ("stock_flow", "plausibility", "policy")]
+    assert new and {f.severity for f in new} == {"warning"}
+
+
+def test_stock_flow_names_the_numbers(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "SFBAD")
+    assert f.period == PERIOD
+    assert f.values["members_total"] == 50
+    assert f.values["members_total__previous"] == 48
+    assert f.message.startswith(
+        "Tổng số đảng viên cuối kỳ (50) khác số đầu kỳ (48, kỳ 2023-H1) + kết nạp ((trống))"
+    )
+    assert f.message.endswith("= 48.")
+
+
+def test_excellent_share_message_carries_the_threshold(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "EXCBAD")
+    assert f.indicators == ["members_rated_excellent", "members_rated_good"]
+    assert "(6) vượt 20% số hoàn thành tốt nhiệm vụ (25)" in f.message
+    assert "21-HD/BTCTW" in f.message
+
+
+def test_year_sum_of_discipline(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "INCBAD")
+    assert f.values["disciplined_members__year"] == 2
+    assert "(1) ít hơn số đảng viên bị kỷ luật trong năm (2)" in f.message
+
+
+def test_plausibility_message(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "PLAUS")
+    assert f.values == {"members_admitted": 40}
+    assert "Kết nạp đảng viên mới = 40 khác xa các kỳ trước" in f.message
+    assert "trung vị 4 qua 3 kỳ; độ lệch chuẩn hóa 12,1 > 5" in f.message
+
+
+def test_chi_bo_threshold_message(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "CHIBIG")
+    assert f.message == (
+        "Chi bộ cơ sở có 30 đảng viên, từ 30 đảng viên trở lên thì lập đảng bộ cơ sở "
+        "(Điều lệ Đảng)."
+    )
+
+
+def test_digit_slip_is_suggested(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "TYPO")
+    assert (f.suspect, f.suggested_value) == ("members_total", 152)
+
+
+def test_changed_field_is_suspected_without_a_suggestion(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "CHANGED")
+    assert (f.suspect, f.suggested_value) == ("members_official", None)
+
+
+def test_non_balance_findings_carry_no_suspect(findings: list[Finding]) -> None:
+    for f in findings:
+        if f.kind not in ("sum", "part_le_whole", "ratio", "stock_flow"):
+            assert f.suspect is None and f.suggested_value is None, f.rule_id
