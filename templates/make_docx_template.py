@@ -6,14 +6,19 @@ may instead restyle the generated .docx in Word and put it first in its template
 Layout after Hướng dẫn 36-HD/VPTW: A4, Times New Roman, header block as a borderless
 two-column table, title 16 pt bold, body 14 pt justified with a 1 cm first-line indent,
 "Nơi nhận" 14 pt bold italic underlined with 12 pt items, signature block on the right.
-Page margins are set at render time from the report settings. The wording of the
-data-driven sentences must stay the same as in the `_section_*.md.j2` partials.
+Page margins are set at render time from the report settings. The data-driven sections are
+built from their Markdown partials (`_<partial>.md.j2`, named in `outline.yaml`), so their
+wording is written once: a line is a paragraph, `> **[…]**` a highlighted placeholder, a line
+holding one `{% … %}` tag a paragraph tag, `{% with chart = charts.X %}…` a chart. The two
+appendix tables are built here.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import yaml
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
@@ -22,7 +27,11 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 
 FONT = "Times New Roman"
-OUT = Path(__file__).resolve().parent / "bao-cao.docx"
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "bao-cao.docx"
+APPENDIX_TABLES = {"appendix_1_chi_tieu", "appendix_2_theo_khoi"}
+_CHART = re.compile(r"^\{% with chart = charts\.(\w+) %\}.*\{% endwith %\}$")
+_TAG = re.compile(r"^\{%-?\s*(.*?)\s*-?%\}$")
 
 CENTER = WD_ALIGN_PARAGRAPH.CENTER
 JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
@@ -30,25 +39,7 @@ LEFT = WD_ALIGN_PARAGRAPH.LEFT
 
 PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
 
-SECTION_1 = (
-    "Sau Đại hội Đảng bộ Khối lần thứ {{ settings.congress }}, Đảng bộ có "
-    "{{ start.units|so_dem }} tổ chức cơ sở đảng (TCCSĐ), trong đó: {{ start.dang_bo|so_dem }} "
-    "đảng bộ, {{ start.chi_bo|so_dem }} chi bộ cơ sở, {{ start.branches|so_dem }} chi bộ trực "
-    "thuộc đảng ủy cơ sở với {{ start.members|so_dem }} đảng viên tham gia sinh hoạt. "
-    "Thực hiện việc sắp xếp, kiện toàn tổ chức đảng "
-    + PLACEHOLDER.format(
-        "chuyển giao, tiếp nhận, thành lập, hợp nhất, giải thể TCCSĐ trong nhiệm kỳ"
-    )
-    + ", đến nay Đảng bộ có {{ cutoff.units|so_dem }} TCCSĐ, trong đó: "
-    "{{ cutoff.dang_bo|so_dem }} đảng bộ cơ sở, {{ cutoff.chi_bo|so_dem }} chi bộ cơ sở, "
-    "{{ cutoff.branches|so_dem }} chi bộ trực thuộc đảng ủy cơ sở và "
-    "{{ cutoff.members|so_dem }} đảng viên."
-)
-SECTION_1_REST = PLACEHOLDER.format(
-    "thuận lợi, khó khăn, bối cảnh tình hình từ sau Đại hội đến nay"
-)
-
-SECTION_4_4_UNITS = (
+_UNITS = (
     "Đến nay, Đảng bộ có {{ cutoff.units|so_dem }} TCCSĐ, trong đó: {{ cutoff.dang_bo|so_dem }} "
     "đảng bộ cơ sở, {{ cutoff.chi_bo|so_dem }} chi bộ cơ sở, {{ cutoff.branches|so_dem }} chi bộ "
     "trực thuộc đảng ủy cơ sở và {{ cutoff.members|so_dem }} đảng viên. Tổng số TCCSĐ "
@@ -89,6 +80,12 @@ COVERAGE = (
     + _UNITS.replace("UNITS", "blocked").replace(
         "EXTRA", "{% if u.rules %}; quy tắc: {{ u.rules|join(', ') }}{% endif %}"
     )
+    + "{% endif %}{% if coverage.corrected %}; có số liệu đã hiệu chỉnh khi xem xét: "
+    + _UNITS.replace("UNITS", "corrected").replace(
+        "EXTRA", "; chỉ tiêu: {{ u.indicators|join(', ') }}"
+    )
+    + "{% endif %}{% if coverage.pending %}; đang chờ xem xét: "
+    + _UNITS.replace("UNITS", "pending").replace("EXTRA", "")
     + "{% endif %}{% if coverage.rejected_files %}; tệp không đọc được: "
     "{{ coverage.rejected_files|so_dem }}{% endif %}."
 )
@@ -219,6 +216,118 @@ def coverage_note(doc) -> None:
     set_font(run, 14, italic=True)
 
 
+def partials() -> list[str]:
+    """The data-driven sections the outline names, in outline order."""
+    outline = yaml.safe_load((HERE / "outline.yaml").read_text(encoding="utf-8"))
+    names = [n["partial"] for part in ("body", "appendix") for n in outline[part] if "partial" in n]
+    return list(dict.fromkeys(names))
+
+
+def from_markdown(doc, name: str) -> None:
+    """The paragraphs of one section, read from its Markdown partial."""
+    text = (HERE / f"_{name}.md.j2").read_text(encoding="utf-8")
+    for line in (raw.strip() for raw in text.splitlines()):
+        if not line:
+            continue
+        if line == '{% include "_placeholder.md.j2" %}':
+            placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
+        elif line.startswith("> **[") and line.endswith("]**"):
+            placeholder(doc, line[4:-2])
+        elif chart := _CHART.match(line):
+            chart_paragraphs(doc, chart.group(1))
+        elif tag_match := _TAG.match(line):
+            tag(doc, tag_match.group(1))
+        elif line.startswith("|"):
+            raise ValueError(f"_{name}.md.j2: Markdown tables are built by hand in this script")
+        else:
+            body(doc, line.replace("**", ""))
+
+
+def chart_paragraphs(doc, key: str) -> None:
+    tag(doc, f"if charts.{key}")
+    chart = "{{ charts." + key
+    para(doc, chart + ".image }}", align=CENTER)
+    para(doc, chart + ".title }}", size=12, italic=True, align=CENTER, after=6)
+    tag(doc, "endif")
+
+
+def grid_table(doc, header: list[str], widths_mm: list[float]):
+    """A bordered table with a bold header row, 12 pt."""
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = doc.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text, width in zip(table.rows[0].cells, header, widths_mm, strict=True):
+        cell.width = Mm(width)
+        para(cell, text, size=12, bold=True, align=CENTER, reuse_first=True)
+    return table
+
+
+def row_tag(table, statement: str) -> None:
+    """A docxtpl row tag (`{%tr ... %}`): the whole row becomes the tag."""
+    para(table.add_row().cells[0], "{%tr " + statement + " %}", size=12, reuse_first=True)
+
+
+def appendix_1_table(doc) -> None:
+    """Phụ lục 1: a row per target, a paragraph per condition (wording: _target_condition.j2)."""
+    condition = (HERE / "_target_condition.j2").read_text(encoding="utf-8").strip()
+    table = grid_table(
+        doc,
+        ["TT", "Chỉ tiêu Nghị quyết Đại hội", "Kết quả thực hiện", "Đánh giá"],
+        [10, 55, 80, 20],
+    )
+    row_tag(table, "for t in targets.targets")
+    number, text, result, status = table.add_row().cells
+    para(number, "{{ t.number }}", size=12, align=CENTER, reuse_first=True)
+    para(text, "{{ t.text }}", size=12, align=LEFT, reuse_first=True)
+    para(result, "{%p for c in t.conditions %}", size=12, align=LEFT, reuse_first=True)
+    para(result, condition, size=12, align=LEFT)
+    para(result, "{%p endfor %}", size=12, align=LEFT)
+    para(status, "{{ t.status_vi|capitalize }}", size=12, bold=True, align=CENTER, reuse_first=True)
+    row_tag(table, "endfor")
+
+
+def appendix_2_tables(doc) -> None:
+    """Phụ lục 2: the sector tables of wording.yaml, columns looped with docxtpl's `{%tc %}`."""
+    tag(doc, "for table in sector_tables")
+    para(doc, "Bảng {{ loop.index }}. {{ table.title }}", bold=True, align=CENTER, after=3)
+    table = doc.add_table(rows=3, cols=4)
+    table.style = doc.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    head, rows, total = table.rows
+    for row, label, value, bold in (
+        (head, "Khối", "{{ h }}", True),
+        (rows, "{{ r.label }}", "{{ v|so }}", False),
+        (total, "{{ table.total.label }}", "{{ v|so }}", True),
+    ):
+        first, loop, cell, end = row.cells
+        para(first, label, size=12, bold=bold, align=LEFT, reuse_first=True)
+        source = {"{{ h }}": "h in table.headers", "{{ v|so }}": "v in r.cells"}[value]
+        if row is total:
+            source = "v in table.total.cells"
+        para(loop, "{%tc for " + source + " %}", size=12, reuse_first=True)
+        para(
+            cell,
+            value,
+            size=12,
+            bold=bold,
+            align=CENTER if row is head else WD_ALIGN_PARAGRAPH.RIGHT,
+            reuse_first=True,
+        )
+        para(end, "{%tc endfor %}", size=12, reuse_first=True)
+    rows._tr.addprevious(_row_tag_element(table, "for r in table.rows"))
+    rows._tr.addnext(_row_tag_element(table, "endfor"))
+    para(doc, "", after=6)
+    tag(doc, "endfor")
+
+
+def _row_tag_element(table, statement: str):
+    row = table.add_row()
+    para(row.cells[0], "{%tr " + statement + " %}", size=12, reuse_first=True)
+    element = row._tr
+    element.getparent().remove(element)
+    return element
+
+
 def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
     tag(doc, f"for node in {items}")
     tag(doc, "if node.level == 1")
@@ -227,13 +336,17 @@ def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
     tag(doc, "else")
     body(doc, "{{ node.heading }}", bold=True)
     tag(doc, "endif")
-    tag(doc, "if node.partial == 'section_1_boi_canh'")
-    body(doc, SECTION_1)
-    placeholder(doc, SECTION_1_REST)
-    tag(doc, "elif node.partial == 'section_4_4_to_chuc'")
-    body(doc, SECTION_4_4_UNITS)
-    body(doc, SECTION_4_4_MEMBERS)
-    placeholder(doc, SECTION_4_4_REST)
+    keyword = "if"
+    for name in partials():
+        tag(doc, f"{keyword} node.partial == '{name}'")
+        keyword = "elif"
+        if name == "appendix_1_chi_tieu":
+            appendix_1_table(doc)
+            placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
+        elif name == "appendix_2_theo_khoi":
+            appendix_2_tables(doc)
+        else:
+            from_markdown(doc, name)
     tag(doc, "elif node.placeholder")
     placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
     tag(doc, "endif")

@@ -64,6 +64,11 @@ TARGETS = {
 ADMITTED_BY_PERIOD = [0, 380, 300, 360, 320, 350, 368]  # 2021: 660, 2022: 670 (target > 600)
 CANDIDATES_BY_PERIOD = [0, 450, 430, 480, 455, 490, 470]  # 2021: 910, 2022: 945 (target > 800)
 INDIVIDUAL_IN, DECEASED = 1450, 41
+# The bloc committee (Đảng ủy Khối): a unit of the registry, not a TCCSĐ; it reports what only it
+# knows: the four mass organisations' ratings (target 10) and the classes it ran.
+COMMITTEE = ("DUK", "Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh", "agency", "dang_uy_khoi")
+COMMITTEE_SINCE = date(2015, 10, 1)
+MASS_ORGS = 4  # Công đoàn, Đoàn Thanh niên, Hội Cựu chiến binh, Hội Liên hiệp Phụ nữ Khối
 EMPLOYEES_AT_CUT = 15_946  # "gần 16 nghìn người lao động"
 FLOW_TOTALS = (
     "members_struck_off",
@@ -796,6 +801,35 @@ def plan_culture(bloc: Bloc, rng: Random) -> dict[tuple[str, int], tuple[int, in
     return out
 
 
+def plan_target_figures(bloc: Bloc, rng: Random, ratings: dict) -> None:
+    """Yearly figures of targets 1, 3, 4, 5: the superior's rating of the unit (> 90% at least
+    "hoàn thành", >= 75% "tốt", >= 20% "xuất sắc"), the environment and labour-safety standard
+    (> 90%), the action programme (every TCCSĐ) and NQTW4 commitments (every member)."""
+    members, _ = bloc.sim()
+    for pi in (p for p in TERM if PERIODS[p].closes_year):
+        units = [u for u in bloc.units if u.active(pi)]
+        n = len(units)
+        levels = [4] * (n // 5 + rng.randint(4, 8)) + [2] * (n // 12) + [1]
+        levels += [3] * (n - len(levels))
+        rng.shuffle(levels)
+        below_standard = set(rng.sample(range(n), n // 25))
+        for i, (u, level) in enumerate(zip(units, levels, strict=True)):
+            r = ratings[(u.code, pi)]
+            r["unit_task_rating"] = level
+            r["env_safety_standard"] = int(i not in below_standard)
+            r["resolution_action_programme"] = 1
+            r["members_nqtw4_committed"] = members[(u.code, pi)]
+
+
+def committee_values(pi: int, rng: Random) -> dict[str, object]:
+    """What the bloc committee reports for a period: classes it ran; each year's end, the mass
+    organisations rated "vững mạnh" or "xuất sắc" (all four, every year)."""
+    values: dict[str, object] = {"bloc_classes_held": rng.randint(3, 6)}
+    if PERIODS[pi].closes_year:
+        values.update(mass_orgs_total=MASS_ORGS, mass_orgs_rated_strong=MASS_ORGS)
+    return values
+
+
 def plan_ratings(bloc: Bloc, rng: Random, policy_fault: tuple[str, int]) -> dict:
     """Annual ratings in the H2 periods (Hướng dẫn 21-HD/BTCTW: excellent ≤ 20% of good)."""
     members, _ = bloc.sim()
@@ -974,6 +1008,8 @@ def main() -> None:
     policy_fault = (policy_unit.code, 5)  # 2022-H2 closes 2022
     ratings = plan_ratings(bloc, rng, policy_fault)
     with_rates = {u.code: rng.random() < 0.35 for u in units}
+    committee_rng = Random(SEED + 1)  # its own stream: the TCCSĐ files stay as they were
+    plan_target_figures(bloc, committee_rng, ratings)
 
     if SUBMISSIONS.exists():
         shutil.rmtree(SUBMISSIONS)
@@ -983,6 +1019,7 @@ def main() -> None:
         for u in units:
             to = u.valid_to.isoformat() if u.valid_to else ""
             w.writerow([u.code, u.name, u.sector, u.form, u.valid_from.isoformat(), to])
+        w.writerow([*COMMITTEE, COMMITTEE_SINCE.isoformat(), ""])
 
     not_applicable_unit = rng.choice([u for u in agency_stay if u.code != policy_unit.code])
     not_applicable = (not_applicable_unit.code, 5)
@@ -992,6 +1029,14 @@ def main() -> None:
         folder = SUBMISSIONS / period.code
         folder.mkdir(parents=True)
         stamp = period.end + timedelta(days=12)
+        write_csv(
+            folder / f"{COMMITTEE[0]}.csv",
+            COMMITTEE[0],
+            period.code,
+            committee_values(pi, committee_rng),
+            {},
+        )
+        csv_count += 1
         for u in units:
             if not u.active(pi):
                 continue
@@ -1295,6 +1340,9 @@ def check_rules(bloc, data, at, val, catalog, policy_fault, not_applicable) -> N
     by_code = bloc.by_code
     policy, not_applying = [], []
     for (unit_code, period), v in data.items():
+        if unit_code == COMMITTEE[0]:
+            assert all(catalog[k].applies(COMMITTEE[2], COMMITTEE[3]) for k in v), v
+            continue
         u, pi = by_code[unit_code], [p.code for p in PERIODS].index(period)
         g = partial(_value, v)
         for k in v:

@@ -1,11 +1,12 @@
 -- one row per snapshot (start: the day before the range; cutoff: the range's last day):
--- the registry's units by form and by sector
+-- the registry's TCCSĐ by form and by sector (the bloc committee, form dang_uy_khoi, is a unit
+-- of the registry but not a TCCSĐ)
 with periods as (
     select * from run_periods
 ),
 
 units as (
-    select * from stg_registry__units
+    select * from stg_registry__units where form in ('dang_bo', 'chi_bo')
 ),
 
 snapshot_days as (

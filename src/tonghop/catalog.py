@@ -13,9 +13,15 @@ from pydantic import BaseModel, Field, model_validator
 from tonghop.paths import CATALOG_DIR
 
 Sector = Literal["agency", "soe", "private", "industrial_zone"]
-Form = Literal["dang_bo", "chi_bo"]
+Form = Literal["dang_bo", "chi_bo", "dang_uy_khoi"]
 SECTORS: tuple[str, ...] = ("agency", "soe", "private", "industrial_zone")
 FORMS: tuple[str, ...] = ("dang_bo", "chi_bo")
+"""The forms of a TCCSĐ: every count of TCCSĐ is over these."""
+BLOC_COMMITTEE_FORM = "dang_uy_khoi"
+"""The bloc committee (Đảng ủy Khối) itself: a unit of the registry, never a TCCSĐ. It reports
+only the indicators that name its form in `applies_to` (SPEC §3: classes it ran, the mass
+organisations' ratings, ...)."""
+REGISTRY_FORMS: tuple[str, ...] = (*FORMS, BLOC_COMMITTEE_FORM)
 
 SECTOR_LABELS = {
     "agency": "cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh",
@@ -23,7 +29,11 @@ SECTOR_LABELS = {
     "private": "doanh nghiệp ngoài nhà nước",
     "industrial_zone": "khu công nghiệp",
 }
-FORM_LABELS = {"dang_bo": "đảng bộ cơ sở", "chi_bo": "chi bộ cơ sở"}
+FORM_LABELS = {
+    "dang_bo": "đảng bộ cơ sở",
+    "chi_bo": "chi bộ cơ sở",
+    BLOC_COMMITTEE_FORM: "Đảng ủy Khối",
+}
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -38,8 +48,16 @@ VALUE_BOUNDS: dict[str, tuple[float, float | None, bool]] = {
 
 
 class Applicability(BaseModel):
+    """Which units report an indicator; without `forms`, every TCCSĐ (not the bloc committee)."""
+
     sectors: list[Sector] | None = None
     forms: list[Form] | None = None
+
+    @model_validator(mode="after")
+    def _tccsd_by_default(self) -> Applicability:
+        if self.forms is None:
+            self.forms = list(FORMS)
+        return self
 
     def applies(self, sector: str, form: str) -> bool:
         return (self.sectors is None or sector in self.sectors) and (

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import duckdb
 
-from tonghop.catalog import SECTORS, Catalog
+from tonghop.catalog import FORMS, SECTORS, Catalog, load_catalog
 from tonghop.db import transaction
 from tonghop.paths import SQL_DIR
 from tonghop.periods import PeriodRange
+from tonghop.targets import YearFigures, assess, load_targets
 from tonghop.validate import write_catalog_table
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -99,6 +100,34 @@ def _measures(con: duckdb.DuckDBPyConnection, group_type: str, group_value: str)
     return out
 
 
+def year_figures(
+    con: duckdb.DuckDBPyConnection, period_range: PeriodRange, group: tuple[str, str]
+) -> list[YearFigures]:
+    """Each calendar year of the range for one group, from `rpt_year__indicators`."""
+    months: dict[int, int] = {}
+    for p in period_range.periods:
+        months[p.end.year] = months.get(p.end.year, 0) + p.months
+    years = {
+        int(period): YearFigures(int(period), months.get(int(period), 0), status == "closed")
+        for period, status in con.execute(
+            "select distinct period, status from rpt_year__indicators order by period"
+        ).fetchall()
+    }
+    rows = con.execute(
+        "select period, indicator_code, measure, value, units_reporting "
+        "from rpt_year__indicators where group_type = ? and group_value = ?",
+        list(group),
+    ).fetchall()
+    for period, code, measure, value, units in rows:
+        year = years[int(period)]
+        if measure == "units_positive":
+            year.units_positive[code] = value
+        else:
+            year.values[code] = None if value is None else float(value)
+            year.units[code] = units
+    return sorted(years.values(), key=lambda y: y.year)
+
+
 def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) -> dict:
     """Everything the report templates need, read from the marts (figures only, no wording)."""
     units = {
@@ -121,13 +150,14 @@ def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) ->
         }
 
     coverage_rows = con.execute(
-        "select unit_code, name, period, status, error_rules from rpt_coverage__units "
+        "select unit_code, name, period, status, error_rules, form from rpt_coverage__units "
         "order by unit_code, ordinal"
     ).fetchall()
-    expected_units = {r[0] for r in coverage_rows}
+    tccsd = {r[0] for r in coverage_rows if r[5] in FORMS}
+    expected_units = {r[0] for r in coverage_rows} & tccsd
     missing: dict[str, dict] = {}
     blocked: dict[str, dict] = {}
-    for code, name, period, status, rules in coverage_rows:
+    for code, name, period, status, rules, _ in coverage_rows:
         if status == "missing":
             missing.setdefault(code, {"unit_code": code, "name": name, "periods": []})[
                 "periods"
@@ -139,8 +169,16 @@ def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) ->
             entry["periods"].append(period)
             entry["rules"] = sorted(set(entry["rules"]) | set(rules))
     last = period_range.last.code
-    included_at_cutoff = {r[0] for r in coverage_rows if r[2] == last and r[3] == "included"}
-    expected_at_cutoff = {r[0] for r in coverage_rows if r[2] == last}
+    included_at_cutoff = {
+        r[0] for r in coverage_rows if r[2] == last and r[3] == "included" and r[0] in tccsd
+    }
+    expected_at_cutoff = {r[0] for r in coverage_rows if r[2] == last and r[0] in tccsd}
+    years = year_figures(con, period_range, ("bloc", "bloc"))
+    targets = load_targets()
+    sectors = {
+        s: _measures(con, "sector", s) | {"units": {m: units.get(m, {}).get(s) for m in units}}
+        for s in SECTORS
+    }
     return {
         "period": {
             "code": period_range.code,
@@ -151,6 +189,10 @@ def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) ->
         "start": snapshot("start"),
         "cutoff": snapshot("cutoff"),
         "term": bloc["term"],
+        "sectors": sectors,
+        "years": [vars(y) for y in years],
+        "targets": assess(targets, years, load_catalog()),
+        "admission": {"target_per_year": targets.condition(targets.admission_target).threshold},
         "coverage": {
             "units_expected": len(expected_at_cutoff),
             "units_included": len(included_at_cutoff),

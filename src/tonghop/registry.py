@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from tonghop.catalog import FORMS, SECTORS
+from tonghop.catalog import REGISTRY_FORMS, SECTORS
 from tonghop.collect import nfc
 from tonghop.db import transaction
 
@@ -64,9 +64,9 @@ def read_registry(path: Path) -> list[Unit]:
             raise RegistryError(
                 f"{where}: khối '{cell['sector']}' không hợp lệ ({', '.join(SECTORS)})"
             )
-        if cell["form"] not in FORMS:
+        if cell["form"] not in REGISTRY_FORMS:
             raise RegistryError(
-                f"{where}: loại hình '{cell['form']}' không hợp lệ ({', '.join(FORMS)})"
+                f"{where}: loại hình '{cell['form']}' không hợp lệ ({', '.join(REGISTRY_FORMS)})"
             )
         if cell["unit_code"] in units:
             raise RegistryError(f"{where}: mã đơn vị '{cell['unit_code']}' bị trùng")

@@ -8,7 +8,9 @@ computed here, never in a template.
 
 from __future__ import annotations
 
+import base64
 import copy
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -22,14 +24,14 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
-from docxtpl import DocxTemplate
+from docxtpl import DocxTemplate, InlineImage
 from jinja2 import FileSystemLoader, StrictUndefined, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from tonghop import formatting
-from tonghop.catalog import SECTOR_LABELS, SECTORS
+from tonghop import charts, formatting
+from tonghop.catalog import SECTOR_LABELS, SECTORS, load_catalog
 from tonghop.paths import TEMPLATES_DIR
 from tonghop.periods import PeriodError, PeriodRange
 from tonghop.settings import ReportSettings
@@ -37,20 +39,52 @@ from tonghop.settings import ReportSettings
 OUTPUT_NAMES = {"md": "bao-cao.md", "html": "bao-cao.html", "docx": "bao-cao.docx"}
 DOCX_TEMPLATE = "bao-cao.docx"
 OUTLINE_FILE = "outline.yaml"
+WORDING_FILE = "wording.yaml"
+CHARTS_DIR = "bieu-do"
+CHART_WIDTH_MM = 150
 
 STOCK_KEYS = ("units", "dang_bo", "chi_bo", "branches", "members")
-TERM_KEYS = (
-    "members_admitted",
-    "members_confirmed",
-    "members_struck_off",
-    "members_removed",
-    "party_badges_awarded",
-    "member_cards_issued",
-)
 
 # Bracketed text is what the owner must fill or check: "[…]" for a missing figure,
 # "[Phần nội dung do cơ quan soạn thảo bổ sung: …]" for narrative, "[Họ và tên người ký]".
 _PLACEHOLDER_RE = re.compile(r"\[[^\[\]]*\]")
+
+
+def gia_tri(value: Any, unit: str | None = None) -> str:
+    """A target's figure with its unit: a percentage, or a count followed by what it counts.
+
+    >>> gia_tri(95.4, "%"), gia_tri(660, "đảng viên"), gia_tri(None, "%")
+    ('95,40%', '660 đảng viên', '[…]')
+    """
+    if value is None:
+        return formatting.PLACEHOLDER
+    if unit == "%":
+        return formatting.phan_tram(value)
+    return f"{formatting.so(value)} {unit}" if unit else formatting.so(value)
+
+
+def yeu_cau(requirement: Mapping[str, Any] | None) -> str:
+    """What a target asks, worded: "trên 90%", "ít nhất 75%", "từ 15 - 20%", "100%".
+
+    >>> yeu_cau({"word": "trên", "low": 800, "high": None, "unit": "người"})
+    'trên 800 người'
+    >>> yeu_cau({"word": "từ", "low": 15, "high": 20, "unit": "%"})
+    'từ 15 - 20%'
+    """
+    if not requirement:
+        return formatting.PLACEHOLDER
+    unit = requirement["unit"]
+    low = formatting.so(requirement["low"], _decimals(requirement["low"]))
+    if requirement.get("high") is not None:
+        low += " - " + formatting.so(requirement["high"], _decimals(requirement["high"]))
+    figure = low + unit if unit == "%" else f"{low} {unit}"
+    return f"{requirement['word']} {figure}" if requirement.get("word") else figure
+
+
+def _decimals(value: Any) -> int:
+    text = str(formatting.round_half_up(value, 2)).rstrip("0").rstrip(".")
+    return len(text.split(".")[1]) if "." in text else 0
+
 
 _FILTERS: dict[str, Callable[..., str]] = {
     "so": formatting.so,
@@ -58,6 +92,8 @@ _FILTERS: dict[str, Callable[..., str]] = {
     "phan_tram": formatting.phan_tram,
     "ngay": formatting.ngay,
     "chu": formatting.chu,
+    "gia_tri": gia_tri,
+    "yeu_cau": yeu_cau,
 }
 
 
@@ -141,7 +177,8 @@ def _coverage(values: Mapping[str, Any] | None) -> dict[str, Any]:
 
     def units(key: str) -> list[dict[str, Any]]:
         return [
-            {"unit_code": u.get("unit_code"), "name": u.get("name"), "periods": [], "rules": []}
+            {"unit_code": u.get("unit_code"), "name": u.get("name"), "periods": [], "rules": [],
+             "indicators": []}
             | dict(u)
             for u in values.get(key) or []
         ]
@@ -151,6 +188,8 @@ def _coverage(values: Mapping[str, Any] | None) -> dict[str, Any]:
         "units_included": values.get("units_included"),
         "missing": units("missing"),
         "blocked": units("blocked"),
+        "corrected": units("corrected"),
+        "pending": units("pending"),
         "rejected_files": values.get("rejected_files") or 0,
     }
 
@@ -192,14 +231,291 @@ def _admission(context: Mapping[str, Any], admitted: float | None) -> dict[str, 
     }
 
 
+def load_wording(template_dirs: Sequence[Path] | None = None) -> dict[str, Any]:
+    """How computed figures are worded (`wording.yaml`): rounding phrases, charts, tables."""
+    return yaml.safe_load(_find(WORDING_FILE, search_path(template_dirs)).read_text("utf-8"))
+
+
+def over_phrase(rate: float | None, ladder: Sequence[float]) -> str | None:
+    """ "trên T%" with T the largest step of the ladder below the rate; 100% when all.
+
+    >>> over_phrase(85.23, [50, 60, 70, 80, 90, 95]), over_phrase(97.6, [80, 90, 95])
+    ('trên 80%', 'trên 95%')
+    >>> over_phrase(100, [90]), over_phrase(40, [50]), over_phrase(None, [50])
+    ('100%', '40,00%', None)
+    """
+    if rate is None:
+        return None
+    if rate >= 100:
+        return formatting.phan_tram(100, 0)
+    below = [step for step in ladder if step < rate]
+    if not below:
+        return formatting.phan_tram(rate)
+    return "trên " + formatting.phan_tram(max(below), 0)
+
+
+def band_phrase(rates: Sequence[float | None], step: float) -> str | None:
+    """The span of yearly rates between multiples of `step`: "15 - 20%".
+
+    >>> band_phrase([15.5, 15.52, 17.1], 5), band_phrase([20.0], 5), band_phrase([None], 5)
+    ('15 - 20%', '20 - 25%', None)
+    """
+    known = [r for r in rates if r is not None]
+    if not known or len(known) < len(rates):
+        return None
+    low = math.floor(min(known) / step) * step
+    high = max(math.ceil(max(known) / step) * step, low + step)
+    return f"{formatting.so(low)} - {formatting.phan_tram(high, 0)}"
+
+
+def approx_phrase(value: float | None, divisor: float, step: float) -> str | None:
+    """A figure rounded for prose: "gần 16" (15.946 / 1000), "gần 9,5", "trên 9", "9,5".
+
+    >>> approx_phrase(15946, 1000, 1), approx_phrase(9.44, 1, 0.5), approx_phrase(9.1, 1, 0.5)
+    ('gần 16', 'gần 9,5', 'trên 9')
+    >>> approx_phrase(9.5, 1, 0.5), approx_phrase(None, 1, 1)
+    ('9,5', None)
+    """
+    if value is None:
+        return None
+    exact = formatting.round_half_up(value, 6) / formatting.round_half_up(divisor, 6)
+    step_d = formatting.round_half_up(step, 6)
+    rounded = formatting.round_half_up(exact / step_d) * step_d
+    decimals = 0 if rounded == rounded.to_integral_value() else _decimals(step)
+    figure = formatting.so(rounded, decimals)
+    if rounded > exact:
+        return "gần " + figure
+    if rounded < exact:
+        return "trên " + figure
+    return figure
+
+
+def _pct(part: Any, whole: Any) -> float | None:
+    return formatting.ty_le(part, whole)
+
+
+def _sum(values: Sequence[Any]) -> float | None:
+    return None if not values or any(v is None for v in values) else sum(values)
+
+
+def _ratings(years: Sequence[Mapping[str, Any]], wording: Mapping[str, Any]) -> dict[str, Any]:
+    """Section 4.4's yearly averages: ratios of the closed years' sums, never means of rates."""
+    closed = [y for y in years if y.get("closed")]
+    values = [dict(y.get("values") or {}) for y in closed]
+
+    def total(code: str) -> float | None:
+        return _sum([v.get(code) for v in values])
+
+    def org(bucket: int, v: Mapping[str, Any]) -> float:
+        return v.get(f"org_rating__{bucket}") or 0
+
+    orgs_rated = _sum([sum(org(k, v) for k in (1, 2, 3, 4)) or None for v in values])
+    orgs_good = _sum([org(3, v) + org(4, v) for v in values])
+    excellent, good = total("members_rated_excellent"), total("members_rated_good")
+    members_good = None if excellent is None or good is None else excellent + good
+    excellent_by_year = [
+        _pct(v.get("members_rated_excellent"), v.get("members_rated")) for v in values
+    ]
+    ladder, step = wording["over_ladder"], wording["band_step"]
+    return {
+        "years": [y["year"] for y in closed],
+        "orgs_good_pct": _pct(orgs_good, orgs_rated),
+        "orgs_good_phrase": over_phrase(_pct(orgs_good, orgs_rated), ladder),
+        "members_good_pct": _pct(members_good, total("members_rated")),
+        "members_good_phrase": over_phrase(_pct(members_good, total("members_rated")), ladder),
+        "members_excellent_phrase": band_phrase(excellent_by_year, step) if values else None,
+    }
+
+
+def _sections(
+    context: Mapping[str, Any],
+    start: Mapping[str, Any],
+    cutoff: Mapping[str, Any],
+    term: Mapping[str, Any],
+    wording: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The figures of sections 1.1, 1.4, 3.2, 3.3 with their percentages and phrases."""
+    stocks = dict(cutoff.get("indicators") or {})
+    sectors = dict(context.get("sectors") or {})
+    agency_term = dict((sectors.get("agency") or {}).get("term") or {})
+    approx = wording["approximate"]
+    employees, income = stocks.get("employees"), stocks.get("avg_income_mn_vnd_month")
+    meeting_pct = stocks.get("branches_meeting_regularly_pct")
+    culture = {k: stocks.get(f"culture_{k}") for k in ("registered", "achieved", "model")}
+    return {
+        "agencies": {
+            "tasks_assigned": agency_term.get("tasks_assigned"),
+            "tasks_completed": agency_term.get("tasks_completed"),
+            "tasks_completed_pct": _pct(
+                agency_term.get("tasks_completed"), agency_term.get("tasks_assigned")
+            ),
+        },
+        "enterprises": {
+            "revenue": term.get("revenue_bn_vnd"),
+            "budget": term.get("state_budget_paid_bn_vnd"),
+            "employees": employees,
+            "employees_phrase": approx_phrase(employees, **approx["employees"]),
+            "income": income,
+            "income_phrase": approx_phrase(income, **approx["avg_income_mn_vnd_month"]),
+        },
+        "branches": {
+            "meeting_pct": meeting_pct,
+            "meeting_phrase": over_phrase(meeting_pct, wording["over_ladder"]),
+            "secretaries_trained": term.get("secretaries_trained"),
+            "secretaries": cutoff.get("branches"),
+        },
+        "culture": culture
+        | {
+            "units": cutoff.get("units"),
+            "achieved_pct": _pct(culture["achieved"], cutoff.get("units")),
+            "model_pct": _pct(culture["model"], cutoff.get("units")),
+        },
+        "ratings": _ratings(context.get("years") or [], wording),
+    }
+
+
+def _targets(context: Mapping[str, Any]) -> dict[str, Any]:
+    targets = dict(context.get("targets") or {})
+    return {
+        "targets": targets.get("targets") or [],
+        "total": targets.get("total"),
+        "met": targets.get("met"),
+        "not_met": targets.get("not_met") or [],
+        "missing": targets.get("missing") or [],
+        "not_due": targets.get("not_due") or [],
+        "years": targets.get("years") or [],
+    }
+
+
+def _sector_tables(context: Mapping[str, Any], wording: Mapping[str, Any]) -> list[dict]:
+    """Phụ lục 2: each table of `wording.yaml`, a row per sector and the bloc's total."""
+    catalog = load_catalog()
+    sectors = dict(context.get("sectors") or {})
+    bloc = {
+        "start": dict((context.get("start") or {}).get("indicators") or {}),
+        "cutoff": dict((context.get("cutoff") or {}).get("indicators") or {}),
+        "term": dict(context.get("term") or {}),
+    }
+    totals = {m: (context.get(m) or {}).get("units") for m in ("start", "cutoff")}
+
+    def cell(column: Mapping[str, Any], figures: Mapping[str, Any], units: Mapping) -> Any:
+        if "units" in column:
+            return units.get(column["units"])
+        return (figures.get(column["measure"]) or {}).get(column["indicator"])
+
+    tables = []
+    for table in wording["sector_tables"]:
+        columns = table["columns"]
+        rows = [
+            {
+                "label": SECTOR_LABELS[s].capitalize(),
+                "cells": [
+                    cell(c, sectors.get(s) or {}, (sectors.get(s) or {}).get("units") or {})
+                    for c in columns
+                ],
+            }
+            for s in SECTORS
+        ]
+        total = {"label": "Toàn Đảng bộ", "cells": [cell(c, bloc, totals) for c in columns]}
+        tables.append(
+            {
+                "title": table["title"],
+                "headers": [c.get("label") or catalog[c["indicator"]].label for c in columns],
+                "rows": rows,
+                "total": total,
+            }
+        )
+    return tables
+
+
+def _chart_data(context: Mapping[str, Any], admission: Mapping[str, Any]) -> dict[str, Any]:
+    sectors = dict(context.get("sectors") or {})
+    years = list(context.get("years") or [])
+    parts = ("members_rated_excellent", "members_rated_good", "members_rated_complete")
+    rated = [
+        {"year": y["year"], "members_rated": v.get("members_rated")}
+        | {c: v.get(c) or 0 for c in (*parts, "members_rated_incomplete")}
+        for y in years
+        if y.get("closed") and (v := y.get("values") or {}).get("members_rated")
+    ]
+    admitted = [
+        {"year": y["year"], "months": y["months"], "admitted": v["members_admitted"]}
+        for y in years
+        if (v := y.get("values") or {}).get("members_admitted") is not None
+    ]
+
+    def members(measure: str) -> dict[str, Any]:
+        return {
+            s: ((sectors.get(s) or {}).get(measure) or {}).get("members_total") for s in SECTORS
+        }
+
+    by_sector = {"start": members("start"), "cutoff": members("cutoff")}
+    has_sectors = any(v is not None for m in by_sector.values() for v in m.values())
+    return {
+        "members_by_sector": by_sector if has_sectors else None,
+        "ratings_by_year": rated or None,
+        "admissions_by_year": {"years": admitted, "target": admission["target_per_year"]}
+        if admitted
+        else None,
+    }
+
+
+def make_charts(view: Mapping[str, Any], wording: Mapping[str, Any], out_dir: Path) -> dict:
+    """Draw the charts the data allow into `out_dir/bieu-do/`; None for a chart without data."""
+    data, words = view["chart_data"], wording["charts"]
+    folder = out_dir / CHARTS_DIR
+    drawn: dict[str, Path | None] = {key: None for key in data}
+    if data["members_by_sector"]:
+        drawn["members_by_sector"] = charts.members_by_sector(
+            data["members_by_sector"]["start"],
+            data["members_by_sector"]["cutoff"],
+            words["members_by_sector"],
+            folder / "dang-vien-theo-khoi.png",
+        )
+    if data["ratings_by_year"]:
+        drawn["ratings_by_year"] = charts.ratings_by_year(
+            data["ratings_by_year"], words["ratings_by_year"], folder / "xep-loai-dang-vien.png"
+        )
+    if data["admissions_by_year"]:
+        drawn["admissions_by_year"] = charts.admissions_by_year(
+            data["admissions_by_year"]["years"],
+            data["admissions_by_year"]["target"],
+            words["admissions_by_year"],
+            folder / "ket-nap-dang-vien.png",
+        )
+    return {
+        key: None
+        if path is None
+        else {
+            "title": words[key]["title"],
+            "file": f"{CHARTS_DIR}/{path.name}",
+            "path": str(path),
+            "data_uri": "data:image/png;base64,"
+            + base64.b64encode(path.read_bytes()).decode("ascii"),
+        }
+        for key, path in drawn.items()
+    }
+
+
 def build_view(
-    context: Mapping[str, Any], settings: ReportSettings, outline: Mapping[str, list]
+    context: Mapping[str, Any],
+    settings: ReportSettings,
+    outline: Mapping[str, list],
+    wording: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the templates see: the context with every expected key present, and derived values."""
+    wording = wording or load_wording()
     start = _stock(context.get("start"))
     cutoff = _stock(context.get("cutoff"))
-    term = {key: None for key in TERM_KEYS} | dict(context.get("term") or {})
-    return {
+    # Every flow of the catalog may be named by a template: absent ones render as placeholders.
+    flows = {ind.code: None for ind in load_catalog() if ind.time_aggregation == "flow"}
+    term = flows | dict(context.get("term") or {})
+    admission = _admission(context, term["members_admitted"])
+    return _sections(context, start, cutoff, term, wording) | {
+        "targets": _targets(context),
+        "sector_tables": _sector_tables(context, wording),
+        "chart_data": _chart_data(context, admission),
+        "charts": {"members_by_sector": None, "ratings_by_year": None, "admissions_by_year": None},
         "settings": settings.model_dump(),
         "period": dict(context.get("period") or {}),
         "start": start,
@@ -207,7 +523,7 @@ def build_view(
         "term": term,
         "coverage": _coverage(context.get("coverage")),
         "changes": {"units": _change(start["units"], cutoff["units"])},
-        "admission": _admission(context, term["members_admitted"]),
+        "admission": admission,
         "sector_labels": dict(SECTOR_LABELS),
         "outline": outline["body"],
         "appendix": outline["appendix"],
@@ -227,7 +543,9 @@ def render_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = build_view(context, settings, load_outline(settings, template_dirs))
+    wording = load_wording(template_dirs)
+    view = build_view(context, settings, load_outline(settings, template_dirs), wording)
+    view["charts"] = make_charts(view, wording, out_dir)
     env = make_environment(template_dirs)
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     for fmt in ("md", "html"):
@@ -246,7 +564,13 @@ def render_docx(
 ) -> Path:
     """Fill the Word template, then apply the page margins and highlight the placeholders."""
     doc = DocxTemplate(str(template))
-    doc.render(dict(view), jinja_env=_docx_environment(), autoescape=True)
+    images = {
+        key: chart | {"image": InlineImage(doc, chart["path"], width=Mm(CHART_WIDTH_MM))}
+        for key, chart in (view.get("charts") or {}).items()
+        if chart
+    }
+    charts_view = dict(view.get("charts") or {}) | images
+    doc.render(dict(view) | {"charts": charts_view}, jinja_env=_docx_environment(), autoescape=True)
     doc.save(str(out_path))
     final = Document(str(out_path))
     margins = settings.margins_mm

@@ -48,6 +48,9 @@ FLOWS_PUBLISHED = {
 }
 
 
+TCCSD_FORMS = ("dang_bo", "chi_bo")
+
+
 def vn(n: float) -> str:
     """Vietnamese thousands grouping, written independently of tonghop.formatting."""
     return f"{round(n):,}".replace(",", ".")
@@ -66,7 +69,8 @@ def expected():
         )
 
     def units(day: date) -> dict[str, int]:
-        act = [u for u in registry.values() if active(u, day)]
+        # TCCSĐ only: the bloc committee (form dang_uy_khoi) is a unit, not a TCCSĐ
+        act = [u for u in registry.values() if active(u, day) and u["form"] in TCCSD_FORMS]
         return {
             "units": len(act),
             "dang_bo": sum(u["form"] == "dang_bo" for u in act),
@@ -217,3 +221,137 @@ def test_rerun_counts_nothing_twice(demo_run):
 def _identical_copies(out) -> int:
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     return sum(f["rule_id"] == "duplicate_file" for f in findings)
+
+
+# --- the other figure-bearing sentences, against sums computed here from the files ---
+
+
+@pytest.fixture(scope="module")
+def raw():
+    registry = read_registry(SAMPLE_DIR / "registry.csv")
+    values = read_values(SAMPLE_DIR / "submissions")
+
+    def units_in(period: str, pred=lambda u: True) -> list[str]:
+        return [c for c, u in registry.items() if active(u, PERIOD_END[period]) and pred(u)]
+
+    def total(code: str, periods, pred=lambda u: True) -> float:
+        return sum(values.get((c, p), {}).get(code, 0) for p in periods for c in units_in(p, pred))
+
+    return registry, values, units_in, total
+
+
+def vn_dec(n: float, decimals: int) -> str:
+    whole, frac = f"{n:,.{decimals}f}".split(".")
+    return whole.replace(",", ".") + "," + frac
+
+
+def test_draft_sections_1_1_1_4_3_2_3_3_and_4_5(demo_run, raw):
+    out, _, _ = demo_run
+    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    registry, values, units_in, total = raw
+    agency = lambda u: u["sector"] == "agency"  # noqa: E731
+    done, given = total("tasks_completed", RANGE, agency), total("tasks_assigned", RANGE, agency)
+    pct = vn_dec(round(100 * done / given + 1e-9, 2), 2)
+    assert f"hoàn thành {vn(done)}/{vn(given)} ({pct}%) việc" in text
+
+    enterprise = lambda u: u["sector"] in ("soe", "private")  # noqa: E731
+    revenue = total("revenue_bn_vnd", RANGE, enterprise)
+    budget = total("state_budget_paid_bn_vnd", RANGE, enterprise)
+    assert f"ước đạt {vn_dec(revenue, 1)} tỷ đồng" in text
+    assert f"Nộp ngân sách Nhà nước ước đạt {vn_dec(budget, 1)} tỷ đồng" in text
+    cut = units_in("2023-H1", enterprise)
+    staff = sum(values[(c, "2023-H1")]["employees"] for c in cut)
+    income = (
+        sum(
+            values[(c, "2023-H1")]["employees"] * values[(c, "2023-H1")]["avg_income_mn_vnd_month"]
+            for c in cut
+        )
+        / staff
+    )
+    assert 15_500 <= staff < 16_000 and 9.25 <= income < 9.5  # so "gần 16", "gần 9,5"
+    assert "cho gần 16 nghìn người lao động" in text
+    assert "thu nhập bình quân đạt gần 9,5 triệu đồng/người/tháng" in text
+
+    at_cut = units_in("2023-H1", lambda u: u["form"] in TCCSD_FORMS)
+    meeting = total("branches_meeting_regularly", ["2023-H1"])
+    branches = total("branches_total", ["2023-H1"])
+    assert 80 < 100 * meeting / branches <= 90
+    trained = total("secretaries_trained", RANGE)
+    assert (
+        f"có trên 80% chi bộ sinh hoạt định kỳ, nề nếp, {vn(trained)}/{vn(branches)} bí thư" in text
+    )
+
+    flags = {k: total(f"culture_{k}", ["2023-H1"]) for k in ("registered", "achieved", "model")}
+    n = len(at_cut)
+    assert (
+        f"có {vn(flags['registered'])}/{n} cơ quan, đơn vị, doanh nghiệp đăng ký xây dựng đạt "
+        f"chuẩn văn hoá; có {vn(flags['achieved'])}/{n} đơn vị đạt chuẩn văn hoá, đạt "
+        f"{vn_dec(100 * flags['achieved'] / n, 2)}%, trong đó có {vn(flags['model'])} đơn vị được "
+        f"công nhận danh hiệu kiểu mẫu (đạt {vn_dec(100 * flags['model'] / n, 2)}%)"
+    ) in text
+
+    f = {code: total(code, RANGE) for code in FLOWS_PUBLISHED}
+    assert (
+        f"kiểm tra {vn(f['inspected_orgs'])} tổ chức đảng và {vn(f['inspected_members'])} đảng "
+        f"viên, giám sát {vn(f['supervised_orgs'])} tổ chức đảng và "
+        f"{vn(f['supervised_members'])} đảng viên"
+    ) in text
+    assert (
+        f"kỷ luật {vn(f['disciplined_members'])} đảng viên và {int(f['disciplined_orgs']):02d} "
+        f"tổ chức đảng. Trong đó, kỷ luật bằng hình thức khiển trách "
+        f"{vn(f['discipline_reprimand'])} đảng viên, cảnh cáo {vn(f['discipline_warning'])} đảng "
+        f"viên, cách chức {int(f['discipline_dismissal']):02d} đảng viên, khai trừ "
+        f"{vn(f['discipline_expulsion'])} đảng viên; tiếp nhận và xử lý "
+        f"{vn(f['denunciations_received'])} đơn tố cáo"
+    ) in text
+
+
+def test_ratings_and_admissions_against_the_target(demo_run, raw):
+    out, _, _ = demo_run
+    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    _, values, units_in, total = raw
+    closing = ["2020-H2", "2021-H2", "2022-H2"]
+    orgs = [values[(c, p)]["org_rating"] for p in closing for c in units_in(p) if (c, p) in values
+            and "org_rating" in values[(c, p)]]  # fmt: skip
+    good = sum(r >= 3 for r in orgs) / len(orgs)
+    rated = total("members_rated", closing)
+    top = total("members_rated_excellent", closing) + total("members_rated_good", closing)
+    assert 0.9 < good < 0.95 and top / rated > 0.95
+    assert (
+        "Bình quân hằng năm, có trên 90% TCCSĐ được xếp loại hoàn thành tốt nhiệm vụ, trên 95% "
+        "đảng viên được đánh giá, xếp loại hoàn thành tốt nhiệm vụ, trong đó 15 - 20% hoàn thành "
+        "xuất sắc nhiệm vụ"
+    ) in text
+    admitted = total("members_admitted", RANGE)
+    per_year = admitted / 3  # 2020-H2 .. 2023-H1: three years
+    over = vn_dec(round(100 * (per_year - 600) / 600 + 1e-9, 2), 2)
+    assert f"kết nạp {vn(admitted)} quần chúng ưu tú vào Đảng, vượt {over}% so với" in text
+    assert f"kết nạp 600/năm; bình quân kết nạp {vn(per_year)} đảng viên/năm" in text
+
+
+def test_appendix_1_has_nine_of_ten_targets_met_and_target_9_not(demo_run, raw):
+    out, _, _ = demo_run
+    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    _, _, _, total = raw
+    for period in ("2020-H2", "2021-H2", "2022-H2"):
+        assert total("branches_meeting_regularly", [period]) < total("branches_total", [period])
+    assert "có 09/10 chỉ tiêu Nghị quyết Đại hội đề ra hoàn thành và hoàn thành vượt mức" in text
+    assert "chỉ tiêu số 9 chưa đạt" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "**" in line]
+    statuses = {int(r.split("|")[1]): r.rsplit("|", 2)[1].strip() for r in rows[:10]}
+    assert statuses[9] == "**Chưa đạt**"
+    assert sorted(k for k, v in statuses.items() if v in ("**Đạt**", "**Vượt**")) == [
+        1, 2, 3, 4, 5, 6, 7, 8, 10
+    ]  # fmt: skip
+
+
+def test_charts_are_in_every_format(demo_run):
+    import docx
+
+    out, _, _ = demo_run
+    pngs = sorted((out / "bieu-do").glob("*.png"))
+    assert len(pngs) == 3
+    md = (out / "bao-cao.md").read_text(encoding="utf-8")
+    assert all(f"(bieu-do/{p.name})" in md for p in pngs)
+    assert (out / "bao-cao.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3
+    assert len(docx.Document(str(out / "bao-cao.docx")).inline_shapes) == 3

@@ -406,7 +406,8 @@ def test_docx_sizes_and_paragraph_format(rendered):
     assert _size(body) == 14
     assert body.paragraph_format.alignment == 3  # justify
     assert body.paragraph_format.first_line_indent.cm == pytest.approx(1, abs=0.01)
-    closing = doc.tables[-1]
+    # the closing block: the borderless table that opens with "Nơi nhận:" (appendices follow it)
+    closing = next(t for t in doc.tables if t.rows[0].cells[0].text.startswith("Nơi nhận:"))
     recipients, signature = closing.rows[0].cells
     title_run = recipients.paragraphs[0].runs[0]
     assert recipients.paragraphs[0].text == "Nơi nhận:"
@@ -449,3 +450,129 @@ def test_docx_template_is_generated_by_its_script(tmp_path):
             return z.read("word/document.xml")
 
     assert body(fresh) == body(TEMPLATES_DIR / "bao-cao.docx")
+
+
+# --- sections 1.1, 1.4, 3.2, 3.3, 4.4 (ratings), 4.5, IV, the appendices and the charts ---
+
+YEAR_VALUES = {
+    "members_rated": 14000,
+    "members_rated_excellent": 2170,
+    "members_rated_good": 11500,
+    "members_rated_complete": 300,
+    "members_rated_incomplete": 30,
+    "org_rating__2": 12,
+    "org_rating__3": 110,
+    "org_rating__4": 30,
+    "members_admitted": 660,
+}
+FULL = _with(
+    cutoff__indicators={
+        "employees": 15946,
+        "avg_income_mn_vnd_month": 9.44,
+        "branches_meeting_regularly_pct": 85.23,
+        "branches_total": 1117,
+        "culture_registered": 111,
+        "culture_achieved": 62,
+        "culture_model": 30,
+    },
+    term__revenue_bn_vnd=122235.8,
+    term__state_budget_paid_bn_vnd=4358.9,
+    term__secretaries_trained=1063,
+    term__inspected_members=2575,
+    term__supervised_orgs=850,
+    term__supervised_members=3917,
+    term__disciplined_members=223,
+    term__discipline_reprimand=152,
+    term__discipline_warning=33,
+    term__discipline_dismissal=2,
+    term__discipline_expulsion=36,
+    term__disciplined_orgs=6,
+    term__denunciations_received=22,
+    sectors={
+        "agency": {
+            "term": {"tasks_assigned": 119246, "tasks_completed": 119176},
+            "start": {"members_total": 9509},
+            "cutoff": {"members_total": 9916},
+            "units": {"start": 93, "cutoff": 87},
+        }
+    },
+    years=[
+        {"year": 2021, "months": 12, "closed": True, "values": YEAR_VALUES},
+        {"year": 2022, "months": 12, "closed": True, "values": YEAR_VALUES},
+    ],
+    admission={"target_per_year": 600},
+    targets={"total": 10, "met": 9, "not_met": [9], "missing": [], "not_due": [], "targets": []},
+)
+NEW_SENTENCES = [
+    "đã chỉ đạo hoàn thành 119.176/119.246 (99,94%) việc được cấp trên giao",
+    "tổng doanh thu của các doanh nghiệp ước đạt 122.235,8 tỷ đồng",
+    "cho gần 16 nghìn người lao động, với mức thu nhập bình quân đạt gần 9,5 triệu đồng",
+    "Nộp ngân sách Nhà nước ước đạt 4.358,9 tỷ đồng",
+    "có trên 80% chi bộ sinh hoạt định kỳ, nề nếp, 1.063/1.117 bí thư chi bộ",
+    "có 111/121 cơ quan, đơn vị, doanh nghiệp đăng ký xây dựng đạt chuẩn văn hoá; có 62/121 đơn "
+    "vị đạt chuẩn văn hoá, đạt 51,24%, trong đó có 30 đơn vị được công nhận danh hiệu kiểu mẫu "
+    "(đạt 24,79%)",
+    "có trên 90% TCCSĐ được xếp loại hoàn thành tốt nhiệm vụ, trên 95% đảng viên được đánh giá, "
+    "xếp loại hoàn thành tốt nhiệm vụ, trong đó 15 - 20% hoàn thành xuất sắc nhiệm vụ",
+    "vượt 15,44% so với Nghị quyết Đại hội đề ra (chỉ tiêu nghị quyết kết nạp 600/năm",
+    "kiểm tra 665 tổ chức đảng và 2.575 đảng viên, giám sát 850 tổ chức đảng và 3.917 đảng viên",
+    "kỷ luật 223 đảng viên và 06 tổ chức đảng. Trong đó, kỷ luật bằng hình thức khiển trách 152 "
+    "đảng viên, cảnh cáo 33 đảng viên, cách chức 02 đảng viên, khai trừ 36 đảng viên; tiếp nhận "
+    "và xử lý 22 đơn tố cáo",
+    "có 09/10 chỉ tiêu Nghị quyết Đại hội đề ra hoàn thành và hoàn thành vượt mức (Phụ lục 1); "
+    "chỉ tiêu số 9 chưa đạt",
+]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> dict[str, Path]:
+    return render_report(FULL, ReportSettings(), tmp_path_factory.mktemp("full"))
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "docx"])
+@pytest.mark.parametrize("sentence", NEW_SENTENCES)
+def test_new_sections_carry_their_figures(full, fmt, sentence):
+    assert sentence in _texts(full)[fmt]
+
+
+def test_charts_are_files_data_uris_and_word_images(full):
+    pngs = sorted(p.name for p in (full["md"].parent / "bieu-do").glob("*.png"))
+    assert pngs == ["dang-vien-theo-khoi.png", "ket-nap-dang-vien.png", "xep-loai-dang-vien.png"]
+    assert "![Biểu đồ 1." in full["md"].read_text("utf-8")
+    assert full["html"].read_text("utf-8").count('<img src="data:image/png;base64,') == 3
+    doc = Document(str(full["docx"]))
+    assert len(doc.inline_shapes) == 3
+    assert {round(s.width.mm) for s in doc.inline_shapes} == {150}
+
+
+def test_without_data_the_new_sentences_keep_placeholders_and_no_chart(texts, rendered):
+    for fmt in ("md", "docx"):
+        assert "hoàn thành […]/[…] ([…]) việc được cấp trên giao" in texts[fmt]
+        assert "có […] chi bộ sinh hoạt định kỳ" in texts[fmt]
+        assert "có […]/[…] chỉ tiêu Nghị quyết Đại hội" in texts[fmt]
+        assert "None" not in texts[fmt]
+    assert not (rendered["md"].parent / "bieu-do").exists()
+    assert "Biểu đồ" not in texts["docx"]
+
+
+def test_coverage_names_corrected_and_pending_units(tmp_path):
+    coverage = dict(CONTEXT["coverage"]) | {
+        "corrected": [
+            {
+                "unit_code": "TCCS007",
+                "name": "Đảng bộ Sở Y tế",
+                "periods": ["2023-H1"],
+                "indicators": ["members_total"],
+            }
+        ],
+        "pending": [
+            {"unit_code": "TCCS009", "name": "Chi bộ Báo Thanh Hóa", "periods": ["2022-H2"]}
+        ],
+    }
+    texts = _texts(render_report(CONTEXT | {"coverage": coverage}, ReportSettings(), tmp_path))
+    for fmt, text in texts.items():
+        assert (
+            "có số liệu đã hiệu chỉnh khi xem xét: Đảng bộ Sở Y tế (TCCS007, kỳ 2023-H1; "
+            "chỉ tiêu: members_total)"
+        ) in text, fmt
+        assert "đang chờ xem xét: Chi bộ Báo Thanh Hóa (TCCS009, kỳ 2022-H2)" in text, fmt

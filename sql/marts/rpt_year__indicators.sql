@@ -1,0 +1,146 @@
+-- one row per calendar year of the range, reporting group, indicator and measure.
+-- measure `value`: flows summed over the year's periods in the range (rates of flows recomputed
+-- from those sums); stocks, weighted means, other rates and distributions (org_rating__4) as
+-- they stand at the period that closes the year, when that period is in the range.
+-- measure `units_positive`: for flows, the units whose sum over the year's periods is above 0.
+-- `period` is the year's code (YYYY); `status` is closed when the period closing the year is in
+-- the range, open when the range ends inside the year.
+with periods as (
+    select * from run_periods where role = 'range'
+),
+
+catalog as (
+    select * from catalog_indicators
+),
+
+indicators as (
+    select * from rpt_period__indicators
+),
+
+grouped_values as (
+    select * from int_values_grouped
+),
+
+rate_parts as (
+    select * from int_rate_parts
+),
+
+period_years as (
+    select period, cast(year(period_end) as varchar) as year, closes_year
+    from periods
+),
+
+year_status as (
+    select year, case when bool_or(closes_year) then 'closed' else 'open' end as status
+    from period_years
+    group by year
+),
+
+rates_of_flows as (
+    select c.code
+    from catalog as c
+    where c.time_aggregation = 'rate'
+        and not exists (
+            select 1 from catalog as part
+            where list_contains(list_concat(c.numerator, c.denominator), part.code)
+                and part.time_aggregation <> 'flow'
+        )
+),
+
+unit_flows as (
+    select
+        y.year,
+        v.group_type,
+        v.group_value,
+        v.indicator_code,
+        v.unit_code,
+        sum(v.value) as value,
+    from grouped_values as v
+    join period_years as y using (period)
+    join catalog as c on c.code = v.indicator_code
+    where c.time_aggregation = 'flow'
+    group by all
+),
+
+flow_sums as (
+    select
+        year,
+        group_type,
+        group_value,
+        indicator_code,
+        'value' as measure,
+        sum(value) as value,
+        count(distinct unit_code) as units_reporting,
+    from unit_flows
+    group by all
+),
+
+flow_positives as (
+    select
+        year,
+        group_type,
+        group_value,
+        indicator_code,
+        'units_positive' as measure,
+        count(distinct unit_code) filter (where value > 0) as value,
+        count(distinct unit_code) as units_reporting,
+    from unit_flows
+    group by all
+),
+
+flow_rates as (
+    select
+        y.year,
+        r.group_type,
+        r.group_value,
+        r.indicator_code,
+        'value' as measure,
+        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
+        count(distinct r.unit_code) as units_reporting,
+    from rate_parts as r
+    join period_years as y using (period)
+    where r.indicator_code in (select code from rates_of_flows)
+    group by all
+),
+
+snapshots as (
+    select
+        y.year,
+        i.group_type,
+        i.group_value,
+        i.indicator_code,
+        'value' as measure,
+        i.value,
+        i.units_reporting,
+    from indicators as i
+    join period_years as y using (period)
+    left join catalog as c on c.code = i.indicator_code
+    where y.closes_year
+        and (
+            c.code is null
+            or (c.time_aggregation <> 'flow' and c.code not in (select code from rates_of_flows))
+        )
+),
+
+combined as (
+    select * from flow_sums
+    union all select * from flow_positives
+    union all select * from flow_rates
+    union all select * from snapshots
+),
+
+final as (
+    select
+        c.year as period,
+        s.status,
+        c.group_type,
+        c.group_value,
+        c.indicator_code,
+        c.measure,
+        c.value,
+        c.units_reporting,
+    from combined as c
+    join year_status as s using (year)
+)
+
+select * from final

@@ -1,0 +1,121 @@
+"""The draft's charts as PNG files (matplotlib, Agg backend: no display needed).
+
+Each function takes figures already consolidated and the wording from `templates/wording.yaml`,
+writes one PNG and returns its path. Numbers on the charts go through `tonghop.formatting`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from tonghop import formatting  # noqa: E402
+
+WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 150
+"""16 × 9 cm at 150 dpi (960 × 540 px): fits the A4 text width (165 mm) when inserted at 150 mm."""
+COLOURS = ("#8c1c13", "#e0a526", "#4a6fa5", "#9aa5b1")
+FONT = "DejaVu Serif"  # ships with matplotlib and has every Vietnamese letter
+
+
+def _figure():
+    plt.rcParams.update({"font.family": FONT, "font.size": 9})
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: formatting.so(v)))
+    return fig, ax
+
+
+def _save(fig, path: Path) -> Path:  # noqa: ANN001
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    # no timestamp in the PNG, so a rerun writes the same bytes
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def _label_bars(ax, bars, values: Sequence[float]) -> None:  # noqa: ANN001
+    labels = [formatting.so(v) for v in values]
+    ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+
+
+def members_by_sector(
+    start: Mapping[str, float | None],
+    cutoff: Mapping[str, float | None],
+    wording: Mapping[str, Any],
+    path: Path,
+) -> Path:
+    """Grouped bars: members at the term's start and at the cut-off, one group per sector."""
+    sectors = list(wording["sectors"])
+    fig, ax = _figure()
+    x = range(len(sectors))
+    width = 0.38
+    for i, (values, name) in enumerate(zip((start, cutoff), wording["series"], strict=True)):
+        heights = [float(values.get(s) or 0) for s in sectors]
+        offsets = [p + (i - 0.5) * width for p in x]
+        bars = ax.bar(offsets, heights, width, color=COLOURS[i], label=name)
+        _label_bars(ax, bars, heights)
+    ax.set_xticks(list(x), [wording["sectors"][s] for s in sectors])
+    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def ratings_by_year(
+    years: Sequence[Mapping[str, Any]], wording: Mapping[str, Any], path: Path
+) -> Path:
+    """Stacked bars: each year's members by rating, as percentages of those rated."""
+    series = list(wording["series"])
+    fig, ax = _figure()
+    labels = [str(y["year"]) for y in years]
+    bottom = [0.0] * len(years)
+    for i, code in enumerate(series):
+        shares = [float(formatting.ty_le(y[code], y["members_rated"]) or 0) for y in years]
+        ax.bar(labels, shares, 0.55, bottom=bottom, color=COLOURS[i], label=wording["series"][code])
+        for j, share in enumerate(shares):
+            if share >= 5:
+                ax.text(
+                    j,
+                    bottom[j] + share / 2,
+                    formatting.phan_tram(share, 1),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if i in (0, 2) else "black",
+                )
+        bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+    ax.set_ylim(0, 100)
+    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def admissions_by_year(
+    years: Sequence[Mapping[str, Any]],
+    target: float | None,
+    wording: Mapping[str, Any],
+    path: Path,
+) -> Path:
+    """Bars: members admitted in each year of the range (part years marked), the target's line."""
+    fig, ax = _figure()
+    labels = [
+        str(y["year"])
+        + ("" if y["months"] >= 12 else "\n(" + wording["partial"].format(months=y["months"]) + ")")
+        for y in years
+    ]
+    values = [float(y["admitted"]) for y in years]
+    bars = ax.bar(labels, values, 0.55, color=COLOURS[0], label=wording["bar"])
+    _label_bars(ax, bars, values)
+    if target is not None:
+        ax.axhline(float(target), color=COLOURS[1], linewidth=2, label=wording["target"])
+    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
+    ax.legend(frameon=False, loc="upper left")
+    return _save(fig, path)
