@@ -24,6 +24,32 @@ class Margins(BaseModel):
     right: float = Field(default=15, gt=0)
 
 
+class DeliverySettings(BaseModel):
+    """Where the draft goes after a run: an outbox folder, and by email when a server is set.
+
+    Email stays off until `smtp_host` and at least one address in `owners` are given.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbox: Path | None = Field(
+        default=None, description="Thư mục hộp thư đi; mặc định OUT/outbox (một thư mục mỗi lần)"
+    )
+    owners: list[str] = Field(default_factory=list, description="Địa chỉ email người nhận dự thảo")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password_env: str | None = Field(
+        default=None, description="Tên biến môi trường chứa mật khẩu SMTP (không ghi mật khẩu)"
+    )
+    sender: str = "tonghop@localhost"
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host and self.owners)
+
+
 class ReportSettings(BaseModel):
     """What the header block, title and closing of the draft say."""
 
@@ -56,6 +82,7 @@ class ReportSettings(BaseModel):
         ]
     )
     margins_mm: Margins = Field(default_factory=Margins)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
 
 def load_settings(path: Path | None = None) -> ReportSettings:

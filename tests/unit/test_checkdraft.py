@@ -1,0 +1,205 @@
+"""`tonghop check-draft`: figures that contradict each other or the data, and quiet elsewhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docx import Document
+from typer.testing import CliRunner
+
+from tonghop.checkdraft import (
+    Paragraph,
+    check_draft,
+    check_paragraphs,
+    read_draft,
+    workspace_lookup,
+)
+from tonghop.cli import app
+from tonghop.db import connect
+
+DRAFTS = Path(__file__).resolve().parents[1] / "data" / "drafts"
+HAND_WRITTEN = DRAFTS / "bao-cao-viet-tay.md"
+PERIOD = "2020-H2..2023-H1"
+
+# The published totals of report-outline.md, as the marts hold them.
+DATA = {
+    "start.units": 177, "start.dang_bo": 121, "start.chi_bo": 56,
+    "start.branches_total": 1253, "start.members_total": 15484,
+    "cutoff.units": 121, "cutoff.dang_bo": 93, "cutoff.chi_bo": 28,
+    "cutoff.agency": 87, "cutoff.soe": 20, "cutoff.private": 11, "cutoff.industrial_zone": 3,
+    "cutoff.branches_total": 1117, "cutoff.members_total": 14103,
+    "cutoff.culture_registered": 111, "cutoff.culture_achieved": 62, "cutoff.culture_model": 30,
+    "cutoff.avg_income_mn_vnd_month": 9.44,
+    "term.members_admitted": 2078, "term.members_confirmed": 1084, "term.members_struck_off": 14,
+    "term.members_removed": 4, "term.party_badges_awarded": 253, "term.member_cards_issued": 3079,
+    "term.inspected_orgs": 665, "term.inspected_members": 2575, "term.supervised_orgs": 850,
+    "term.supervised_members": 3917, "term.disciplined_members": 223, "term.disciplined_orgs": 6,
+    "term.discipline_reprimand": 152, "term.discipline_warning": 33,
+    "term.discipline_dismissal": 2, "term.discipline_expulsion": 36,
+    "term.denunciations_received": 22, "term.secretaries_trained": 1063,
+    "term.tasks_completed": 119176, "term.tasks_assigned": 119246,
+    "term.revenue_bn_vnd": 122235.8, "term.state_budget_paid_bn_vnd": 4358.9,
+}  # fmt: skip
+
+
+def _check(*texts: str, data: dict | None = None) -> list:
+    paragraphs = [Paragraph(i, t) for i, t in enumerate(texts, start=1)]
+    return check_paragraphs(paragraphs, data.get if data is not None else None)
+
+
+def test_hand_written_report_finds_exactly_the_planted_contradictions() -> None:
+    issues = check_draft(HAND_WRITTEN)
+    found = sorted((i.kind, i.stated, i.computed) for i in issues)
+    assert found == [
+        ("ratio", 52.24, 51.24),  # 62/121 is 51,24%
+        ("sum", 223.0, 222.0),  # khiển trách 152 + cảnh cáo 33 + cách chức 02 + khai trừ 35
+        ("sum", 2078.0, 2000.0),  # (năm 2021: 700; năm 2022: 800; 6 tháng đầu năm 2023: 500)
+    ]
+    ratio = next(i for i in issues if i.kind == "ratio")
+    assert "62/121 đơn vị đạt chuẩn văn hóa, đạt 52,24%" in ratio.excerpt
+    assert read_draft(HAND_WRITTEN)[ratio.location - 1].text.startswith("Có 111/121")
+
+
+def test_with_data_also_finds_the_figures_that_differ_from_it() -> None:
+    issues = check_draft(HAND_WRITTEN, DATA.get)
+    mismatches = sorted(
+        (i.figure, i.stated, i.computed) for i in issues if i.kind == "data_mismatch"
+    )
+    assert mismatches == [
+        ("term.discipline_expulsion", 35.0, 36),
+        ("term.member_cards_issued", 3097.0, 3079),  # transposed digits
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # kinds after the total: TCCSĐ, then chi bộ trực thuộc and đảng viên, are not a sum
+        "Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở, 1.117 chi bộ "
+        "trực thuộc đảng ủy cơ sở và 14.103 đảng viên.",
+        "Sau Đại hội Đảng bộ Khối lần thứ XX, Đảng bộ có 177 tổ chức cơ sở đảng (TCCSĐ), trong "
+        "đó: 121 đảng bộ, 56 chi bộ cơ sở, 1.253 chi bộ trực thuộc đảng ủy cơ sở với 15.484 "
+        "đảng viên tham gia sinh hoạt.",
+        "Đến nay, Đảng bộ có 121 TCCSĐ, giảm 56 tổ chức so với khi mới thành lập; trong đó: 87 "
+        "TCCSĐ trong cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh; 20 TCCSĐ trong "
+        "doanh nghiệp có vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà nước và 03 đảng bộ "
+        "cơ sở trong các KCN của tỉnh.",
+        "Có trên 90% TCCSĐ được xếp loại hoàn thành tốt nhiệm vụ, trên 95% đảng viên được đánh "
+        "giá, xếp loại hoàn thành tốt nhiệm vụ, trong đó 15 - 20% hoàn thành xuất sắc nhiệm vụ.",
+        "Đã chỉ đạo hoàn thành 119.176/119.246 (99,94%) việc được giao.",
+        "Có 62/121 đơn vị đạt chuẩn văn hóa, đạt 51,24%, trong đó có 30 đơn vị được công nhận "
+        "danh hiệu kiểu mẫu (đạt 24,79%).",
+        "Kỷ luật 223 đảng viên và 06 tổ chức đảng. Trong đó, kỷ luật bằng hình thức khiển trách "
+        "152 đảng viên, cảnh cáo 33 đảng viên, cách chức 02, khai trừ 36 đảng viên.",
+        "Có 9/10 chỉ tiêu Nghị quyết Đại hội đề ra hoàn thành và hoàn thành vượt mức (Phụ lục 1).",
+        "Thanh Hóa, ngày 06/7/2023. Số 191-BC/ĐUK, nhiệm kỳ 2020 - 2025, kết nạp 300/năm.",
+    ],
+)
+def test_correct_passages_are_quiet(text: str) -> None:
+    assert _check(text, data=DATA) == []
+
+
+def test_sum_of_same_kind_parts_and_labelled_parts() -> None:
+    [issue] = _check("Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 27 chi bộ cơ sở.")
+    assert (issue.kind, issue.stated, issue.computed, issue.parts) == ("sum", 121, 120, [93, 27])
+    [issue] = _check("Tổng số 2.078 đảng viên (năm 2021: 1.000; năm 2022: 1.077).")
+    assert (issue.stated, issue.computed) == (2078, 2077)
+
+
+def test_ratio_tolerates_only_the_rounding_of_its_decimals() -> None:
+    assert _check("Có 1/3 (33,3%) đơn vị.") == []  # 33,33… shown with one decimal
+    assert _check("Có 1/8 (12,5%) đơn vị, 1/8 (13%) chi bộ.") == []  # 12,5 shown as 13
+    assert _check("Có 1/8 (14%) đơn vị.")[0].computed == 12.5
+    [issue] = _check("Có 2/3 (66,6%) đơn vị.")  # 66,67
+    assert issue.computed == 66.67
+
+
+def test_approximate_figures_are_not_compared_with_the_data() -> None:
+    text = "Thu nhập bình quân đạt gần 9,5 triệu đồng/người/tháng."
+    assert _check(text, data=DATA) == []
+    assert _check("Thu nhập bình quân đạt 9,5 triệu đồng.", data=DATA)[0].computed == 9.44
+
+
+def test_docx_paragraphs_and_table_cells_are_read(tmp_path: Path) -> None:
+    doc = Document()
+    for paragraph in read_draft(HAND_WRITTEN):
+        doc.add_paragraph(paragraph.text)
+    cell = doc.add_table(rows=1, cols=2).rows[0].cells[1]
+    cell.text = "Có 1.063/1.117 (96,17%) bí thư chi bộ được bồi dưỡng."
+    path = tmp_path / "bao-cao.docx"
+    doc.save(str(path))
+    found = sorted((i.kind, i.stated) for i in check_draft(path))
+    assert found == [("ratio", 52.24), ("ratio", 96.17), ("sum", 223.0), ("sum", 2078.0)]
+
+
+def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
+    out = tmp_path / "ket-qua.json"
+    result = CliRunner().invoke(app, ["check-draft", str(HAND_WRITTEN), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3 chỗ cần xem lại" in result.output
+    issues = json.loads(out.read_text(encoding="utf-8"))
+    assert {"kind", "excerpt", "stated", "computed", "location"} <= set(issues[0])
+    clean = tmp_path / "sach.txt"
+    clean.write_text("Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở.")
+    result = CliRunner().invoke(app, ["check-draft", str(clean)])
+    assert result.exit_code == 0 and "không thấy" in result.output
+    (tmp_path / "hong.docx").write_bytes(b"not a zip")
+    (tmp_path / "latin1.txt").write_bytes("Đảng bộ".encode("utf-16"))
+    for bad in ("hong.docx", "latin1.txt", "khong-co.md", "bao-cao.pdf"):
+        result = CliRunner().invoke(app, ["check-draft", str(tmp_path / bad)])
+        assert result.exit_code == 2, (bad, result.output)
+
+
+def test_workspace_is_read_only_and_must_hold_the_period(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    con.execute(
+        "create table run_periods as select * from (values ('2023-H1', 1, 'range'), "
+        "('2022-H2', 0, 'baseline')) as t(period, ordinal, role)"
+    )
+    con.execute(
+        "create table rpt_term__units as select 'cutoff' as measure, 121 as units, 93 as dang_bo,"
+        " 28 as chi_bo, 87 as agency, 20 as soe, 11 as private, 3 as industrial_zone"
+    )
+    con.execute(
+        "create table rpt_term__indicators as select * from (values "
+        "('cutoff', 'bloc', 'bloc', 'members_total', 14103.0)) "
+        "as t(measure, group_type, group_value, indicator_code, value)"
+    )
+    con.close()
+    draft = tmp_path / "d.md"
+    draft.write_text("Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ "
+                     "sở và 14.130 đảng viên.")  # fmt: skip
+    out = tmp_path / "r.json"
+    args = ["check-draft", str(draft), "--workspace", str(tmp_path), "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--period", "2023-H1"])
+    assert result.exit_code == 0, result.output
+    [issue] = json.loads(out.read_text(encoding="utf-8"))
+    assert issue["kind"] == "data_mismatch" and issue["figure"] == "cutoff.members_total"
+    assert (issue["stated"], issue["computed"]) == (14130, 14103)
+    assert CliRunner().invoke(app, [*args, "--period", "2024"]).exit_code == 2
+    assert CliRunner().invoke(app, ["check-draft", str(draft), "--period", "2024"]).exit_code == 2
+
+
+@pytest.mark.slow
+def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    run = subprocess.run(
+        [sys.executable, "-m", "tonghop.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lookup = workspace_lookup(out / "workspace", PERIOD)
+    for name in ("bao-cao.md", "bao-cao.docx"):
+        assert check_draft(out / name) == [], name
+        assert check_draft(out / name, lookup) == [], name
+    # the same run wrote the traceability page and delivered the draft to the outbox
+    assert 'id="cutoff.members_total"' in (out / "truy-vet.html").read_text(encoding="utf-8")
+    [outbox] = (out / "outbox").iterdir()
+    assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
+    assert lookup("cutoff.members_total") == 14103

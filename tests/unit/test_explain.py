@@ -1,0 +1,165 @@
+"""`tonghop explain` and the traceability page on small fixture rows in a real DuckDB workspace.
+
+Range 2022-H2..2023-H1, baseline 2022-H1; every expected figure is worked out by hand beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tonghop.catalog import load_catalog
+from tonghop.cli import app
+from tonghop.consolidate import report_context, run_models
+from tonghop.db import connect
+from tonghop.explain import ExplainError, explain, parse_figure_id, write_trace_page
+from tonghop.periods import PeriodRange
+
+RANGE = PeriodRange.parse("2022-H2..2023-H1")
+
+UNITS = [
+    ("U1", "Đảng bộ Sở Tài chính", "agency", "dang_bo", date(2010, 1, 1), None),
+    ("U2", "Chi bộ Công ty A", "soe", "chi_bo", date(2010, 1, 1), None),
+    ("U3", "Chi bộ Công ty <B>", "private", "chi_bo", date(2010, 1, 1), date(2022, 12, 31)),
+]
+
+# submission id -> (unit, period, seq, values)
+FIXTURE = {
+    "U1-22H1": ("U1", "2022-H1", 1, {"members_total": 100, "branches_total": 10}),
+    "U2-22H1": ("U2", "2022-H1", 2, {"members_total": 20}),
+    "U3-22H1": ("U3", "2022-H1", 3, {"members_total": 15, "branches_total": 0}),
+    "U1-22H2": ("U1", "2022-H2", 4, {"members_total": 103, "members_admitted": 3}),
+    "U2-22H2": ("U2", "2022-H2", 5, {"members_total": 21, "members_admitted": 1}),
+    "U3-22H2": ("U3", "2022-H2", 6, {"members_total": 16, "members_admitted": 2}),
+    "U1-23H1": ("U1", "2023-H1", 7, {"members_total": 105, "members_admitted": 2,
+                                     "tasks_assigned": 10, "tasks_completed": 9}),
+    "U2-23H1": ("U2", "2023-H1", 8, {"members_total": 22, "members_admitted": 1,
+                                     "tasks_assigned": 2, "tasks_completed": 1,
+                                     "revenue_bn_vnd": 100, "employees": 100,
+                                     "avg_income_mn_vnd_month": 10.0}),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("explain")
+    con = connect(ws)
+    con.executemany(
+        "insert into registry_units (unit_code, name, sector, form, valid_from, valid_to) "
+        "values (?, ?, ?, ?, ?, ?)",
+        [list(u) for u in UNITS],
+    )
+    for sid, (unit, period, seq, values) in FIXTURE.items():
+        con.execute(
+            "insert into submissions (submission_id, sha256, unit_code, period, file_format, "
+            "original_name, received_at, batch_id, seq) values (?, ?, ?, ?, 'csv', ?, ?, 'b', ?)",
+            [sid, f"sha-{sid}", unit, period, f"{sid}.csv", datetime(2023, 7, 1), seq],
+        )
+        con.executemany(
+            "insert into submitted_values (submission_id, indicator_code, raw_value, value, "
+            "location) values (?, ?, ?, ?, ?)",
+            [
+                [sid, code, repr(v), v, f"dòng {i}"]
+                for i, (code, v) in enumerate(values.items(), start=2)
+            ],
+        )
+    run_models(con, load_catalog(), RANGE)
+    con.close()
+    return ws
+
+
+@pytest.fixture()
+def con(workspace: Path):
+    connection = connect(workspace, read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_stock_at_cutoff_is_the_sum_of_the_units_last_values(con) -> None:  # noqa: ANN001
+    result = explain(con, "cutoff.members_total")
+    # U1 105 + U2 22 (U3 left the bloc on 2022-12-31)
+    assert result.value == result.total == 127
+    assert result.model == "rpt_term__indicators" and result.column == "value"
+    rows = {(c["unit_code"], c["period"]): c for c in result.contributions}
+    assert set(rows) == {("U1", "2023-H1"), ("U2", "2023-H1")}
+    assert rows["U1", "2023-H1"]["sha256"] == "sha-U1-23H1"
+    assert rows["U1", "2023-H1"]["file_name"] == "U1-23H1.csv"
+    assert rows["U1", "2023-H1"]["location"] == "dòng 2"
+    assert rows["U1", "2023-H1"]["name"] == "Đảng bộ Sở Tài chính"
+
+
+def test_flow_over_the_term_lists_every_period(con) -> None:  # noqa: ANN001
+    result = explain(con, "term.members_admitted")
+    # 2022-H2: 3 + 1 + 2; 2023-H1: 2 + 1
+    assert result.value == result.total == 9
+    assert len(result.contributions) == 5
+    assert result.matches
+
+
+def test_start_is_the_baseline(con) -> None:  # noqa: ANN001
+    result = explain(con, "start.branches_total")
+    assert result.value == result.total == 10
+    assert {c["period"] for c in result.contributions} == {"2022-H1"}
+
+
+def test_unit_counts_come_from_the_registry(con) -> None:  # noqa: ANN001
+    cutoff = explain(con, "cutoff.units")
+    assert cutoff.model == "rpt_term__units" and cutoff.column == "units"
+    assert cutoff.value == cutoff.total == 2
+    assert [c["unit_code"] for c in cutoff.contributions] == ["U1", "U2"]
+    start_chi_bo = explain(con, "start.chi_bo")
+    assert start_chi_bo.value == start_chi_bo.total == 2
+
+
+def test_rate_is_recomputed_from_the_units_parts(con) -> None:  # noqa: ANN001
+    result = explain(con, "cutoff.tasks_completed_pct")
+    # (9 + 1) / (10 + 2)
+    assert result.total == pytest.approx(100 * 10 / 12)
+    assert result.matches
+    assert {(c["numerator"], c["denominator"]) for c in result.contributions} == {(9, 10), (1, 2)}
+
+
+def test_group_and_weighted_mean(con) -> None:  # noqa: ANN001
+    assert explain(con, "cutoff.members_total@sector:soe").total == 22
+    income = explain(con, "cutoff.avg_income_mn_vnd_month")
+    assert income.value == income.total == pytest.approx(10.0)
+    assert income.contributions[0]["weight"] == 100
+
+
+def test_unknown_or_absent_figures_are_refused(con) -> None:  # noqa: ANN001
+    with pytest.raises(ExplainError):
+        parse_figure_id("members_total")
+    with pytest.raises(ExplainError):
+        explain(con, "cutoff.no_such_indicator")
+    with pytest.raises(ExplainError, match="start/cutoff"):
+        explain(con, "term.members_total")  # a stock is not summed over the term
+
+
+def test_cli_prints_model_contributions_and_total(workspace: Path) -> None:
+    result = CliRunner().invoke(app, ["explain", "term.members_admitted", "--workspace",
+                                      str(workspace), "--period", "2022-H2..2023-H1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "rpt_term__indicators" in result.output
+    assert "sha-U3-22H2" in result.output and "U3-22H2.csv" in result.output
+    assert "Tổng 5 dòng: 9 (bằng số liệu của dự thảo)" in result.output
+    wrong = CliRunner().invoke(app, ["explain", "cutoff.members_total", "--workspace",
+                                     str(workspace), "--period", "2024"])  # fmt: skip
+    assert wrong.exit_code == 2
+
+
+def test_trace_page_lists_each_figure_escaped(workspace: Path, tmp_path: Path) -> None:
+    con = connect(workspace, read_only=True)
+    try:
+        context = report_context(con, RANGE)
+        page = write_trace_page(con, context, tmp_path)
+    finally:
+        con.close()
+    html = page.read_text(encoding="utf-8")
+    assert page.name == "truy-vet.html"
+    assert 'id="cutoff.members_total"' in html and 'id="term.members_admitted"' in html
+    assert "sha-U1-23H1" in html
+    # the unit name "Chi bộ Công ty <B>" is data: escaped, never markup
+    assert "Chi bộ Công ty &lt;B&gt;" in html and "<B>" not in html
