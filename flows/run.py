@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NONE
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
+from tonghop import deliver as delivery
 from tonghop import pipeline
 from tonghop.collect import CollectResult, SourceFile
 from tonghop.periods import PeriodRange
-from tonghop.render import render_report
+from tonghop.render import OUTPUT_NAMES, render_report
 from tonghop.settings import load_settings
 from tonghop.validate import Finding
 
@@ -26,6 +35,33 @@ class RunParameters(BaseModel):
     out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
     settings: Path | None = Field(default=None, description="Tệp YAML thiết lập văn bản")
     show_progress: bool = Field(default=False, description="In tiến độ nhận tệp ra màn hình")
+    review_pause: bool = Field(
+        default=False,
+        description="Tạm dừng chờ cán bộ xem xét các lỗi chưa xử lý (trên giao diện Prefect)",
+    )
+    review_timeout_seconds: int = Field(
+        default=3600, ge=1, description="Chờ xem xét tối đa (giây); quá hạn: đơn vị 'chờ xem xét'"
+    )
+
+
+class FindingDecision(BaseModel):
+    """A steward's decision on one finding in the run's review form."""
+
+    finding_key: str = Field(description="Mã phát hiện")
+    unit_code: str | None = Field(default=None, description="Đơn vị (để đọc, không đổi)")
+    message: str = Field(default="", description="Nội dung (để đọc, không đổi)")
+    decision: Literal["open", "accept", "reject"] = Field(
+        default="open",
+        description="open: để sau; accept: chấp nhận số liệu; reject: yêu cầu đơn vị nộp lại",
+    )
+    note: str = Field(default="", description="Ghi chú của cán bộ xem xét")
+
+
+class ReviewDecision(RunInput):
+    """The review form shown in Prefect's UI when a run pauses for a steward."""
+
+    actor: str = Field(default="prefect-ui", description="Người xem xét")
+    decisions: list[FindingDecision] = Field(default_factory=list)
 
 
 @task(cache_policy=NONE)
@@ -79,6 +115,154 @@ def render(context: dict, settings: Path | None, out: Path) -> dict[str, Path]:
     return render_report(context, load_settings(settings), out)
 
 
+@task(cache_policy=NONE)
+def trace(workspace: Path, context: dict, out: Path) -> dict[str, Path]:
+    """Write truy-vet.html: each figure of the draft with every unit's contribution."""
+    from tonghop.db import open_db
+    from tonghop.explain import write_trace_page
+
+    with open_db(workspace) as con:
+        return {"trace": write_trace_page(con, context, out)}
+
+
+@task(cache_policy=NONE)
+def to_outbox(
+    outputs: dict[str, Path], settings: Path | None, out: Path, period: str
+) -> delivery.Delivery:
+    """Copy the draft (md, html, docx) into this run's own outbox folder."""
+    drafts = [outputs[fmt] for fmt in OUTPUT_NAMES if fmt in outputs]
+    return delivery.deliver(drafts, load_settings(settings), out, period, email=False)
+
+
+# Retries: the mail server may be briefly unreachable.
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=[5, 30])
+def email_draft(
+    delivered: delivery.Delivery, settings: Path | None, period: str, coverage: dict
+) -> list[str]:
+    """Email the outbox's draft to the report owners of the settings (one message)."""
+    return delivery.send_draft(delivered, load_settings(settings), period, coverage)
+
+
+@task(cache_policy=NONE)
+def link_draft(delivered: delivery.Delivery, period: str) -> None:
+    """Link the delivered draft as Prefect artifacts (a summary and the .docx)."""
+    create_markdown_artifact(
+        key="tonghop-du-thao",
+        markdown=delivery.artifact_markdown(delivered, period),
+        description=f"Dự thảo báo cáo kỳ {period}",
+    )
+    docx = next((p for p in delivered.files if p.suffix == ".docx"), None)
+    if docx is not None:
+        create_link_artifact(
+            key="tonghop-du-thao-docx", link=docx.resolve().as_uri(), link_text=docx.name
+        )
+
+
+def send_draft(
+    delivered: delivery.Delivery, settings: Path | None, period: str, coverage: dict
+) -> None:
+    """Email the draft when the settings say so, then link it; a mail failure is logged."""
+    if load_settings(settings).delivery.email_enabled:
+        state = email_draft(delivered, settings, period, coverage, return_state=True)
+        if state.is_failed():
+            get_run_logger().error(
+                "Không gửi được email dự thảo (vẫn có trong %s): %s",
+                delivered.outbox,
+                state.message,
+            )
+        else:
+            delivered.emailed_to = state.result()
+    link_draft(delivered, period)
+
+
+@task(cache_policy=NONE)
+def sync_reviews(workspace: Path) -> int:
+    """Record what resubmissions did to the review queue (one action per finding)."""
+    return pipeline.sync_reviews(workspace)
+
+
+@task(cache_policy=NONE)
+def publish_findings(workspace: Path, period: str, run_id: str) -> list[dict]:
+    """Publish the findings with their review state as Prefect artifacts (table, summary)."""
+    queue = pipeline.review_queue(workspace)
+    create_table_artifact(
+        key="tonghop-findings",
+        table=pipeline.findings_table(queue) or [{"mã": "", "nội dung": "Không có phát hiện"}],
+        description=f"Phát hiện khi kiểm tra số liệu kỳ {period}",
+    )
+    create_markdown_artifact(
+        key="tonghop-review-summary",
+        markdown=pipeline.review_summary_markdown(queue, run_id, period),
+        description="Tóm tắt kết quả kiểm tra",
+    )
+    return queue
+
+
+@task(cache_policy=NONE)
+def apply_review(workspace: Path, decision: ReviewDecision) -> int:
+    """Apply the steward's decisions from the review form (one action per decided finding)."""
+    from tonghop.review import Decision
+
+    return pipeline.apply_review_decisions(
+        workspace,
+        [Decision(d.finding_key, d.decision, d.note) for d in decision.decisions],
+        decision.actor,
+    )
+
+
+@task(cache_policy=NONE)
+def mark_pending(workspace: Path, findings: list[dict]) -> int:
+    """Mark the submissions still waiting for a decision pending (an empty list clears)."""
+    return pipeline.mark_pending(workspace, findings)
+
+
+@task(cache_policy=NONE)
+def write_review(workspace: Path, out: Path, run_id: str, settings: Path | None) -> dict:
+    """Write the review page and the letters to units with something to fix."""
+    return pipeline.write_review_outputs(workspace, out, run_id, settings)
+
+
+def review_pause(params: RunParameters) -> list[dict]:
+    """Pause for a steward's decisions on open errors; return the findings left pending."""
+    from prefect.exceptions import FlowPauseTimeout
+
+    waiting = pipeline.open_error_findings(params.workspace)
+    if not waiting:
+        return []
+    form = ReviewDecision.with_initial_data(
+        description=f"{len(waiting)} lỗi chưa xử lý: chọn accept hoặc reject cho từng phát hiện.",
+        decisions=[
+            FindingDecision(
+                finding_key=f["finding_key"], unit_code=f["unit_code"], message=f["message"]
+            )
+            for f in waiting
+        ],
+    )
+    try:
+        decision = pause_flow_run(
+            wait_for_input=form, timeout=params.review_timeout_seconds, poll_interval=2
+        )
+    except FlowPauseTimeout:
+        get_run_logger().warning(
+            "Hết thời gian chờ xem xét: %d phát hiện, đơn vị ghi là chờ xem xét", len(waiting)
+        )
+        _resume_after_timeout()
+        return waiting
+    apply_review(params.workspace, decision)
+    return pipeline.open_error_findings(params.workspace)
+
+
+def _resume_after_timeout() -> None:
+    # After a pause times out the run goes on to render the draft; without this the API would
+    # record it as failed ("never resumed") although it finished.
+    from prefect.client.orchestration import get_client
+    from prefect.context import get_run_context
+    from prefect.states import Running
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(get_run_context().flow_run.id, Running(), force=True)
+
+
 @flow(name="tonghop-run", timeout_seconds=3600, log_prints=True)
 def run(params: RunParameters) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
@@ -87,11 +271,24 @@ def run(params: RunParameters) -> pipeline.RunSummary:
     load_registry(params.workspace, params.registry)
     files = read_source(params.source)
     collected = collect(params.workspace, files, params.show_progress)
+    sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
     findings = validate(params.workspace, params.period, collected.batch_id, run_id)
+    sync_reviews(params.workspace)
+    publish_findings(params.workspace, params.period, run_id)
+    pending = review_pause(params) if params.review_pause else []
+    mark_pending(params.workspace, pending)
     context = consolidate(params.workspace, params.period)
     context["coverage"]["rejected_files"] = len(collected.rejected)
+    context["coverage"] |= pipeline.review_coverage(
+        params.workspace, PeriodRange.parse(params.period)
+    )
     outputs = pipeline.write_findings(params.out, findings, collected.rejected)
     outputs |= render(context, params.settings, params.out)
+    outputs |= write_review(params.workspace, params.out, run_id, params.settings)
+    outputs |= trace(params.workspace, context, params.out)
+    delivered = to_outbox(outputs, params.settings, params.out, params.period)
+    outputs["outbox"] = delivered.outbox
+    send_draft(delivered, params.settings, params.period, context["coverage"])
     errors = sum(f.severity == "error" for f in findings)
     return pipeline.RunSummary(
         out=str(params.out),

@@ -30,7 +30,22 @@ def _warm_imports() -> None:
     import great_expectations  # noqa: F401
 
 
-def _check_inputs(source: str, registry: Path, period: str) -> None:
+def _check_workspace_free(workspace: Path) -> None:
+    """Refuse to start while another process writes the workspace (DuckDB: one writer)."""
+    import duckdb
+
+    from tonghop.db import connect
+
+    try:
+        connect(workspace).close()
+    except duckdb.IOException as exc:
+        _fail(
+            f"Tệp dữ liệu của thư mục làm việc '{workspace}' đang được một tiến trình khác ghi; "
+            f"chờ tiến trình đó xong rồi chạy lại. ({exc})"
+        )
+
+
+def _check_inputs(source: str, registry: Path, period: str, workspace: Path) -> None:
     """Refuse, with a Vietnamese message and no traceback, what cannot run at all."""
     import fsspec
 
@@ -45,6 +60,7 @@ def _check_inputs(source: str, registry: Path, period: str) -> None:
         read_registry(registry)
     except (RegistryError, UnicodeDecodeError) as exc:
         _fail(str(exc))
+    _check_workspace_free(workspace)
     try:
         fs, root = fsspec.core.url_to_fs(source)
         if not fs.isdir(root):
@@ -56,7 +72,7 @@ def _check_inputs(source: str, registry: Path, period: str) -> None:
 def _run(
     source: str, registry: Path, period: str, workspace: Path, out: Path, settings: Path | None
 ) -> None:
-    _check_inputs(source, registry, period)
+    _check_inputs(source, registry, period, workspace)
     apply_embedded_defaults()
     started = time.monotonic()
     from flows.run import RunParameters, run
@@ -152,6 +168,79 @@ def forms(
             catalog,
         )
     typer.echo(f"Đã tạo {len(active)} biểu mẫu kỳ {the_period.code} trong {out}/")
+
+
+from tonghop.cli_review import review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
+
+
+@app.command("check-draft")
+def check_draft(
+    file: Path = typer.Argument(..., help="Dự thảo đã chỉnh sửa (.docx, .md, .txt)"),
+    workspace: Path | None = typer.Option(None, help="Thư mục làm việc để đối chiếu số liệu"),
+    period: str | None = typer.Option(None, help="Kỳ của số liệu (kiểm tra khớp với workspace)"),
+    json_out: Path | None = typer.Option(None, "--json", help="Ghi kết quả ra tệp JSON"),
+) -> None:
+    """Tìm số liệu tự mâu thuẫn trong dự thảo (tổng, tỷ lệ) và số liệu lệch với dữ liệu."""
+    import json
+
+    from tonghop.checkdraft import DraftError, read_draft, summary, workspace_lookup
+    from tonghop.checkdraft import check_paragraphs as run_checks
+
+    if period and not workspace:
+        _fail("--period cần đi cùng --workspace")
+    try:
+        paragraphs = read_draft(file)
+        lookup = workspace_lookup(workspace, period) if workspace else None
+    except DraftError as exc:
+        _fail(str(exc))
+    issues = run_checks(paragraphs, lookup)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(
+            json.dumps([i.to_json() for i in issues], ensure_ascii=False, indent=2),
+            encoding="utf-8",
+        )
+    typer.echo(summary(issues, file, with_data=lookup is not None))
+
+
+@app.command()
+def explain(
+    figure: str = typer.Argument(..., help="Mã số liệu, ví dụ cutoff.members_total"),
+    workspace: Path = typer.Option(..., help="Thư mục làm việc (DuckDB)"),
+    period: str | None = typer.Option(None, help="Kỳ của số liệu (kiểm tra khớp với workspace)"),
+) -> None:
+    """Cho biết một số liệu của dự thảo lấy từ mô hình nào và từng đơn vị đóng góp bao nhiêu."""
+    from tonghop.checkdraft import DraftError, workspace_lookup
+    from tonghop.db import connect
+    from tonghop.explain import ExplainError
+    from tonghop.explain import explain as explain_figure
+    from tonghop.formatting import so
+
+    try:
+        workspace_lookup(workspace, period)  # the workspace holds marts of that period
+    except DraftError as exc:
+        _fail(str(exc))
+    con = connect(workspace, read_only=True)
+    try:
+        result = explain_figure(con, figure)
+    except ExplainError as exc:
+        _fail(str(exc))
+    finally:
+        con.close()
+    d = result.decimals
+    typer.echo(f"{result.figure} — {result.label}: {so(result.value, d)}")
+    typer.echo(f"Mô hình: {result.model}, cột {result.column} ({result.filters})")
+    typer.echo(f"Cách tính: {result.method}")
+    typer.echo("mã đơn vị\ttên đơn vị\tkỳ\tgiá trị\ttệp\tvị trí\tsha256")
+    for c in result.contributions:
+        typer.echo(
+            f"{c['unit_code']}\t{c['name']}\t{c['period']}\t{so(c['value'], d)}\t"
+            f"{c['file_name'] or 'danh mục đơn vị'}\t{c['location'] or ''}\t{c['sha256'] or ''}"
+        )
+    verdict = "bằng số liệu của dự thảo" if result.matches else "KHÔNG bằng số liệu của dự thảo"
+    typer.echo(f"Tổng {len(result.contributions)} dòng: {so(result.total, d)} ({verdict})")
 
 
 if __name__ == "__main__":

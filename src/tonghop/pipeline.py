@@ -95,3 +95,118 @@ __all__ = [
     "write_findings",
     "new_run_id",
 ]
+
+
+def sync_reviews(workspace: Path) -> int:
+    """Record in the review audit what resubmissions did (moot, reopened); the actions added."""
+    from tonghop.review import sync_resubmissions
+
+    with open_db(workspace) as con:
+        return len(sync_resubmissions(con))
+
+
+def open_error_findings(workspace: Path) -> list[dict]:
+    """Error findings no steward has decided yet: those that keep a submission out."""
+    from tonghop.review import open_errors
+
+    with open_db(workspace) as con:
+        return open_errors(con)
+
+
+def apply_review_decisions(workspace: Path, decisions: list, actor: str) -> int:
+    """Apply the steward's accept/reject decisions from the run's review form."""
+    from tonghop.review import apply_decisions
+
+    with open_db(workspace) as con:
+        return len(apply_decisions(con, decisions, actor))
+
+
+def mark_pending(workspace: Path, findings: list[dict]) -> int:
+    """Mark these findings' submissions pending review for this run's draft (none: clear)."""
+    from tonghop.review import set_pending
+
+    with open_db(workspace) as con:
+        return set_pending(con, findings)
+
+
+def review_coverage(workspace: Path, period_range: PeriodRange) -> dict[str, list[dict]]:
+    """Units of the range whose included values a steward corrected, and units pending review."""
+    with open_db(workspace) as con:
+        rows = con.execute(
+            "select unit_code, name, period, corrected, corrected_indicators, pending "
+            "from rpt_coverage__units where corrected or pending order by unit_code, ordinal"
+        ).fetchall()
+    out: dict[str, dict[str, dict]] = {"corrected": {}, "pending": {}}
+    for code, name, period, corrected, indicators, pending in rows:
+        for key, flag in (("corrected", corrected), ("pending", pending)):
+            if flag:
+                entry = out[key].setdefault(
+                    code, {"unit_code": code, "name": name, "periods": [], "indicators": []}
+                )
+                entry["periods"].append(period)
+                entry["indicators"] = sorted(set(entry["indicators"]) | set(indicators or []))
+    return {key: list(units.values()) for key, units in out.items()}
+
+
+def write_review_outputs(
+    workspace: Path, out: Path, run_id: str, settings_path: Path | None
+) -> dict[str, Path]:
+    """The steward's page (`kiem-tra.html`, `kiem-tra.csv`) and the letters to units."""
+    from tonghop.letters import LETTERS_DIR, write_letters
+    from tonghop.review_page import write_review_page
+    from tonghop.settings import load_settings
+
+    catalog = load_catalog()
+    with open_db(workspace) as con:
+        paths = write_review_page(con, out, run_id, catalog)
+        write_letters(con, out, load_settings(settings_path), catalog)
+    paths["letters"] = out / LETTERS_DIR
+    return paths
+
+
+def review_summary_markdown(findings: list[dict], run_id: str, period: str) -> str:
+    """The run's findings in a few Vietnamese lines, for the Prefect UI."""
+    from tonghop.review import STATE_LABELS
+
+    errors = [f for f in findings if f["severity"] == "error"]
+    by_state: dict[str, int] = {}
+    for f in findings:
+        by_state[f["state"]] = by_state.get(f["state"], 0) + 1
+    units = sorted({f["unit_code"] for f in errors if f["state"] == "open" and f["unit_code"]})
+    lines = [
+        f"# Kiểm tra số liệu kỳ {period} (lần chạy {run_id})",
+        "",
+        f"- Phát hiện: {len(findings)} ({len(errors)} lỗi, {len(findings) - len(errors)} cảnh báo)",
+    ]
+    lines += [f"- {STATE_LABELS[s]}: {n}" for s, n in sorted(by_state.items())]
+    if units:
+        lines.append(f"- Đơn vị còn lỗi chưa xử lý: {', '.join(units)}")
+    lines += ["", "Xem `kiem-tra.html` trong thư mục kết quả; xử lý bằng `tonghop review`."]
+    return "\n".join(lines) + "\n"
+
+
+def findings_table(findings: list[dict]) -> list[dict]:
+    """The run's findings as rows of a Prefect table artifact."""
+    from tonghop.review import SEVERITY_LABELS, STATE_LABELS
+
+    return [
+        {
+            "mã": f["finding_key"],
+            "đơn vị": f["unit_code"] or "",
+            "kỳ": f["period"] or "",
+            "quy tắc": f["rule_id"],
+            "mức độ": SEVERITY_LABELS.get(f["severity"], f["severity"]),
+            "nội dung": f["message"],
+            "nghi sai": f["suspect"] or "",
+            "trạng thái": STATE_LABELS[f["state"]],
+        }
+        for f in findings
+    ]
+
+
+def review_queue(workspace: Path) -> list[dict]:
+    """Every finding of the latest validation with its review state."""
+    from tonghop.review import queue
+
+    with open_db(workspace) as con:
+        return queue(con)
