@@ -262,6 +262,16 @@ def grid_table(doc, header: list[str], widths_mm: list[float]):
     return table
 
 
+def fix_widths(table, widths_mm: list[float]) -> None:
+    """Column widths on the grid and every cell: LibreOffice reads the grid, Word the cells."""
+    table.autofit = False
+    for column, width in zip(table.columns, widths_mm, strict=True):
+        column.width = Mm(width)
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_mm, strict=False):
+            cell.width = Mm(width)
+
+
 def row_tag(table, statement: str) -> None:
     """A docxtpl row tag (`{%tr ... %}`): the whole row becomes the tag."""
     para(table.add_row().cells[0], "{%tr " + statement + " %}", size=12, reuse_first=True)
@@ -284,6 +294,7 @@ def appendix_1_table(doc) -> None:
     para(result, "{%p endfor %}", size=12, align=LEFT)
     para(status, "{{ t.status_vi|capitalize }}", size=12, bold=True, align=CENTER, reuse_first=True)
     row_tag(table, "endfor")
+    fix_widths(table, [10, 55, 80, 20])
 
 
 def appendix_2_tables(doc) -> None:
