@@ -90,7 +90,17 @@ def _run(
         settings=settings,
         show_progress=sys.stderr.isatty(),
     )
-    summary = run(params)
+    try:
+        summary = run(params)
+    except Exception as exc:  # the flow has logged the details; tell the operator what to do
+        typer.secho(
+            f"Lỗi: quy trình dừng giữa chừng ({type(exc).__name__}: {exc}). Các tệp đã nhận "
+            "được giữ nguyên trong kho lưu và không tệp nào bị nạp dở; chạy lại đúng lệnh này "
+            "để hoàn tất. / The run stopped; nothing received was lost: rerun the same command.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(code=1) from exc
     elapsed = time.monotonic() - started
     typer.echo("")
     typer.echo(f"Xong sau {elapsed:.1f} giây. Kết quả trong {out}/:")
