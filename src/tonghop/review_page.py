@@ -141,9 +141,40 @@ def write_review_page(
     view = page_view(con, catalog or load_catalog(), run_id)
     html = make_environment(template_dirs).get_template(TEMPLATE).render(view)
     paths = {"review_page": out / PAGE_NAME, "review_csv": out / CSV_NAME}
-    paths["review_page"].write_text(html, encoding="utf-8")
+    paths["review_page"].write_text(link_data_docs(html, out), encoding="utf-8")
     write_review_csv(paths["review_csv"], [f for u in view["units"] for f in u["findings"]])
     return paths
+
+
+# GX Data Docs written by the run beside the page (tonghop.pipeline.DATA_DOCS_DIR and
+# CONSOLIDATED_DOCS_DIR), linked under the page's title when they exist.
+DATA_DOCS_LINKS = (
+    ("data-docs/index.html", "các đơn vị"),
+    ("data-docs/consolidated/index.html", "số liệu tổng hợp"),
+)
+
+
+def link_data_docs(html: str, out: Path) -> str:
+    """The page with a line linking the run's Great Expectations Data Docs, if there are any.
+
+    Inserted after the first heading (or the body's start), so the template stays as it is.
+    """
+    links = [
+        f'<a href="{href}">{text}</a>' for href, text in DATA_DOCS_LINKS if (out / href).is_file()
+    ]
+    if not links:
+        return html
+    line = (
+        '<p class="data-docs">Kết quả từng bộ quy tắc (Great Expectations Data Docs): '
+        + ", ".join(links)
+        + ".</p>"
+    )
+    for anchor in ("</h1>", "<body>"):
+        at = html.find(anchor)
+        if at >= 0:
+            at += len(anchor)
+            return html[:at] + "\n" + line + html[at:]
+    return html
 
 
 CSV_COLUMNS = (

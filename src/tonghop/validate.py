@@ -20,6 +20,8 @@ from tonghop.periods import Period, PeriodError
 from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, q
 
 _PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
+DATA_DOCS_SITE = "tonghop"
+CONSOLIDATED_KIND = "consolidated"  # findings of the consolidated level (tonghop.consolidated)
 
 
 @dataclass
@@ -291,11 +293,15 @@ def _prepare_history_frames(con: duckdb.DuckDBPyConnection, catalog: Catalog) ->
     )
 
 
-def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, list[dict]]:
+def run_expectations(
+    workspace: Path, rules: list[CompiledRule], docs_dir: Path | None = None
+) -> dict[str, list[dict]]:
     """Run every rule as a GX UnexpectedRowsExpectation on DuckDB; failing rows by rule id.
 
-    GX returns at most 200 rows per expectation; where it counted more, the rest are read with
-    the same query, so no failure is ever capped away.
+    One suite per frame (`tonghop_<frame>`). GX returns at most 200 rows per expectation; where
+    it counted more, the rest are read with the same query, so no failure is ever capped away.
+    With `docs_dir`, the suites run through a GX Checkpoint whose UpdateDataDocsAction writes a
+    Data Docs site there (`index.html`), replacing what an earlier run wrote.
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -308,12 +314,13 @@ def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, li
     datasource = context.data_sources.add_sql(
         "tonghop", connection_string=f"duckdb:///{db_path(workspace)}"
     )
+    if docs_dir is not None:
+        add_data_docs_site(context, docs_dir)
     failing: dict[str, list[dict]] = {}
+    definitions = []
     try:
-        for frame in (LONG, WIDE):
+        for frame in dict.fromkeys(r.frame for r in rules):
             frame_rules = [r for r in rules if r.frame == frame]
-            if not frame_rules:
-                continue
             asset = datasource.add_table_asset(frame, table_name=frame)
             batch = asset.add_batch_definition_whole_table(f"{frame}_all")
             suite = context.suites.add(gx.ExpectationSuite(name=f"tonghop_{frame}"))
@@ -329,11 +336,17 @@ def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, li
                         },
                     )
                 )
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"tonghop_{frame}", data=batch, suite=suite)
+            definitions.append(
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(name=f"tonghop_{frame}", data=batch, suite=suite)
+                )
             )
-            result = definition.run(result_format="COMPLETE")
-            by_id = {r.rule_id: r for r in frame_rules}
+        if docs_dir is None:
+            results = [d.run(result_format="COMPLETE") for d in definitions]
+        else:
+            results = _run_checkpoint(context, definitions)
+        by_id = {r.rule_id: r for r in rules}
+        for result in results:
             for outcome in result.results:
                 rule = by_id[outcome.expectation_config.meta["rule_id"]]
                 error = _raised(outcome.exception_info)
@@ -363,6 +376,43 @@ def run_expectations(workspace: Path, rules: list[CompiledRule]) -> dict[str, li
     for rule_id, (rows, _count) in failing.items():  # type: ignore[misc]
         complete.setdefault(rule_id, rows)
     return complete
+
+
+def add_data_docs_site(context, docs_dir: Path) -> None:  # noqa: ANN001 - a GX context
+    """A local Data Docs site in `docs_dir` (emptied first: the site shows one run)."""
+    import shutil
+
+    if docs_dir.exists():
+        shutil.rmtree(docs_dir)
+    docs_dir.mkdir(parents=True)
+    context.add_data_docs_site(
+        site_name=DATA_DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir.resolve()),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+
+
+def _run_checkpoint(context, definitions: list) -> list:  # noqa: ANN001 - GX objects
+    """Run the validation definitions through one Checkpoint that updates the Data Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name="tonghop",
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE])],
+            result_format="COMPLETE",
+        )
+    )
+    return list(checkpoint.run().run_results.values())
 
 
 def _raised(exception_info: dict | None) -> str | None:
@@ -468,38 +518,56 @@ def build_findings(
 def store_findings(
     con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str, periods: list[Period]
 ) -> None:
-    """Replace the findings of the periods in scope (and of malformed periods) in one go."""
+    """Replace the findings of the periods in scope (and of malformed periods) in one go.
+
+    The consolidated level's findings (`kind` consolidated) are left alone: they are replaced
+    by `store_consolidated_findings` after the models have run.
+    """
     codes = [p.code for p in periods]
     with transaction(con):
         con.execute(
-            f"delete from findings where period in (select unnest(?::varchar[])) "
-            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}')",
+            f"delete from findings where kind <> '{CONSOLIDATED_KIND}' and ("
+            f"period in (select unnest(?::varchar[])) "
+            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))",
             [codes],
         )
-        insert_rows(
-            con,
-            "findings",
+        _insert_findings(con, findings, run_id)
+
+
+def store_consolidated_findings(
+    con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str
+) -> None:
+    """Replace the consolidated level's findings, and only those, in one go."""
+    with transaction(con):
+        con.execute(f"delete from findings where kind = '{CONSOLIDATED_KIND}'")
+        _insert_findings(con, findings, run_id)
+
+
+def _insert_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:
+    insert_rows(
+        con,
+        "findings",
+        [
             [
-                [
-                    f.finding_key,
-                    run_id,
-                    f.unit_code,
-                    f.period,
-                    f.submission_id,
-                    f.rule_id,
-                    f.kind,
-                    f.severity,
-                    f.message,
-                    f.indicators,
-                    json.dumps(f.values, default=str),
-                    f.suspect,
-                    f.suggested_value,
-                    f.file,
-                    f.location,
-                ]
-                for f in findings
-            ],
-        )
+                f.finding_key,
+                run_id,
+                f.unit_code,
+                f.period,
+                f.submission_id,
+                f.rule_id,
+                f.kind,
+                f.severity,
+                f.message,
+                f.indicators,
+                json.dumps(f.values, default=str),
+                f.suspect,
+                f.suggested_value,
+                f.file,
+                f.location,
+            ]
+            for f in findings
+        ],
+    )
 
 
 def validate(
@@ -509,15 +577,18 @@ def validate(
     extra_periods: list[Period],
     batch_id: str | None,
     run_id: str,
+    docs_dir: Path | None = None,
 ) -> list[Finding]:
-    """Validate the current submissions of the periods in scope; store and return findings."""
+    """Validate the current submissions of the periods in scope; store and return findings.
+
+    With `docs_dir`, GX also writes its Data Docs for the suites there."""
     from tonghop.db import open_db
 
     rules = compile_rules(catalog)
     with open_db(workspace) as con:
         prepare_frames(con, catalog, expected_periods, extra_periods, batch_id)
         unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
-    failing = run_expectations(workspace, rules)
+    failing = run_expectations(workspace, rules, docs_dir)
     findings = build_findings(rules, failing, catalog, unit_names)
     with open_db(workspace) as con:
         _localize(con, findings, catalog)
