@@ -11,7 +11,7 @@ total is the figure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -347,14 +347,11 @@ code { font-size: 0.85em; }
 """
 
 
-def write_trace_page(
-    con: duckdb.DuckDBPyConnection,
-    context: dict,
-    out_dir: Path,
-    template_dirs: list[Path] | None = None,
-) -> Path:
-    """Write `truy-vet.html`: every figure of the draft context with its contributions."""
-    catalog = load_catalog()
+def explain_all(
+    con: duckdb.DuckDBPyConnection, context: dict, catalog: Catalog | None = None
+) -> tuple[list[Explanation], list[str]]:
+    """Explain every figure of a draft context; the ids that cannot be explained are skipped."""
+    catalog = catalog or load_catalog()
     explanations: list[Explanation] = []
     skipped: list[str] = []
     for figure in context_figures(context):
@@ -362,6 +359,43 @@ def write_trace_page(
             explanations.append(explain(con, figure, catalog))
         except ExplainError:
             skipped.append(figure)
+    return explanations, skipped
+
+
+def as_dict(explanation: Explanation) -> dict[str, Any]:
+    """An explanation as plain data (with `matches`), for a report context or JSON."""
+    return asdict(explanation) | {"matches": explanation.matches}
+
+
+def trace_context(con: duckdb.DuckDBPyConnection, context: dict) -> dict[str, Any]:
+    """The `trace` entry of a draft context: the HTML draft's appendix "Nguồn gốc số liệu".
+
+    `{"figures": [explanation as a dict, ...], "skipped": [figure id, ...]}`; pass it as
+    `context["trace"]` to `tonghop.render.render_report` and to `write_trace_page`.
+    """
+    explanations, skipped = explain_all(con, context)
+    return {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
+
+
+def write_trace_page(
+    con: duckdb.DuckDBPyConnection | None,
+    context: dict,
+    out_dir: Path,
+    template_dirs: list[Path] | None = None,
+) -> Path:
+    """Write `truy-vet.html`: every figure of the draft context with its contributions.
+
+    When the context already carries `trace` (see `trace_context`), it is used as is and `con`
+    is not read.
+    """
+    if context.get("trace"):
+        explanations = context["trace"]["figures"]
+        skipped = context["trace"]["skipped"]
+    elif con is None:
+        raise ExplainError("Cần kết nối tới cơ sở dữ liệu hoặc context['trace']")
+    else:
+        found, skipped = explain_all(con, context)
+        explanations = [as_dict(e) for e in found]
     env = make_environment(template_dirs)
     # Most specific first: an office's templates, the bundled ones, then this default.
     env.loader = ChoiceLoader([env.loader, DictLoader({TRACE_TEMPLATE: _TRACE_HTML})])

@@ -20,6 +20,11 @@ from typing import Any
 import yaml
 from docx import Document
 from docx.enum.text import WD_COLOR_INDEX
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
+from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from docx.text.paragraph import Paragraph
@@ -28,7 +33,7 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import FileSystemLoader, StrictUndefined, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tonghop import charts, formatting
 from tonghop.catalog import SECTOR_LABELS, SECTORS, load_catalog
@@ -40,6 +45,7 @@ OUTPUT_NAMES = {"md": "bao-cao.md", "html": "bao-cao.html", "docx": "bao-cao.doc
 DOCX_TEMPLATE = "bao-cao.docx"
 OUTLINE_FILE = "outline.yaml"
 WORDING_FILE = "wording.yaml"
+FOOTNOTES_TEMPLATE = "_footnotes.j2"
 CHARTS_DIR = "bieu-do"
 CHART_WIDTH_MM = 150
 
@@ -48,6 +54,14 @@ STOCK_KEYS = ("units", "dang_bo", "chi_bo", "branches", "members")
 # Bracketed text is what the owner must fill or check: "[…]" for a missing figure,
 # "[Phần nội dung do cơ quan soạn thảo bổ sung: …]" for narrative, "[Họ và tên người ký]".
 _PLACEHOLDER_RE = re.compile(r"\[[^\[\]]*\]")
+
+# What `{{ footnote('key') }}` leaves in the text until the footnote is numbered (and, in the
+# .docx, replaced by a real Word footnote reference).
+FOOTNOTE_MARK = "\u27e6fn:{}\u27e7"
+_FOOTNOTE_MARK_RE = re.compile("\u27e6fn:(\\w+)\u27e7")
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_FONT = "Times New Roman"
+FOOTNOTE_SIZE_PT = 12
 
 
 def gia_tri(value: Any, unit: str | None = None) -> str:
@@ -177,8 +191,13 @@ def _coverage(values: Mapping[str, Any] | None) -> dict[str, Any]:
 
     def units(key: str) -> list[dict[str, Any]]:
         return [
-            {"unit_code": u.get("unit_code"), "name": u.get("name"), "periods": [], "rules": [],
-             "indicators": []}
+            {
+                "unit_code": u.get("unit_code"),
+                "name": u.get("name"),
+                "periods": [],
+                "rules": [],
+                "indicators": [],
+            }
             | dict(u)
             for u in values.get(key) or []
         ]
@@ -497,6 +516,82 @@ def make_charts(view: Mapping[str, Any], wording: Mapping[str, Any], out_dir: Pa
     }
 
 
+def _by_sector(
+    context: Mapping[str, Any], start: Mapping[str, Any], cutoff: Mapping[str, Any]
+) -> dict[str, Any]:
+    """TCCSĐ and members of each sector at the start and the cut-off (the footnotes' figures)."""
+    sectors = dict(context.get("sectors") or {})
+
+    def members(measure: str) -> dict[str, Any]:
+        return {
+            s: ((sectors.get(s) or {}).get(measure) or {}).get("members_total") for s in SECTORS
+        }
+
+    return {
+        "order": list(SECTORS),
+        "units": {"start": dict(start["sectors"]), "cutoff": dict(cutoff["sectors"])},
+        "members": {"start": members("start"), "cutoff": members("cutoff")},
+    }
+
+
+def _trace(trace: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The HTML draft's appendix "Nguồn gốc số liệu": `tonghop.explain.trace_context` output."""
+    if not trace:
+        return None
+    return {
+        "figures": list(trace.get("figures") or []),
+        "skipped": list(trace.get("skipped") or []),
+    }
+
+
+def footnote_function(numbers: Mapping[str, int] | None) -> Callable[..., str | Markup]:
+    """`{{ footnote('key') }}` for the templates: a mark until numbered, then the reference.
+
+    Numbered, it is `[^n]` in Markdown and a `<sup>` link in HTML; unnumbered (the first pass
+    and the .docx) it is a mark that `number_footnotes` / `render_docx` find and replace.
+    """
+
+    @pass_eval_context
+    def footnote(eval_ctx: EvalContext, key: str) -> str | Markup:
+        if numbers is None:
+            return FOOTNOTE_MARK.format(key)
+        if key not in numbers:  # its macro rendered nothing: no figure to give
+            return ""
+        n = numbers[key]
+        if eval_ctx.autoescape:
+            return Markup(
+                '<sup class="footnote-ref" id="tham-chieu-{0}">'
+                '<a href="#chu-thich-{0}">{0}</a></sup>'
+            ).format(n)
+        return f"[^{n}]"
+
+    return footnote
+
+
+def number_footnotes(env: SandboxedEnvironment, view: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The footnotes the draft references, numbered in reading order, with their text.
+
+    The Markdown draft is rendered once with marks to find the order; each text is the macro
+    of the same name in `_footnotes.j2`, rendered with the draft's figures.
+    """
+    probe = env.get_template("base.md.j2").render(
+        dict(view) | {"footnote": footnote_function(None)}
+    )
+    keys = list(dict.fromkeys(_FOOTNOTE_MARK_RE.findall(probe)))
+    if not keys:
+        return []
+    module = env.get_template(FOOTNOTES_TEMPLATE).make_module(dict(view))
+    notes: list[dict[str, Any]] = []
+    for key in keys:
+        macro = getattr(module, key, None)
+        if macro is None:
+            raise ValueError(f"không có chú thích '{key}' trong {FOOTNOTES_TEMPLATE}")
+        text = " ".join(str(macro()).split())
+        if text:
+            notes.append({"key": key, "number": len(notes) + 1, "text": text})
+    return notes
+
+
 def build_view(
     context: Mapping[str, Any],
     settings: ReportSettings,
@@ -525,6 +620,10 @@ def build_view(
         "changes": {"units": _change(start["units"], cutoff["units"])},
         "admission": admission,
         "sector_labels": dict(SECTOR_LABELS),
+        "by_sector": _by_sector(context, start, cutoff),
+        "footnote": footnote_function(None),
+        "footnotes": [],
+        "trace": _trace(context.get("trace")),
         "outline": outline["body"],
         "appendix": outline["appendix"],
     }
@@ -547,6 +646,8 @@ def render_report(
     view = build_view(context, settings, load_outline(settings, template_dirs), wording)
     view["charts"] = make_charts(view, wording, out_dir)
     env = make_environment(template_dirs)
+    view["footnotes"] = number_footnotes(env, view)
+    view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     for fmt in ("md", "html"):
         text = env.get_template(f"base.{fmt}.j2").render(view)
@@ -570,7 +671,8 @@ def render_docx(
         if chart
     }
     charts_view = dict(view.get("charts") or {}) | images
-    doc.render(dict(view) | {"charts": charts_view}, jinja_env=_docx_environment(), autoescape=True)
+    docx_view = dict(view) | {"charts": charts_view, "footnote": footnote_function(None)}
+    doc.render(docx_view, jinja_env=_docx_environment(), autoescape=True)
     doc.save(str(out_path))
     final = Document(str(out_path))
     margins = settings.margins_mm
@@ -578,12 +680,94 @@ def render_docx(
         section.page_width, section.page_height = Mm(210), Mm(297)
         section.top_margin, section.bottom_margin = Mm(margins.top), Mm(margins.bottom)
         section.left_margin, section.right_margin = Mm(margins.left), Mm(margins.right)
+    texts = {f["key"]: f["text"] for f in view.get("footnotes") or []}
+    notes: list[str] = []
     for p in list(final.element.body.iter(qn("w:p"))):
         paragraph = Paragraph(p, final)
         for run in list(paragraph.runs):
+            _footnote_references(run, texts, notes)
+        for run in list(paragraph.runs):
             _highlight_placeholders(run, paragraph)
+    if notes:
+        _add_footnotes_part(final, notes)
     final.save(str(out_path))
     return out_path
+
+
+def _footnote_references(run: Run, texts: Mapping[str, str], notes: list[str]) -> None:
+    """Replace each footnote mark in a run by a Word footnote reference; collect the texts."""
+    text = run.text
+    if not _FOOTNOTE_MARK_RE.search(text):
+        return
+    # A footnote without any figure (see number_footnotes) leaves no mark and no split.
+    text = _FOOTNOTE_MARK_RE.sub(lambda m: m.group() if m.group(1) in texts else "", text)
+    if not _FOOTNOTE_MARK_RE.search(text):
+        run.text = text
+        return
+    size = run.font.size.pt if run.font.size else 14
+    anchor = run._r
+    last = 0
+    pieces: list[tuple[str, str | None]] = []
+    for match in _FOOTNOTE_MARK_RE.finditer(text):
+        pieces.append((text[last : match.start()], None))
+        pieces.append(("", match.group(1)))
+        last = match.end()
+    pieces.append((text[last:], None))
+    for piece, key in pieces:
+        if key is None:
+            if not piece:
+                continue
+            element = copy.deepcopy(run._r)
+            Run(element, run._parent).text = piece
+        else:
+            notes.append(texts[key])
+            element = parse_xml(
+                f'<w:r xmlns:w="{_W}"><w:rPr>{_fonts_xml()}'
+                f'<w:sz w:val="{round(size * 2)}"/><w:szCs w:val="{round(size * 2)}"/>'
+                f'<w:vertAlign w:val="superscript"/></w:rPr>'
+                f'<w:footnoteReference w:id="{len(notes)}"/></w:r>'
+            )
+        anchor.addnext(element)
+        anchor = element
+    run._r.getparent().remove(run._r)
+
+
+def _fonts_xml() -> str:
+    slots = " ".join(f'w:{slot}="{_FONT}"' for slot in ("ascii", "hAnsi", "eastAsia", "cs"))
+    return f"<w:rFonts {slots}/>"
+
+
+def _add_footnotes_part(document: Any, notes: Sequence[str]) -> None:
+    """Add `word/footnotes.xml` (separators + one footnote per text, id 1..n, 12 pt)."""
+    size = FOOTNOTE_SIZE_PT * 2
+    rpr = f'{_fonts_xml()}<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>'
+    spacing = '<w:pPr><w:spacing w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>'
+    body = [
+        f'<w:footnote w:type="separator" w:id="-1"><w:p>{spacing}'
+        "<w:r><w:separator/></w:r></w:p></w:footnote>",
+        f'<w:footnote w:type="continuationSeparator" w:id="0"><w:p>{spacing}'
+        "<w:r><w:continuationSeparator/></w:r></w:p></w:footnote>",
+    ]
+    for number, text in enumerate(notes, start=1):
+        body.append(
+            f'<w:footnote w:id="{number}"><w:p><w:pPr><w:spacing w:after="0"/>'
+            '<w:jc w:val="both"/></w:pPr>'
+            f'<w:r><w:rPr>{rpr}<w:vertAlign w:val="superscript"/></w:rPr><w:footnoteRef/></w:r>'
+            f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve"> {escape(text)}</w:t></w:r>'
+            "</w:p></w:footnote>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w:footnotes xmlns:w="{_W}">{"".join(body)}</w:footnotes>'
+    )
+    doc_part = document.part
+    for rel in list(doc_part.rels.values()):
+        if rel.reltype == RT.FOOTNOTES:  # a template restyled in Word may carry its own part
+            doc_part.drop_rel(rel.rId)
+    part = Part(
+        PackURI("/word/footnotes.xml"), CT.WML_FOOTNOTES, xml.encode("utf-8"), doc_part.package
+    )
+    doc_part.relate_to(part, RT.FOOTNOTES)
 
 
 def _highlight_placeholders(run: Run, paragraph: Paragraph) -> None:

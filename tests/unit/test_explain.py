@@ -163,3 +163,42 @@ def test_trace_page_lists_each_figure_escaped(workspace: Path, tmp_path: Path) -
     assert "sha-U1-23H1" in html
     # the unit name "Chi bộ Công ty <B>" is data: escaped, never markup
     assert "Chi bộ Công ty &lt;B&gt;" in html and "<B>" not in html
+
+
+def test_html_draft_appendix_lists_each_figure_with_its_contributions(
+    workspace: Path, tmp_path: Path
+) -> None:
+    import re
+    from html import unescape
+
+    from tonghop.explain import trace_context
+    from tonghop.render import render_report
+    from tonghop.settings import ReportSettings
+
+    con = connect(workspace, read_only=True)
+    try:
+        context = report_context(con, RANGE)
+        context["trace"] = trace_context(con, context)
+    finally:
+        con.close()
+    paths = render_report(context, ReportSettings(), tmp_path)
+    html = paths["html"].read_text(encoding="utf-8")
+    appendix = html[html.index("Phụ lục: Nguồn gốc số liệu") :]
+    block = re.search(
+        r'<details id="nguon-cutoff\.members_total".*?</details>', appendix, re.S
+    ).group()
+    assert "rpt_term__indicators" in block and "<code>value</code>" in block
+    assert re.search(r'class="value">127<', block)  # U1 105 + U2 22 (U3 left on 2022-12-31)
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>(.*?)</td><td>([\w-]+)</td><td class=\"num\">([\d.]+)</td>"
+        r"<td>(.*?)</td><td><code>(.*?)</code></td></tr>",
+        block,
+    )
+    assert sum(int(r[3].replace(".", "")) for r in rows) == 127
+    assert {(r[0], r[2], r[5]) for r in rows} >= {("U1", "2023-H1", "sha-U1-23H1")}
+    assert all(r[4] and r[5] for r in rows)  # the file and its sha256
+    assert "Chi bộ Công ty &lt;B&gt;" in appendix and "<B>" not in appendix
+    assert unescape(block).count("<details") == 1
+    assert "Nguồn gốc số liệu" not in paths["md"].read_text(encoding="utf-8")
+    # the trace page is written from the same explanations, without reading the database
+    assert "sha-U1-23H1" in write_trace_page(None, context, tmp_path).read_text(encoding="utf-8")

@@ -136,10 +136,14 @@ def _all_paragraphs(doc):
                 yield from cell.paragraphs
 
 
+_FOOTNOTE_REFS = re.compile(r"\[\^\d+\]|<sup class=\"footnote-ref\"[^>]*>.*?</sup>")
+
+
 def _texts(paths: dict[str, Path]) -> dict[str, str]:
+    """The drafts' text; a sentence reads the same without its footnote marks (tested below)."""
     return {
-        "md": paths["md"].read_text(encoding="utf-8"),
-        "html": paths["html"].read_text(encoding="utf-8"),
+        "md": _FOOTNOTE_REFS.sub("", paths["md"].read_text(encoding="utf-8")),
+        "html": _FOOTNOTE_REFS.sub("", paths["html"].read_text(encoding="utf-8")),
         "docx": docx_text(paths["docx"]),
     }
 
@@ -432,7 +436,10 @@ def test_docx_placeholders_are_highlighted_yellow(rendered):
     sentence = next(p for p in doc.paragraphs if p.text.startswith(SECTION_1))
     plain = [r for r in sentence.runs if r.font.highlight_color is None]
     assert plain and all("[" not in r.text for r in plain)
-    assert len(sentence.runs) == 3
+    # Before, the placeholder, after; and a footnote reference run after each of the 2 totals
+    # whose breakdown the context gives (177 and 121 TCCSĐ by sector).
+    assert len([r for r in sentence.runs if r.text]) == 5
+    assert len(sentence.runs) == 7
 
 
 def test_docx_template_is_generated_by_its_script(tmp_path):
@@ -576,3 +583,157 @@ def test_coverage_names_corrected_and_pending_units(tmp_path):
             "chỉ tiêu: members_total)"
         ) in text, fmt
         assert "đang chờ xem xét: Chi bộ Báo Thanh Hóa (TCCS009, kỳ 2022-H2)" in text, fmt
+
+
+# Footnotes (Hướng dẫn 36-HD/VPTW): the breakdown of a total the sentence does not print inline.
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+MEMBERS_BY_SECTOR = {
+    "start": {"agency": 11484, "soe": 2500, "private": 1300, "industrial_zone": 200},
+    "cutoff": {"agency": 10203, "soe": 2400, "private": 1250, "industrial_zone": 250},
+}
+FOOTNOTED = CONTEXT | {
+    "sectors": {
+        s: {m: {"members_total": MEMBERS_BY_SECTOR[m][s]} for m in ("start", "cutoff")}
+        for s in ("agency", "soe", "private", "industrial_zone")
+    }
+}
+LABELS = {
+    "agency": "cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh",
+    "soe": "doanh nghiệp có vốn nhà nước",
+    "private": "doanh nghiệp ngoài nhà nước",
+    "industrial_zone": "khu công nghiệp",
+}
+
+
+def _breakdown(figures: dict[str, int], noun: str, when: str = "") -> str:
+    def vn(n: int) -> str:
+        return f"{n:02d}" if n < 10 else f"{n:,}".replace(",", ".")
+
+    parts = [f"{vn(figures[s])} {noun} trong {label}" for s, label in LABELS.items()]
+    return f"Trong đó{f' ({when})' if when else ''}: " + "; ".join(parts) + "."
+
+
+# In reading order: 177 TCCSĐ, 15.484 đảng viên, 121 TCCSĐ, 14.103 đảng viên (section I).
+EXPECTED_FOOTNOTES = [
+    (
+        "177 tổ chức cơ sở đảng (TCCSĐ)",
+        _breakdown(CONTEXT["start"]["sectors"], "TCCSĐ", "đầu nhiệm kỳ"),
+    ),
+    (
+        "15.484 đảng viên tham gia sinh hoạt",
+        _breakdown(MEMBERS_BY_SECTOR["start"], "đảng viên", "đầu nhiệm kỳ"),
+    ),
+    ("có 121 TCCSĐ", _breakdown(CONTEXT["cutoff"]["sectors"], "TCCSĐ")),
+    ("và 14.103 đảng viên", _breakdown(MEMBERS_BY_SECTOR["cutoff"], "đảng viên")),
+]
+
+
+@pytest.fixture(scope="module")
+def footnoted(tmp_path_factory) -> dict[str, Path]:
+    return render_report(FOOTNOTED, ReportSettings(), tmp_path_factory.mktemp("footnotes"))
+
+
+def test_docx_footnotes_part_carries_the_breakdowns(footnoted):
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from lxml import etree
+
+    doc = Document(str(footnoted["docx"]))
+    parts = [r.target_part for r in doc.part.rels.values() if r.reltype == RT.FOOTNOTES]
+    assert len(parts) == 1
+    assert parts[0].partname == "/word/footnotes.xml"
+    assert parts[0].content_type.endswith("wordprocessingml.footnotes+xml")
+    root = etree.fromstring(parts[0].blob)
+    notes = {
+        int(n.get(qn("w:id"))): n for n in root.iter(qn("w:footnote")) if int(n.get(qn("w:id"))) > 0
+    }
+    assert sorted(notes) == [1, 2, 3, 4]
+    for number, (_, text) in enumerate(EXPECTED_FOOTNOTES, start=1):
+        note = notes[number]
+        assert "".join(t.text for t in note.iter(qn("w:t"))).strip() == text
+        assert len(list(note.iter(qn("w:footnoteRef")))) == 1
+        for rpr in note.iter(qn("w:rPr")):  # Times New Roman 12 pt
+            assert rpr.find(qn("w:rFonts")).get(qn("w:ascii")) == "Times New Roman"
+            assert rpr.find(qn("w:sz")).get(qn("w:val")) == "24"
+
+
+def test_docx_footnotes_are_referenced_after_their_totals(footnoted):
+    doc = Document(str(footnoted["docx"]))
+    referenced = {}
+    for paragraph in doc.paragraphs:
+        text = ""
+        for child in paragraph._p.iter(qn("w:t"), qn("w:footnoteReference")):
+            if child.tag == qn("w:t"):
+                text += child.text or ""
+            else:
+                referenced[int(child.get(qn("w:id")))] = (paragraph.text, text)
+                run = child.getparent()
+                assert run.find(qn("w:rPr")).find(qn("w:vertAlign")).get(qn("w:val")) == (
+                    "superscript"
+                )
+    assert sorted(referenced) == [1, 2, 3, 4]
+    for number, (before, _) in enumerate(EXPECTED_FOOTNOTES, start=1):
+        paragraph, text_before = referenced[number]
+        assert paragraph.startswith("Sau Đại hội Đảng bộ Khối")  # section I
+        assert text_before.endswith(before)
+    assert "\u27e6" not in docx_text(footnoted["docx"])  # no mark left anywhere
+
+
+def test_md_and_html_footnotes_carry_the_same_breakdowns(footnoted):
+    md = footnoted["md"].read_text(encoding="utf-8")
+    html = footnoted["html"].read_text(encoding="utf-8")
+    for number, (before, text) in enumerate(EXPECTED_FOOTNOTES, start=1):
+        assert f"{before}[^{number}]" in md
+        assert f"[^{number}]: {text}" in md
+        assert (
+            f'{before}<sup class="footnote-ref" id="tham-chieu-{number}">'
+            f'<a href="#chu-thich-{number}">{number}</a></sup>'
+        ) in html
+        assert f'<li id="chu-thich-{number}">{text} ' in html
+    assert "\u27e6" not in md + html
+
+
+def test_footnote_without_any_figure_is_dropped(texts, rendered):
+    # CONTEXT has no members by sector: only the two TCCSĐ breakdowns, numbered 1 and 2.
+    md = rendered["md"].read_text(encoding="utf-8")
+    assert "[^1]: Trong đó (đầu nhiệm kỳ): 130 TCCSĐ" in md and "[^2]: Trong đó: 87 TCCSĐ" in md
+    assert "[^3]" not in md and "Trong đó: […]" not in md
+
+
+def test_own_draft_with_footnotes_passes_check_draft(footnoted):
+    from tonghop.checkdraft import check_draft
+
+    for fmt in ("md", "docx"):
+        assert check_draft(footnoted[fmt]) == [], fmt
+
+
+def test_trace_appendix_only_in_html_and_escaped(tmp_path):
+    trace = {
+        "figures": [
+            {
+                "figure": "cutoff.members_total",
+                "label": "Tổng số đảng viên",
+                "model": "rpt_term__indicators",
+                "column": "value",
+                "filters": "measure = 'cutoff'",
+                "value": 3.0,
+                "total": 3.0,
+                "method": "tổng",
+                "decimals": 0,
+                "matches": True,
+                "contributions": [
+                    {"unit_code": "U1", "name": "Chi bộ <script>x</script>", "period": "2023-H1",
+                     "value": 3, "file_name": "a.csv", "sha256": "abc", "location": None}
+                ],
+            }
+        ],
+        "skipped": [],
+    }  # fmt: skip
+    paths = render_report(CONTEXT | {"trace": trace}, ReportSettings(), tmp_path)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "Phụ lục: Nguồn gốc số liệu" in html
+    assert 'data-figure="cutoff.members_total"' in html
+    assert "Chi bộ &lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
+    assert "Nguồn gốc số liệu" not in paths["md"].read_text(encoding="utf-8")
+    assert "Nguồn gốc số liệu" not in docx_text(paths["docx"])
+    plain = render_report(CONTEXT, ReportSettings(), tmp_path / "plain")
+    assert "Nguồn gốc số liệu" not in plain["html"].read_text(encoding="utf-8")
