@@ -1,0 +1,418 @@
+"""Time each stage of tonghop on synthetic blocs and compare it with its floor.
+
+    python benchmarks/run.py                       # quick: 1,000 units
+    python benchmarks/run.py --units 1000 6000 60000 --repeat 3
+
+For each N a bloc is generated once (benchmarks/generate.py, cached under --work), then every
+repeat runs in a fresh Python process: the previous year is collected untimed, then the new
+year's files go through parse, collect (sha256, archive, parse, load), validate (GX on
+DuckDB), consolidate (SQL models) and render, each timed alone, with the process's peak
+resident memory after each stage. Floors are measured in the same process: reading the bytes,
+Python's csv module, python-calamine alone, one hand-written DuckDB query for the planted
+violations, and the compiled rules run straight on DuckDB without GX. The naive pipeline
+(per-file pandas/openpyxl, GX on pandas frames, pandas group-by, Jinja2) runs only up to
+--naive-max units. Medians of the repeats go to --results (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+NEW_YEAR, OLD_YEAR = "2024", "2023"
+PACKAGES = ("duckdb", "great-expectations", "prefect", "pandas", "openpyxl", "python-calamine")
+
+HAND_WRITTEN = """
+with subs as (
+    select *, row_number() over (partition by unit_code, period order by seq desc) as rn,
+        count(distinct sha256) over (partition by unit_code, period, batch_id) as files
+    from submissions where period = $period
+),
+cur as (select * from subs where rn = 1),
+v as (
+    select c.unit_code, v.indicator_code, v.raw_value, v.value
+    from cur c join submitted_values v using (submission_id)
+),
+w as (
+    select unit_code,
+        max(value) filter (where indicator_code = 'members_total') as total,
+        max(value) filter (where indicator_code = 'members_official') as official,
+        max(value) filter (where indicator_code = 'members_probationary') as probationary,
+        max(value) filter (where indicator_code = 'tasks_assigned') as assigned,
+        max(value) filter (where indicator_code = 'tasks_completed') as completed,
+        max(value) filter (where indicator_code = 'members_rated') as rated,
+        max(value) filter (where indicator_code = 'members_rated_excellent') as excellent,
+        max(value) filter (where indicator_code = 'members_rated_good') as good,
+        max(value) filter (where indicator_code = 'members_rated_good_pct') as good_pct,
+    from v group by unit_code
+)
+select unit_code, 'type' as kind from v where value is null and trim(raw_value) <> ''
+union all select unit_code, 'bounds' from v where value < 0
+union all select unit_code, 'sum' from w where total <> official + probationary
+union all select unit_code, 'part_le_whole' from w where completed > assigned
+union all select unit_code, 'ratio' from w
+    where abs(good_pct - 100 * (excellent + good) / rated) > 0.005
+union all select unit_code, 'duplicate' from cur where files > 1
+union all select r.unit_code, 'completeness' from registry_units r
+    where r.valid_from <= $end and (r.valid_to is null or r.valid_to >= $end)
+    and not exists (select 1 from cur c where c.unit_code = r.unit_code)
+"""
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Clock:
+    """Stage times (s) and the peak resident memory (MB) when each stage ended."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.peak: dict[str, float] = {}
+
+    def time(self, stage: str, func, *args, **kwargs):  # noqa: ANN001, ANN201
+        start = time.perf_counter()
+        result = func(*args, **kwargs)
+        self.seconds[stage] = time.perf_counter() - start
+        self.peak[stage] = _peak_mb()
+        return result
+
+
+def measure(bloc: Path, workspace: Path) -> dict:
+    """One repeat of tonghop's stages and their floors on a generated bloc."""
+    import shutil
+
+    import duckdb
+    from python_calamine import CalamineWorkbook
+
+    from tonghop import pipeline
+    from tonghop.catalog import load_catalog
+    from tonghop.collect import parse_file
+    from tonghop.db import open_db
+    from tonghop.periods import PeriodRange
+    from tonghop.render import render_report
+    from tonghop.rules import compile_rules
+    from tonghop.settings import load_settings
+
+    shutil.rmtree(workspace, ignore_errors=True)
+    clock = Clock()
+    source = bloc / "src" / NEW_YEAR
+    paths = sorted(p for p in source.iterdir() if p.is_file())
+
+    def read_bytes() -> int:
+        total = 0
+        for path in paths:
+            with open(path, "rb") as handle:
+                total += len(handle.read())
+        return total
+
+    size = clock.time("floor: read bytes", read_bytes)
+    files = clock.time("read_source", pipeline.read_source, str(source))
+    csvs = [f for f in files if f.name.endswith(".csv")]
+    xlsxs = [f for f in files if f.name.endswith(".xlsx")]
+    clock.time(
+        "floor: csv module",
+        lambda: [list(csv.reader(io.StringIO(f.data.decode("utf-8")))) for f in csvs],
+    )
+    clock.time(
+        "floor: calamine alone",
+        lambda: [
+            CalamineWorkbook.from_filelike(io.BytesIO(f.data)).get_sheet_by_index(0).to_python()
+            for f in xlsxs
+        ],
+    )
+    clock.time("parse csv", lambda: [parse_file(f.name, f.data) for f in csvs])
+    clock.time("parse xlsx", lambda: [parse_file(f.name, f.data) for f in xlsxs])
+
+    catalog = load_catalog()
+    period_range = PeriodRange.parse(NEW_YEAR)
+    pipeline.load_registry(workspace, bloc / "registry.csv")
+    pipeline.collect_files(workspace, pipeline.read_source(str(bloc / "src" / OLD_YEAR)))
+    collected = clock.time("collect", pipeline.collect_files, workspace, files)
+    findings = clock.time(
+        "validate",
+        pipeline.validate_scope,
+        workspace,
+        catalog,
+        period_range,
+        collected.batch_id,
+        "bench",
+    )
+    with open_db(workspace) as con:
+        violations = clock.time(
+            "floor: hand-written query",
+            lambda: con.execute(
+                HAND_WRITTEN, {"period": NEW_YEAR, "end": period_range.periods[-1].end}
+            ).fetchall(),
+        )
+        rules = compile_rules(catalog)
+        clock.time(
+            "floor: compiled rules, no GX",
+            lambda: [con.execute(r.query.replace("{batch}", r.frame)).fetchall() for r in rules],
+        )
+    context = clock.time("consolidate", pipeline.consolidate, workspace, catalog, period_range)
+    clock.time("render", render_report, context, load_settings(None), workspace / "out")
+    return {
+        "seconds": clock.seconds,
+        "peak_mb": clock.peak,
+        "files": len(files),
+        "csv_files": len(csvs),
+        "xlsx_files": len(xlsxs),
+        "bytes": size,
+        "loaded": len(collected.loaded),
+        "errors": sum(f.severity == "error" for f in findings),
+        "hand_written_violations": len(violations),
+        "duckdb": duckdb.__version__,
+    }
+
+
+def measure_naive(bloc: Path, out: Path) -> dict:
+    """The pipeline as most teams would first write it, on the same new year's files."""
+    import great_expectations as gx
+    import jinja2
+    import openpyxl
+    import pandas as pd
+
+    clock = Clock()
+    paths = sorted(p for p in (bloc / "src" / NEW_YEAR).iterdir() if p.is_file())
+
+    def read_all() -> pd.DataFrame:
+        frames = []
+        for path in paths:
+            if path.suffix == ".csv":
+                frame = pd.read_csv(path, dtype=str)
+            else:
+                sheet = openpyxl.load_workbook(path, data_only=True)["BaoCao"]
+                unit, period = sheet["C3"].value, str(sheet["C5"].value)
+                rows = [
+                    (unit, period, row[1], row[4])
+                    for row in sheet.iter_rows(min_row=10, values_only=True)
+                    if row[1]
+                ]
+                frame = pd.DataFrame(
+                    rows, columns=["unit_code", "period", "indicator_code", "value"]
+                )
+            frame["file"] = path.name
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    long = clock.time("naive: read (pandas, openpyxl)", read_all)
+
+    def check(long: pd.DataFrame) -> int:
+        long["number"] = pd.to_numeric(long["value"], errors="coerce")
+        wide = long.pivot_table(
+            index="unit_code", columns="indicator_code", values="number", aggfunc="last"
+        ).reset_index()
+        wide["sum_gap"] = (
+            wide["members_total"] - wide["members_official"] - wide["members_probationary"]
+        )
+        wide["ratio_gap"] = (
+            wide["members_rated_good_pct"]
+            - 100
+            * (wide["members_rated_excellent"] + wide["members_rated_good"])
+            / wide["members_rated"]
+        )
+        context = gx.get_context(mode="ephemeral")
+        asset = context.data_sources.add_pandas("naive").add_dataframe_asset("wide")
+        batch = asset.add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name="naive"))
+        counts = [c for c in wide.columns if c.startswith(("members_", "tasks_"))]
+        for column in counts:
+            suite.add_expectation(
+                gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0)
+            )
+            suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
+        suite.add_expectation(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="sum_gap", min_value=0, max_value=0
+            )
+        )
+        suite.add_expectation(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="ratio_gap", min_value=-0.005, max_value=0.005
+            )
+        )
+        suite.add_expectation(
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="tasks_assigned", column_B="tasks_completed", or_equal=True
+            )
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name="naive", data=batch, suite=suite)
+        )
+        result = definition.run(batch_parameters={"dataframe": wide}, result_format="COMPLETE")
+        return sum(not r.success for r in result.results)
+
+    clock.time("naive: validate (GX on pandas)", check, long)
+    registry = pd.read_csv(bloc / "registry.csv", dtype=str)
+
+    def aggregate() -> pd.DataFrame:
+        merged = long.merge(registry[["unit_code", "sector"]], on="unit_code")
+        return merged.groupby(["sector", "indicator_code"])["number"].sum().reset_index()
+
+    totals = clock.time("naive: consolidate (pandas)", aggregate)
+
+    def render() -> None:
+        template = jinja2.Template(
+            "{% for r in rows %}| {{ r.sector }} | {{ r.indicator_code }} | {{ r.number }} |\n"
+            "{% endfor %}"
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "naive.md").write_text(template.render(rows=totals.to_dict("records")))
+
+    clock.time("naive: render (Jinja2)", render)
+    return {"seconds": clock.seconds, "peak_mb": clock.peak}
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = ", ".join(f"{p} {version(p)}" for p in PACKAGES)
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GB memory, Python "
+        f"{platform.python_version()} on {platform.system()} {platform.release()}; {versions}"
+    )
+
+
+def _child(args: list[str]) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _median(runs: list[dict], stage: str) -> float:
+    return statistics.median(r["seconds"][stage] for r in runs)
+
+
+def table(units: int, runs: list[dict], naive: list[dict]) -> list[str]:
+    """The Markdown rows for one N: each stage, its median time, peak memory and floor ratio."""
+    first = runs[0]
+    peak = max(r["peak_mb"]["render"] for r in runs)
+
+    def row(stage: str, floor: str | None = None, note: str = "") -> str:
+        t = _median(runs, stage)
+        ratio = f"{t / _median(runs, floor):.1f}× {floor}" if floor else ""
+        mb = statistics.median(r["peak_mb"][stage] for r in runs)
+        return f"| {units:,} | {stage} | {t:.2f} | {mb:.0f} | {ratio} | {note} |"
+
+    whole = ("collect", "validate", "consolidate", "render")
+    total = sum(_median(runs, s) for s in whole)
+    lines = [
+        row("floor: read bytes", note=f"{first['files']:,} files, {first['bytes'] / 2**20:.1f} MB"),
+        row("read_source", "floor: read bytes"),
+        row("floor: csv module", note=f"{first['csv_files']:,} CSV"),
+        row("parse csv", "floor: csv module"),
+    ]
+    if first["xlsx_files"]:
+        lines += [
+            row("floor: calamine alone", note=f"{first['xlsx_files']:,} forms"),
+            row(
+                "parse xlsx",
+                "floor: calamine alone",
+                f"{first['xlsx_files'] / _median(runs, 'parse xlsx'):.0f} forms/s, one process",
+            ),
+        ]
+    lines += [
+        row("collect", note=f"sha256, archive, parse, load; {first['loaded']:,} files"),
+        row("floor: hand-written query", note=f"{first['hand_written_violations']} violations"),
+        row("floor: compiled rules, no GX"),
+        row("validate", "floor: hand-written query", f"{first['errors']} error findings"),
+        row("consolidate"),
+        row("render"),
+    ]
+    whole_note = f"collect + validate + consolidate + render; peak {peak:.0f} MB"
+    if naive:
+        naive_total = statistics.median(sum(n["seconds"].values()) for n in naive)
+        for stage in naive[0]["seconds"]:
+            t = statistics.median(n["seconds"][stage] for n in naive)
+            mb = statistics.median(n["peak_mb"][stage] for n in naive)
+            lines.append(f"| {units:,} | {stage} | {t:.2f} | {mb:.0f} |  |  |")
+        lines.append(f"| {units:,} | naive: whole | {naive_total:.2f} |  |  |  |")
+        whole_note += f"; naive / tonghop = {naive_total / total:.1f}×"
+    lines.append(f"| {units:,} | **tonghop: whole** | **{total:.2f}** |  |  | {whole_note} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time tonghop's stages against their floors.")
+    parser.add_argument("--units", type=int, nargs="+", default=[1000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--naive-max", type=int, default=6000, help="naive pipeline up to N")
+    parser.add_argument("--naive-repeat", type=int, default=1)
+    parser.add_argument("--excel-share", type=float, default=0.05)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tonghop-bench"))
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--one", nargs=2, metavar=("BLOC", "WORKSPACE"), help=argparse.SUPPRESS)
+    parser.add_argument("--naive", type=Path, metavar="BLOC", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(Path(args.one[0]), Path(args.one[1])), default=str))
+        return 0
+    if args.naive:
+        print(json.dumps(measure_naive(args.naive, args.work / "naive-out")))
+        return 0
+
+    lines = [
+        "| units | stage | median s | peak MB | ratio to floor | note |",
+        "|---:|---|---:|---:|---|---|",
+    ]
+    for units in args.units:
+        bloc = args.work / f"bloc-{units}-x{args.excel_share}"
+        if not (bloc / "bloc.json").exists():
+            print(f"generating {units} units …", file=sys.stderr)
+            generate(units, bloc, excel_share=args.excel_share)
+        runs = []
+        for i in range(args.repeat):
+            runs.append(_child(["--one", str(bloc), str(args.work / f"ws-{units}")]))
+            print(f"{units} units, run {i + 1}: {runs[-1]['seconds']}", file=sys.stderr)
+        naive = []
+        if units <= args.naive_max:
+            for _ in range(args.naive_repeat):
+                naive.append(_child(["--naive", str(bloc), "--work", str(args.work)]))
+                print(f"{units} units, naive: {naive[-1]['seconds']}", file=sys.stderr)
+        lines += table(units, runs, naive)
+    report = "\n".join(lines)
+    print(report)
+    header = (
+        f"Run {date.today().isoformat()} on {machine()}.\n\n"
+        f"`python benchmarks/run.py --units {' '.join(map(str, args.units))} --repeat "
+        f"{args.repeat}`: medians of {args.repeat} fresh processes (naive: "
+        f"{args.naive_repeat}, only up to {args.naive_max:,} units); Excel share "
+        f"{args.excel_share}. Peak MB is the process's peak resident memory when the stage "
+        "ended (it only grows).\n\n"
+    )
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    marker = "<!-- latest run -->"
+    previous = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
+    kept = previous.split(marker)[0] if marker in previous else previous
+    args.results.write_text(f"{kept}{marker}\n\n{header}{report}\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
