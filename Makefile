@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sample reliability
+.PHONY: install demo test lint format sample reliability bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ sample: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e/test_bad_inputs.py tests/e2e/test_faults.py
+
+# Stage times against their floors; writes benchmarks/RESULTS.md. Quick: make bench UNITS=1000
+UNITS ?= 1000 6000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --units $(UNITS) --repeat 3

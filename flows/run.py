@@ -14,11 +14,14 @@ from prefect.artifacts import (
 from prefect.cache_policies import NONE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
 from tonghop import deliver as delivery
 from tonghop import pipeline
 from tonghop.collect import CollectResult, SourceFile
+from tonghop.locking import ensure_writer_limit, writer_slot
+from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
 from tonghop.render import OUTPUT_NAMES, render_report
 from tonghop.settings import load_settings
@@ -93,10 +96,13 @@ def collect(workspace: Path, files: list[SourceFile], show_progress: bool) -> Co
 
 
 @task(cache_policy=NONE)
-def validate(workspace: Path, period: str, batch_id: str, run_id: str) -> list[Finding]:
+def validate(
+    workspace: Path, period: str, batch_id: str, run_id: str, out: Path | None = None
+) -> list[Finding]:
     """Run every rule through Great Expectations (one finding per failing unit and rule)."""
+    docs = out / pipeline.DATA_DOCS_DIR if out is not None else None
     findings = pipeline.validate_scope(
-        workspace, pipeline.load_catalog(), PeriodRange.parse(period), batch_id, run_id
+        workspace, pipeline.load_catalog(), PeriodRange.parse(period), batch_id, run_id, docs
     )
     errors = sum(f.severity == "error" for f in findings)
     get_run_logger().info("Kiểm tra: %d lỗi, %d cảnh báo", errors, len(findings) - errors)
@@ -110,9 +116,30 @@ def consolidate(workspace: Path, period: str) -> dict:
 
 
 @task(cache_policy=NONE)
+def check_consolidated(workspace: Path, run_id: str, out: Path) -> list[Finding]:
+    """Check the marts: sectors and forms add up to the bloc, unit counts match the registry."""
+    findings = pipeline.check_consolidated(
+        workspace, pipeline.load_catalog(), run_id, out / pipeline.CONSOLIDATED_DOCS_DIR
+    )
+    if findings:
+        get_run_logger().error("Kiểm tra số liệu tổng hợp: %d lỗi", len(findings))
+    return findings
+
+
+@task(cache_policy=NONE)
 def render(context: dict, settings: Path | None, out: Path) -> dict[str, Path]:
     """Render the draft as Markdown, HTML and Word."""
     return render_report(context, load_settings(settings), out)
+
+
+@task(cache_policy=NONE)
+def explain_figures(workspace: Path, context: dict) -> dict:
+    """Each figure of the draft with every unit's contribution (the HTML draft's appendix)."""
+    from tonghop.db import open_db
+    from tonghop.explain import trace_context
+
+    with open_db(workspace) as con:
+        return trace_context(con, context)
 
 
 @task(cache_policy=NONE)
@@ -121,6 +148,8 @@ def trace(workspace: Path, context: dict, out: Path) -> dict[str, Path]:
     from tonghop.db import open_db
     from tonghop.explain import write_trace_page
 
+    if context.get("trace"):
+        return {"trace": write_trace_page(None, context, out)}
     with open_db(workspace) as con:
         return {"trace": write_trace_page(con, context, out)}
 
@@ -263,29 +292,34 @@ def _resume_after_timeout() -> None:
         client.set_flow_run_state(get_run_context().flow_run.id, Running(), force=True)
 
 
-@flow(name="tonghop-run", timeout_seconds=3600, log_prints=True)
+@flow(name="tonghop-run", timeout_seconds=3600, log_prints=True, on_failure=[notify_failure])
 def run(params: RunParameters) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
     PeriodRange.parse(params.period)
     run_id = pipeline.new_run_id()
-    load_registry(params.workspace, params.registry)
     files = read_source(params.source)
-    collected = collect(params.workspace, files, params.show_progress)
-    sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
-    findings = validate(params.workspace, params.period, collected.batch_id, run_id)
-    sync_reviews(params.workspace)
-    publish_findings(params.workspace, params.period, run_id)
-    pending = review_pause(params) if params.review_pause else []
-    mark_pending(params.workspace, pending)
-    context = consolidate(params.workspace, params.period)
-    context["coverage"]["rejected_files"] = len(collected.rejected)
-    context["coverage"] |= pipeline.review_coverage(
-        params.workspace, PeriodRange.parse(params.period)
-    )
-    outputs = pipeline.write_findings(params.out, findings, collected.rejected)
-    outputs |= render(context, params.settings, params.out)
-    outputs |= write_review(params.workspace, params.out, run_id, params.settings)
-    outputs |= trace(params.workspace, context, params.out)
+    ensure_writer_limit()
+    with writer_slot():  # one run at a time opens the workspace's DuckDB file
+        load_registry(params.workspace, params.registry)
+        collected = collect(params.workspace, files, params.show_progress)
+        sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
+        findings = validate(params.workspace, params.period, collected.batch_id, run_id, params.out)
+        sync_reviews(params.workspace)
+        publish_findings(params.workspace, params.period, run_id)
+        pending = review_pause(params) if params.review_pause else []
+        mark_pending(params.workspace, pending)
+        context = consolidate(params.workspace, params.period)
+        findings = findings + check_consolidated(params.workspace, run_id, params.out)
+        context["coverage"]["rejected_files"] = len(collected.rejected)
+        context["coverage"] |= pipeline.review_coverage(
+            params.workspace, PeriodRange.parse(params.period)
+        )
+        outputs = pipeline.write_findings(params.out, findings, collected.rejected)
+        context["trace"] = explain_figures(params.workspace, context)
+        # quote(): the context carries every unit's contribution; Prefect need not walk it.
+        outputs |= render(quote(context), params.settings, params.out)
+        outputs |= write_review(params.workspace, params.out, run_id, params.settings)
+        outputs |= trace(params.workspace, quote(context), params.out)
     delivered = to_outbox(outputs, params.settings, params.out, params.period)
     outputs["outbox"] = delivered.outbox
     send_draft(delivered, params.settings, params.period, context["coverage"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,11 @@ from tonghop.db import open_db
 from tonghop.periods import PeriodRange
 from tonghop.registry import read_registry, store_registry
 from tonghop.validate import Finding, validate
+
+# GX Data Docs of a run, in OUT: the unit-level suites at the top, the consolidated level's in
+# its own site below (a GX site built by a second context would drop the first one's pages).
+DATA_DOCS_DIR = "data-docs"
+CONSOLIDATED_DOCS_DIR = "data-docs/consolidated"
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,24 @@ def collect_files(
 
 
 def validate_scope(
-    workspace: Path, catalog: Catalog, period_range: PeriodRange, batch_id: str, run_id: str
+    workspace: Path,
+    catalog: Catalog,
+    period_range: PeriodRange,
+    batch_id: str,
+    run_id: str,
+    docs_dir: Path | None = None,
 ) -> list[Finding]:
-    """Validate the range's periods (every active unit expected) and its baseline."""
+    """Validate the range's periods (every active unit expected) and its baseline.
+
+    With `docs_dir`, GX writes the Data Docs of the suites there (`DATA_DOCS_DIR` of OUT)."""
     return validate(
-        workspace, catalog, period_range.periods, [period_range.baseline], batch_id, run_id
+        workspace,
+        catalog,
+        period_range.periods,
+        [period_range.baseline],
+        batch_id,
+        run_id,
+        docs_dir,
     )
 
 
@@ -64,6 +83,22 @@ def consolidate(workspace: Path, catalog: Catalog, period_range: PeriodRange) ->
     with open_db(workspace) as con:
         run_models(con, catalog, period_range)
         return report_context(con, period_range)
+
+
+def check_consolidated(
+    workspace: Path,
+    catalog: Catalog,
+    run_id: str,
+    docs_dir: Path | None = None,
+) -> list[Finding]:
+    """Run the consolidated level's rules on the marts (after `consolidate`); their findings.
+
+    They replace the previous consolidated findings only; unit-level findings stay as they are.
+    With `docs_dir`, GX writes the Data Docs of their suites there.
+    """
+    from tonghop.consolidated import check
+
+    return check(workspace, catalog, run_id, docs_dir)
 
 
 def write_findings(out: Path, findings: list[Finding], rejected: list[dict]) -> dict[str, Path]:
@@ -92,6 +127,7 @@ __all__ = [
     "collect_files",
     "validate_scope",
     "consolidate",
+    "check_consolidated",
     "write_findings",
     "new_run_id",
 ]
@@ -210,3 +246,44 @@ def review_queue(workspace: Path) -> list[dict]:
 
     with open_db(workspace) as con:
         return queue(con)
+
+
+def latest_batch_id(workspace: Path) -> str | None:
+    """The batch of the latest collect (duplicates within one batch are errors), if any."""
+    with open_db(workspace) as con:
+        row = con.execute("select arg_max(batch_id, seen_at) from file_sightings").fetchone()
+    return row[0] if row else None
+
+
+def rejected_files(workspace: Path) -> list[dict]:
+    """Every file ever received that could not be read, as `rejected.json` lists them."""
+    with open_db(workspace) as con:
+        rows = con.execute(
+            "select original_name, archive_path, sha256, reason from received_files "
+            "where status = 'rejected' order by received_at, original_name"
+        ).fetchall()
+    return [
+        {"file": name, "archived_as": archived, "sha256": sha, "reason": reason}
+        for name, archived, sha, reason in rows
+    ]
+
+
+def period_status(workspace: Path, period: str, settings_path: Path | None) -> list:
+    """Each active unit's standing for the period (tonghop.status), due date from the settings."""
+    from tonghop.settings import load_settings
+    from tonghop.status import unit_status
+
+    due = load_settings(settings_path).schedule.due(period)
+    with open_db(workspace) as con:
+        return unit_status(con, period, due)
+
+
+def send_reminders(
+    workspace: Path, period: str, settings_path: Path | None, today: dt.date
+) -> tuple[list, list]:
+    """Send today's reminders for the period; return (sent, units without an address)."""
+    from tonghop.remind import send_reminders as send
+    from tonghop.settings import load_settings
+
+    with open_db(workspace) as con:
+        return send(con, load_settings(settings_path), period, today)

@@ -15,6 +15,8 @@ from tonghop.collect import nfc
 from tonghop.db import transaction
 
 REGISTRY_COLUMNS = ("unit_code", "name", "sector", "form", "valid_from", "valid_to")
+# Optional columns: a registry without them loads as before (SPEC §4.1).
+OPTIONAL_COLUMNS = ("contact_email",)
 
 
 class RegistryError(ValueError):
@@ -29,6 +31,7 @@ class Unit:
     form: str
     valid_from: date
     valid_to: date | None
+    contact_email: str | None = None
 
     def active_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
@@ -51,7 +54,7 @@ def read_registry(path: Path) -> list[Unit]:
     missing = [c for c in REGISTRY_COLUMNS if c not in header]
     if missing:
         raise RegistryError(f"Tệp danh mục '{path}', dòng 1: thiếu cột {', '.join(missing)}")
-    at = {c: header.index(c) for c in REGISTRY_COLUMNS}
+    at = {c: header.index(c) for c in REGISTRY_COLUMNS + OPTIONAL_COLUMNS if c in header}
     units: dict[str, Unit] = {}
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -77,6 +80,7 @@ def read_registry(path: Path) -> list[Unit]:
             form=cell["form"],
             valid_from=_date(cell["valid_from"], where),
             valid_to=_date(cell["valid_to"], where) if cell["valid_to"] else None,
+            contact_email=cell.get("contact_email") or None,
         )
     if not units:
         raise RegistryError(f"Tệp danh mục '{path}' không có đơn vị nào")
@@ -85,9 +89,18 @@ def read_registry(path: Path) -> list[Unit]:
 
 def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> None:
     """Replace the workspace's registry with this one, in one transaction."""
+    # Contacts live beside registry_units, whose columns other readers rely on (SPEC §4.1).
+    con.execute(
+        "create table if not exists unit_contacts "
+        "(unit_code varchar primary key, contact_email varchar not null)"
+    )
     with transaction(con):
         con.execute("delete from registry_units")
         con.executemany(
             "insert into registry_units values (?, ?, ?, ?, ?, ?)",
             [[u.unit_code, u.name, u.sector, u.form, u.valid_from, u.valid_to] for u in units],
         )
+        con.execute("delete from unit_contacts")
+        contacts = [[u.unit_code, u.contact_email] for u in units if u.contact_email]
+        if contacts:
+            con.executemany("insert into unit_contacts values (?, ?)", contacts)

@@ -82,12 +82,22 @@ class LocalizationSpec(BaseModel):
     weights: dict[str, float] = {}
 
 
+class ConsolidatedRuleSpec(BaseModel):
+    """A rule on the consolidated level (compiled by tonghop.consolidated)."""
+
+    id: str
+    check: str
+    severity: Severity
+    message: str
+
+
 class RuleSet(BaseModel):
     bounds: DerivedSpec
     ratio: DerivedSpec
     plausibility: PlausibilitySpec | None = None
     localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
     rules: list[RuleSpec]
+    consolidated: list[ConsolidatedRuleSpec] = []
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,50 @@ class DeliverySettings(BaseModel):
         return bool(self.smtp_host and self.owners)
 
 
+class NotifySettings(BaseModel):
+    """How the operator hears of a failed run, and how units are reminded: SMTP and/or a webhook.
+
+    No secret is written here: the SMTP password comes from a Prefect Secret block
+    (`smtp_password_block`) or an environment variable (`smtp_password_env`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    operators: list[str] = Field(
+        default_factory=list, description="Địa chỉ email nhận báo lỗi lần chạy"
+    )
+    webhook_url: str | None = Field(default=None, description="URL nhận báo lỗi (POST JSON)")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password_block: str | None = Field(
+        default=None, description="Tên khối Secret của Prefect chứa mật khẩu SMTP"
+    )
+    smtp_password_env: str | None = Field(
+        default=None, description="Tên biến môi trường chứa mật khẩu SMTP"
+    )
+    sender: str = "tonghop@localhost"
+
+
+class ScheduleSettings(BaseModel):
+    """When each period is due, and on which days around that date units are reminded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    due_dates: dict[str, dt.date] = Field(
+        default_factory=dict, description="Hạn nộp của từng kỳ, ví dụ 2023-H1: 2023-06-20"
+    )
+    remind_days: list[int] = Field(
+        default_factory=lambda: [-3, 1, 5],
+        description="Nhắc đơn vị chưa nộp: số ngày so với hạn (âm: trước hạn, dương: sau hạn)",
+    )
+
+    def due(self, period: str) -> dt.date | None:
+        """The due date of a period, when the settings give one."""
+        return self.due_dates.get(period)
+
+
 class ReportSettings(BaseModel):
     """What the header block, title and closing of the draft say."""
 
@@ -83,6 +127,8 @@ class ReportSettings(BaseModel):
     )
     margins_mm: Margins = Field(default_factory=Margins)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
 
 def load_settings(path: Path | None = None) -> ReportSettings:

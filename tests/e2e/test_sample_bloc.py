@@ -8,6 +8,7 @@ reference report (shared/reference/report-outline.md).
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -138,7 +139,8 @@ def test_independent_sums_match_the_published_totals(expected):
 
 def test_draft_sections_carry_the_figures(demo_run, expected):
     out, _, _ = demo_run
-    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    # The sentences read the same without their footnote marks ([^1]: the sectors' breakdown).
+    text = re.sub(r"\[\^\d+\]", "", (out / "bao-cao.md").read_text(encoding="utf-8"))
     s, c = expected["start"], expected["cutoff"]
     assert (
         f"Đến nay, Đảng bộ có {vn(c['units'])} TCCSĐ, trong đó: {vn(c['dang_bo'])} đảng bộ cơ sở, "
@@ -355,3 +357,93 @@ def test_charts_are_in_every_format(demo_run):
     assert all(f"(bieu-do/{p.name})" in md for p in pngs)
     assert (out / "bao-cao.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3
     assert len(docx.Document(str(out / "bao-cao.docx")).inline_shapes) == 3
+
+
+def test_consolidated_rules_pass_and_data_docs_are_written(demo_run):
+    out, first, _second = demo_run
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    assert not [f for f in findings if f["kind"] == "consolidated"]
+    index = (out / "data-docs" / "index.html").read_text(encoding="utf-8")
+    assert "tonghop_val_values" in index and "tonghop_val_wide" in index
+    consolidated = (out / "data-docs" / "consolidated" / "index.html").read_text(encoding="utf-8")
+    assert "tonghop_val_cons_totals" in consolidated and "tonghop_val_cons_units" in consolidated
+    page = (out / "kiem-tra.html").read_text(encoding="utf-8")
+    assert 'href="data-docs/index.html"' in page
+    assert 'href="data-docs/consolidated/index.html"' in page
+
+
+def test_docx_footnotes_give_the_sectors_of_the_cutoff_totals(demo_run):
+    """Section I's 121 TCCSĐ and 14.103 đảng viên carry their breakdown by sector as footnotes."""
+    import docx
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.ns import qn
+    from lxml import etree
+
+    out, _, _ = demo_run
+    registry = read_registry(SAMPLE_DIR / "registry.csv")
+    values = read_values(SAMPLE_DIR / "submissions")
+    act = [
+        (code, u)
+        for code, u in registry.items()
+        if active(u, CUTOFF_DAY) and u["form"] in TCCSD_FORMS
+    ]
+    sectors = ("agency", "soe", "private", "industrial_zone")
+    units = [sum(u["sector"] == s for _, u in act) for s in sectors]
+    members = [
+        sum(
+            values.get((c, "2023-H1"), {}).get("members_total", 0)
+            for c, u in act
+            if u["sector"] == s
+        )
+        for s in sectors
+    ]
+    assert sum(units) == 121 and sum(members) == 14103
+
+    doc = docx.Document(str(out / "bao-cao.docx"))
+    part = next(r.target_part for r in doc.part.rels.values() if r.reltype == RT.FOOTNOTES)
+    notes = {
+        n.get(qn("w:id")): "".join(t.text for t in n.iter(qn("w:t")))
+        for n in etree.fromstring(part.blob).iter(qn("w:footnote"))
+    }
+    refs = {}
+    for p in doc.paragraphs:
+        text = ""
+        for el in p._p.iter(qn("w:t"), qn("w:footnoteReference")):
+            if el.tag == qn("w:t"):
+                text += el.text or ""
+            else:
+                refs[el.get(qn("w:id"))] = text
+    by_units = next(
+        i for i, before in refs.items() if before.endswith("đến nay Đảng bộ có 121 TCCSĐ")
+    )
+    by_members = next(i for i, before in refs.items() if before.endswith("và 14.103 đảng viên"))
+    figures = [int(n.replace(".", "")) for n in re.findall(r"(\d[\d.]*) TCCSĐ", notes[by_units])]
+    assert figures == units
+    figures = [
+        int(n.replace(".", "")) for n in re.findall(r"(\d[\d.]*) đảng viên", notes[by_members])
+    ]
+    assert figures == members
+
+
+def test_own_draft_with_its_footnotes_agrees_with_the_data(demo_run):
+    from tonghop.checkdraft import check_draft, workspace_lookup
+
+    out, _, _ = demo_run
+    lookup = workspace_lookup(out / "workspace", "2020-H2..2023-H1")
+    for name in ("bao-cao.md", "bao-cao.docx"):
+        assert [i.to_json() for i in check_draft(out / name, lookup)] == [], name
+
+
+def test_html_appendix_traces_cutoff_members_to_the_units(demo_run):
+    out, _, _ = demo_run
+    html = (out / "bao-cao.html").read_text(encoding="utf-8")
+    appendix = html[html.index("Phụ lục: Nguồn gốc số liệu") :]
+    block = re.search(r'<details id="nguon-cutoff\.members_total".*?</details>', appendix, re.S)
+    assert block, "cutoff.members_total is not in the appendix"
+    assert 'class="value">14.103<' in block.group()
+    rows = re.findall(
+        r'<td class="num">([\d.]+)</td><td>[^<]+</td><td><code>([0-9a-f]{64})<', block.group()
+    )
+    assert len(rows) >= 110
+    assert sum(int(v.replace(".", "")) for v, _ in rows) == 14103
+    assert "Nguồn gốc số liệu" not in (out / "bao-cao.md").read_text(encoding="utf-8")

@@ -1,0 +1,40 @@
+"""Validate what was collected; started by the `validate` deployment's trigger on new data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from flows.run import publish_findings, sync_reviews, validate
+from tonghop import pipeline
+from tonghop.locking import ensure_writer_limit, writer_slot
+from tonghop.notify import notify_failure
+from tonghop.periods import PeriodRange
+
+
+class ValidateParameters(BaseModel):
+    """Which workspace and periods to validate."""
+
+    workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
+    period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
+    batch_id: str | None = Field(
+        default=None, description="Lượt nhận cần kiểm tra trùng; mặc định lượt nhận gần nhất"
+    )
+
+
+@flow(name="tonghop-validate", timeout_seconds=1800, on_failure=[notify_failure])
+def validate_submissions(params: ValidateParameters) -> dict[str, int]:
+    """Run every rule on the current submissions; publish the findings for the stewards."""
+    PeriodRange.parse(params.period)
+    run_id = pipeline.new_run_id()
+    ensure_writer_limit()
+    with writer_slot():
+        batch_id = params.batch_id or pipeline.latest_batch_id(params.workspace)
+        sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
+        findings = validate(params.workspace, params.period, batch_id, run_id)
+        sync_reviews(params.workspace)
+        publish_findings(params.workspace, params.period, run_id)
+    errors = sum(f.severity == "error" for f in findings)
+    return {"findings_error": errors, "findings_warning": len(findings) - errors}

@@ -1,0 +1,111 @@
+"""The deployable flows end to end against a real Prefect API: collect publishes who has
+submitted and announces new data, validate and consolidate-and-render produce the draft, and a
+failed run emails the operator in Vietnamese and English."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.flows.conftest import MISSING
+
+pytestmark = pytest.mark.slow
+
+
+def _read_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    return found[-1]
+
+
+def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path: Path):
+    from flows.collect import CollectParameters, collect_submissions
+    from flows.consolidate_render import ConsolidateParameters, consolidate_and_render
+    from flows.validate import ValidateParameters, validate_submissions
+
+    source, registry = partial_bloc
+    workspace, out = tmp_path / "ws", tmp_path / "out"
+    settings = tmp_path / "settings.yaml"
+    today = dt.date.today().isoformat()
+    settings.write_text(yaml.safe_dump({"schedule": {"due_dates": {"2023-H1": today}}}), "utf-8")
+    period = "2020-H2..2023-H1"
+
+    collected = collect_submissions(
+        CollectParameters(
+            source=str(source),
+            registry=registry,
+            period=period,
+            workspace=workspace,
+            settings=settings,
+        )
+    )
+    assert collected["files_loaded"] > 1000
+    assert collected["missing"] == len(MISSING)
+    assert collected["on_time"] == 122 - len(MISSING)
+    table = _read_artifact("tonghop-tinh-hinh-nop")
+    assert "chưa nộp: 3" in table.description
+    assert "TCCS001" in str(table.data)
+
+    again = collect_submissions(
+        CollectParameters(source=str(source), registry=registry, period=period, workspace=workspace)
+    )
+    assert again["files_loaded"] == 0
+
+    checked = validate_submissions(ValidateParameters(workspace=workspace, period=period))
+    assert checked["findings_error"] > 0
+
+    outputs = consolidate_and_render(
+        ConsolidateParameters(workspace=workspace, period=period, out=out)
+    )
+    draft = Path(outputs["md"]).read_text(encoding="utf-8")
+    assert "Đến nay, Đảng bộ có" in draft
+    findings = (out / "findings.json").read_text(encoding="utf-8")
+    assert '"kind": "completeness"' in findings
+    assert "TCCS001" in findings
+
+
+def test_a_failed_run_emails_the_operator(prefect_api, smtp_server, tmp_path: Path):
+    from flows.collect import CollectParameters, collect_submissions
+
+    inbox, port = smtp_server
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "notify": {
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "operators": ["it@duk.vn"],
+                }
+            }
+        ),
+        "utf-8",
+    )
+    (tmp_path / "source").mkdir()
+    params = CollectParameters(
+        source=str(tmp_path / "source"),
+        registry=tmp_path / "khong-co.csv",
+        period="2023-H1",
+        workspace=tmp_path / "ws",
+        settings=settings,
+    )
+    state = collect_submissions(params, return_state=True)
+    assert state.is_failed()
+    assert [e.rcpt_tos for e in inbox.envelopes] == [["it@duk.vn"]]
+    msg = email.message_from_bytes(inbox.envelopes[0].content, policy=policy.default)
+    assert "tonghop-collect" in msg["Subject"]
+    assert "bị lỗi / run failed" in msg["Subject"]
+    body = msg.get_content()
+    assert "Không tìm thấy tệp danh mục đơn vị" in body  # the error itself
+    assert "đã dừng vì lỗi" in body and "failed." in body
+    assert f"flow_runs/{state.state_details.flow_run_id}" in body or "/runs/flow-run/" in body

@@ -1,0 +1,134 @@
+"""Completeness and timeliness on the sample bloc: `tonghop status`, and reminders through a
+real SMTP server, never twice for the same reason on the same day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.flows.conftest import MISSING
+from tonghop import pipeline
+from tonghop.cli import app
+from tonghop.db import connect
+from tonghop.paths import SAMPLE_DIR
+from tonghop.registry import read_registry
+
+LATE = "TCCS003"
+
+
+@pytest.fixture()
+def collected(partial_bloc, tmp_path: Path) -> Path:
+    """A workspace holding the partial bloc; TCCS003's 2023-H1 report arrived after the due date."""
+    source, registry = partial_bloc
+    workspace = tmp_path / "ws"
+    pipeline.load_registry(workspace, registry)
+    pipeline.collect_files(workspace, pipeline.read_source(str(source)))
+    con = connect(workspace)
+    try:
+        con.execute(
+            "update submissions set received_at = timestamp '2023-07-02 09:00' "
+            "where unit_code = ? and period = '2023-H1'",
+            [LATE],
+        )
+        con.execute(
+            "update submissions set received_at = timestamp '2023-06-18 10:00' "
+            "where unit_code <> ? and period = '2023-H1'",
+            [LATE],
+        )
+    finally:
+        con.close()
+    return workspace
+
+
+def _settings(tmp_path: Path, port: int | None = None) -> Path:
+    data = {"schedule": {"due_dates": {"2023-H1": "2023-06-20"}, "remind_days": [-3, 1, 5]}}
+    if port:
+        data["notify"] = {"smtp_host": "127.0.0.1", "smtp_port": port, "sender": "vp@duk.vn"}
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_registry_without_contact_email_still_loads():
+    units = read_registry(SAMPLE_DIR / "registry.csv")
+    assert len(units) > 100
+    assert all(u.contact_email is None for u in units)
+
+
+def test_status_lists_missing_and_late_units(collected: Path, tmp_path: Path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "status",
+            "--workspace",
+            str(collected),
+            "--period",
+            "2023-H1",
+            "--settings",
+            str(_settings(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {line.split("\t")[0]: line.split("\t") for line in result.output.splitlines()}
+    for code in MISSING:
+        assert rows[code][2] == "chưa nộp"
+    assert rows[LATE][2] == "đã nộp muộn"
+    assert rows["TCCS005"][2] == "đã nộp đúng hạn"
+    assert "hạn nộp: 20/06/2023" in result.output
+    assert "  chưa nộp: 3" in result.output
+    assert "  đã nộp muộn: 1" in result.output
+
+
+def test_status_without_due_date_says_submitted(collected: Path):
+    result = CliRunner().invoke(
+        app, ["status", "--workspace", str(collected), "--period", "2023-H1"]
+    )
+    assert result.exit_code == 0
+    assert "hạn nộp: chưa đặt" in result.output
+    assert "đã nộp muộn" not in result.output
+
+
+def test_reminders_go_once_a_day_to_units_that_have_not_submitted(
+    collected: Path, tmp_path: Path, smtp_server
+):
+    inbox, port = smtp_server
+    settings = _settings(tmp_path, port)
+    before = dt.date(2023, 6, 17)  # three days before the due date
+    sent, no_address = pipeline.send_reminders(collected, "2023-H1", settings, before)
+    assert sorted(r.unit_code for r in sent) == list(MISSING)
+    assert no_address == []
+    assert sorted(e.rcpt_tos[0] for e in inbox.envelopes) == [
+        f"{c.lower()}@donvi.vn" for c in MISSING
+    ]
+    msg = email.message_from_bytes(inbox.envelopes[0].content, policy=policy.default)
+    assert msg["Subject"] == "Nhắc nộp báo cáo kỳ 2023-H1 (hạn 20/06/2023)"
+    assert "chưa nộp báo cáo kỳ 2023-H1" in msg.get_content()
+
+    again, _ = pipeline.send_reminders(collected, "2023-H1", settings, before)
+    assert again == []
+    assert len(inbox.envelopes) == 3
+
+    not_a_reminder_day, _ = pipeline.send_reminders(
+        collected, "2023-H1", settings, dt.date(2023, 6, 19)
+    )
+    assert not_a_reminder_day == []
+
+    after, _ = pipeline.send_reminders(collected, "2023-H1", settings, dt.date(2023, 6, 21))
+    assert len(after) == 3
+    late_msg = email.message_from_bytes(inbox.envelopes[-1].content, policy=policy.default)
+    assert "quá hạn" in late_msg["Subject"]
+
+    con = connect(collected, read_only=True)
+    try:
+        rows = con.execute(
+            "select count(*), count(distinct (unit_code, reason, sent_on)) from reminders_sent"
+        ).fetchone()
+    finally:
+        con.close()
+    assert rows == (6, 6)
