@@ -21,11 +21,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src flows tests data/sample templates
-	$(BIN)/ruff format --check src flows tests data/sample templates
+	$(BIN)/ruff check src flows tests data/sample templates benchmarks
+	$(BIN)/ruff format --check src flows tests data/sample templates benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format src flows tests data/sample templates
+	$(BIN)/ruff format src flows tests data/sample templates benchmarks
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/make_sample.py

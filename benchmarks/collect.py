@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate  # noqa: E402
+from tonghop.generate import generate  # noqa: E402
 
 
 def once(bloc: Path, workspace: Path, workers: int | None) -> dict:

@@ -3,7 +3,7 @@
     python benchmarks/run.py                       # quick: 1,000 units
     python benchmarks/run.py --units 1000 6000 60000 --repeat 3
 
-For each N a bloc is generated once (benchmarks/generate.py, cached under --work), then every
+For each N a bloc is generated once (src/tonghop/generate.py, cached under --work), then every
 repeat runs in a fresh Python process: the previous year is collected untimed, then the new
 year's files go through parse, collect (sha256, archive, parse, load), validate (GX on
 DuckDB), consolidate (SQL models) and render, each timed alone, with the process's peak
@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate  # noqa: E402
+from tonghop.generate import generate  # noqa: E402
 
 NEW_YEAR, OLD_YEAR = "2024", "2023"
 PACKAGES = ("duckdb", "great-expectations", "prefect", "pandas", "openpyxl", "python-calamine")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tonghop.generate import clean_values
+
 PLANTED = {
     "X01": ("bounds", "members_admitted"),
     "X02": ("sum", "members_total"),
@@ -23,71 +25,6 @@ PLANTED = {
     "ZZ99": ("unknown_unit", None),
 }
 SECTORS = ["agency", "soe", "private", "industrial_zone"]
-
-
-def clean_values(rng: random.Random, sector: str, form: str, year: int) -> dict[str, float]:
-    """A consistent set of values for one unit and year."""
-    members = rng.randint(35, 300) if form == "dang_bo" else rng.randint(5, 29)
-    probationary = rng.randint(0, members // 8)
-    rated = members - rng.randint(0, 3)
-    excellent = rng.randint(0, rated // 7)
-    incomplete = rng.randint(0, 2)
-    complete = rng.randint(0, max(0, rated - excellent - incomplete) // 10)
-    good = rated - excellent - complete - incomplete
-    reprimand, warning = rng.randint(0, 2), rng.randint(0, 1)
-    assigned = rng.randint(50, 500)
-    registered = rng.randint(0, 1)
-    achieved = registered * rng.randint(0, 1)
-    values = {
-        "branches_total": rng.randint(2, 15) if form == "dang_bo" else 0,
-        "members_total": members,
-        "members_official": members - probationary,
-        "members_probationary": probationary,
-        "members_admitted": rng.randint(0, 9),
-        "members_confirmed": rng.randint(0, probationary),
-        "members_transferred_in": rng.randint(0, 3),
-        "members_transferred_out": rng.randint(0, 3),
-        "members_deceased": rng.randint(0, 1),
-        "members_struck_off": 0,
-        "members_removed": 0,
-        "party_badges_awarded": rng.randint(0, 4),
-        "member_cards_issued": rng.randint(0, 10),
-        "candidates_trained": rng.randint(0, 20),
-        "members_rated": rated,
-        "members_rated_excellent": excellent,
-        "members_rated_good": good,
-        "members_rated_complete": complete,
-        "members_rated_incomplete": incomplete,
-        "members_rated_good_pct": round(100 * (excellent + good) / rated, 2),
-        "org_rating": rng.randint(2, 4),
-        "secretaries_trained": rng.randint(0, 5),
-        "culture_registered": registered,
-        "culture_achieved": achieved,
-        "culture_model": achieved * rng.randint(0, 1),
-        "tasks_assigned": assigned,
-        "tasks_completed": assigned - rng.randint(0, 5),
-        "inspected_orgs": rng.randint(0, 3),
-        "inspected_members": rng.randint(0, 10),
-        "supervised_orgs": rng.randint(0, 3),
-        "supervised_members": rng.randint(0, 10),
-        "disciplined_members": reprimand + warning,
-        "discipline_reprimand": reprimand,
-        "discipline_warning": warning,
-        "discipline_dismissal": 0,
-        "discipline_expulsion": 0,
-        "disciplined_orgs": 0,
-        "denunciations_received": rng.randint(0, 1),
-    }
-    if form == "dang_bo":
-        values["branches_meeting_regularly"] = values["branches_total"] - rng.randint(0, 1)
-    if sector in ("soe", "private"):
-        values |= {
-            "revenue_bn_vnd": rng.randint(100, 99999) / 10,
-            "state_budget_paid_bn_vnd": rng.randint(10, 9999) / 10,
-            "employees": rng.randint(20, 900),
-            "avg_income_mn_vnd_month": rng.randint(50, 150) / 10,
-        }
-    return values
 
 
 def write_csv(path: Path, rows: list[tuple]) -> None:
@@ -123,7 +60,7 @@ def bloc(tmp_path_factory):
     for unit in registry:
         code = unit["unit_code"]
         for year in (2023, 2024):
-            values = clean_values(rng, unit["sector"], unit["form"], year)
+            values = clean_values(rng, unit["sector"], unit["form"])
             planted = PLANTED.get(code, (None,))[0] if year == 2024 else None
             rows = [(code, str(year), k, v) for k, v in values.items()]
             if planted == "completeness":

@@ -9,36 +9,16 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tonghop.deliver import artifact_markdown, deliver, outbox_folder
 from tonghop.settings import DeliverySettings, ReportSettings
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def smtp_server():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture()
@@ -116,7 +96,7 @@ def test_unreachable_server_raises_after_the_outbox_copy(
     drafts: list[Path], tmp_path: Path
 ) -> None:
     report = ReportSettings(
-        delivery=DeliverySettings(smtp_host="127.0.0.1", smtp_port=_free_port(), owners=["a@b.c"])
+        delivery=DeliverySettings(smtp_host="127.0.0.1", smtp_port=_closed_port(), owners=["a@b.c"])
     )
     with pytest.raises(OSError):
         deliver(drafts, report, tmp_path / "out", "2023-H1")

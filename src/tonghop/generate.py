@@ -2,11 +2,11 @@
 
 Writes `registry.csv` and one submission per unit and period for two consecutive years:
 `src/<year>/<unit>.csv` (long CSV, SPEC §4.2) or, for a share of units, tonghop's Excel form
-`src/<year>/<unit>.xlsx`. Values are consistent (the same recipe as
-tests/e2e/test_unseen_bloc.py); a fixed share of units gets one planted error in the second
-year, one kind per unit in turn.
+`src/<year>/<unit>.xlsx`. Values are consistent (tests/e2e/test_unseen_bloc.py builds its
+unseen bloc from `clean_values` too); a fixed share of units gets one planted error in the
+second year, one kind per unit in turn.
 
-    python benchmarks/generate.py --units 6000 --out /tmp/bloc-6000 [--excel-share 0.05]
+    python -m tonghop.generate --units 6000 --out /tmp/bloc-6000 [--excel-share 0.05]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Bloc:
 
 
 def clean_values(rng: random.Random, sector: str, form: str) -> dict[str, float]:
-    """A consistent set of values for one unit and year (tests/e2e/test_unseen_bloc.py)."""
+    """A consistent set of values for one unit and year: every sum, part and ratio rule holds."""
     members = rng.randint(35, 300) if form == "dang_bo" else rng.randint(5, 29)
     probationary = rng.randint(0, members // 8)
     rated = members - rng.randint(0, 3)
