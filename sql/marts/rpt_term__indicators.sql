@@ -48,14 +48,7 @@ flows as (
 ),
 
 rates_of_flows as (
-    select c.code
-    from catalog as c
-    where c.time_aggregation = 'rate'
-        and not exists (
-            select 1 from catalog as part
-            where list_contains(list_concat(c.numerator, c.denominator), part.code)
-                and part.time_aggregation <> 'flow'
-        )
+    select * from int_rates_of_flows
 ),
 
 flow_rates as (

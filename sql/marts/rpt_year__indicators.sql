@@ -37,14 +37,7 @@ year_status as (
 ),
 
 rates_of_flows as (
-    select c.code
-    from catalog as c
-    where c.time_aggregation = 'rate'
-        and not exists (
-            select 1 from catalog as part
-            where list_contains(list_concat(c.numerator, c.denominator), part.code)
-                and part.time_aggregation <> 'flow'
-        )
+    select * from int_rates_of_flows
 ),
 
 unit_flows as (
