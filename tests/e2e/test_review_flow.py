@@ -5,7 +5,6 @@ flow waits for a decision from Prefect (resumed from a thread) or marks the unit
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import shutil
 import threading
@@ -14,15 +13,10 @@ from pathlib import Path
 import pytest
 
 from tonghop.db import open_db
+from tonghop.generate import SECTORS, clean_values, write_csv
 from tonghop.review import accept, correct, queue, reject, verify_history
 
 pytestmark = pytest.mark.slow
-
-_spec = importlib.util.spec_from_file_location(
-    "unseen_bloc", Path(__file__).with_name("test_unseen_bloc.py")
-)
-unseen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(unseen)
 
 UNITS = [f"R{i}" for i in range(1, 7)]
 # R2: members_total +10 (sum) -> accepted; R3: admitted typed -3 (bounds) -> corrected back;
@@ -30,17 +24,21 @@ UNITS = [f"R{i}" for i in range(1, 7)]
 PLANTED = {"R2": "members_total", "R3": "members_admitted", "R4": "tasks_completed"}
 
 
-def _rows(code: str, values: dict[str, float], plant: bool) -> list[tuple]:
-    rows = []
-    for key, value in values.items():
-        if plant and key == PLANTED.get(code):
-            value = {
-                "members_total": value + 10,
-                "members_admitted": -3,
-                "tasks_completed": values["tasks_assigned"] + 7,
-            }[key]
-        rows.append((code, "2024", key, value))
-    return rows
+def _values(code: str, values: dict[str, float], plant: bool) -> dict[str, float]:
+    if not plant or code not in PLANTED:
+        return dict(values)
+    key = PLANTED[code]
+    typed = {
+        "members_total": values["members_total"] + 10,
+        "members_admitted": -3,
+        "tasks_completed": values["tasks_assigned"] + 7,
+    }[key]
+    return values | {key: typed}
+
+
+def _write(path: Path, code: str, values: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(path, code, "2024", values)
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +49,15 @@ def bloc(tmp_path_factory):
     registry.write_text(
         "unit_code,name,sector,form,valid_from,valid_to\n"
         + "".join(
-            f"{code},Chi bộ Thử nghiệm {i},{unseen.SECTORS[i % 4]},chi_bo,2015-01-01,\n"
+            f"{code},Chi bộ Thử nghiệm {i},{SECTORS[i % 4]},chi_bo,2015-01-01,\n"
             for i, code in enumerate(UNITS, start=1)
         ),
         encoding="utf-8",
     )
     values = {}
     for i, code in enumerate(UNITS, start=1):
-        values[code] = unseen.clean_values(rng, unseen.SECTORS[i % 4], "chi_bo", 2024)
-        unseen.write_csv(root / "src" / f"{code}.csv", _rows(code, values[code], plant=True))
+        values[code] = clean_values(rng, SECTORS[i % 4], "chi_bo")
+        _write(root / "src" / f"{code}.csv", code, _values(code, values[code], plant=True))
     return root, registry, values
 
 
@@ -145,9 +143,9 @@ def test_accept_correct_reject_and_resubmit(prefect_api, bloc) -> None:
     ).read_text(encoding="utf-8")
 
     # R4 resubmits clean; R2 resubmits, still unbalanced: its acceptance no longer holds.
-    unseen.write_csv(root / "src" / "R4-nop-lai.csv", _rows("R4", values["R4"], plant=False))
+    _write(root / "src" / "R4-nop-lai.csv", "R4", _values("R4", values["R4"], plant=False))
     shifted = dict(values["R2"], members_admitted=values["R2"]["members_admitted"] + 1)
-    unseen.write_csv(root / "src" / "R2-nop-lai.csv", _rows("R2", shifted, plant=True))
+    _write(root / "src" / "R2-nop-lai.csv", "R2", _values("R2", shifted, plant=True))
     out3 = root / "out3"
     third = _run(root, registry, workspace, out3)
     assert third.units_included == 5  # R4 in, R2 out again
