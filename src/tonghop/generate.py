@@ -2,9 +2,10 @@
 
 Writes `registry.csv` and one submission per unit and period for two consecutive years:
 `src/<year>/<unit>.csv` (long CSV, SPEC §4.2) or, for a share of units, tonghop's Excel form
-`src/<year>/<unit>.xlsx`. Values are consistent (tests/e2e/test_unseen_bloc.py builds its
-unseen bloc from `clean_values` too); a fixed share of units gets one planted error in the
-second year, one kind per unit in turn.
+`src/<year>/<unit>.xlsx`. Values pass every rule, warnings included: the second year's stocks
+follow from the first year's and its flows (tests/e2e/test_unseen_bloc.py builds its unseen
+bloc from `clean_values` too). A fixed share of units gets one planted error in the second
+year, one kind per unit in turn.
 
     python -m tonghop.generate --units 6000 --out /tmp/bloc-6000 [--excel-share 0.05]
 """
@@ -43,16 +44,34 @@ class Bloc:
         return self.root / "src" / str(year)
 
 
-def clean_values(rng: random.Random, sector: str, form: str) -> dict[str, float]:
-    """A consistent set of values for one unit and year: every sum, part and ratio rule holds."""
-    members = rng.randint(35, 300) if form == "dang_bo" else rng.randint(5, 29)
-    probationary = rng.randint(0, members // 8)
-    rated = members - rng.randint(0, 3)
-    excellent = rng.randint(0, rated // 7)
-    incomplete = rng.randint(0, 2)
+def clean_values(
+    rng: random.Random, sector: str, form: str, previous: dict[str, float] | None = None
+) -> dict[str, float]:
+    """A consistent set of values for one unit and period: every rule holds, warnings included.
+
+    With `previous` (the unit's values of the period before), the stocks follow from it and the
+    period's flows, so the stock-flow and policy rules that look back hold too.
+    """
+    admitted = rng.randint(0, 9)
+    moved_in, moved_out, deceased = rng.randint(0, 3), rng.randint(0, 3), rng.randint(0, 1)
+    if previous is None:
+        members = rng.randint(35, 300) if form == "dang_bo" else rng.randint(5, 29)
+        probationary = rng.randint(0, members // 8)
+        confirmed = rng.randint(0, probationary)
+    else:
+        before = int(previous["members_probationary"])
+        if form == "chi_bo" and int(previous["members_total"]) + admitted + moved_in >= 30:
+            admitted = moved_in = 0  # a chi bộ stays under the 30 members of a đảng bộ
+        members = int(previous["members_total"]) + admitted + moved_in - moved_out - deceased
+        confirmed = rng.randint(0, before)
+        probationary = rng.randint(0, min(members // 8, before + admitted + moved_in - confirmed))
+    rated = members - rng.randint(0, min(3, members // 3))
+    reprimand = rng.randint(0, min(2, rated // 4))
+    warning = rng.randint(0, min(1, rated // 4))
+    incomplete = reprimand + warning + rng.randint(0, 1)  # the disciplined rate incomplete
+    excellent = rng.randint(0, (rated - incomplete) // 7)  # within 20 % of the good
     complete = rng.randint(0, max(0, rated - excellent - incomplete) // 10)
     good = rated - excellent - complete - incomplete
-    reprimand, warning = rng.randint(0, 2), rng.randint(0, 1)
     assigned = rng.randint(50, 500)
     registered = rng.randint(0, 1)
     achieved = registered * rng.randint(0, 1)
@@ -61,11 +80,11 @@ def clean_values(rng: random.Random, sector: str, form: str) -> dict[str, float]
         "members_total": members,
         "members_official": members - probationary,
         "members_probationary": probationary,
-        "members_admitted": rng.randint(0, 9),
-        "members_confirmed": rng.randint(0, probationary),
-        "members_transferred_in": rng.randint(0, 3),
-        "members_transferred_out": rng.randint(0, 3),
-        "members_deceased": rng.randint(0, 1),
+        "members_admitted": admitted,
+        "members_confirmed": confirmed,
+        "members_transferred_in": moved_in,
+        "members_transferred_out": moved_out,
+        "members_deceased": deceased,
         "members_struck_off": 0,
         "members_removed": 0,
         "party_badges_awarded": rng.randint(0, 4),
@@ -176,8 +195,12 @@ def generate(
     for i, unit in enumerate(registry):
         code = unit["unit_code"]
         as_excel = bool(excel_every) and i % excel_every == 0
+        previous = None
         for year in YEARS:
-            values: dict[str, float | str] = clean_values(rng, unit["sector"], unit["form"])
+            values: dict[str, float | str] = clean_values(
+                rng, unit["sector"], unit["form"], previous
+            )
+            previous = values
             kind = planted.get(code) if year == YEARS[-1] else None
             if kind == "completeness":
                 continue

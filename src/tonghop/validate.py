@@ -293,15 +293,68 @@ def _prepare_history_frames(con: duckdb.DuckDBPyConnection, catalog: Catalog) ->
     )
 
 
+# What a group of rules checks, for the Data Docs (one expectation per frame and kind).
+KIND_LABELS = {
+    "bounds": "Giá trị trong giới hạn cho phép",
+    "sum": "Tổng bằng tổng các thành phần",
+    "part_le_whole": "Phần không lớn hơn toàn thể",
+    "ratio": "Tỷ lệ khớp với tử số và mẫu số",
+    "stock_flow": "Số cuối kỳ khớp với đầu kỳ và biến động",
+    "completeness": "Đủ báo cáo của các đơn vị",
+    "duplicate": "Không trùng báo cáo",
+    "type": "Giá trị là số",
+    "unknown_unit": "Đơn vị có trong danh mục",
+    "unknown_indicator": "Chỉ tiêu có trong danh mục",
+    "plausibility": "Giá trị hợp lý so với các kỳ trước",
+    "policy": "Đúng quy định",
+    CONSOLIDATED_KIND: "Số tổng hợp khớp với các phần",
+}
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """The rules of one frame and kind, run as one expectation: one query, failing rows only.
+
+    Each failing row comes back as `rule_id` and `failing_row` (the rule's own row as JSON).
+    """
+
+    frame: str
+    kind: str
+    rules: tuple[CompiledRule, ...]
+
+    @property
+    def query(self) -> str:
+        return "\nunion all\n".join(
+            f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
+            f"from ({r.query}) failing"
+            for r in self.rules
+        )
+
+    @property
+    def description(self) -> str:
+        ids = ", ".join(r.rule_id for r in self.rules)
+        return f"{KIND_LABELS.get(self.kind, self.kind)} ({len(self.rules)} quy tắc: {ids})"
+
+
+def group_rules(rules: list[CompiledRule]) -> list[RuleGroup]:
+    """The rules grouped by frame and kind, in their first appearance's order."""
+    groups: dict[tuple[str, str], list[CompiledRule]] = {}
+    for rule in rules:
+        groups.setdefault((rule.frame, rule.kind), []).append(rule)
+    return [RuleGroup(frame, kind, tuple(members)) for (frame, kind), members in groups.items()]
+
+
 def run_expectations(
     workspace: Path, rules: list[CompiledRule], docs_dir: Path | None = None
 ) -> dict[str, list[dict]]:
-    """Run every rule as a GX UnexpectedRowsExpectation on DuckDB; failing rows by rule id.
+    """Run the rules through GX on DuckDB, one expectation per frame and kind; failing rows by rule.
 
-    One suite per frame (`tonghop_<frame>`). GX returns at most 200 rows per expectation; where
-    it counted more, the rest are read with the same query, so no failure is ever capped away.
-    With `docs_dir`, the suites run through a GX Checkpoint whose UpdateDataDocsAction writes a
-    Data Docs site there (`index.html`), replacing what an earlier run wrote.
+    Each group of rules (`group_rules`) is one `UnexpectedRowsExpectation` whose query returns
+    only the failing rows, so GX's cost does not grow with the number of rules. One suite per
+    frame (`tonghop_<frame>`). GX returns at most 200 rows per expectation; where it counted
+    more, the group's query is run again here, so no failure is ever capped away. With
+    `docs_dir`, the suites run through a GX Checkpoint whose UpdateDataDocsAction writes a Data
+    Docs site there (`index.html`), replacing what an earlier run wrote.
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -316,26 +369,32 @@ def run_expectations(
     )
     if docs_dir is not None:
         add_data_docs_site(context, docs_dir)
-    failing: dict[str, list[dict]] = {}
+    groups = group_rules(rules)
+    failing: dict[int, tuple[list[dict], int]] = {}
     definitions = []
     try:
-        for frame in dict.fromkeys(r.frame for r in rules):
-            frame_rules = [r for r in rules if r.frame == frame]
+        for frame in dict.fromkeys(g.frame for g in groups):
             asset = datasource.add_table_asset(frame, table_name=frame)
             batch = asset.add_batch_definition_whole_table(f"{frame}_all")
-            suite = context.suites.add(gx.ExpectationSuite(name=f"tonghop_{frame}"))
-            for rule in frame_rules:
-                suite.add_expectation(
-                    gx.expectations.UnexpectedRowsExpectation(
-                        unexpected_rows_query=rule.query,
-                        description=rule.message,
-                        meta={
-                            "rule_id": rule.rule_id,
-                            "kind": rule.kind,
-                            "indicators": list(rule.indicators),
-                        },
-                    )
+            # The suite is built whole, then stored once (adding one by one re-stores it each time).
+            suite = context.suites.add(
+                gx.ExpectationSuite(
+                    name=f"tonghop_{frame}",
+                    expectations=[
+                        gx.expectations.UnexpectedRowsExpectation(
+                            unexpected_rows_query=group.query,
+                            description=group.description,
+                            meta={
+                                "group": index,
+                                "kind": group.kind,
+                                "rule_ids": [r.rule_id for r in group.rules],
+                            },
+                        )
+                        for index, group in enumerate(groups)
+                        if group.frame == frame
+                    ],
                 )
+            )
             definitions.append(
                 context.validation_definitions.add(
                     gx.ValidationDefinition(name=f"tonghop_{frame}", data=batch, suite=suite)
@@ -345,36 +404,33 @@ def run_expectations(
             results = [d.run(result_format="COMPLETE") for d in definitions]
         else:
             results = _run_checkpoint(context, definitions)
-        by_id = {r.rule_id: r for r in rules}
         for result in results:
             for outcome in result.results:
-                rule = by_id[outcome.expectation_config.meta["rule_id"]]
+                index = outcome.expectation_config.meta["group"]
                 error = _raised(outcome.exception_info)
                 if error:
-                    raise RuntimeError(
-                        f"Great Expectations could not run rule {rule.rule_id}: {error}"
-                    )
+                    ids = ", ".join(r.rule_id for r in groups[index].rules)
+                    raise RuntimeError(f"Great Expectations could not run rules {ids}: {error}")
                 if outcome.success:
                     continue
                 rows = outcome.result.get("details", {}).get("unexpected_rows", [])
-                count = outcome.result.get("observed_value", len(rows))
-                failing[rule.rule_id] = (rows, count)  # type: ignore[assignment]
+                failing[index] = (rows, outcome.result.get("observed_value", len(rows)))
     finally:
         close_datasource(datasource)
-    complete: dict[str, list[dict]] = {}
-    overflow = {rid: v for rid, v in failing.items() if v[1] > len(v[0])}  # type: ignore[index]
+    overflow = [index for index, (rows, count) in failing.items() if count > len(rows)]
     if overflow:
-        by_id = {r.rule_id: r for r in rules}
         with duckdb.connect(str(db_path(workspace)), read_only=False, config=_gx_config()) as con:
-            for rule_id in overflow:
-                rule = by_id[rule_id]
-                cursor = con.execute(rule.query.replace("{batch}", rule.frame))
-                names = [d[0] for d in cursor.description]
-                complete[rule_id] = [
-                    dict(zip(names, row, strict=True)) for row in cursor.fetchall()
-                ]
-    for rule_id, (rows, _count) in failing.items():  # type: ignore[misc]
-        complete.setdefault(rule_id, rows)
+            for index in overflow:
+                group = groups[index]
+                cursor = con.execute(group.query.replace("{batch}", group.frame))
+                failing[index] = (
+                    [{"rule_id": rid, "failing_row": row} for rid, row in cursor.fetchall()],
+                    0,
+                )
+    complete: dict[str, list[dict]] = {}
+    for rows, _count in failing.values():
+        for row in rows:
+            complete.setdefault(row["rule_id"], []).append(json.loads(row["failing_row"]))
     return complete
 
 
