@@ -105,7 +105,16 @@ def validate(
         workspace, pipeline.load_catalog(), PeriodRange.parse(period), batch_id, run_id, docs
     )
     errors = sum(f.severity == "error" for f in findings)
-    get_run_logger().info("Kiểm tra: %d lỗi, %d cảnh báo", errors, len(findings) - errors)
+    logger = get_run_logger()
+    scope = pipeline.last_validation(workspace)
+    if scope.get("mode") == "incremental":
+        logger.info(
+            "Kiểm tra lại %d đơn vị có báo cáo mới; các đơn vị khác giữ kết quả kiểm tra trước",
+            scope["units"],
+        )
+    else:
+        logger.info("Kiểm tra toàn bộ (quy tắc, danh mục hoặc kỳ báo cáo đã thay đổi)")
+    logger.info("Kiểm tra: %d lỗi, %d cảnh báo", errors, len(findings) - errors)
     return findings
 
 

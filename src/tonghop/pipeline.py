@@ -63,10 +63,13 @@ def validate_scope(
     batch_id: str,
     run_id: str,
     docs_dir: Path | None = None,
+    incremental: bool = True,
 ) -> list[Finding]:
     """Validate the range's periods (every active unit expected) and its baseline.
 
-    With `docs_dir`, GX writes the Data Docs of the suites there (`DATA_DOCS_DIR` of OUT)."""
+    Only the units touched since the last validation when nothing else changed (`incremental`,
+    tonghop.validate.validate). With `docs_dir`, GX writes the Data Docs of the suites there
+    (`DATA_DOCS_DIR` of OUT)."""
     return validate(
         workspace,
         catalog,
@@ -75,7 +78,16 @@ def validate_scope(
         batch_id,
         run_id,
         docs_dir,
+        incremental,
     )
+
+
+def last_validation(workspace: Path) -> dict:
+    """How the last validation ran: mode (full, incremental), units validated, run id."""
+    from tonghop.validate import last_validation as read_state
+
+    with open_db(workspace) as con:
+        return read_state(con)
 
 
 def consolidate(workspace: Path, catalog: Catalog, period_range: PeriodRange) -> dict:

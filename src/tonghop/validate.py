@@ -111,14 +111,20 @@ def prepare_frames(
     expected_periods: list[Period],
     extra_periods: list[Period],
     batch_id: str | None,
+    units: list[str] | None = None,
 ) -> None:
     """Build the frames the rules read: current submissions of the periods in scope.
 
     `expected_periods`: every active unit must have submitted (the range). `extra_periods`:
     validated when present (the baseline). Submissions with a malformed period are taken from
-    the latest batch so they are reported once, when they arrive.
+    the latest batch so they are reported once, when they arrive. With `units`, only those
+    units' submissions, expectations and history (an incremental validation).
     """
     write_catalog_table(con, catalog)
+    con.execute("create or replace table val_scope_units (unit_code varchar primary key)")
+    if units is not None:
+        insert_rows(con, "val_scope_units", [[u] for u in sorted(set(units))])
+    in_scope = "" if units is None else " and {col} in (select unit_code from val_scope_units)"
     write_period_table(con, expected_periods + extra_periods, "val_periods")
     write_period_table(con, expected_periods, "val_expected_periods")
     indicator_columns = ",\n".join(
@@ -157,7 +163,7 @@ def prepare_frames(
         left join val_periods p using (period)
         where r.recency = 1
             and (p.period is not null or (not regexp_full_match(r.period, '{_PERIOD_SQL_RE}')
-                 and r.batch_id = ?))
+                 and r.batch_id = ?)){in_scope.format(col="r.unit_code")}
         """,
         [batch_id or ""],
     )
@@ -184,12 +190,13 @@ def prepare_frames(
         """
     )
     con.execute(
-        """
+        f"""
         create or replace table val_expected as
         select u.unit_code, p.period
         from registry_units u
         cross join val_expected_periods p
         where u.valid_from <= p.period_end and (u.valid_to is null or u.valid_to >= p.period_end)
+            {in_scope.format(col="u.unit_code")}
         """
     )
     con.execute(
@@ -201,10 +208,12 @@ def prepare_frames(
         """,
         [batch_id or ""],
     )
-    _prepare_history_frames(con, catalog)
+    _prepare_history_frames(con, catalog, in_scope.format(col="s.unit_code"))
 
 
-def _prepare_history_frames(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+def _prepare_history_frames(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str = ""
+) -> None:
     """Frames that look beyond the period: previous period, calendar year, past periods.
 
     Each reads the current submission (highest `seq`) of every unit and period received, in
@@ -227,12 +236,13 @@ def _prepare_history_frames(con: duckdb.DuckDBPyConnection, catalog: Catalog) ->
     )
     insert_rows(con, "val_period_index", periods)
     con.execute(
-        """
+        f"""
         create or replace table val_current_values as
         with current as (
             select s.submission_id, s.unit_code, i.kind, i.year, i.idx,
                 row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
             from submissions s join val_period_index i using (period)
+            where true{in_scope}
         )
         select c.submission_id, c.unit_code, c.kind, c.year, c.idx, v.indicator_code,
             max(v.value) as value
@@ -567,27 +577,90 @@ def build_findings(
                     unit_name=unit_names.get(row.get("unit_code") or ""),
                 )
             )
-    findings.sort(key=lambda f: (f.unit_code or "", f.period or "", f.rule_id, f.location or ""))
+    findings.sort(key=_finding_order)
     return findings
 
 
 def store_findings(
-    con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str, periods: list[Period]
+    con: duckdb.DuckDBPyConnection,
+    findings: list[Finding],
+    run_id: str,
+    periods: list[Period],
+    units: list[str] | None = None,
 ) -> None:
     """Replace the findings of the periods in scope (and of malformed periods) in one go.
 
-    The consolidated level's findings (`kind` consolidated) are left alone: they are replaced
-    by `store_consolidated_findings` after the models have run.
+    With `units`, only those units' findings are replaced (an incremental validation). The
+    consolidated level's findings (`kind` consolidated) are left alone: they are replaced by
+    `store_consolidated_findings` after the models have run.
     """
     codes = [p.code for p in periods]
+    only = "" if units is None else " and unit_code in (select unit_code from val_scope_units)"
     with transaction(con):
         con.execute(
             f"delete from findings where kind <> '{CONSOLIDATED_KIND}' and ("
             f"period in (select unnest(?::varchar[])) "
-            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))",
+            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}')){only}",
             [codes],
         )
         _insert_findings(con, findings, run_id)
+
+
+def load_findings(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> list[Finding]:
+    """The stored unit-level findings of the periods in scope (and of malformed periods)."""
+    cursor = con.execute(
+        f"""
+        select f.unit_code, f.period, f.rule_id, f.kind, f.severity, f.message, f.indicators,
+            f.observed, f.submission_id, f.file_name, f.location, f.suspect, f.suggested_value,
+            u.name, f.finding_key
+        from findings f left join registry_units u using (unit_code)
+        where f.kind <> '{CONSOLIDATED_KIND}' and (f.period in (select unnest(?::varchar[]))
+            or not regexp_full_match(coalesce(f.period, ''), '{_PERIOD_SQL_RE}'))
+        """,
+        [[p.code for p in periods]],
+    )
+    findings = [
+        Finding(
+            unit_code=unit,
+            period=period,
+            rule_id=rule_id,
+            kind=kind,
+            severity=severity,
+            message=message,
+            indicators=list(indicators),
+            values=json.loads(observed) if observed else {},
+            submission_id=submission_id,
+            file=file_name,
+            location=location,
+            suspect=suspect,
+            suggested_value=suggested,
+            unit_name=name,
+            finding_key=key,
+        )
+        for (
+            unit,
+            period,
+            rule_id,
+            kind,
+            severity,
+            message,
+            indicators,
+            observed,
+            submission_id,
+            file_name,
+            location,
+            suspect,
+            suggested,
+            name,
+            key,
+        ) in cursor.fetchall()
+    ]
+    findings.sort(key=_finding_order)
+    return findings
+
+
+def _finding_order(f: Finding) -> tuple[str, str, str, str]:
+    return (f.unit_code or "", f.period or "", f.rule_id, f.location or "")
 
 
 def store_consolidated_findings(
@@ -634,22 +707,129 @@ def validate(
     batch_id: str | None,
     run_id: str,
     docs_dir: Path | None = None,
+    incremental: bool = True,
 ) -> list[Finding]:
     """Validate the current submissions of the periods in scope; store and return findings.
 
-    With `docs_dir`, GX also writes its Data Docs for the suites there."""
+    Incremental where it can be (`incremental`, and the last validation had the same rules,
+    catalog, registry and periods: `validation_state`): only the units the batch touched are
+    validated again (`touched_units`) and only their findings replaced; the return value is
+    every stored finding of the scope either way. With `docs_dir`, GX also writes its Data Docs
+    for the suites there (of the units validated)."""
     from tonghop.db import open_db
 
     rules = compile_rules(catalog)
+    periods = expected_periods + extra_periods
     with open_db(workspace) as con:
-        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id)
+        fingerprint = validation_fingerprint(con, rules, catalog, periods)
+        (max_seq,) = con.execute("select max(seq) from submissions").fetchone()
+        last = last_validation(con)
+        units = None
+        if incremental and batch_id and last and last["fingerprint"] == fingerprint:
+            units = touched_units(con, batch_id, rules, last["max_seq"])
+        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id, units)
         unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
     failing = run_expectations(workspace, rules, docs_dir)
     findings = build_findings(rules, failing, catalog, unit_names)
     with open_db(workspace) as con:
         _localize(con, findings, catalog)
-        store_findings(con, findings, run_id, expected_periods + extra_periods)
-    return findings
+        store_findings(con, findings, run_id, periods, units)
+        _record_validation(con, fingerprint, run_id, units, max_seq)
+        if units is None:
+            return findings
+        return load_findings(con, periods)
+
+
+def validation_fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    rules: list[CompiledRule],
+    catalog: Catalog,
+    periods: list[Period],
+) -> str:
+    """What a unit's findings depend on besides its own submissions: rules, catalog, registry,
+    periods in scope. Two validations with the same fingerprint judge a unit the same way."""
+    registry = con.execute(
+        "select count(*), coalesce(sum(hash(unit_code, name, sector, form, valid_from, "
+        "valid_to)), 0)::varchar from registry_units"
+    ).fetchone()
+    basis = json.dumps(
+        {
+            "rules": [[r.rule_id, r.severity, r.frame, r.query, r.message] for r in rules],
+            "catalog": [repr(ind) for ind in catalog],
+            "registry": list(registry),
+            "periods": [p.code for p in periods],
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def touched_units(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    rules: list[CompiledRule],
+    validated_seq: int | None,
+) -> list[str]:
+    """The units whose findings can have changed since the last validation: those with
+    submissions it did not see (`seq` above `validated_seq`, whichever batch brought them, so
+    a validation that failed is made up for), those whose archived files the batch saw again,
+    and those holding findings that only last one batch (rules reading the batch's sightings,
+    malformed periods), which the batch replaces."""
+    per_batch = [r.rule_id for r in rules if "val_sightings" in r.query]
+    rows = con.execute(
+        f"""
+        select unit_code from submissions where seq > ?
+        union
+        select s.unit_code from submissions s
+        join file_sightings f on f.sha256 = s.sha256 and f.batch_id = ?
+        union
+        select unit_code from findings where kind <> '{CONSOLIDATED_KIND}'
+            and (rule_id in (select unnest(?::varchar[]))
+                 or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))
+        """,
+        [-1 if validated_seq is None else validated_seq, batch_id, per_batch],
+    ).fetchall()
+    return sorted(u for (u,) in rows if u is not None)
+
+
+_STATE_TABLE = """
+create table if not exists validation_state (
+    fingerprint varchar not null, run_id varchar not null, validated_at timestamptz not null,
+    mode varchar not null, units integer, max_seq bigint
+)
+"""
+
+
+def last_validation(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The last validation's fingerprint, run id, time, mode (full, incremental), the number of
+    units it validated (incremental) and the highest submission `seq` it saw."""
+    con.execute(_STATE_TABLE)
+    cursor = con.execute("select * from validation_state")
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
+
+
+def _record_validation(
+    con: duckdb.DuckDBPyConnection,
+    fingerprint: str,
+    run_id: str,
+    units: list[str] | None,
+    max_seq: int | None,
+) -> None:
+    con.execute(_STATE_TABLE)
+    with transaction(con):
+        con.execute("delete from validation_state")
+        con.execute(
+            "insert into validation_state values (?, ?, now(), ?, ?, ?)",
+            [
+                fingerprint,
+                run_id,
+                "full" if units is None else "incremental",
+                None if units is None else len(units),
+                max_seq,
+            ],
+        )
 
 
 def _localize(con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: Catalog) -> None:
