@@ -57,6 +57,9 @@ def bloc(tmp_path_factory):
     values = {}
     for i, code in enumerate(UNITS, start=1):
         values[code] = clean_values(rng, SECTORS[i % 4], "chi_bo")
+        while code == "R2" and values[code]["members_total"] + 10 >= 30:
+            # R2's planted +10 must not also make it a chi bộ of 30 (a warning of its own)
+            values[code] = clean_values(rng, SECTORS[i % 4], "chi_bo")
         _write(root / "src" / f"{code}.csv", code, _values(code, values[code], plant=True))
     return root, registry, values
 
