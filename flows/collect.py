@@ -30,7 +30,9 @@ class CollectParameters(BaseModel):
     registry: Path = Field(description="Tệp CSV danh mục đơn vị (SPEC §4.1)")
     period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối")
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    settings: Path | None = Field(default=None, description="Tệp YAML thiết lập (hạn nộp)")
+    settings: Path | None = Field(
+        default=None, description="Tệp YAML thiết lập (hạn nộp, nơi đọc tệp: collect.task_runner)"
+    )
 
     @field_validator("settings", mode="before")
     @classmethod
@@ -84,7 +86,7 @@ def collect_submissions(params: CollectParameters) -> dict[str, int]:
     ensure_writer_limit()
     with writer_slot():
         load_registry(params.workspace, params.registry)
-        collected = collect(params.workspace, files, False)
+        collected = collect(params.workspace, files, False, params.settings)
         counts = publish_status(params.workspace, last_period, params.settings)
     if collected.loaded:
         announce_loaded(params, collected.batch_id, len(collected.loaded))

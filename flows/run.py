@@ -19,11 +19,12 @@ from pydantic import BaseModel, Field
 
 from tonghop import deliver as delivery
 from tonghop import pipeline
-from tonghop.collect import CollectResult, SourceFile
+from tonghop.collect import CollectResult, Outcome, Received, SourceFile, read_chunk
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
 from tonghop.render import OUTPUT_NAMES, render_report
+from tonghop.runners import parse_on, task_runner
 from tonghop.settings import load_settings
 from tonghop.validate import Finding
 
@@ -81,10 +82,26 @@ def read_source(source: str) -> list[SourceFile]:
 
 
 @task(cache_policy=NONE)
-def collect(workspace: Path, files: list[SourceFile], show_progress: bool) -> CollectResult:
-    """Archive every received file, parse and load the new ones (one transaction per file)."""
+def parse_chunk(items: list[Received]) -> list[Outcome]:
+    """Parse a chunk of new files (one outcome per file) wherever the task runner puts it."""
+    return read_chunk(items)
+
+
+def collect(
+    workspace: Path, files: list[SourceFile], show_progress: bool, settings: Path | None = None
+) -> CollectResult:
+    """Archive every received file and load the new ones, parsed in chunks on the task runner
+    of the settings (`collect:`); the writes stay here, one transaction per chunk of files."""
+    config = load_settings(settings).collect
     progress = _print_progress if show_progress else None
-    result = pipeline.collect_files(workspace, files, progress=progress)
+    with task_runner(config) as runner:
+        result = pipeline.collect_files(
+            workspace,
+            files,
+            progress=progress,
+            parse=parse_on(runner, parse_chunk, config.chunks_in_flight),
+            chunk_files=config.chunk_files,
+        )
     get_run_logger().info(
         "Đã nhận %d tệp: %d tệp mới được nạp, %d tệp đã có, %d tệp không đọc được",
         result.seen,
@@ -310,7 +327,7 @@ def run(params: RunParameters) -> pipeline.RunSummary:
     ensure_writer_limit()
     with writer_slot():  # one run at a time opens the workspace's DuckDB file
         load_registry(params.workspace, params.registry)
-        collected = collect(params.workspace, files, params.show_progress)
+        collected = collect(params.workspace, files, params.show_progress, params.settings)
         sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
         findings = validate(params.workspace, params.period, collected.batch_id, run_id, params.out)
         sync_reviews(params.workspace)

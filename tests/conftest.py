@@ -22,6 +22,20 @@ def prefect_api():
         yield
 
 
+def collected_rows(con) -> dict[str, list[tuple]]:  # noqa: ANN001 - a DuckDB connection
+    """Everything collect wrote, in a fixed order, without the run's clock times and batch id."""
+    queries = {
+        "received_files": "select sha256, archive_path, original_name, size_bytes, status, "
+        "reason, warnings from received_files order by sha256",
+        "file_sightings": "select sha256, source_name from file_sightings order by all",
+        "submissions": "select seq, submission_id, sha256, unit_code, period, file_format, "
+        "original_name from submissions order by seq",
+        "submitted_values": "select submission_id, location, indicator_code, raw_value, value, "
+        "note from submitted_values order by all",
+    }
+    return {table: con.execute(sql).fetchall() for table, sql in queries.items()}
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (tests only ever use loopback)."""
     with socket.socket() as sock:

@@ -11,7 +11,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -411,7 +411,17 @@ def _value_type(code: str) -> str | None:
     return _value_types().get(code)
 
 
-def _read_file(item: tuple[str, bytes, str | None]) -> tuple:
+# A new file to parse (name, bytes, why it must not be parsed) and what parsing it gave:
+# ("rejected", reason) or ("loaded", file_format, groups, warnings). Plain tuples of str,
+# bytes and lists: they cross to worker processes and other machines as they are.
+Received = tuple[str, bytes, str | None]
+Outcome = tuple
+# Parses chunks of new files elsewhere (a Prefect task runner, tonghop.runners): takes the
+# chunks in order, yields each chunk's outcomes (`read_chunk`) in the same order.
+ParseChunks = Callable[[Iterator[list[Received]]], Iterator[list[Outcome]]]
+
+
+def _read_file(item: Received) -> Outcome:
     """Parse one received file: ("rejected", reason) or ("loaded", format, groups, warnings)."""
     name, data, problem = item
     try:
@@ -424,7 +434,8 @@ def _read_file(item: tuple[str, bytes, str | None]) -> tuple:
     return ("loaded", parsed.file_format, groups, parsed.warnings)
 
 
-def _read_files(items: list[tuple[str, bytes, str | None]]) -> list[tuple]:
+def read_chunk(items: list[Received]) -> list[Outcome]:
+    """Parse a chunk of new files, one outcome per file: a pure function of their bytes."""
     return [_read_file(item) for item in items]
 
 
@@ -460,9 +471,9 @@ class _Parser:
         self.enabled = self.workers > 1 and total_files >= PARALLEL_MIN_FILES
         self.pool: ProcessPoolExecutor | None = None
 
-    def read(self, items: list[tuple[str, bytes, str | None]]) -> list[tuple]:
+    def read(self, items: list[Received]) -> list[Outcome]:
         if not self.enabled or len(items) < PARALLEL_MIN_NEW:
-            return _read_files(items)
+            return read_chunk(items)
         if self.pool is None:
             # spawn: never fork a process holding a DuckDB connection. Like any spawn pool it
             # needs the main module to be a file (not `python -` or an interactive session).
@@ -472,7 +483,7 @@ class _Parser:
         parts = self.workers * 4
         slices = [items[i::parts] for i in range(parts)]
         results: list[tuple] = [()] * len(items)
-        for i, done in enumerate(self.pool.map(_read_files, slices)):
+        for i, done in enumerate(self.pool.map(read_chunk, slices)):
             results[i::parts] = done
         return results
 
@@ -480,6 +491,9 @@ class _Parser:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
+
+# Files archived, parsed and written together (one transaction); also one parse task's share.
+CHUNK_FILES = 500
 
 VALUE_COLUMNS = ("submission_id", "indicator_code", "raw_value", "value", "location", "note")
 # Above this many rows a DataFrame of object columns goes into DuckDB 3 times faster than
@@ -523,8 +537,9 @@ def collect(
     files: list[SourceFile],
     batch_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-    chunk_files: int = 500,
+    chunk_files: int = CHUNK_FILES,
     workers: int | None = None,
+    parse: ParseChunks | None = None,
 ) -> CollectResult:
     """Archive, parse and load every new file; a file already received (same sha256) is skipped.
 
@@ -533,6 +548,9 @@ def collect(
     chunk's archived bytes are on disk: a crash leaves every file wholly loaded or not at all,
     and a rerun completes the job without counting twice. With `workers` > 1 (0: one per
     core), batches of `PARALLEL_MIN_FILES` files or more are parsed in a process pool.
+    With `parse`, the chunks of new files are parsed by it instead (on a task runner's
+    workers); archiving, `seq` and every write still happen here, in file order, so the
+    rows are the same whoever parsed them.
     """
     result = CollectResult(batch_id=batch_id or uuid.uuid4().hex[:12])
     known = dict(con.execute("select sha256, status from received_files").fetchall())
@@ -544,29 +562,27 @@ def collect(
     seq = con.execute("select coalesce(max(seq), 0) + 1 from submissions").fetchone()[0]
     pending = _Rows()
     staged: list[StagedFile] = []
+    windows = [files[start : start + chunk_files] for start in range(0, len(files), chunk_files)]
+    window_hashes = [[hashlib.sha256(f.data).hexdigest() for f in w] for w in windows]
+    window_new = _first_sightings(window_hashes, known)
+    chunks = (
+        [(w[i].name, w[i].data, w[i].problem) for i in new]
+        for w, new in zip(windows, window_new, strict=True)
+    )
     parser = _Parser(len(files), workers)
+    # Lazy: the default parser reads a window only when the loop asks for its outcomes.
+    outcomes = parse(chunks) if parse is not None else map(parser.read, chunks)
     done = 0
     try:
-        for start in range(0, len(files), chunk_files):
-            window = files[start : start + chunk_files]
-            hashes = [hashlib.sha256(f.data).hexdigest() for f in window]
+        for window, hashes, new in zip(windows, window_hashes, window_new, strict=True):
             # Archive first (not yet durable), then parse the window's new files together.
             archived: dict[str, Path] = {}
-            new: list[int] = []
-            for i, (source_file, sha256) in enumerate(zip(window, hashes, strict=True)):
-                if sha256 in known or sha256 in archived:
-                    continue
+            for i in new:
+                source_file, sha256 = window[i], hashes[i]
                 relative, more = stage_file(workspace, sha256, source_file.name, source_file.data)
                 staged += more
                 archived[sha256] = relative
-                new.append(i)
-            read = dict(
-                zip(
-                    new,
-                    parser.read([(window[i].name, window[i].data, window[i].problem) for i in new]),
-                    strict=True,
-                )
-            )
+            read = dict(zip(new, next(outcomes), strict=True))
             for i, (source_file, sha256) in enumerate(zip(window, hashes, strict=True)):
                 result.seen += 1
                 now = datetime.now()
@@ -636,3 +652,21 @@ def collect(
     make_durable(staged)
     _write(con, pending)
     return result
+
+
+def _first_sightings(window_hashes: list[list[str]], known: dict[str, str]) -> list[list[int]]:
+    """For each window, the positions of the files to parse: first sightings of a new hash.
+
+    >>> _first_sightings([["a", "b", "a"], ["b", "c"]], {"a": "loaded"})
+    [[1], [1]]
+    """
+    seen = set(known)
+    out = []
+    for hashes in window_hashes:
+        new = []
+        for i, sha256 in enumerate(hashes):
+            if sha256 not in seen:
+                seen.add(sha256)
+                new.append(i)
+        out.append(new)
+    return out

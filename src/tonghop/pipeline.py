@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tonghop.catalog import Catalog, load_catalog
-from tonghop.collect import CollectResult, SourceFile, collect, read_source
+from tonghop.collect import (
+    CHUNK_FILES,
+    CollectResult,
+    ParseChunks,
+    SourceFile,
+    collect,
+    read_source,
+)
 from tonghop.consolidate import report_context, run_models
 from tonghop.db import open_db
 from tonghop.periods import PeriodRange
@@ -50,10 +57,14 @@ def collect_files(
     workspace: Path,
     files: list[SourceFile],
     progress=None,  # noqa: ANN001
+    parse: ParseChunks | None = None,
+    chunk_files: int = CHUNK_FILES,
 ) -> CollectResult:
-    """Archive and load the files received in this batch."""
+    """Archive and load the files received in this batch (`parse`: parsed on a task runner)."""
     with open_db(workspace) as con:
-        return collect(con, workspace, files, progress=progress)
+        return collect(
+            con, workspace, files, progress=progress, parse=parse, chunk_files=chunk_files
+        )
 
 
 def validate_scope(

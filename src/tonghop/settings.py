@@ -7,10 +7,12 @@ office sets its own in a YAML file read by `load_settings`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Margins(BaseModel):
@@ -94,6 +96,67 @@ class ScheduleSettings(BaseModel):
         return self.due_dates.get(period)
 
 
+TaskRunnerName = Literal["thread", "dask"]
+TASK_RUNNERS = get_args(TaskRunnerName)
+
+
+class CollectSettings(BaseModel):
+    """Where the collect flows parse received files: threads of the flow's own process (the
+    default), or a Dask cluster through prefect-dask (docs/operations.md, "Many units").
+
+    Only parsing moves; archiving and every DuckDB write stay in the flow's process.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_runner: TaskRunnerName = Field(
+        default="thread",
+        description="thread: các luồng của tiến trình flow; dask: một cụm Dask (prefect-dask)",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Địa chỉ bộ lập lịch Dask có sẵn (tcp://may-chu:8786); trống: cụm Dask cục bộ",
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, description="Số tiến trình của cụm Dask cục bộ (khi không có địa chỉ)"
+    )
+    chunk_files: int = Field(
+        default=500, ge=1, description="Số tệp của một phần: một tác vụ đọc tệp mỗi phần"
+    )
+    chunks_in_flight: int = Field(
+        default=4, ge=1, description="Số phần được đọc cùng lúc, trước khi phần đầu được ghi"
+    )
+
+    @field_validator("task_runner", mode="before")
+    @classmethod
+    def _known_runner(cls, value: object) -> object:
+        if value not in TASK_RUNNERS:
+            raise ValueError(
+                f"collect.task_runner '{value}' không hợp lệ: chọn 'thread' (mặc định, các "
+                "luồng của tiến trình flow) hoặc 'dask' (một cụm Dask qua prefect-dask)"
+            )
+        return value
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(tcp|tls)://\S+:\d{1,5}", value):
+            raise ValueError(
+                f"collect.dask_address '{value}' không hợp lệ: cần địa chỉ bộ lập lịch Dask "
+                "dạng tcp://may-chu:8786 (hoặc tls://...)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> CollectSettings:
+        if self.dask_address and self.task_runner != "dask":
+            raise ValueError(
+                "collect.dask_address chỉ dùng với collect.task_runner: dask "
+                f"(đang là '{self.task_runner}')"
+            )
+        return self
+
+
 class ReportSettings(BaseModel):
     """What the header block, title and closing of the draft say."""
 
@@ -129,6 +192,7 @@ class ReportSettings(BaseModel):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
 
 
 def load_settings(path: Path | None = None) -> ReportSettings:

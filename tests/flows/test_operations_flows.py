@@ -18,14 +18,18 @@ pytestmark = pytest.mark.slow
 
 
 def _read_artifact(key: str):
+    """The latest artifact of that key (other tests of the session publish it too)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
         )
-    return found[-1]
+    return found[0]
 
 
 def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path: Path):

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
-from tonghop.collect import SourceFile, archive_file, collect, parse_csv, parse_number, read_source
+from tests.conftest import collected_rows
+from tonghop.collect import (
+    SourceFile,
+    archive_file,
+    collect,
+    parse_csv,
+    parse_number,
+    read_chunk,
+    read_source,
+)
 from tonghop.db import connect
 from tonghop.parse import UnreadableFile
+from tonghop.runners import read_ahead, task_runner
+from tonghop.settings import CollectSettings, load_settings
 
 HEADER = "unit_code,period,indicator_code,value\n"
 
@@ -372,3 +387,97 @@ def test_read_source_lists_files_sorted_and_skips_hidden(tmp_path: Path) -> None
 def test_read_source_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="Không đọc được nguồn dữ liệu"):
         read_source(str(tmp_path / "khong-co"))
+
+
+# parsing elsewhere: a task runner's `parse` hook ------------------------------------------
+
+
+def test_collect_parsed_elsewhere_writes_the_same_rows(tmp_path: Path) -> None:
+    # Chunks of one file, finishing in reverse order: the writer still takes them in file order.
+    files = [
+        *_files(),
+        SourceFile("a-copy.csv", FILE_A),
+        SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413")),
+    ]
+    submitted: list[list] = []
+
+    def slow_first(items: list) -> list:
+        time.sleep(0.05 * (len(files) - len(submitted)))
+        return read_chunk(items)
+
+    def parse(chunks):  # noqa: ANN001, ANN202
+        def submit(items: list):  # noqa: ANN202
+            submitted.append(items)
+            return pool.submit(slow_first, items)
+
+        return read_ahead(submit, chunks, in_flight=len(files))
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    with ThreadPoolExecutor(len(files)) as pool:
+        for workspace, hook in ((here, None), (there, parse)):
+            workspace.mkdir()
+            con = connect(workspace)
+            try:
+                result = collect(con, workspace, files, chunk_files=1, parse=hook)
+                assert result.loaded == ["a.csv", "nhieu-don-vi.csv", "a-sua.csv"]
+                assert result.skipped == ["a-copy.csv"]
+                rows = collected_rows(con)
+            finally:
+                con.close()
+            if hook is None:
+                expected = rows
+    # The copy was never sent to be parsed; every other file was, one chunk each.
+    assert [[name for name, _data, _problem in items] for items in submitted] == [
+        ["a.csv"],
+        ["hong.csv"],
+        ["nhieu-don-vi.csv"],
+        ["a-sua.csv"],
+    ]
+    assert rows == expected
+    assert [r[0] for r in rows["submissions"]] == [1, 2, 3, 4]
+
+
+def test_collect_settings_choose_the_task_runner() -> None:
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    thread = task_runner(CollectSettings(chunks_in_flight=3))
+    assert isinstance(thread, ThreadPoolTaskRunner) and thread._max_workers == 3
+    remote = task_runner(CollectSettings(task_runner="dask", dask_address="tcp://10.0.0.5:8786"))
+    assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
+    local = task_runner(CollectSettings(task_runner="dask", dask_workers=3))
+    assert local.address is None
+    assert local.cluster_kwargs["n_workers"] == 3
+    assert local.cluster_kwargs["host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("collect_settings", "message"),
+    [
+        ({"task_runner": "ray"}, "collect.task_runner 'ray' không hợp lệ: chọn 'thread'"),
+        (
+            {"task_runner": "dask", "dask_address": "may-chu:8786"},
+            "cần địa chỉ bộ lập lịch Dask dạng tcp://may-chu:8786",
+        ),
+        ({"dask_address": "tcp://may-chu:8786"}, "chỉ dùng với collect.task_runner: dask"),
+    ],
+)
+def test_collect_settings_refuse_a_bad_value_in_vietnamese(
+    tmp_path: Path, collect_settings: dict, message: str
+) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump({"collect": collect_settings}), encoding="utf-8")
+    with pytest.raises(ValidationError, match=message):
+        load_settings(path)
+
+
+def test_collect_settings_read_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        "collect:\n  task_runner: dask\n  dask_address: tcp://10.0.0.5:8786\n  chunk_files: 200\n",
+        encoding="utf-8",
+    )
+    assert load_settings(path).collect == CollectSettings(
+        task_runner="dask", dask_address="tcp://10.0.0.5:8786", chunk_files=200
+    )
+    assert load_settings(None).collect.task_runner == "thread"
