@@ -212,31 +212,34 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [nfc(h).strip().lower() for h in next(reader, [])]
+    header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise UnreadableFile(
             f"Tệp '{name}', dòng 1: thiếu cột {', '.join(missing)}; tiêu đề phải là "
             f"'{','.join(CSV_COLUMNS)}' (cột 'note' không bắt buộc)."
         )
-    index = {c: header.index(c) for c in (*CSV_COLUMNS, "note") if c in header}
+    unit, period, code, value = (header.index(c) for c in CSV_COLUMNS)
+    note = header.index("note") if "note" in header else None
+    width = len(header)
     values = []
     warnings = [f"Tệp '{name}': {encoding_note}"] if encoding_note else []
+    # decode_text gave NFC text, and cells cut at ASCII delimiters stay NFC: no per-cell NFC.
     for line_no, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():
             continue
-        if len(row) < len(header):
+        if len(row) < width:
             warnings.append(f"Tệp '{name}', dòng {line_no}: thiếu ô, dòng được đọc với ô trống.")
-            row = row + [""] * (len(header) - len(row))
-        note = nfc(row[index["note"]]).strip() if "note" in index else ""
+            row = row + [""] * (width - len(row))
+        text = row[note].strip() if note is not None else ""
         values.append(
             RawValue(
-                unit_code=nfc(row[index["unit_code"]]).strip(),
-                period=nfc(row[index["period"]]).strip(),
-                indicator_code=nfc(row[index["indicator_code"]]).strip(),
-                raw=nfc(row[index["value"]]).strip(),
-                location=f"dòng {line_no}",
-                note=note or None,
+                row[unit].strip(),
+                row[period].strip(),
+                row[code].strip(),
+                row[value].strip(),
+                f"dòng {line_no}",
+                text or None,
             )
         )
     if not values:

@@ -35,6 +35,8 @@ def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, 
     ((None, None), (None, None), None)
     """
     text = raw.strip().replace("\u00a0", "")
+    if text.isdigit() and text.isascii() and len(text) < 16:
+        return float(text), None  # most values: plain whole numbers, nothing to say
     if _MACHINE.match(text):
         value = float(text)
         if not math.isfinite(value) or abs(value) >= MAX_MAGNITUDE:
