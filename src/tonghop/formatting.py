@@ -11,13 +11,17 @@ import re
 import unicodedata
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
-from babel.numbers import format_decimal
+from babel import Locale
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
 PLACEHOLDER = "[…]"
 """What a figure the data cannot give renders as: visible, never 0 or None."""
 
-_LOCALE = "vi"
+# Parsed once, not on every call: given the names, Babel parses the locale and the pattern each
+# time, 66 µs a number against 15 µs (measured); the draft's trace formats 27,101 of them.
+_LOCALE = Locale.parse("vi")
 
 Number = int | float | Decimal
 
@@ -61,8 +65,14 @@ def so(value: Number | str | None, decimals: int = 0) -> str:
     if value is None:
         return PLACEHOLDER
     rounded = round_half_up(value, decimals)
-    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return format_decimal(rounded, format=pattern, locale=_LOCALE, decimal_quantization=True)
+    return format_decimal(
+        rounded, format=_pattern(decimals), locale=_LOCALE, decimal_quantization=True
+    )
+
+
+@cache
+def _pattern(decimals: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "0" * decimals if decimals > 0 else ""))
 
 
 def so_dem(value: Number | str | None) -> str:
