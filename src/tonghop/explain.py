@@ -11,15 +11,15 @@ total is the figure.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from jinja2 import ChoiceLoader, DictLoader
 
 from tonghop.catalog import SECTORS, Catalog, load_catalog
-from tonghop.render import make_environment
+from tonghop.render import make_environment, trace_html
 
 MEASURES = ("start", "cutoff", "term")
 UNIT_COLUMNS = ("units", "dang_bo", "chi_bo", *SECTORS)
@@ -29,13 +29,6 @@ TRACE_PAGE = "truy-vet.html"
 TRACE_TEMPLATE = "truy-vet.html.j2"
 
 _ID_RE = re.compile(r"^(?P<measure>[a-z]+)\.(?P<name>[a-z0-9_]+)(?:@(?P<gt>[a-z]+):(?P<gv>\w+))?$")
-
-# Which rows of the models a measure reads (the same filters as rpt_term__indicators).
-_MEASURE_FILTER = {
-    "start": "v.role = 'baseline'",
-    "cutoff": "v.ordinal = (select max(ordinal) from run_periods where role = 'range')",
-    "term": "v.role = 'range'",
-}
 
 
 class ExplainError(ValueError):
@@ -120,80 +113,118 @@ def explain(
     con: duckdb.DuckDBPyConnection, figure_id: str, catalog: Catalog | None = None
 ) -> Explanation:
     """Explain one figure: its mart and column, and the contributions that add up to it."""
-    ref = parse_figure_id(figure_id)
     catalog = catalog or load_catalog()
+    [explanation] = _explain(con, [_checked(con, parse_figure_id(figure_id), catalog)], catalog)
+    return explanation
+
+
+def explain_all(
+    con: duckdb.DuckDBPyConnection, context: dict, catalog: Catalog | None = None
+) -> tuple[list[Explanation], list[str]]:
+    """Explain every figure of a draft context; the ids that cannot be explained are skipped."""
+    catalog = catalog or load_catalog()
+    checked: list[tuple[FigureRef, float | None]] = []
+    skipped: list[str] = []
+    for figure in context_figures(context):
+        try:
+            checked.append(_checked(con, parse_figure_id(figure), catalog))
+        except ExplainError:
+            skipped.append(figure)
+    return _explain(con, checked, catalog), skipped
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection, ref: FigureRef, catalog: Catalog
+) -> tuple[FigureRef, float | None]:
+    """The figure and its value as the mart holds it; ExplainError when it cannot be explained."""
     if ref.is_unit_count:
-        return _explain_units(con, ref)
-    base = ref.name.split("__")[0]
-    if base not in catalog:
-        raise ExplainError(f"Không có chỉ tiêu '{base}' trong danh mục chỉ tiêu")
+        if ref.measure == "term":
+            raise ExplainError("Số đơn vị chỉ có ở đầu kỳ (start) và cuối kỳ (cutoff)")
+        return ref, figure_value(con, ref)
+    code, _, level = ref.name.partition("__")
+    if code not in catalog:
+        raise ExplainError(f"Không có chỉ tiêu '{code}' trong danh mục chỉ tiêu")
     value = figure_value(con, ref)
     if value is None:
         raise ExplainError(
             f"Không có số liệu {ref.id} trong rpt_term__indicators "
-            f"(chỉ tiêu '{base}' là {catalog[base].time_aggregation}: "
+            f"(chỉ tiêu '{code}' là {catalog[code].time_aggregation}: "
             "số đầu kỳ/cuối kỳ là start/cutoff, số cộng dồn cả nhiệm kỳ là term)"
         )
-    indicator = catalog[base]
-    common = {
-        "figure": ref.id,
-        "label": indicator.label,
-        "model": "rpt_term__indicators",
-        "column": "value",
-        "filters": (
-            f"measure = '{ref.measure}', indicator_code = '{ref.name}', "
-            f"group_type = '{ref.group_type}', group_value = '{ref.group_value}'"
-        ),
-        "value": value,
-        "decimals": 2 if indicator.is_rate else indicator.decimals,
-    }
+    if catalog[code].unit_aggregation == "distribution" and not level.isdigit():
+        raise ExplainError(f"Chỉ tiêu phân bố '{code}' cần một giá trị, ví dụ {code}__4")
+    return ref, value
+
+
+def _explain(
+    con: duckdb.DuckDBPyConnection,
+    checked: list[tuple[FigureRef, float | None]],
+    catalog: Catalog,
+) -> list[Explanation]:
+    """The explanations of checked figures: one query per kind of figure, not per figure.
+
+    On the sample bloc's 93 figures the 67 sums take 0.14 s in one query, 0.68 s one by one
+    (measured).
+    """
+
+    def kind(ref: FigureRef) -> str:
+        return "units" if ref.is_unit_count else catalog[ref.name.split("__")[0]].unit_aggregation
+
+    by_kind: dict[str, list[FigureRef]] = {}
+    for ref, _ in checked:
+        by_kind.setdefault(kind(ref), []).append(ref)
+    rows = _unit_rows(con, by_kind.get("units", []))
+    rows |= _rate_rows(con, by_kind.get("recompute", []))
+    rows |= _weighted_rows(con, by_kind.get("weighted_mean", []), catalog)
+    rows |= _value_rows(
+        con, [r for k in ("sum", "count_true", "distribution") for r in by_kind.get(k, [])], catalog
+    )
+    return [
+        _units_explanation(ref, value, rows.get(ref.id, []))
+        if ref.is_unit_count
+        else _explanation(ref, value, rows.get(ref.id, []), catalog)
+        for ref, value in checked
+    ]
+
+
+def _explanation(
+    ref: FigureRef, value: float | None, rows: list[dict], catalog: Catalog
+) -> Explanation:
+    indicator = catalog[ref.name.split("__")[0]]
     if indicator.unit_aggregation == "recompute":
-        rows = _rate_rows(con, ref)
         num = sum(r["numerator"] for r in rows)
         den = sum(r["denominator"] for r in rows)
         total = 100.0 * num / den if den else None
         method = "tỷ lệ tính lại: 100 × tổng tử số / tổng mẫu số (int_rate_parts)"
     elif indicator.unit_aggregation == "weighted_mean":
-        rows = _weighted_rows(con, ref, indicator.weight or "")
         weight = sum(r["weight"] for r in rows)
         total = sum(r["value"] * r["weight"] for r in rows) / weight if weight else None
         method = f"bình quân gia quyền theo {indicator.weight} (int_values_grouped)"
     else:
-        rows = _value_rows(con, ref, indicator.unit_aggregation)
         total = float(sum(r["value"] for r in rows))
         method = {
             "sum": "tổng giá trị của các đơn vị (int_values_grouped)",
             "count_true": "số đơn vị có giá trị 1 (int_values_grouped)",
             "distribution": "số đơn vị có giá trị này (int_values_grouped)",
         }[indicator.unit_aggregation]
-    return Explanation(**common, total=total, method=method, contributions=rows)
+    return Explanation(
+        figure=ref.id,
+        label=indicator.label,
+        model="rpt_term__indicators",
+        column="value",
+        filters=(
+            f"measure = '{ref.measure}', indicator_code = '{ref.name}', "
+            f"group_type = '{ref.group_type}', group_value = '{ref.group_value}'"
+        ),
+        value=value,
+        total=total,
+        method=method,
+        decimals=2 if indicator.is_rate else indicator.decimals,
+        contributions=rows,
+    )
 
 
-def _explain_units(con: duckdb.DuckDBPyConnection, ref: FigureRef) -> Explanation:
-    condition = {
-        "units": "true",
-        "dang_bo": "u.form = 'dang_bo'",
-        "chi_bo": "u.form = 'chi_bo'",
-    }.get(ref.name, f"u.sector = '{ref.name}'")  # ref.name is whitelisted by UNIT_COLUMNS
-    snapshot = (
-        "(select min(period_start) - interval 1 day from run_periods where role = 'range')"
-        if ref.measure == "start"
-        else "(select max(period_end) from run_periods where role = 'range')"
-    )
-    if ref.measure == "term":
-        raise ExplainError("Số đơn vị chỉ có ở đầu kỳ (start) và cuối kỳ (cutoff)")
-    rows = _dicts(
-        con,
-        f"""
-        select u.unit_code, u.name, cast(cast({snapshot} as date) as varchar) as period,
-            1 as value, null as file_name, null as sha256, null as location
-        from stg_registry__units as u
-        where u.valid_from <= {snapshot}
-            and (u.valid_to is null or u.valid_to >= {snapshot})
-            and {condition}
-        order by u.unit_code
-        """,
-    )
+def _units_explanation(ref: FigureRef, value: float | None, rows: list[dict]) -> Explanation:
     return Explanation(
         figure=ref.id,
         label={"units": "số TCCSĐ", "dang_bo": "đảng bộ cơ sở", "chi_bo": "chi bộ cơ sở"}.get(
@@ -202,7 +233,7 @@ def _explain_units(con: duckdb.DuckDBPyConnection, ref: FigureRef) -> Explanatio
         model="rpt_term__units",
         column=ref.name,
         filters=f"measure = '{ref.measure}'",
-        value=figure_value(con, ref),
+        value=value,
         total=float(len(rows)),
         method="số đơn vị của danh mục đang hoạt động vào ngày chốt (stg_registry__units)",
         decimals=0,
@@ -210,6 +241,73 @@ def _explain_units(con: duckdb.DuckDBPyConnection, ref: FigureRef) -> Explanatio
     )
 
 
+def _by_figure(
+    con: duckdb.DuckDBPyConnection, select: str, figures: list[tuple]
+) -> dict[str, list[dict]]:
+    """Run `select` over the figures, bound as the relation `f(figure, measure, group_type,
+    group_value, code, detail, level)`; its rows, less `figure`, by figure id, in query order."""
+    if not figures:
+        return {}
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(figures))
+    sql = (
+        f"with f(figure, measure, group_type, group_value, code, detail, level) as "
+        f"(values {values}) {select}"
+    )
+    found: dict[str, list[dict]] = {}
+    for row in _dicts(con, sql, [value for figure in figures for value in figure]):
+        found.setdefault(row.pop("figure"), []).append(row)
+    return found
+
+
+def _figure(
+    ref: FigureRef, code: str, detail: str | None = None, level: int | None = None
+) -> tuple:
+    return (ref.id, ref.measure, ref.group_type, ref.group_value, code, detail, level)
+
+
+# The registry's date a unit count is taken on: the day before the range, or its last day.
+_SNAPSHOT = """
+    case f.measure
+        when 'start' then (select min(period_start) - interval 1 day
+                           from run_periods where role = 'range')
+        else (select max(period_end) from run_periods where role = 'range')
+    end
+"""
+
+
+def _unit_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[str, list[dict]]:
+    return _by_figure(
+        con,
+        f"""
+        select f.figure, u.unit_code, u.name,
+            cast(cast({_SNAPSHOT} as date) as varchar) as period,
+            1 as value, null as file_name, null as sha256, null as location
+        from f
+        join stg_registry__units as u
+            on u.valid_from <= {_SNAPSHOT}
+            and (u.valid_to is null or u.valid_to >= {_SNAPSHOT})
+            and case f.code
+                when 'units' then true
+                when 'dang_bo' then u.form = 'dang_bo'
+                when 'chi_bo' then u.form = 'chi_bo'
+                else u.sector = f.code
+            end
+        order by f.figure, u.unit_code
+        """,
+        [_figure(ref, ref.name) for ref in refs],
+    )
+
+
+# The rows `v` of a model that each figure `f` reads (the same filters as rpt_term__indicators).
+_FIGURE_ROWS = """
+    v.group_type = f.group_type and v.group_value = f.group_value
+    and v.indicator_code = f.code
+    and case f.measure
+        when 'start' then v.role = 'baseline'
+        when 'term' then v.role = 'range'
+        else v.ordinal = (select max(ordinal) from run_periods where role = 'range')
+    end
+"""
 _SOURCE_COLUMNS = """
     r.name,
     s.file_name,
@@ -224,62 +322,72 @@ _SOURCE_JOINS = """
 """
 
 
-def _value_rows(con: duckdb.DuckDBPyConnection, ref: FigureRef, aggregation: str) -> list[dict]:
-    code, _, level = ref.name.partition("__")
-    if aggregation == "sum":
-        value, condition = "v.value", "true"
-    elif aggregation == "count_true":
-        value, condition = "1", "v.value = 1"
-    else:
-        if not level.isdigit():
-            raise ExplainError(f"Chỉ tiêu phân bố '{code}' cần một giá trị, ví dụ {code}__4")
-        value, condition = "1", f"v.value = {int(level)}"
-    return _dicts(
+def _value_rows(
+    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], catalog: Catalog
+) -> dict[str, list[dict]]:
+    # `detail` is the unit aggregation; a distribution's figure `code__k` counts the units at k.
+    figures = []
+    for ref in refs:
+        code, _, level = ref.name.partition("__")
+        aggregation = catalog[code].unit_aggregation
+        figures.append(_figure(ref, code, aggregation, int(level) if level.isdigit() else None))
+    return _by_figure(
         con,
         f"""
-        select v.unit_code, {_SOURCE_COLUMNS}, v.period, {value} as value
-        from int_values_grouped as v {_SOURCE_JOINS}
-        where v.group_type = ? and v.group_value = ? and v.indicator_code = ?
-            and {_MEASURE_FILTER[ref.measure]} and {condition}
-        order by v.unit_code, v.ordinal
+        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period,
+            case f.detail when 'sum' then v.value else 1 end as value
+        from f
+        join int_values_grouped as v on {_FIGURE_ROWS}
+        {_SOURCE_JOINS}
+        where case f.detail
+            when 'sum' then true
+            when 'count_true' then v.value = 1
+            else v.value = f.level
+        end
+        order by f.figure, v.unit_code, v.ordinal
         """,
-        [ref.group_type, ref.group_value, code],
+        figures,
     )
 
 
-def _rate_rows(con: duckdb.DuckDBPyConnection, ref: FigureRef) -> list[dict]:
-    rows = _dicts(
+def _rate_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[str, list[dict]]:
+    found = _by_figure(
         con,
         f"""
-        select v.unit_code, r.name, s.file_name, s.sha256, null as location, v.period,
-            v.numerator, v.denominator
-        from int_rate_parts as v {_SOURCE_JOINS}
-        where v.group_type = ? and v.group_value = ? and v.indicator_code = ?
-            and {_MEASURE_FILTER[ref.measure]}
-        order by v.unit_code, v.ordinal
+        select f.figure, v.unit_code, r.name, s.file_name, s.sha256, null as location,
+            v.period, v.numerator, v.denominator
+        from f
+        join int_rate_parts as v on {_FIGURE_ROWS}
+        {_SOURCE_JOINS}
+        order by f.figure, v.unit_code, v.ordinal
         """,
-        [ref.group_type, ref.group_value, ref.name],
+        [_figure(ref, ref.name) for ref in refs],
     )
-    for row in rows:
-        row["value"] = 100.0 * row["numerator"] / row["denominator"] if row["denominator"] else None
-    return rows
+    for rows in found.values():
+        for row in rows:
+            row["value"] = (
+                100.0 * row["numerator"] / row["denominator"] if row["denominator"] else None
+            )
+    return found
 
 
-def _weighted_rows(con: duckdb.DuckDBPyConnection, ref: FigureRef, weight: str) -> list[dict]:
-    return _dicts(
+def _weighted_rows(
+    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], catalog: Catalog
+) -> dict[str, list[dict]]:
+    # `detail` is the indicator the mean is weighted by.
+    return _by_figure(
         con,
         f"""
-        select v.unit_code, {_SOURCE_COLUMNS}, v.period, v.value, w.value as weight
-        from int_values_grouped as v
+        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period, v.value, w.value as weight
+        from f
+        join int_values_grouped as v on {_FIGURE_ROWS}
         join int_values_grouped as w
             on w.submission_id = v.submission_id and w.group_type = v.group_type
-            and w.indicator_code = ?
+            and w.indicator_code = f.detail
         {_SOURCE_JOINS}
-        where v.group_type = ? and v.group_value = ? and v.indicator_code = ?
-            and {_MEASURE_FILTER[ref.measure]}
-        order by v.unit_code, v.ordinal
+        order by f.figure, v.unit_code, v.ordinal
         """,
-        [weight, ref.group_type, ref.group_value, ref.name],
+        [_figure(ref, ref.name, catalog[ref.name].weight or "") for ref in refs],
     )
 
 
@@ -301,105 +409,52 @@ def context_figures(context: dict) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-# The traceability page; an office may override it with its own `truy-vet.html.j2`.
-_TRACE_HTML = """<!DOCTYPE html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<title>Truy vết số liệu của dự thảo báo cáo</title>
-<style>
-body { font-family: "Times New Roman", serif; margin: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #999; padding: 2px 6px; font-size: 0.9em; }
-td.so { text-align: right; }
-code { font-size: 0.85em; }
-.lech { color: #b00; font-weight: bold; }
-</style>
-</head>
-<body>
-<h1>Truy vết số liệu của dự thảo báo cáo</h1>
-<p>Mỗi số liệu: mô hình SQL và cột nó được đọc ra, cách tổng hợp, và phần đóng góp của từng
-đơn vị (tệp đã nhận và mã sha256 của tệp). Lệnh tương ứng:
-<code>tonghop explain &lt;mã số liệu&gt; --workspace …</code></p>
-{% for e in explanations %}
-<details id="{{ e.figure }}">
-<summary><code>{{ e.figure }}</code> — {{ e.label }}: <b>{{ e.value|so(e.decimals) }}</b>
-({{ e.contributions|length }} dòng)</summary>
-<p>Mô hình <code>{{ e.model }}</code>, cột <code>{{ e.column }}</code>
-(<code>{{ e.filters }}</code>); {{ e.method }}. Tổng các phần đóng góp:
-<span{% if not e.matches %} class="lech"{% endif %}>{{ e.total|so(e.decimals) }}</span>.</p>
-<table>
-<tr><th>Mã đơn vị</th><th>Tên đơn vị</th><th>Kỳ</th><th>Giá trị</th><th>Tệp</th>
-<th>Vị trí</th><th>sha256</th></tr>
-{% for c in e.contributions %}
-<tr><td>{{ c.unit_code }}</td><td>{{ c.name }}</td><td>{{ c.period }}</td>
-<td class="so">{{ c.value|so(e.decimals) }}</td><td>{{ c.file_name or "danh mục đơn vị" }}</td>
-<td>{{ c.location or "" }}</td><td><code>{{ c.sha256 or "" }}</code></td></tr>
-{% endfor %}
-</table>
-</details>
-{% endfor %}
-{% if skipped %}
-<p>Không truy vết được: {{ skipped|join(", ") }}.</p>
-{% endif %}
-</body>
-</html>
-"""
-
-
-def explain_all(
-    con: duckdb.DuckDBPyConnection, context: dict, catalog: Catalog | None = None
-) -> tuple[list[Explanation], list[str]]:
-    """Explain every figure of a draft context; the ids that cannot be explained are skipped."""
-    catalog = catalog or load_catalog()
-    explanations: list[Explanation] = []
-    skipped: list[str] = []
-    for figure in context_figures(context):
-        try:
-            explanations.append(explain(con, figure, catalog))
-        except ExplainError:
-            skipped.append(figure)
-    return explanations, skipped
-
-
 def as_dict(explanation: Explanation) -> dict[str, Any]:
     """An explanation as plain data (with `matches`), for a report context or JSON."""
-    return asdict(explanation) | {"matches": explanation.matches}
+    # Not dataclasses.asdict: it deep-copies every contribution (27,101 rows on the sample
+    # bloc, 0.5 s measured) that `_dicts` has just built as plain dicts.
+    data = {f.name: getattr(explanation, f.name) for f in fields(explanation)}
+    return data | {"matches": explanation.matches}
 
 
-def trace_context(con: duckdb.DuckDBPyConnection, context: dict) -> dict[str, Any]:
+def trace_context(
+    con: duckdb.DuckDBPyConnection,
+    context: dict,
+    template_dirs: Sequence[Path] | None = None,
+) -> dict[str, Any]:
     """The `trace` entry of a draft context: the HTML draft's appendix "Nguồn gốc số liệu".
 
-    `{"figures": [explanation as a dict, ...], "skipped": [figure id, ...]}`; pass it as
-    `context["trace"]` to `tonghop.render.render_report` and to `write_trace_page`.
+    `{"figures": [explanation as a dict, ...], "skipped": [figure id, ...], "html": ...}`, `html`
+    being the figures rendered once (`tonghop.render.trace_html`, with the same `template_dirs`);
+    pass it as `context["trace"]` to `tonghop.render.render_report` and to `write_trace_page`,
+    which both embed that HTML.
     """
     explanations, skipped = explain_all(con, context)
-    return {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
+    trace = {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
+    return trace | {"html": trace_html(trace, make_environment(template_dirs))}
 
 
 def write_trace_page(
     con: duckdb.DuckDBPyConnection | None,
     context: dict,
     out_dir: Path,
-    template_dirs: list[Path] | None = None,
+    template_dirs: Sequence[Path] | None = None,
 ) -> Path:
     """Write `truy-vet.html`: every figure of the draft context with its contributions.
 
-    When the context already carries `trace` (see `trace_context`), it is used as is and `con`
-    is not read.
+    When the context already carries `trace` (see `trace_context`), it is used as is, its HTML
+    included, and `con` is not read. An office may override `truy-vet.html.j2`.
     """
     if context.get("trace"):
-        explanations = context["trace"]["figures"]
-        skipped = context["trace"]["skipped"]
+        trace = context["trace"]
     elif con is None:
         raise ExplainError("Cần kết nối tới cơ sở dữ liệu hoặc context['trace']")
     else:
         found, skipped = explain_all(con, context)
-        explanations = [as_dict(e) for e in found]
+        trace = {"figures": [as_dict(e) for e in found], "skipped": skipped}
     env = make_environment(template_dirs)
-    # Most specific first: an office's templates, the bundled ones, then this default.
-    env.loader = ChoiceLoader([env.loader, DictLoader({TRACE_TEMPLATE: _TRACE_HTML})])
-    html = env.get_template(TRACE_TEMPLATE).render(explanations=explanations, skipped=skipped)
+    trace = trace | {"html": trace_html(trace, env)}
+    html = env.get_template(TRACE_TEMPLATE).render(trace=trace)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / TRACE_PAGE
     path.write_text(html, encoding="utf-8")

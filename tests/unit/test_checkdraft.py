@@ -199,7 +199,7 @@ def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
         assert check_draft(out / name) == [], name
         assert check_draft(out / name, lookup) == [], name
     # the same run wrote the traceability page and delivered the draft to the outbox
-    assert 'id="cutoff.members_total"' in (out / "truy-vet.html").read_text(encoding="utf-8")
+    assert 'id="nguon-cutoff.members_total"' in (out / "truy-vet.html").read_text(encoding="utf-8")
     [outbox] = (out / "outbox").iterdir()
     assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
     assert lookup("cutoff.members_total") == 14103

@@ -159,7 +159,7 @@ def test_trace_page_lists_each_figure_escaped(workspace: Path, tmp_path: Path) -
         con.close()
     html = page.read_text(encoding="utf-8")
     assert page.name == "truy-vet.html"
-    assert 'id="cutoff.members_total"' in html and 'id="term.members_admitted"' in html
+    assert 'id="nguon-cutoff.members_total"' in html and 'id="nguon-term.members_admitted"' in html
     assert "sha-U1-23H1" in html
     # the unit name "Chi bộ Công ty <B>" is data: escaped, never markup
     assert "Chi bộ Công ty &lt;B&gt;" in html and "<B>" not in html
@@ -200,5 +200,29 @@ def test_html_draft_appendix_lists_each_figure_with_its_contributions(
     assert "Chi bộ Công ty &lt;B&gt;" in appendix and "<B>" not in appendix
     assert unescape(block).count("<details") == 1
     assert "Nguồn gốc số liệu" not in paths["md"].read_text(encoding="utf-8")
-    # the trace page is written from the same explanations, without reading the database
-    assert "sha-U1-23H1" in write_trace_page(None, context, tmp_path).read_text(encoding="utf-8")
+    # the trace page embeds the same rendering of the figures, without reading the database
+    page = write_trace_page(None, context, tmp_path).read_text(encoding="utf-8")
+    assert context["trace"]["html"] and context["trace"]["html"] in page
+    assert context["trace"]["html"] in html
+    assert (
+        re.search(r'<details id="nguon-cutoff\.members_total".*?</details>', page, re.S).group()
+        == block
+    )
+
+
+def test_explaining_every_figure_at_once_keeps_each_figures_own_rows(workspace: Path) -> None:
+    from tonghop.explain import explain_all
+
+    con = connect(workspace, read_only=True)
+    try:
+        context = report_context(con, RANGE)
+        explanations, skipped = explain_all(con, context)
+        one_by_one = [explain(con, e.figure) for e in explanations]
+    finally:
+        con.close()
+    assert explanations == one_by_one
+    assert len({e.figure for e in explanations}) == len(explanations) > 10
+    assert all(e.matches for e in explanations), [e.figure for e in explanations if not e.matches]
+    by_id = {e.figure: e for e in explanations}
+    assert [c["unit_code"] for c in by_id["start.units"].contributions] == ["U1", "U2", "U3"]
+    assert [c["unit_code"] for c in by_id["cutoff.units"].contributions] == ["U1", "U2"]
