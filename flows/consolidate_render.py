@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field, field_validator
 
 from flows.run import (
@@ -62,9 +63,10 @@ def consolidate_and_render(params: ConsolidateParameters) -> dict[str, str]:
         context["coverage"] |= pipeline.review_coverage(params.workspace, period_range)
         outputs = pipeline.write_findings(params.out, findings, rejected)
         context["trace"] = explain_figures(params.workspace, context)
-        outputs |= render(context, params.settings, params.out)
+        # quote(): the context carries every unit's contribution; Prefect need not walk it.
+        outputs |= render(quote(context), params.settings, params.out)
         outputs |= write_review(params.workspace, params.out, run_id, params.settings)
-        outputs |= trace(params.workspace, context, params.out)
+        outputs |= trace(params.workspace, quote(context), params.out)
     delivered = to_outbox(outputs, params.settings, params.out, params.period)
     outputs["outbox"] = delivered.outbox
     send_draft(delivered, params.settings, params.period, context["coverage"])

@@ -69,9 +69,7 @@ def _resubmit(bloc, folder: Path) -> set[str]:
     return {clean, fixed_unit, again}
 
 
-def test_a_resubmission_validates_its_units_only_and_finds_what_a_full_run_finds(
-    loaded, tmp_path
-):
+def test_a_resubmission_validates_its_units_only_and_finds_what_a_full_run_finds(loaded, tmp_path):
     bloc, base = loaded
     workspace = tmp_path / "ws"
     shutil.copytree(base, workspace)
