@@ -1,0 +1,193 @@
+"""tonghop's `run` flow against a running Prefect server: the whole process, and Prefect's own cost.
+
+    python benchmarks/prefect_overhead.py --units 1000 --repeat 5
+    python benchmarks/prefect_overhead.py --units 60000 --repeat 3
+
+Starts `prefect server start` on loopback (its own PREFECT_HOME, time to healthy reported and
+not charged to any run), then in this process, as an operator's worker would:
+
+1. runs the flow on the previous year (untimed: the workspace's history);
+2. runs it on the new year (timed: "whole run", collect to render, every task through the API);
+3. runs it `--repeat` times with nothing new at the source (every file skipped by sha256).
+
+For each run, Prefect's overhead is the flow's wall time minus the time its task runs spent
+running, read back from the server (`total_run_time`): creating runs, reporting states, logs,
+artifacts and events. Medians go to a marked section of --results (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+NEW_YEAR, OLD_YEAR = "2024", "2023"
+MARKER = "<!-- prefect overhead -->"
+LATEST = "<!-- latest run -->"  # benchmarks/run.py's section
+QUIET = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_UI_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TELEMETRY_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
+    """`prefect server start` on loopback; the process, its API URL and seconds to healthy."""
+    port = _free_port()
+    env = os.environ | QUIET | {"PREFECT_HOME": str(home)}
+    env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    while time.perf_counter() - started < 120:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return server, url, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the Prefect server did not become healthy within 120 s")
+
+
+async def _task_seconds(flow_run_id) -> tuple[float, int]:  # noqa: ANN001 - a UUID
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    slowest = sorted(runs, key=lambda r: r.total_run_time, reverse=True)[:6]
+    print(
+        "  slowest tasks: "
+        + ", ".join(f"{r.name} {r.total_run_time.total_seconds():.2f}" for r in slowest),
+        file=sys.stderr,
+    )
+    return sum(r.total_run_time.total_seconds() for r in runs), len(runs)
+
+
+def timed_run(params) -> dict:  # noqa: ANN001 - flows.run.RunParameters
+    from flows.run import run
+
+    started = time.perf_counter()
+    state = run(params, return_state=True)
+    wall = time.perf_counter() - started
+    if not state.is_completed():
+        raise RuntimeError(f"the run ended {state.type}: {state.message}")
+    tasks, count = asyncio.run(_task_seconds(state.state_details.flow_run_id))
+    return {"wall": wall, "tasks": tasks, "overhead": wall - tasks, "task_runs": count}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The run flow against a running Prefect server.")
+    parser.add_argument("--units", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--excel-share", type=float, default=0.05)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tonghop-bench"))
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+
+    from tonghop.generate import generate
+
+    bloc = args.work / f"bloc-{args.units}-x{args.excel_share}"
+    if not (bloc / "bloc.json").exists():
+        generate(args.units, bloc, excel_share=args.excel_share)
+    home = Path(tempfile.mkdtemp(prefix="tonghop-prefect-home-"))
+    server, url, start_seconds = start_server(home)
+    try:
+        os.environ.update(QUIET | {"PREFECT_API_URL": url, "PREFECT_HOME": str(home)})
+        from flows.run import RunParameters
+
+        workspace = args.work / f"ws-prefect-{args.units}"
+        subprocess.run(["rm", "-rf", str(workspace)], check=True)
+
+        def params(year: str) -> RunParameters:
+            return RunParameters(
+                source=str(bloc / "src" / year),
+                registry=bloc / "registry.csv",
+                period=NEW_YEAR,
+                workspace=workspace,
+                out=workspace / "out",
+            )
+
+        timed_run(params(OLD_YEAR))
+        whole = timed_run(params(NEW_YEAR))
+        print(f"whole run: {whole}", file=sys.stderr)
+        idle = []
+        for i in range(args.repeat):
+            idle.append(timed_run(params(NEW_YEAR)))
+            print(f"nothing new, run {i + 1}: {idle[-1]}", file=sys.stderr)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in idle)
+
+    lines = [
+        f"`python benchmarks/prefect_overhead.py --units {args.units} --repeat {args.repeat}`: "
+        f"`prefect server start` on loopback became healthy in {start_seconds:.1f} s (not "
+        "charged to any run).",
+        "",
+        "| units | run | wall s | in tasks s | Prefect overhead s | task runs |",
+        "|---:|---|---:|---:|---:|---:|",
+        f"| {args.units:,} | whole run, new year (collect to render) | {whole['wall']:.2f} | "
+        f"{whole['tasks']:.2f} | {whole['overhead']:.2f} | {whole['task_runs']} |",
+        f"| {args.units:,} | nothing new (median of {args.repeat}) | {med('wall'):.2f} | "
+        f"{med('tasks'):.2f} | {med('overhead'):.2f} | {idle[0]['task_runs']} |",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    previous = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
+    section = f"{MARKER} {args.units}\n\n{report}\n\n{MARKER} {args.units} end\n"
+    start, end = f"{MARKER} {args.units}\n", f"{MARKER} {args.units} end\n"
+    if start in previous and end in previous:
+        before, rest = previous.split(start, 1)
+        previous = before + section + rest.split(end, 1)[1]
+    elif LATEST in previous:  # run.py rewrites what follows its marker: stay above it
+        before, rest = previous.split(LATEST, 1)
+        previous = f"{before}{section}\n{LATEST}{rest}"
+    else:
+        previous = previous.rstrip("\n") + "\n\n" + section
+    args.results.write_text(previous, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
