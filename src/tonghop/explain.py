@@ -27,6 +27,10 @@ UNIT_COLUMNS = ("units", "dang_bo", "chi_bo", *SECTORS)
 ALIASES = {"members": "members_total", "branches": "branches_total"}
 TRACE_PAGE = "truy-vet.html"
 TRACE_TEMPLATE = "truy-vet.html.j2"
+# Contributions shown per figure in the trace (a bloc's ~120-180 units all fit; at 60,000
+# units the page would hold 5 million rows): the rest are counted, and `tonghop explain` lists
+# every one.
+TRACE_UNITS_SHOWN = 200
 
 _ID_RE = re.compile(r"^(?P<measure>[a-z]+)\.(?P<name>[a-z0-9_]+)(?:@(?P<gt>[a-z]+):(?P<gv>\w+))?$")
 
@@ -86,6 +90,8 @@ class Explanation:
     method: str
     decimals: int
     contributions: list[dict[str, Any]] = field(default_factory=list)
+    # every contributing row, of which `contributions` holds the first (all, unless capped)
+    contribution_count: int = 0
 
     @property
     def matches(self) -> bool:
@@ -119,9 +125,15 @@ def explain(
 
 
 def explain_all(
-    con: duckdb.DuckDBPyConnection, context: dict, catalog: Catalog | None = None
+    con: duckdb.DuckDBPyConnection,
+    context: dict,
+    catalog: Catalog | None = None,
+    limit: int | None = None,
 ) -> tuple[list[Explanation], list[str]]:
-    """Explain every figure of a draft context; the ids that cannot be explained are skipped."""
+    """Explain every figure of a draft context; the ids that cannot be explained are skipped.
+
+    With `limit`, each figure keeps its first `limit` contributions (by unit code); its total
+    and count still cover them all (computed in DuckDB)."""
     catalog = catalog or load_catalog()
     checked: list[tuple[FigureRef, float | None]] = []
     skipped: list[str] = []
@@ -130,7 +142,7 @@ def explain_all(
             checked.append(_checked(con, parse_figure_id(figure), catalog))
         except ExplainError:
             skipped.append(figure)
-    return _explain(con, checked, catalog), skipped
+    return _explain(con, checked, catalog, limit), skipped
 
 
 def _checked(
@@ -160,6 +172,7 @@ def _explain(
     con: duckdb.DuckDBPyConnection,
     checked: list[tuple[FigureRef, float | None]],
     catalog: Catalog,
+    limit: int | None = None,
 ) -> list[Explanation]:
     """The explanations of checked figures: one query per kind of figure, not per figure.
 
@@ -173,35 +186,47 @@ def _explain(
     by_kind: dict[str, list[FigureRef]] = {}
     for ref, _ in checked:
         by_kind.setdefault(kind(ref), []).append(ref)
-    rows = _unit_rows(con, by_kind.get("units", []))
-    rows |= _rate_rows(con, by_kind.get("recompute", []))
-    rows |= _weighted_rows(con, by_kind.get("weighted_mean", []), catalog)
+    rows = _unit_rows(con, by_kind.get("units", []), limit)
+    rows |= _rate_rows(con, by_kind.get("recompute", []), limit)
+    rows |= _weighted_rows(con, by_kind.get("weighted_mean", []), catalog, limit)
     rows |= _value_rows(
-        con, [r for k in ("sum", "count_true", "distribution") for r in by_kind.get(k, [])], catalog
+        con,
+        [r for k in ("sum", "count_true", "distribution") for r in by_kind.get(k, [])],
+        catalog,
+        limit,
     )
+    empty = Found([], {"count": 0})
     return [
-        _units_explanation(ref, value, rows.get(ref.id, []))
+        _units_explanation(ref, value, rows.get(ref.id, empty))
         if ref.is_unit_count
-        else _explanation(ref, value, rows.get(ref.id, []), catalog)
+        else _explanation(ref, value, rows.get(ref.id, empty), catalog)
         for ref, value in checked
     ]
 
 
+@dataclass
+class Found:
+    """A figure's contributing rows (the first ones, when capped) and aggregates over all."""
+
+    rows: list[dict]
+    totals: dict[str, float]
+
+
 def _explanation(
-    ref: FigureRef, value: float | None, rows: list[dict], catalog: Catalog
+    ref: FigureRef, value: float | None, found: Found, catalog: Catalog
 ) -> Explanation:
     indicator = catalog[ref.name.split("__")[0]]
+    totals = found.totals
     if indicator.unit_aggregation == "recompute":
-        num = sum(r["numerator"] for r in rows)
-        den = sum(r["denominator"] for r in rows)
+        num, den = totals.get("numerator") or 0, totals.get("denominator") or 0
         total = 100.0 * num / den if den else None
         method = "tỷ lệ tính lại: 100 × tổng tử số / tổng mẫu số (int_rate_parts)"
     elif indicator.unit_aggregation == "weighted_mean":
-        weight = sum(r["weight"] for r in rows)
-        total = sum(r["value"] * r["weight"] for r in rows) / weight if weight else None
+        weight = totals.get("weight") or 0
+        total = (totals.get("weighted") or 0) / weight if weight else None
         method = f"bình quân gia quyền theo {indicator.weight} (int_values_grouped)"
     else:
-        total = float(sum(r["value"] for r in rows))
+        total = float(totals.get("value") or 0)
         method = {
             "sum": "tổng giá trị của các đơn vị (int_values_grouped)",
             "count_true": "số đơn vị có giá trị 1 (int_values_grouped)",
@@ -220,11 +245,12 @@ def _explanation(
         total=total,
         method=method,
         decimals=2 if indicator.is_rate else indicator.decimals,
-        contributions=rows,
+        contributions=found.rows,
+        contribution_count=int(totals["count"]),
     )
 
 
-def _units_explanation(ref: FigureRef, value: float | None, rows: list[dict]) -> Explanation:
+def _units_explanation(ref: FigureRef, value: float | None, found: Found) -> Explanation:
     return Explanation(
         figure=ref.id,
         label={"units": "số TCCSĐ", "dang_bo": "đảng bộ cơ sở", "chi_bo": "chi bộ cơ sở"}.get(
@@ -234,28 +260,47 @@ def _units_explanation(ref: FigureRef, value: float | None, rows: list[dict]) ->
         column=ref.name,
         filters=f"measure = '{ref.measure}'",
         value=value,
-        total=float(len(rows)),
+        total=float(found.totals["count"]),
         method="số đơn vị của danh mục đang hoạt động vào ngày chốt (stg_registry__units)",
         decimals=0,
-        contributions=rows,
+        contributions=found.rows,
+        contribution_count=int(found.totals["count"]),
     )
 
 
 def _by_figure(
-    con: duckdb.DuckDBPyConnection, select: str, figures: list[tuple]
-) -> dict[str, list[dict]]:
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    figures: list[tuple],
+    limit: int | None = None,
+    totals: dict[str, str] | None = None,
+) -> dict[str, Found]:
     """Run `select` over the figures, bound as the relation `f(figure, measure, group_type,
-    group_value, code, detail, level)`; its rows, less `figure`, by figure id, in query order."""
+    group_value, code, detail, level)`; by figure id, its rows less `figure` and `ordinal`
+    (ordered by unit and period ordinal; the first `limit` with a limit), and `count` and
+    `totals` (name: aggregate over `select`'s columns) over all its rows."""
     if not figures:
         return {}
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(figures))
+    aggregates = {"count": "count(*)"} | (totals or {})
+    over = "over (partition by figure)"
+    keep = (
+        f"qualify row_number() over (partition by figure order by unit_code, ordinal) <= {limit}"
+        if limit is not None
+        else ""
+    )
     sql = (
         f"with f(figure, measure, group_type, group_value, code, detail, level) as "
-        f"(values {values}) {select}"
+        f"(values {values}), q as ({select}) "
+        f"select q.*, {', '.join(f'{a} {over} as _{name}' for name, a in aggregates.items())} "
+        f"from q {keep} order by figure, unit_code, ordinal"
     )
-    found: dict[str, list[dict]] = {}
+    found: dict[str, Found] = {}
     for row in _dicts(con, sql, [value for figure in figures for value in figure]):
-        found.setdefault(row.pop("figure"), []).append(row)
+        figure = row.pop("figure")
+        row.pop("ordinal")
+        sums = {name: row.pop(f"_{name}") for name in aggregates}
+        found.setdefault(figure, Found([], sums)).rows.append(row)
     return found
 
 
@@ -275,13 +320,15 @@ _SNAPSHOT = """
 """
 
 
-def _unit_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[str, list[dict]]:
+def _unit_rows(
+    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], limit: int | None = None
+) -> dict[str, Found]:
     return _by_figure(
         con,
         f"""
         select f.figure, u.unit_code, u.name,
             cast(cast({_SNAPSHOT} as date) as varchar) as period,
-            1 as value, null as file_name, null as sha256, null as location
+            1 as value, null as file_name, null as sha256, null as location, 0 as ordinal
         from f
         join stg_registry__units as u
             on u.valid_from <= {_SNAPSHOT}
@@ -292,9 +339,9 @@ def _unit_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[st
                 when 'chi_bo' then u.form = 'chi_bo'
                 else u.sector = f.code
             end
-        order by f.figure, u.unit_code
         """,
         [_figure(ref, ref.name) for ref in refs],
+        limit,
     )
 
 
@@ -323,8 +370,11 @@ _SOURCE_JOINS = """
 
 
 def _value_rows(
-    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], catalog: Catalog
-) -> dict[str, list[dict]]:
+    con: duckdb.DuckDBPyConnection,
+    refs: list[FigureRef],
+    catalog: Catalog,
+    limit: int | None = None,
+) -> dict[str, Found]:
     # `detail` is the unit aggregation; a distribution's figure `code__k` counts the units at k.
     figures = []
     for ref in refs:
@@ -335,7 +385,7 @@ def _value_rows(
         con,
         f"""
         select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period,
-            case f.detail when 'sum' then v.value else 1 end as value
+            case f.detail when 'sum' then v.value else 1 end as value, v.ordinal
         from f
         join int_values_grouped as v on {_FIGURE_ROWS}
         {_SOURCE_JOINS}
@@ -344,27 +394,31 @@ def _value_rows(
             when 'count_true' then v.value = 1
             else v.value = f.level
         end
-        order by f.figure, v.unit_code, v.ordinal
         """,
         figures,
+        limit,
+        {"value": "sum(value)"},
     )
 
 
-def _rate_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[str, list[dict]]:
+def _rate_rows(
+    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], limit: int | None = None
+) -> dict[str, Found]:
     found = _by_figure(
         con,
         f"""
         select f.figure, v.unit_code, r.name, s.file_name, s.sha256, null as location,
-            v.period, v.numerator, v.denominator
+            v.period, v.numerator, v.denominator, v.ordinal
         from f
         join int_rate_parts as v on {_FIGURE_ROWS}
         {_SOURCE_JOINS}
-        order by f.figure, v.unit_code, v.ordinal
         """,
         [_figure(ref, ref.name) for ref in refs],
+        limit,
+        {"numerator": "sum(numerator)", "denominator": "sum(denominator)"},
     )
-    for rows in found.values():
-        for row in rows:
+    for figure in found.values():
+        for row in figure.rows:
             row["value"] = (
                 100.0 * row["numerator"] / row["denominator"] if row["denominator"] else None
             )
@@ -372,22 +426,27 @@ def _rate_rows(con: duckdb.DuckDBPyConnection, refs: list[FigureRef]) -> dict[st
 
 
 def _weighted_rows(
-    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], catalog: Catalog
-) -> dict[str, list[dict]]:
+    con: duckdb.DuckDBPyConnection,
+    refs: list[FigureRef],
+    catalog: Catalog,
+    limit: int | None = None,
+) -> dict[str, Found]:
     # `detail` is the indicator the mean is weighted by.
     return _by_figure(
         con,
         f"""
-        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period, v.value, w.value as weight
+        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period, v.value, w.value as weight,
+            v.ordinal
         from f
         join int_values_grouped as v on {_FIGURE_ROWS}
         join int_values_grouped as w
             on w.submission_id = v.submission_id and w.group_type = v.group_type
             and w.indicator_code = f.detail
         {_SOURCE_JOINS}
-        order by f.figure, v.unit_code, v.ordinal
         """,
         [_figure(ref, ref.name, catalog[ref.name].weight or "") for ref in refs],
+        limit,
+        {"weighted": "sum(value * weight)", "weight": "sum(weight)"},
     )
 
 
@@ -429,7 +488,7 @@ def trace_context(
     pass it as `context["trace"]` to `tonghop.render.render_report` and to `write_trace_page`,
     which both embed that HTML.
     """
-    explanations, skipped = explain_all(con, context)
+    explanations, skipped = explain_all(con, context, limit=TRACE_UNITS_SHOWN)
     trace = {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
     return trace | {"html": trace_html(trace, make_environment(template_dirs))}
 
@@ -450,7 +509,7 @@ def write_trace_page(
     elif con is None:
         raise ExplainError("Cần kết nối tới cơ sở dữ liệu hoặc context['trace']")
     else:
-        found, skipped = explain_all(con, context)
+        found, skipped = explain_all(con, context, limit=TRACE_UNITS_SHOWN)
         trace = {"figures": [as_dict(e) for e in found], "skipped": skipped}
     env = make_environment(template_dirs)
     trace = trace | {"html": trace_html(trace, env)}

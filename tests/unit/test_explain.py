@@ -226,3 +226,27 @@ def test_explaining_every_figure_at_once_keeps_each_figures_own_rows(workspace: 
     by_id = {e.figure: e for e in explanations}
     assert [c["unit_code"] for c in by_id["start.units"].contributions] == ["U1", "U2", "U3"]
     assert [c["unit_code"] for c in by_id["cutoff.units"].contributions] == ["U1", "U2"]
+
+
+def test_a_capped_trace_keeps_the_first_units_and_totals_over_all(workspace: Path) -> None:
+    """At national scale the trace shows the first units of each figure; its total and count
+    still come from every contribution, so a capped figure still checks against the mart."""
+    from tonghop.explain import explain_all
+
+    con = connect(workspace, read_only=True)
+    try:
+        context = report_context(con, RANGE)
+        full, _ = explain_all(con, context)
+        capped, _ = explain_all(con, context, limit=1)
+    finally:
+        con.close()
+    assert [e.figure for e in capped] == [e.figure for e in full]
+    for whole, cut in zip(full, capped, strict=True):
+        assert cut.contributions == whole.contributions[:1]
+        assert cut.contribution_count == whole.contribution_count == len(whole.contributions)
+        assert cut.total == pytest.approx(whole.total) and cut.matches
+    by_id = {e.figure: e for e in capped}
+    # term.members_admitted: U1 3 + 2, U2 1 + 1, U3 2 (hand-worked from FIXTURE) = 9, 5 rows
+    admitted = by_id["term.members_admitted"]
+    assert (admitted.total, admitted.contribution_count) == (9.0, 5)
+    assert [c["unit_code"] for c in admitted.contributions] == ["U1"]
