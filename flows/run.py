@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tonghop import deliver as delivery
 from tonghop import pipeline
@@ -46,6 +46,12 @@ class RunParameters(BaseModel):
     review_timeout_seconds: int = Field(
         default=3600, ge=1, description="Chờ xem xét tối đa (giây); quá hạn: đơn vị 'chờ xem xét'"
     )
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: object) -> object:
+        # prefect.yaml renders an unset $TONGHOP_SETTINGS as "": no settings file.
+        return value or None
 
 
 class FindingDecision(BaseModel):
