@@ -611,50 +611,21 @@ def load_findings(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> list
     cursor = con.execute(
         f"""
         select f.unit_code, f.period, f.rule_id, f.kind, f.severity, f.message, f.indicators,
-            f.observed, f.submission_id, f.file_name, f.location, f.suspect, f.suggested_value,
-            u.name, f.finding_key
+            f.observed, f.submission_id, f.file_name as file, f.location, f.suspect,
+            f.suggested_value, u.name as unit_name, f.finding_key
         from findings f left join registry_units u using (unit_code)
         where f.kind <> '{CONSOLIDATED_KIND}' and (f.period in (select unnest(?::varchar[]))
             or not regexp_full_match(coalesce(f.period, ''), '{_PERIOD_SQL_RE}'))
         """,
         [[p.code for p in periods]],
     )
-    findings = [
-        Finding(
-            unit_code=unit,
-            period=period,
-            rule_id=rule_id,
-            kind=kind,
-            severity=severity,
-            message=message,
-            indicators=list(indicators),
-            values=json.loads(observed) if observed else {},
-            submission_id=submission_id,
-            file=file_name,
-            location=location,
-            suspect=suspect,
-            suggested_value=suggested,
-            unit_name=name,
-            finding_key=key,
-        )
-        for (
-            unit,
-            period,
-            rule_id,
-            kind,
-            severity,
-            message,
-            indicators,
-            observed,
-            submission_id,
-            file_name,
-            location,
-            suspect,
-            suggested,
-            name,
-            key,
-        ) in cursor.fetchall()
-    ]
+    names = [d[0] for d in cursor.description]
+    findings = []
+    for row in cursor.fetchall():
+        fields = dict(zip(names, row, strict=True))
+        observed = fields.pop("observed")
+        fields |= {"indicators": list(fields["indicators"]), "values": json.loads(observed or "{}")}
+        findings.append(Finding(**fields))
     findings.sort(key=_finding_order)
     return findings
 
