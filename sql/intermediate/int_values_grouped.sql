@@ -1,3 +1,4 @@
+-- materialized: view
 -- one row per accepted value and reporting group: the bloc, the unit's sector, the unit's form
 with accepted_values as (
     select * from int_values_accepted
