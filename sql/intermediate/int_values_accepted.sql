@@ -6,7 +6,15 @@ with accepted as (
 ),
 
 submitted as (
-    select * from stg_tonghop__values
+    -- one value per submission and indicator: a value written twice in a file (the
+    -- duplicate_value error, when a steward accepts it) counts once; two different values
+    -- count as none until a steward corrects it (never summed twice)
+    select
+        submission_id,
+        indicator_code,
+        case when min(value) = max(value) then min(value) end as value,
+    from stg_tonghop__values
+    group by all
 ),
 
 corrections as (

@@ -316,3 +316,35 @@ def test_layers_read_only_from_below(con) -> None:  # noqa: ANN001
         sql = re.sub(r"--[^\n]*", "", model.sql)
         for other in set(re.findall(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", sql)) & set(models):
             assert rank[models[other].layer] <= rank[model.layer], (model.name, other)
+
+
+def test_a_value_written_twice_is_never_counted_twice(tmp_path: Path) -> None:
+    """An accepted duplicate_value: the same value twice counts once; two different values
+    count as none (a steward's correction supplies one)."""
+    con = connect(tmp_path)
+    try:
+        con.execute(
+            "insert into registry_units values ('U1', 'Đơn vị U1', 'agency', 'chi_bo', "
+            "'2010-01-01', null), ('U2', 'Đơn vị U2', 'agency', 'chi_bo', '2010-01-01', null)"
+        )
+        rows = {"U1": [5, 5], "U2": [5, 9]}  # members_admitted as each file wrote it, twice
+        for unit, values in rows.items():
+            sid = f"{unit}-23H1"
+            con.execute(
+                "insert into submissions values (?, ?, ?, '2023-H1', 'csv', ?, ?, 'b1', ?)",
+                [sid, f"sha-{sid}", unit, f"{sid}.csv", datetime(2023, 7, 1), len(unit)],
+            )
+            for line, value in enumerate(values, start=2):
+                con.execute(
+                    "insert into submitted_values values (?, 'members_admitted', ?, ?, ?, null)",
+                    [sid, str(value), value, f"dòng {line}"],
+                )
+        run_models(con, CATALOG, RANGE)
+        accepted = con.execute(
+            "select unit_code, value from int_values_accepted "
+            "where indicator_code = 'members_admitted' order by all"
+        ).fetchall()
+        assert accepted == [("U1", 5.0)]
+        assert _period(con, "2023-H1", "members_admitted") == 5  # not 10, not 24
+    finally:
+        con.close()
