@@ -744,8 +744,8 @@ def touched_units(
 ) -> list[str]:
     """The units whose findings can have changed since the last validation: those with
     submissions it did not see (`seq` above `validated_seq`, whichever batch brought them, so
-    a validation that failed is made up for), those whose archived files the batch saw again,
-    and those holding findings that only last one batch (rules reading the batch's sightings,
+    a validation that failed is made up for), those whose archived files the batch saw again
+    under another name (a source read again as it was touches nothing), and those holding findings that only last one batch (rules reading the batch's sightings,
     malformed periods), which the batch replaces."""
     per_batch = [r.rule_id for r in rules if "val_sightings" in r.query]
     rows = con.execute(
@@ -754,6 +754,7 @@ def touched_units(
         union
         select s.unit_code from submissions s
         join file_sightings f on f.sha256 = s.sha256 and f.batch_id = ?
+            and f.source_name <> s.original_name
         union
         select unit_code from findings where kind <> '{CONSOLIDATED_KIND}'
             and (rule_id in (select unnest(?::varchar[]))

@@ -131,8 +131,9 @@ def test_a_changed_registry_validates_everything_again(loaded, tmp_path):
     _validate(workspace, batch.batch_id)
     with open_db(workspace) as con:
         assert last_validation(con)["mode"] == "full"
-    # the same inputs again: nothing touched, nothing re-validated, the findings kept
-    again = pipeline.collect_files(workspace, pipeline.read_source(str(nothing)))
+    # the source read again as it was: nothing touched, nothing re-validated, findings kept
+    again = pipeline.collect_files(workspace, pipeline.read_source(str(bloc.source(2024))))
+    assert again.loaded == [] and again.seen > 0
     before = _stored(workspace)
     kept = _validate(workspace, again.batch_id)
     with open_db(workspace) as con:
