@@ -745,8 +745,9 @@ def touched_units(
     """The units whose findings can have changed since the last validation: those with
     submissions it did not see (`seq` above `validated_seq`, whichever batch brought them, so
     a validation that failed is made up for), those whose archived files the batch saw again
-    under another name (a source read again as it was touches nothing), and those holding findings that only last one batch (rules reading the batch's sightings,
-    malformed periods), which the batch replaces."""
+    under another name (a source read again as it was touches nothing), and those holding
+    findings that only last one batch (rules reading the batch's sightings, malformed
+    periods), which the batch replaces."""
     per_batch = [r.rule_id for r in rules if "val_sightings" in r.query]
     rows = con.execute(
         f"""
