@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,14 +130,38 @@ def _config() -> dict[str, str]:
     return duckdb_engine_config()
 
 
+MEMORY_LIMIT_ENV = "TONGHOP_DUCKDB_MEMORY_LIMIT"
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_limit() -> str | None:
+    """The DuckDB memory limit the operator set (`TONGHOP_DUCKDB_MEMORY_LIMIT`, e.g. `3GB`).
+
+    Unset: DuckDB's default, 80 % of the machine's memory. At 60,000 units consolidate peaked
+    at 5 GB resident without a limit and 2.2 GB with `2GB` (spilling to disk; measured in
+    benchmarks/RESULTS.md).
+    """
+    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not value:
+        return None
+    if not _MEMORY.match(value):
+        raise ValueError(
+            f"{MEMORY_LIMIT_ENV}='{value}' không hợp lệ: cần một dung lượng như 3GB hoặc 512MB"
+        )
+    return value
+
+
 def connect(workspace: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the workspace database, creating its tables on first use."""
     workspace.mkdir(parents=True, exist_ok=True)
     path = db_path(workspace)
-    if read_only:
-        return duckdb.connect(str(path), read_only=True, config=_config())
-    con = duckdb.connect(str(path), config=_config())
-    con.execute(SCHEMA)
+    limit = memory_limit()
+    con = duckdb.connect(str(path), read_only=read_only, config=_config())
+    if limit:
+        # a setting of the database instance, shared by GX's connection to the same file
+        con.execute(f"set memory_limit = '{limit}'")
+    if not read_only:
+        con.execute(SCHEMA)
     return con
 
 

@@ -481,3 +481,20 @@ def test_collect_settings_read_from_yaml(tmp_path: Path) -> None:
         task_runner="dask", dask_address="tcp://10.0.0.5:8786", chunk_files=200
     )
     assert load_settings(None).collect.task_runner == "thread"
+
+
+def test_duckdb_memory_limit_from_the_environment(tmp_path, monkeypatch):
+    """An operator caps DuckDB's memory (TONGHOP_DUCKDB_MEMORY_LIMIT); a bad value is refused
+    in Vietnamese, naming the variable."""
+    from tonghop.db import MEMORY_LIMIT_ENV, connect
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "512MB")
+    con = connect(tmp_path)
+    try:
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    finally:
+        con.close()
+    assert limit in ("488.2 MiB", "512.0 MB", "500.0 MiB"), limit
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "nhiều")
+    with pytest.raises(ValueError, match="TONGHOP_DUCKDB_MEMORY_LIMIT='nhiều' không hợp lệ"):
+        connect(tmp_path)
