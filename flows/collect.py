@@ -10,14 +10,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from flows.run import collect, load_registry, read_source
 from tonghop import pipeline
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
-from tonghop.settings import load_settings
+from tonghop.settings import SettingsPath, load_settings
 from tonghop.status import status_table, summary_lines
 
 LOADED_EVENT = "tonghop.collect.loaded"
@@ -30,15 +30,9 @@ class CollectParameters(BaseModel):
     registry: Path = Field(description="Tệp CSV danh mục đơn vị (SPEC §4.1)")
     period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối")
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    settings: Path | None = Field(
+    settings: SettingsPath = Field(
         default=None, description="Tệp YAML thiết lập (hạn nộp, nơi đọc tệp: collect.task_runner)"
     )
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _unset_is_none(cls, value: object) -> object:
-        # prefect.yaml renders an unset $TONGHOP_SETTINGS as "": no settings file.
-        return value or None
 
 
 @task(cache_policy=NONE)

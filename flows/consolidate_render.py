@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from flows.run import (
     check_consolidated,
@@ -26,6 +26,7 @@ from tonghop import pipeline
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
+from tonghop.settings import SettingsPath
 
 
 class ConsolidateParameters(BaseModel):
@@ -34,13 +35,7 @@ class ConsolidateParameters(BaseModel):
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
     period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
     out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
-    settings: Path | None = Field(default=None, description="Tệp YAML thiết lập văn bản")
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _unset_is_none(cls, value: object) -> object:
-        # prefect.yaml renders an unset $TONGHOP_SETTINGS as "": no settings file.
-        return value or None
+    settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
 
 
 @flow(name="tonghop-consolidate-render", timeout_seconds=1800, on_failure=[notify_failure])

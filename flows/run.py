@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from tonghop import deliver as delivery
 from tonghop import pipeline
@@ -25,7 +25,7 @@ from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
 from tonghop.render import OUTPUT_NAMES, render_report
 from tonghop.runners import parse_on, task_runner
-from tonghop.settings import load_settings
+from tonghop.settings import SettingsPath, load_settings
 from tonghop.validate import Finding
 
 
@@ -37,7 +37,7 @@ class RunParameters(BaseModel):
     period: str = Field(description="Kỳ báo cáo (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
     out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
-    settings: Path | None = Field(default=None, description="Tệp YAML thiết lập văn bản")
+    settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
     show_progress: bool = Field(default=False, description="In tiến độ nhận tệp ra màn hình")
     review_pause: bool = Field(
         default=False,
@@ -46,12 +46,6 @@ class RunParameters(BaseModel):
     review_timeout_seconds: int = Field(
         default=3600, ge=1, description="Chờ xem xét tối đa (giây); quá hạn: đơn vị 'chờ xem xét'"
     )
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _unset_is_none(cls, value: object) -> object:
-        # prefect.yaml renders an unset $TONGHOP_SETTINGS as "": no settings file.
-        return value or None
 
 
 class FindingDecision(BaseModel):

@@ -9,10 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+# A flow's `settings` parameter: prefect.yaml renders an unset $TONGHOP_SETTINGS as "", which
+# means no settings file.
+SettingsPath = Annotated[Path | None, BeforeValidator(lambda value: value or None)]
 
 
 class Margins(BaseModel):
