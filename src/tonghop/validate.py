@@ -590,20 +590,22 @@ def store_findings(
 ) -> None:
     """Replace the findings of the periods in scope (and of malformed periods) in one go.
 
-    With `units`, only those units' findings are replaced (an incremental validation). The
-    consolidated level's findings (`kind` consolidated) are left alone: they are replaced by
-    `store_consolidated_findings` after the models have run.
+    With `units`, only those units' findings are replaced (an incremental validation); every
+    finding of the scope then carries this run's id. The consolidated level's findings (`kind`
+    consolidated) are left alone: they are replaced by `store_consolidated_findings` after the
+    models have run.
     """
     codes = [p.code for p in periods]
+    scope = (
+        f"kind <> '{CONSOLIDATED_KIND}' and (period in (select unnest(?::varchar[])) "
+        f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))"
+    )
     only = "" if units is None else " and unit_code in (select unit_code from val_scope_units)"
     with transaction(con):
-        con.execute(
-            f"delete from findings where kind <> '{CONSOLIDATED_KIND}' and ("
-            f"period in (select unnest(?::varchar[])) "
-            f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}')){only}",
-            [codes],
-        )
+        con.execute(f"delete from findings where {scope}{only}", [codes])
         _insert_findings(con, findings, run_id)
+        # the findings kept for the units not validated again stand as of this run too
+        con.execute(f"update findings set run_id = ? where {scope}", [run_id, codes])
 
 
 def load_findings(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> list[Finding]:
