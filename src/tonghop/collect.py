@@ -6,13 +6,12 @@ import contextlib
 import csv
 import hashlib
 import io
-import multiprocessing
 import os
 import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -442,59 +441,6 @@ def read_chunk(items: list[Received]) -> list[Outcome]:
     return [_read_file(item) for item in items]
 
 
-# Parsing in worker processes pays off from a few thousand files: a pool starts in ~0.5 s
-# (spawn imports tonghop), one CSV parses in ~0.2 ms and one Excel form in ~10 ms.
-PARALLEL_MIN_FILES = 2000
-PARALLEL_MIN_NEW = 200  # new files in a chunk before the chunk is parsed in the pool
-
-
-# One process by default: on this 2-core machine, shared and loaded (load average ~4), a
-# 2-process pool made collect slower at 6,000 units (median 12.8 s against 6.1 s; the main
-# process waits while the pool parses, and spawn and pickling cost more than they save).
-# Pass `workers` to collect (0: one per core) where cores are free.
-DEFAULT_WORKERS = 1
-
-
-def _parse_workers(workers: int | None) -> int:
-    if workers is None:
-        workers = DEFAULT_WORKERS
-    if workers > 0:
-        return workers
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-class _Parser:
-    """Parses chunks of files in this process, or in a process pool for large batches."""
-
-    def __init__(self, total_files: int, workers: int | None) -> None:
-        self.workers = _parse_workers(workers)
-        self.enabled = self.workers > 1 and total_files >= PARALLEL_MIN_FILES
-        self.pool: ProcessPoolExecutor | None = None
-
-    def read(self, items: list[Received]) -> list[Outcome]:
-        if not self.enabled or len(items) < PARALLEL_MIN_NEW:
-            return read_chunk(items)
-        if self.pool is None:
-            # spawn: never fork a process holding a DuckDB connection. Like any spawn pool it
-            # needs the main module to be a file (not `python -` or an interactive session).
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        # Interleaved slices: the Excel forms, 50 times slower than a CSV, spread evenly.
-        parts = self.workers * 4
-        slices = [items[i::parts] for i in range(parts)]
-        results: list[tuple] = [()] * len(items)
-        for i, done in enumerate(self.pool.map(read_chunk, slices)):
-            results[i::parts] = done
-        return results
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
 # Files archived, parsed and written together (one transaction); also one parse task's share.
 CHUNK_FILES = 500
 
@@ -541,7 +487,6 @@ def collect(
     batch_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk_files: int = CHUNK_FILES,
-    workers: int | None = None,
     parse: ParseChunks | None = None,
 ) -> CollectResult:
     """Archive, parse and load every new file; a file already received (same sha256) is skipped.
@@ -549,11 +494,10 @@ def collect(
     Every file is archived before it is parsed. Its rows are written together with its
     `received_files` row, in one transaction for a chunk of whole files, and only once the
     chunk's archived bytes are on disk: a crash leaves every file wholly loaded or not at all,
-    and a rerun completes the job without counting twice. With `workers` > 1 (0: one per
-    core), batches of `PARALLEL_MIN_FILES` files or more are parsed in a process pool.
-    With `parse`, the chunks of new files are parsed by it instead (on a task runner's
-    workers); archiving, `seq` and every write still happen here, in file order, so the
-    rows are the same whoever parsed them.
+    and a rerun completes the job without counting twice. By default files are parsed here,
+    one chunk at a time; with `parse`, the chunks of new files are parsed by it instead (on a
+    task runner's workers); archiving, `seq` and every write still happen here, in file
+    order, so the rows are the same whoever parsed them.
     """
     result = CollectResult(batch_id=batch_id or uuid.uuid4().hex[:12])
     known = dict(con.execute("select sha256, status from received_files").fetchall())
@@ -572,9 +516,8 @@ def collect(
         [(w[i].name, w[i].data, w[i].problem) for i in new]
         for w, new in zip(windows, window_new, strict=True)
     )
-    parser = _Parser(len(files), workers)
     # Lazy: the default parser reads a window only when the loop asks for its outcomes.
-    outcomes = parse(chunks) if parse is not None else map(parser.read, chunks)
+    outcomes = parse(chunks) if parse is not None else map(read_chunk, chunks)
     done = 0
     try:
         for window, hashes, new in zip(windows, window_hashes, window_new, strict=True):
@@ -650,8 +593,6 @@ def collect(
         with contextlib.suppress(OSError):
             make_durable(staged)
         raise
-    finally:
-        parser.close()
     make_durable(staged)
     _write(con, pending)
     return result
