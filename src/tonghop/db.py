@@ -75,6 +75,14 @@ create table if not exists findings (
     file_name       varchar,
     location        varchar
 );
+create table if not exists validation_state (  -- the last validation (tonghop.validate)
+    fingerprint  varchar not null,           -- rules, catalog, registry, periods in scope
+    run_id       varchar not null,
+    validated_at timestamptz not null,
+    mode         varchar not null,           -- full | incremental
+    units        integer,                    -- units validated again (incremental)
+    max_seq      bigint                      -- highest submission seq it saw
+);
 create table if not exists review_actions (  -- append-only audit of the review queue
     seq            bigint primary key,       -- 1, 2, 3, ...: a gap means a deleted row
     action_id      varchar not null unique,

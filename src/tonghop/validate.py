@@ -581,6 +581,13 @@ def build_findings(
     return findings
 
 
+# The unit-level findings of the periods in scope (bound: their codes) and of malformed periods.
+_FINDINGS_IN_SCOPE = (
+    f"kind <> '{CONSOLIDATED_KIND}' and (period in (select unnest(?::varchar[])) "
+    f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))"
+)
+
+
 def store_findings(
     con: duckdb.DuckDBPyConnection,
     findings: list[Finding],
@@ -596,10 +603,7 @@ def store_findings(
     models have run.
     """
     codes = [p.code for p in periods]
-    scope = (
-        f"kind <> '{CONSOLIDATED_KIND}' and (period in (select unnest(?::varchar[])) "
-        f"or not regexp_full_match(coalesce(period, ''), '{_PERIOD_SQL_RE}'))"
-    )
+    scope = _FINDINGS_IN_SCOPE
     only = "" if units is None else " and unit_code in (select unit_code from val_scope_units)"
     with transaction(con):
         con.execute(f"delete from findings where {scope}{only}", [codes])
@@ -616,8 +620,7 @@ def load_findings(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> list
             f.observed, f.submission_id, f.file_name as file, f.location, f.suspect,
             f.suggested_value, u.name as unit_name, f.finding_key
         from findings f left join registry_units u using (unit_code)
-        where f.kind <> '{CONSOLIDATED_KIND}' and (f.period in (select unnest(?::varchar[]))
-            or not regexp_full_match(coalesce(f.period, ''), '{_PERIOD_SQL_RE}'))
+        where {_FINDINGS_IN_SCOPE}
         """,
         [[p.code for p in periods]],
     )
@@ -768,18 +771,9 @@ def touched_units(
     return sorted(u for (u,) in rows if u is not None)
 
 
-_STATE_TABLE = """
-create table if not exists validation_state (
-    fingerprint varchar not null, run_id varchar not null, validated_at timestamptz not null,
-    mode varchar not null, units integer, max_seq bigint
-)
-"""
-
-
 def last_validation(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The last validation's fingerprint, run id, time, mode (full, incremental), the number of
     units it validated (incremental) and the highest submission `seq` it saw."""
-    con.execute(_STATE_TABLE)
     cursor = con.execute("select * from validation_state")
     row = cursor.fetchone()
     return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
@@ -792,7 +786,6 @@ def _record_validation(
     units: list[str] | None,
     max_seq: int | None,
 ) -> None:
-    con.execute(_STATE_TABLE)
     with transaction(con):
         con.execute("delete from validation_state")
         con.execute(
