@@ -130,7 +130,10 @@ def validate(
             scope["units"],
         )
     else:
-        logger.info("Kiểm tra toàn bộ (quy tắc, danh mục hoặc kỳ báo cáo đã thay đổi)")
+        logger.info(
+            "Kiểm tra toàn bộ các đơn vị (lần đầu, hoặc quy tắc, danh mục chỉ tiêu, danh sách "
+            "đơn vị hay kỳ báo cáo đã thay đổi)"
+        )
     logger.info("Kiểm tra: %d lỗi, %d cảnh báo", errors, len(findings) - errors)
     return findings
 
