@@ -1,72 +1,122 @@
 -- one row per period, reporting group (bloc, sector, form) and indicator: the units' values
 -- combined as the catalog's unit_aggregation says (sums, units with the flag, weighted means,
--- rates recomputed from their parts, and for distributions one row per value: org_rating__4)
-with grouped_values as (
-    select * from int_values_grouped
+-- rates recomputed from their parts, and for distributions one row per value: org_rating__4).
+-- Each is first summed per (sector, form) cell, then over the cells a group holds: a unit is
+-- in one cell, so sums and unit counts add up
+with accepted_values as (
+    select * from int_values_accepted
+),
+
+cells as (
+    select * from int_values_cells
+),
+
+groups as (
+    select * from int_reporting_groups
 ),
 
 catalog as (
     select * from catalog_indicators
 ),
 
+rate_parts as (
+    select * from int_unit_rate_parts
+),
+
 sums as (
     select
-        period,
-        group_type,
-        group_value,
-        indicator_code,
-        sum(value) as value_sum,
-        count(*) filter (where value = 1) as units_true,
-        count(distinct unit_code) as units_reporting,
-    from grouped_values
+        c.period,
+        g.group_type,
+        g.group_value,
+        c.indicator_code,
+        sum(c.value_sum) as value_sum,
+        sum(c.units_true) as units_true,
+        sum(c.units_reporting) as units_reporting,
+    from cells as c
+    join groups as g using (sector, form)
     group by all
 ),
 
-weighted as (
+weighted_cells as (
     select
         v.period,
-        v.group_type,
-        v.group_value,
+        v.sector,
+        v.form,
         c.code as indicator_code,
-        sum(v.value * w.value) / nullif(sum(w.value), 0) as value,
-        count(distinct v.unit_code) as units_reporting,
+        sum(v.value * w.value) as weighted_sum,
+        sum(w.value) as weight_sum,
+        count(*) as units_reporting,
     from catalog as c
-    join grouped_values as v on v.indicator_code = c.code
-    join grouped_values as w
+    join accepted_values as v on v.indicator_code = c.code
+    join accepted_values as w
         on w.submission_id = v.submission_id
-        and w.group_type = v.group_type
         and w.indicator_code = c.weight
     where c.unit_aggregation = 'weighted_mean'
     group by all
 ),
 
-rate_parts as (
-    select * from int_rate_parts
+weighted as (
+    select
+        w.period,
+        g.group_type,
+        g.group_value,
+        w.indicator_code,
+        sum(w.weighted_sum) / nullif(sum(w.weight_sum), 0) as value,
+        sum(w.units_reporting) as units_reporting,
+    from weighted_cells as w
+    join groups as g using (sector, form)
+    group by all
+),
+
+rate_cells as (
+    select
+        period,
+        sector,
+        form,
+        indicator_code,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        count(*) as units_reporting,
+    from rate_parts
+    group by all
 ),
 
 rates as (
     select
-        period,
-        group_type,
-        group_value,
-        indicator_code,
-        100.0 * sum(numerator) / nullif(sum(denominator), 0) as value,
-        count(distinct unit_code) as units_reporting,
-    from rate_parts
+        r.period,
+        g.group_type,
+        g.group_value,
+        r.indicator_code,
+        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
+        sum(r.units_reporting) as units_reporting,
+    from rate_cells as r
+    join groups as g using (sector, form)
+    group by all
+),
+
+distribution_cells as (
+    select
+        v.period,
+        v.sector,
+        v.form,
+        c.code || '__' || cast(cast(v.value as integer) as varchar) as indicator_code,
+        count(*) as units,
+    from catalog as c
+    join accepted_values as v on v.indicator_code = c.code
+    where c.unit_aggregation = 'distribution'
     group by all
 ),
 
 distributions as (
     select
-        v.period,
-        v.group_type,
-        v.group_value,
-        c.code || '__' || cast(cast(v.value as integer) as varchar) as indicator_code,
-        count(distinct v.unit_code) as value,
-        count(distinct v.unit_code) as units_reporting,
-    from catalog as c
-    join grouped_values as v on v.indicator_code = c.code
-    where c.unit_aggregation = 'distribution'
+        d.period,
+        g.group_type,
+        g.group_value,
+        d.indicator_code,
+        sum(d.units) as value,
+        sum(d.units) as units_reporting,
+    from distribution_cells as d
+    join groups as g using (sector, form)
     group by all
 ),
 
@@ -83,11 +133,22 @@ plain as (
     where c.unit_aggregation in ('sum', 'count_true')
 ),
 
-final as (
+combined as (
     select * from plain
     union all select * from weighted
     union all select * from rates
     union all select * from distributions
+),
+
+final as (
+    select
+        period,
+        group_type,
+        group_value,
+        indicator_code,
+        cast(value as double) as value,
+        cast(units_reporting as bigint) as units_reporting,
+    from combined
 )
 
 select * from final

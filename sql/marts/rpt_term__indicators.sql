@@ -14,7 +14,11 @@ catalog as (
 ),
 
 rate_parts as (
-    select * from int_rate_parts
+    select * from int_unit_rate_parts
+),
+
+groups as (
+    select * from int_reporting_groups
 ),
 
 last_period as (
@@ -54,11 +58,12 @@ rates_of_flows as (
 flow_rates as (
     select
         'term' as measure,
-        r.group_type,
-        r.group_value,
+        g.group_type,
+        g.group_value,
         r.indicator_code,
         100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
     from rate_parts as r
+    join groups as g using (sector, form)
     join periods as p using (period)
     where p.role = 'range' and r.indicator_code in (select code from rates_of_flows)
     group by all

@@ -17,12 +17,16 @@ indicators as (
     select * from rpt_period__indicators
 ),
 
-grouped_values as (
-    select * from int_values_grouped
+accepted_values as (
+    select * from int_values_accepted
+),
+
+groups as (
+    select * from int_reporting_groups
 ),
 
 rate_parts as (
-    select * from int_rate_parts
+    select * from int_unit_rate_parts
 ),
 
 period_years as (
@@ -40,59 +44,90 @@ rates_of_flows as (
     select * from int_rates_of_flows
 ),
 
+-- a unit's flows summed over the year's periods (a unit has one sector and one form)
 unit_flows as (
     select
         y.year,
-        v.group_type,
-        v.group_value,
+        v.sector,
+        v.form,
         v.indicator_code,
         v.unit_code,
         sum(v.value) as value,
-    from grouped_values as v
+    from accepted_values as v
     join period_years as y using (period)
     join catalog as c on c.code = v.indicator_code
     where c.time_aggregation = 'flow'
     group by all
 ),
 
-flow_sums as (
+flow_cells as (
     select
         year,
-        group_type,
-        group_value,
+        sector,
+        form,
         indicator_code,
-        'value' as measure,
         sum(value) as value,
-        count(distinct unit_code) as units_reporting,
+        count(*) as units_reporting,
+        count(*) filter (where value > 0) as units_positive,
     from unit_flows
+    group by all
+),
+
+flow_sums as (
+    select
+        f.year,
+        g.group_type,
+        g.group_value,
+        f.indicator_code,
+        'value' as measure,
+        sum(f.value) as value,
+        sum(f.units_reporting) as units_reporting,
+    from flow_cells as f
+    join groups as g using (sector, form)
     group by all
 ),
 
 flow_positives as (
     select
-        year,
-        group_type,
-        group_value,
-        indicator_code,
+        f.year,
+        g.group_type,
+        g.group_value,
+        f.indicator_code,
         'units_positive' as measure,
-        count(distinct unit_code) filter (where value > 0) as value,
-        count(distinct unit_code) as units_reporting,
-    from unit_flows
+        sum(f.units_positive) as value,
+        sum(f.units_reporting) as units_reporting,
+    from flow_cells as f
+    join groups as g using (sector, form)
+    group by all
+),
+
+-- a unit's rate parts summed over the year's periods
+unit_rates as (
+    select
+        y.year,
+        r.sector,
+        r.form,
+        r.indicator_code,
+        r.unit_code,
+        sum(r.numerator) as numerator,
+        sum(r.denominator) as denominator,
+    from rate_parts as r
+    join period_years as y using (period)
+    where r.indicator_code in (select code from rates_of_flows)
     group by all
 ),
 
 flow_rates as (
     select
-        y.year,
-        r.group_type,
-        r.group_value,
-        r.indicator_code,
+        u.year,
+        g.group_type,
+        g.group_value,
+        u.indicator_code,
         'value' as measure,
-        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
-        count(distinct r.unit_code) as units_reporting,
-    from rate_parts as r
-    join period_years as y using (period)
-    where r.indicator_code in (select code from rates_of_flows)
+        100.0 * sum(u.numerator) / nullif(sum(u.denominator), 0) as value,
+        count(*) as units_reporting,
+    from unit_rates as u
+    join groups as g using (sector, form)
     group by all
 ),
 
@@ -130,8 +165,8 @@ final as (
         c.group_value,
         c.indicator_code,
         c.measure,
-        c.value,
-        c.units_reporting,
+        cast(c.value as double) as value,
+        cast(c.units_reporting as bigint) as units_reporting,
     from combined as c
     join year_status as s using (year)
 )

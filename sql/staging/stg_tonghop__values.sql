@@ -1,3 +1,4 @@
+-- materialized: view
 -- one row per received value
 with source as (
     select * from submitted_values

@@ -1,0 +1,22 @@
+-- one row per period, sector, form and indicator: the sum of the accepted values, the units that
+-- reported the indicator and the units whose value is 1. A unit has one current submission a
+-- period and it one value an indicator (int_values_accepted), so counting rows counts units;
+-- the reporting groups sum these cells (int_reporting_groups)
+with accepted_values as (
+    select * from int_values_accepted
+),
+
+final as (
+    select
+        period,
+        sector,
+        form,
+        indicator_code,
+        sum(value) as value_sum,
+        count(*) as units_reporting,
+        count(*) filter (where value = 1) as units_true,
+    from accepted_values
+    group by all
+)
+
+select * from final
