@@ -124,6 +124,8 @@ def test_disk_full_while_archiving_fails_cleanly_and_rerun_succeeds(
         return real_fsync(fd)
 
     monkeypatch.setattr(collect_module.os, "fsync", fsync_until_full)
+    # A full disk fails syncfs too, and collect falls back to an fsync a file.
+    monkeypatch.setattr(collect_module, "_syncfs", lambda folder: False)
     pipeline.load_registry(workspace, SAMPLE_DIR / "registry.csv")
     files = pipeline.read_source(str(SAMPLE_DIR / "submissions"))
     with pytest.raises(OSError, match="No space left"):

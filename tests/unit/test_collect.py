@@ -21,6 +21,7 @@ from tonghop.collect import (
     parse_number,
     read_chunk,
     read_source,
+    read_values,
 )
 from tonghop.db import connect
 from tonghop.parse import UnreadableFile
@@ -126,6 +127,35 @@ def test_parse_csv_reads_windows_1258_and_says_so() -> None:
     assert parsed.values[0].raw == "412"
     assert parsed.values[0].note == "Đạng"
     assert any("Windows-1258" in w and "cu.csv" in w for w in parsed.warnings)
+
+
+# Collect reads CSVs without building a RawValue per value (read_chunk): the same groups,
+# numbers and warnings, in the same order, as parse_csv then read_values.
+_CSV_CASES = {
+    "plain": HEADER + "D1,2024,members_total,120\nD1,2024,members_admitted,4\n",
+    "two units, interleaved": HEADER
+    + "D1,2024,members_total,1.117\nD2,2024,members_total,51,23\nD1,2024,members_admitted,x\n"
+    + "D2,2024,members_admitted,1,500\nD1,2023,members_total,7\n",
+    "semicolons, note, short row, blank line": "\ufeffUnit_Code;Period;Indicator_Code;Value;Note\n"
+    + "D1;2024;members_total;12;ghi chú\n\n;;;\nD1;2024;members_admitted\n"
+    + "D1;2024;members_rated;1.234;\n",
+    "windows-1258": None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CSV_CASES))
+def test_read_chunk_reads_a_csv_as_parse_csv_then_read_values(case: str) -> None:
+    text = _CSV_CASES[case]
+    # None: "Đạng" as Windows-1258 writes it, the dot below a combining byte after the vowel
+    data = (
+        b"unit_code,period,indicator_code,value,note\nD1,2024,members_total,5,\xd0a\xf2ng\n"
+        if text is None
+        else text.encode()
+    )
+    parsed = parse_csv("a.csv", data)
+    groups = read_values("a.csv", parsed)
+    assert read_chunk([("a.csv", data, None)]) == [("loaded", "csv", groups, parsed.warnings)]
+    assert parsed.warnings or case == "plain"
 
 
 # parse_number ------------------------------------------------------------------------------
@@ -435,6 +465,36 @@ def test_collect_parsed_elsewhere_writes_the_same_rows(tmp_path: Path) -> None:
     ]
     assert rows == expected
     assert [r[0] for r in rows["submissions"]] == [1, 2, 3, 4]
+
+
+def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    import tonghop.collect as collect_module
+
+    files = [*_files(), SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413"))]
+    outcomes = {}
+    for where, least in (("here", 10**9), ("process", 1)):
+        monkeypatch.setattr(collect_module, "ARCHIVE_PROCESS_MIN_FILES", least)
+        workspace = tmp_path / where
+        workspace.mkdir()
+        con = connect(workspace)
+        try:
+            result = collect(con, workspace, files, chunk_files=2)
+            rows = collected_rows(con)
+        finally:
+            con.close()
+        archive = {
+            p.relative_to(workspace).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in (workspace / "archive").rglob("*")
+            if p.is_file()
+        }
+        outcomes[where] = (result.loaded, result.rejected, rows, archive)
+    assert outcomes["process"] == outcomes["here"]
+    loaded, _, rows, archive = outcomes["process"]
+    assert loaded == ["a.csv", "nhieu-don-vi.csv", "a-sua.csv"]
+    # Every file received is archived untouched, read-only, under the name its row gives.
+    assert sorted(archive) == sorted(r[1] for r in rows["received_files"])
+    assert sorted(data for data, _mode in archive.values()) == sorted(f.data for f in files)
+    assert {mode for _data, mode in archive.values()} == {0o444}
 
 
 def test_collect_settings_choose_the_task_runner() -> None:
