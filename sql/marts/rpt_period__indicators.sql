@@ -43,8 +43,8 @@ weighted_cells as (
         v.sector,
         v.form,
         c.code as indicator_code,
-        sum(v.value * w.value) as weighted_sum,
-        sum(w.value) as weight_sum,
+        sum(cast(v.value * w.value as decimal(38, 6))) as weighted_sum,
+        sum(cast(w.value as decimal(38, 6))) as weight_sum,
         count(*) as units_reporting,
     from catalog as c
     join accepted_values as v on v.indicator_code = c.code
@@ -74,8 +74,8 @@ rate_cells as (
         sector,
         form,
         indicator_code,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
+        sum(cast(numerator as decimal(38, 6))) as numerator,
+        sum(cast(denominator as decimal(38, 6))) as denominator,
         count(*) as units_reporting,
     from rate_parts
     group by all

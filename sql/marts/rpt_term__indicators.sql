@@ -43,7 +43,7 @@ flows as (
         i.group_type,
         i.group_value,
         i.indicator_code,
-        sum(i.value) as value,
+        sum(cast(i.value as decimal(38, 6))) as value,
     from indicators as i
     join periods as p using (period)
     join catalog as c on c.code = i.indicator_code
@@ -61,7 +61,8 @@ flow_rates as (
         g.group_type,
         g.group_value,
         r.indicator_code,
-        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
+        100.0 * sum(cast(r.numerator as decimal(38, 6)))
+            / nullif(sum(cast(r.denominator as decimal(38, 6))), 0) as value,
     from rate_parts as r
     join groups as g using (sector, form)
     join periods as p using (period)

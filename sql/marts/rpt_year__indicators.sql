@@ -52,7 +52,7 @@ unit_flows as (
         v.form,
         v.indicator_code,
         v.unit_code,
-        sum(v.value) as value,
+        sum(cast(v.value as decimal(38, 6))) as value,
     from accepted_values as v
     join period_years as y using (period)
     join catalog as c on c.code = v.indicator_code
@@ -109,8 +109,8 @@ unit_rates as (
         r.form,
         r.indicator_code,
         r.unit_code,
-        sum(r.numerator) as numerator,
-        sum(r.denominator) as denominator,
+        sum(cast(r.numerator as decimal(38, 6))) as numerator,
+        sum(cast(r.denominator as decimal(38, 6))) as denominator,
     from rate_parts as r
     join period_years as y using (period)
     where r.indicator_code in (select code from rates_of_flows)
