@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         from prefect.logging.handlers import APILogHandler
 
-        APILogHandler.flush()  # the runs' last logs reach the server before it stops
+        APILogHandler().flush()  # the runs' last logs reach the server before it stops
         server.terminate()
         server.wait(timeout=30)
 
