@@ -168,3 +168,10 @@ def test_letters_for_units_with_open_or_rejected_findings(page) -> None:
     assert fonts == {"Times New Roman"}
     assert doc.styles["Normal"].font.name == "Times New Roman"
     assert round(doc.sections[0].page_width.mm) == 210
+    # One Word document is emptied between letters: each holds its own unit's letter only.
+    for code, before in (("P2", "P1"), ("P3", "P2")):
+        later = Document(str(folder / f"{code}.docx"))
+        text = "\n".join(p.text for p in later.paragraphs)
+        assert f"(mã {code})" in text and f"(mã {before})" not in text
+        assert text.count("THÔNG BÁO KẾT QUẢ KIỂM TRA SỐ LIỆU BÁO CÁO") == 1
+        assert round(later.sections[0].page_width.mm) == 210
