@@ -145,9 +145,9 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORE
 def memory_limit() -> str | None:
     """The DuckDB memory limit the operator set (`TONGHOP_DUCKDB_MEMORY_LIMIT`, e.g. `3GB`).
 
-    Unset: DuckDB's default, 80 % of the machine's memory. At 60,000 units consolidate peaked
-    at 5 GB resident without a limit and 2.2 GB with `2GB` (spilling to disk; measured in
-    benchmarks/RESULTS.md).
+    Unset: DuckDB's default, 80 % of the machine's memory. At 60,000 units a whole run peaks
+    at 2.9 GB resident without a limit (5 GB before consolidate summed per cell); a limit makes
+    DuckDB spill to disk instead (measured in benchmarks/RESULTS.md).
     """
     value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if not value:
@@ -165,6 +165,9 @@ def connect(workspace: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
     path = db_path(workspace)
     limit = memory_limit()
     con = duckdb.connect(str(path), read_only=read_only, config=_config())
+    # DuckDB draws a progress bar on the terminal for a statement over 2 s; in a flow's log or
+    # a scheduled run's output it is noise between the messages.
+    con.execute("set enable_progress_bar = false")
     if limit:
         # a setting of the database instance, shared by GX's connection to the same file
         con.execute(f"set memory_limit = '{limit}'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -134,6 +135,32 @@ def test_store_registry_replaces_the_previous_one(tmp_path: Path) -> None:
         store_registry(con, second)
         assert con.execute("select * from registry_units").fetchall() == [
             ("C", "Chi bộ C", "private", "chi_bo", date(2020, 7, 1), None)
+        ]
+    finally:
+        con.close()
+
+
+def test_store_registry_writes_nothing_when_it_is_the_same_one(tmp_path: Path) -> None:
+    units = [
+        Unit("A", "Đảng bộ A", "agency", "dang_bo", date(2000, 1, 1), None, "a@example.vn"),
+        Unit("B", "Chi bộ B", "soe", "chi_bo", date(2000, 1, 1), date(2021, 6, 30)),
+    ]
+    con = connect(tmp_path)
+    try:
+        assert store_registry(con, units) is True
+        stored = con.execute("select * from registry_units order by 1").fetchall()
+        assert store_registry(con, list(reversed(units))) is False  # same units, other order
+        assert con.execute("select * from registry_units order by 1").fetchall() == stored
+        # Any difference is written, a contact's address included.
+        moved = [units[0], replace(units[1], valid_to=None)]
+        assert store_registry(con, moved) is True
+        assert con.execute(
+            "select valid_to from registry_units where unit_code = 'B'"
+        ).fetchall() == [(None,)]
+        readdressed = [replace(units[0], contact_email="moi@example.vn"), moved[1]]
+        assert store_registry(con, readdressed) is True
+        assert con.execute("select contact_email from unit_contacts").fetchall() == [
+            ("moi@example.vn",)
         ]
     finally:
         con.close()
