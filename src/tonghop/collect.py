@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import hashlib
 import io
@@ -209,19 +210,25 @@ _SYNCFS_MIN_FILES = 50
 
 def _syncfs(folder: Path) -> bool:
     """Flush the whole file system holding `folder` (Linux syncfs); False where there is none."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
+    syncfs = _libc_syncfs()
+    if syncfs is None:
         return False
     fd = os.open(folder, os.O_RDONLY)
     try:
         return syncfs(fd) == 0
     finally:
         os.close(fd)
+
+
+@functools.cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    """The C library's syncfs, looked up once (the symbols this process already loaded)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # not Linux
+        return None
 
 
 def _fsync(path: Path) -> None:
@@ -734,7 +741,7 @@ class _InThisThread(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to whoever waits, as a pool would
+        except Exception as exc:  # handed to whoever waits, as a pool would; an interrupt is not
             future.set_exception(exc)
         return future
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -474,6 +474,9 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
     outcomes = {}
     for where, least in (("here", 10**9), ("process", 1)):
         monkeypatch.setattr(collect_module, "ARCHIVE_PROCESS_MIN_FILES", least)
+        archiver = collect_module._archiver(len(files))
+        assert isinstance(archiver, ProcessPoolExecutor) == (where == "process")
+        archiver.shutdown()
         workspace = tmp_path / where
         workspace.mkdir()
         con = connect(workspace)
