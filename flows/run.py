@@ -141,7 +141,20 @@ def validate(
 @task(cache_policy=NONE)
 def consolidate(workspace: Path, period: str) -> dict:
     """Run the SQL models; return the report's figures (bloc, sectors, coverage)."""
-    return pipeline.consolidate(workspace, pipeline.load_catalog(), PeriodRange.parse(period))
+    context = pipeline.consolidate(workspace, pipeline.load_catalog(), PeriodRange.parse(period))
+    state = pipeline.last_consolidation(workspace)
+    if state.get("mode") == "incremental":
+        get_run_logger().info(
+            "Tổng hợp lại số liệu của %d đơn vị có thay đổi (báo cáo mới, kết quả kiểm tra, "
+            "quyết định xem xét); số liệu các đơn vị khác giữ nguyên",
+            state["units"],
+        )
+    else:
+        get_run_logger().info(
+            "Tổng hợp toàn bộ (lần đầu, hoặc mô hình, danh mục chỉ tiêu, danh sách đơn vị hay kỳ "
+            "báo cáo đã thay đổi)"
+        )
+    return context
 
 
 @task(cache_policy=NONE)

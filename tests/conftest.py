@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,26 @@ def collected_rows(con) -> dict[str, list[tuple]]:  # noqa: ANN001 - a DuckDB co
         "note from submitted_values order by all",
     }
     return {table: con.execute(sql).fetchall() for table, sql in queries.items()}
+
+
+def generated_workspace(root: Path, units: int = 40):  # noqa: ANN201 - (Bloc, Path, batch id)
+    """A generated bloc of `units` (a tenth with planted errors) and a workspace with both its
+    years collected, the second as the latest batch: (bloc, workspace, that batch's id)."""
+    from tonghop import pipeline
+    from tonghop.generate import generate
+
+    bloc = generate(units, root / "bloc", error_share=0.1)
+    workspace = root / "ws"
+    pipeline.load_registry(workspace, bloc.registry)
+    pipeline.collect_files(workspace, pipeline.read_source(str(bloc.source(2023))))
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(bloc.source(2024))))
+    return bloc, workspace, batch.batch_id
+
+
+def csv_values(path: Path) -> dict[str, str]:
+    """A long-format submission CSV's values by indicator code, as written."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return {row["indicator_code"]: row["value"] for row in csv.DictReader(handle)}
 
 
 def free_port() -> int:

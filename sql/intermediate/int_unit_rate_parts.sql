@@ -1,3 +1,4 @@
+-- partition: submission_id
 -- one row per accepted submission and rate indicator: the unit's numerator and denominator,
 -- kept only where the unit reported both, so a unit that left a part blank neither lowers nor
 -- raises the recomputed rate

@@ -1,3 +1,4 @@
+-- partition: submission_id
 -- one row per accepted value: unit, period, indicator; only indicators that apply to the unit.
 -- A steward's latest correction replaces the submitted value (or supplies a missing one);
 -- `corrected` and `submitted_value` show where that happened

@@ -1,3 +1,4 @@
+-- partition: unit_code
 -- one row per unit expected in a period of the range: included, blocked by an error finding,
 -- or missing; `corrected` when a steward's correction changed an included value, `pending` when
 -- a blocked unit's findings await a decision the run's review pause did not get

@@ -3,11 +3,7 @@
 -- rates recomputed from their parts, and for distributions one row per value: org_rating__4).
 -- Each is first summed per (sector, form) cell, then over the cells a group holds: a unit is
 -- in one cell, so sums and unit counts add up
-with accepted_values as (
-    select * from int_values_accepted
-),
-
-cells as (
+with cells as (
     select * from int_values_cells
 ),
 
@@ -19,8 +15,16 @@ catalog as (
     select * from catalog_indicators
 ),
 
-rate_parts as (
-    select * from int_unit_rate_parts
+weighted_cells as (
+    select * from int_weighted_cells
+),
+
+rate_cells as (
+    select * from int_rate_cells
+),
+
+distribution_cells as (
+    select * from int_distribution_cells
 ),
 
 sums as (
@@ -37,24 +41,6 @@ sums as (
     group by all
 ),
 
-weighted_cells as (
-    select
-        v.period,
-        v.sector,
-        v.form,
-        c.code as indicator_code,
-        sum(cast(v.value * w.value as decimal(38, 6))) as weighted_sum,
-        sum(cast(w.value as decimal(38, 6))) as weight_sum,
-        count(*) as units_reporting,
-    from catalog as c
-    join accepted_values as v on v.indicator_code = c.code
-    join accepted_values as w
-        on w.submission_id = v.submission_id
-        and w.indicator_code = c.weight
-    where c.unit_aggregation = 'weighted_mean'
-    group by all
-),
-
 weighted as (
     select
         w.period,
@@ -68,19 +54,6 @@ weighted as (
     group by all
 ),
 
-rate_cells as (
-    select
-        period,
-        sector,
-        form,
-        indicator_code,
-        sum(cast(numerator as decimal(38, 6))) as numerator,
-        sum(cast(denominator as decimal(38, 6))) as denominator,
-        count(*) as units_reporting,
-    from rate_parts
-    group by all
-),
-
 rates as (
     select
         r.period,
@@ -91,19 +64,6 @@ rates as (
         sum(r.units_reporting) as units_reporting,
     from rate_cells as r
     join groups as g using (sector, form)
-    group by all
-),
-
-distribution_cells as (
-    select
-        v.period,
-        v.sector,
-        v.form,
-        c.code || '__' || cast(cast(v.value as integer) as varchar) as indicator_code,
-        count(*) as units,
-    from catalog as c
-    join accepted_values as v on v.indicator_code = c.code
-    where c.unit_aggregation = 'distribution'
     group by all
 ),
 

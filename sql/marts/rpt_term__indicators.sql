@@ -13,8 +13,8 @@ catalog as (
     select * from catalog_indicators
 ),
 
-rate_parts as (
-    select * from int_unit_rate_parts
+rate_cells as (
+    select * from int_rate_cells
 ),
 
 groups as (
@@ -61,9 +61,8 @@ flow_rates as (
         g.group_type,
         g.group_value,
         r.indicator_code,
-        100.0 * sum(cast(r.numerator as decimal(38, 6)))
-            / nullif(sum(cast(r.denominator as decimal(38, 6))), 0) as value,
-    from rate_parts as r
+        100.0 * sum(r.numerator) / nullif(sum(r.denominator), 0) as value,
+    from rate_cells as r
     join groups as g using (sector, form)
     join periods as p using (period)
     where p.role = 'range' and r.indicator_code in (select code from rates_of_flows)

@@ -17,16 +17,16 @@ indicators as (
     select * from rpt_period__indicators
 ),
 
-accepted_values as (
-    select * from int_values_accepted
-),
-
 groups as (
     select * from int_reporting_groups
 ),
 
-rate_parts as (
-    select * from int_unit_rate_parts
+flow_cells as (
+    select * from int_flow_cells
+),
+
+flow_rate_cells as (
+    select * from int_flow_rate_cells
 ),
 
 period_years as (
@@ -42,35 +42,6 @@ year_status as (
 
 rates_of_flows as (
     select * from int_rates_of_flows
-),
-
--- a unit's flows summed over the year's periods (a unit has one sector and one form)
-unit_flows as (
-    select
-        y.year,
-        v.sector,
-        v.form,
-        v.indicator_code,
-        v.unit_code,
-        sum(cast(v.value as decimal(38, 6))) as value,
-    from accepted_values as v
-    join period_years as y using (period)
-    join catalog as c on c.code = v.indicator_code
-    where c.time_aggregation = 'flow'
-    group by all
-),
-
-flow_cells as (
-    select
-        year,
-        sector,
-        form,
-        indicator_code,
-        sum(value) as value,
-        count(*) as units_reporting,
-        count(*) filter (where value > 0) as units_positive,
-    from unit_flows
-    group by all
 ),
 
 flow_sums as (
@@ -101,22 +72,6 @@ flow_positives as (
     group by all
 ),
 
--- a unit's rate parts summed over the year's periods
-unit_rates as (
-    select
-        y.year,
-        r.sector,
-        r.form,
-        r.indicator_code,
-        r.unit_code,
-        sum(cast(r.numerator as decimal(38, 6))) as numerator,
-        sum(cast(r.denominator as decimal(38, 6))) as denominator,
-    from rate_parts as r
-    join period_years as y using (period)
-    where r.indicator_code in (select code from rates_of_flows)
-    group by all
-),
-
 flow_rates as (
     select
         u.year,
@@ -125,8 +80,8 @@ flow_rates as (
         u.indicator_code,
         'value' as measure,
         100.0 * sum(u.numerator) / nullif(sum(u.denominator), 0) as value,
-        count(*) as units_reporting,
-    from unit_rates as u
+        sum(u.units_reporting) as units_reporting,
+    from flow_rate_cells as u
     join groups as g using (sector, form)
     group by all
 ),

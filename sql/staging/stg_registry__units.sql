@@ -1,3 +1,4 @@
+-- materialized: view
 -- one row per unit of the registry
 with source as (
     select * from registry_units

@@ -1,3 +1,4 @@
+-- materialized: view
 -- one row per received submission: one unit and period of one received file
 with source as (
     select * from submissions

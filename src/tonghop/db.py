@@ -83,6 +83,18 @@ create table if not exists validation_state (  -- the last validation (tonghop.v
     units        integer,                    -- units validated again (incremental)
     max_seq      bigint                      -- highest submission seq it saw
 );
+create table if not exists consolidation_state (  -- the last consolidation (consolidate)
+    fingerprint     varchar not null,        -- models' SQL, catalog, periods, registry
+    consolidated_at timestamptz not null,
+    mode            varchar not null,        -- full | incremental
+    units           integer,                 -- units whose rows it rebuilt (incremental)
+    max_seq         bigint                   -- highest submission seq it saw
+);
+create table if not exists consolidation_corrections (  -- corrections the last one applied
+    submission_id varchar not null,
+    corrections   bigint not null,
+    last_seq      bigint not null
+);
 create table if not exists review_actions (  -- append-only audit of the review queue
     seq            bigint primary key,       -- 1, 2, 3, ...: a gap means a deleted row
     action_id      varchar not null unique,

@@ -101,6 +101,14 @@ def last_validation(workspace: Path) -> dict:
         return read_state(con)
 
 
+def last_consolidation(workspace: Path) -> dict:
+    """How the last consolidation ran: mode (full, incremental), units rebuilt, time."""
+    from tonghop.consolidate import last_consolidation as read_state
+
+    with open_db(workspace) as con:
+        return read_state(con)
+
+
 def consolidate(workspace: Path, catalog: Catalog, period_range: PeriodRange) -> dict:
     """Run the SQL models and return the report's figures."""
     with open_db(workspace) as con:

@@ -109,6 +109,16 @@ def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> bool:
     return True
 
 
+def registry_signature(con: duckdb.DuckDBPyConnection) -> list:
+    """The registry's row count and a sum of its rows' hashes: equal for the same units, in
+    whatever order they were stored (for the validation and consolidation fingerprints)."""
+    row = con.execute(
+        "select count(*), coalesce(sum(hash(unit_code, name, sector, form, valid_from, "
+        "valid_to)), 0)::varchar from registry_units"
+    ).fetchone()
+    return list(row)
+
+
 def _holds(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> bool:
     """Whether `table` holds exactly these rows (as a multiset)."""
     con.execute(f"create or replace temp table _tonghop_new as select * from {table} limit 0")

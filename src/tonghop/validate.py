@@ -724,10 +724,9 @@ def validation_fingerprint(
 ) -> str:
     """What a unit's findings depend on besides its own submissions: rules, catalog, registry,
     periods in scope. Two validations with the same fingerprint judge a unit the same way."""
-    registry = con.execute(
-        "select count(*), coalesce(sum(hash(unit_code, name, sector, form, valid_from, "
-        "valid_to)), 0)::varchar from registry_units"
-    ).fetchone()
+    from tonghop.registry import registry_signature
+
+    registry = registry_signature(con)
     basis = json.dumps(
         {
             "rules": [[r.rule_id, r.severity, r.frame, r.query, r.message] for r in rules],

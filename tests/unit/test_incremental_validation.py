@@ -3,17 +3,17 @@ the findings are exactly those a full validation of the same workspace gives."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.conftest import csv_values, generated_workspace
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
 from tonghop.db import open_db
-from tonghop.generate import generate, write_csv
+from tonghop.generate import write_csv
 from tonghop.periods import PeriodRange
 from tonghop.validate import last_validation
 
@@ -34,21 +34,12 @@ def _stored(workspace: Path) -> list[tuple]:
         return con.execute(STORED).fetchall()
 
 
-def _values(path: Path) -> dict[str, str]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return {row["indicator_code"]: row["value"] for row in csv.DictReader(handle)}
-
-
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """A 40-unit bloc, both years collected and validated once (a full validation)."""
     root = tmp_path_factory.mktemp("incremental")
-    bloc = generate(40, root / "bloc", error_share=0.1)
-    workspace = root / "ws"
-    pipeline.load_registry(workspace, bloc.registry)
-    pipeline.collect_files(workspace, pipeline.read_source(str(bloc.source(2023))))
-    batch = pipeline.collect_files(workspace, pipeline.read_source(str(bloc.source(2024))))
-    _validate(workspace, batch.batch_id)
+    bloc, workspace, batch_id = generated_workspace(root)
+    _validate(workspace, batch_id)
     return bloc, workspace
 
 
@@ -57,11 +48,11 @@ def _resubmit(bloc, folder: Path) -> set[str]:
     folder.mkdir(parents=True)
     source = bloc.source(2024)
     clean = next(u for u in sorted(p.stem for p in source.glob("U*.csv")) if u not in bloc.planted)
-    broken = _values(source / f"{clean}.csv")
+    broken = csv_values(source / f"{clean}.csv")
     broken["members_total"] = str(int(broken["members_total"]) + 10)
     write_csv(folder / f"{clean}-sua.csv", clean, "2024", broken)
     fixed_unit = next(u for u, kind in bloc.planted.items() if kind == "sum")
-    fixed = _values(source / f"{fixed_unit}.csv")
+    fixed = csv_values(source / f"{fixed_unit}.csv")
     fixed["members_total"] = str(int(fixed["members_total"]) - 10)
     write_csv(folder / f"{fixed_unit}-sua.csv", fixed_unit, "2024", fixed)
     again = next(u for u in sorted(p.stem for p in source.glob("U*.csv")) if u != clean)

@@ -1,0 +1,195 @@
+"""Incremental consolidation: after a resubmission, a review decision or a correction only the
+changed units' partitions are rebuilt, and every model table holds exactly what a full rebuild
+of the same workspace gives."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import csv_values, generated_workspace
+from tonghop import pipeline
+from tonghop.catalog import load_catalog
+from tonghop.consolidate import discover_models, last_consolidation, run_models
+from tonghop.db import open_db
+from tonghop.generate import write_csv
+from tonghop.paths import SQL_DIR
+from tonghop.periods import PeriodRange
+from tonghop.registry import read_registry, store_registry
+from tonghop.review import accept, correct
+
+CATALOG = load_catalog()
+RANGE = PeriodRange.parse("2024")
+TABLES = [m.name for m in discover_models() if m.materialized == "table"]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A 40-unit bloc, both years collected, validated and consolidated once (in full)."""
+    root = tmp_path_factory.mktemp("incremental-consolidation")
+    bloc, workspace, batch_id = generated_workspace(root)
+    pipeline.validate_scope(workspace, CATALOG, RANGE, batch_id, "t")
+    pipeline.consolidate(workspace, CATALOG, RANGE)
+    return bloc, workspace
+
+
+@pytest.fixture()
+def workspace(loaded, tmp_path) -> Path:
+    shutil.copytree(loaded[1], tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+def _consolidate(workspace: Path, sql_dir: Path = SQL_DIR) -> dict:
+    """Consolidate (incrementally where it can); how it ran."""
+    with open_db(workspace) as con:
+        run_models(con, CATALOG, RANGE, sql_dir)
+        return last_consolidation(con)
+
+
+def _assert_same_as_full(workspace: Path) -> None:
+    """Every model table as it stands equals a full rebuild of it, row for row."""
+    with open_db(workspace) as con:
+        kept = {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+        run_models(con, CATALOG, RANGE, incremental=False)
+        assert last_consolidation(con)["mode"] == "full"
+        for table in TABLES:
+            rebuilt = con.execute(f"select * from {table} order by all").fetchall()
+            assert kept[table] == rebuilt, table
+
+
+def _bloc_figure(workspace: Path, code: str) -> float:
+    with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
+        (value,) = con.execute(
+            "select value from rpt_period__indicators where period = '2024' "
+            "and group_type = 'bloc' and indicator_code = ?",
+            [code],
+        ).fetchone()
+    return value
+
+
+def _included(workspace: Path, unit: str) -> bool:
+    with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
+        (status,) = con.execute(
+            "select status from rpt_coverage__units where unit_code = ? and period = '2024'",
+            [unit],
+        ).fetchone()
+    return status == "included"
+
+
+def test_the_first_consolidation_is_full_and_a_second_with_nothing_new_rebuilds_nothing(
+    workspace: Path,
+) -> None:
+    with open_db(workspace) as con:
+        assert last_consolidation(con)["mode"] == "full"
+    state = _consolidate(workspace)
+    assert (state["mode"], state["units"]) == ("incremental", 0)
+    _assert_same_as_full(workspace)
+
+
+def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change(
+    loaded, workspace: Path, tmp_path: Path
+) -> None:
+    bloc, _ = loaded
+    source = bloc.source(2024)
+    unit = next(u for u in sorted(p.stem for p in source.glob("U*.csv")) if u not in bloc.planted)
+    values = csv_values(source / f"{unit}.csv")
+    admitted = float(values["members_admitted"])
+    values["members_admitted"] = str(int(admitted) + 5)
+    values["members_total"] = str(int(values["members_total"]) + 5)
+    values["members_official"] = str(int(values["members_official"]) + 5)
+    (tmp_path / "batch").mkdir()
+    write_csv(tmp_path / "batch" / f"{unit}-sua.csv", unit, "2024", values)
+    before = _bloc_figure(workspace, "members_admitted")
+
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
+    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t2")
+    state = _consolidate(workspace)
+
+    assert (state["mode"], state["units"]) == ("incremental", 1)
+    assert _included(workspace, unit)
+    assert _bloc_figure(workspace, "members_admitted") == before + 5
+    _assert_same_as_full(workspace)
+
+
+def test_review_decisions_and_corrections_rebuild_their_units(loaded, workspace: Path) -> None:
+    bloc, _ = loaded
+    with open_db(workspace) as con:
+        errors = con.execute(
+            "select unit_code, finding_key from findings where severity = 'error' "
+            "and submission_id is not null and period = '2024' order by unit_code, finding_key"
+        ).fetchall()
+    by_unit: dict[str, list[str]] = {}
+    for unit, key in errors:
+        by_unit.setdefault(unit, []).append(key)
+    accepted_unit, corrected_unit = sorted(by_unit)[:2]
+    assert not _included(workspace, accepted_unit)
+    with open_db(workspace) as con:
+        for key in by_unit[accepted_unit]:
+            accept(con, key, "Đơn vị xác nhận số liệu đúng", "thu")
+        for key in by_unit[corrected_unit]:
+            correct(con, key, 7, "Gõ nhầm", "điện thoại", "members_admitted", "thu")
+    state = _consolidate(workspace)
+
+    assert (state["mode"], state["units"]) == ("incremental", 2)
+    assert _included(workspace, accepted_unit)
+    with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
+        (value,) = con.execute(
+            "select value from int_values_accepted where unit_code = ? and period = '2024' "
+            "and indicator_code = 'members_admitted'",
+            [corrected_unit],
+        ).fetchone()
+    assert value == 7
+    _assert_same_as_full(workspace)
+
+
+def test_a_changed_registry_period_range_or_model_rebuilds_everything(
+    loaded, workspace: Path, tmp_path: Path
+) -> None:
+    units = read_registry(loaded[0].registry)
+    moved = next(u for u in units if u.sector != "soe")
+    units = [replace(u, sector="soe") if u == moved else u for u in units]
+    with open_db(workspace) as con:
+        assert store_registry(con, units)
+    assert _consolidate(workspace)["mode"] == "full"
+    assert _consolidate(workspace)["mode"] == "incremental"
+
+    with open_db(workspace) as con:
+        run_models(con, CATALOG, PeriodRange.parse("2023..2024"))
+        assert last_consolidation(con)["mode"] == "full"
+
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    model = sql_dir / "marts" / "rpt_term__units.sql"
+    model.write_text(model.read_text(encoding="utf-8") + "\n-- changed\n", encoding="utf-8")
+    assert _consolidate(workspace, sql_dir)["mode"] == "full"
+
+
+def test_a_failed_consolidation_changes_nothing_and_the_next_one_is_right(
+    loaded, workspace: Path, tmp_path: Path
+) -> None:
+    bloc, _ = loaded
+    source = bloc.source(2024)
+    unit = sorted(p.stem for p in source.glob("U*.csv"))[-1]
+    values = csv_values(source / f"{unit}.csv")
+    values["members_admitted"] = str(int(float(values["members_admitted"])) + 1)
+    (tmp_path / "batch").mkdir()
+    write_csv(tmp_path / "batch" / f"{unit}-lai.csv", unit, "2024", values)
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
+    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t3")
+
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    (sql_dir / "marts" / "rpt_zz_broken.sql").write_text(
+        "select * from rpt_year__indicators where error('hỏng') is null\n", encoding="utf-8"
+    )
+    with pytest.raises(duckdb.Error), open_db(workspace) as con:
+        run_models(con, CATALOG, RANGE, sql_dir)
+    with open_db(workspace) as con:
+        assert last_consolidation(con)["mode"] == "full"  # the fixture's, not the failed run's
+    state = _consolidate(workspace)
+    assert (state["mode"], state["units"]) == ("incremental", 1)
+    _assert_same_as_full(workspace)
