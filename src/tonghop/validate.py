@@ -91,7 +91,7 @@ def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Non
                 f"chỉ áp dụng cho {applies}",
             ]
         )
-    con.executemany(f"insert into catalog_indicators values ({', '.join(['?'] * 14)})", rows)
+    insert_rows(con, "catalog_indicators", rows)
 
 
 def write_period_table(con: duckdb.DuckDBPyConnection, periods: list[Period], table: str) -> None:
@@ -149,6 +149,9 @@ def prepare_frames(
                 string_agg(original_name, ', ' order by original_name)
                     over (partition by unit_code, period, batch_id) as same_batch_names
             from submissions s
+            -- the windows partition by unit: the units in scope first (120,000 rows at
+            -- 60,000 units cost 0.4 s)
+            where true{in_scope.format(col="s.unit_code")}
         )
         select r.submission_id, r.sha256, r.unit_code, r.period, r.original_name as file_name,
             r.batch_id, r.same_batch_files as batch_file_count,
@@ -163,7 +166,7 @@ def prepare_frames(
         left join val_periods p using (period)
         where r.recency = 1
             and (p.period is not null or (not regexp_full_match(r.period, '{_PERIOD_SQL_RE}')
-                 and r.batch_id = ?)){in_scope.format(col="r.unit_code")}
+                 and r.batch_id = ?))
         """,
         [batch_id or ""],
     )
