@@ -236,6 +236,11 @@ def _refresh(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     con.execute(f"insert into {model.name} by name select * from ({model.sql}) where {where}")
 
 
+# Above this share of the registry's units changed, rebuilding whole is faster than deleting and
+# inserting their rows (60,000 units: 6,000 changed 2.7 s, 30,000 changed 6.1 s, whole 5.1 s).
+REFRESH_MAX_SHARE = 0.25
+
+
 def run_models(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
@@ -248,8 +253,9 @@ def run_models(
 
     Incremental where it can be (`incremental`, and the last consolidation had the same
     `consolidation_fingerprint`): a partitioned model (`Model.partition`) keeps the rows of the
-    units that did not change and rebuilds those of the units that did (`_changed_units`). The
-    other models read only small tables and are rebuilt whole."""
+    units that did not change and rebuilds those of the units that did (`_changed_units`), unless
+    they are more than `REFRESH_MAX_SHARE` of the registry. The other models read only small
+    tables and are rebuilt whole."""
     models = discover_models(sql_dir)
     with transaction(con):
         write_catalog_table(con, catalog)
@@ -269,9 +275,12 @@ def run_models(
         (seq,) = con.execute("select max(seq) from submissions").fetchone()
         units = None
         for model in models:
+            if refresh and model.partition and units is None:
+                units = _changed_units(con, last_consolidation(con)["max_seq"])
+                (registered,) = con.execute("select count(*) from registry_units").fetchone()
+                if units > REFRESH_MAX_SHARE * registered:
+                    refresh, units = False, None
             if refresh and model.partition:
-                if units is None:
-                    units = _changed_units(con, last_consolidation(con)["max_seq"])
                 if units:
                     _refresh(con, model)
             else:

@@ -14,7 +14,12 @@ import pytest
 from tests.conftest import csv_values, generated_workspace
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
-from tonghop.consolidate import discover_models, last_consolidation, run_models
+from tonghop.consolidate import (
+    REFRESH_MAX_SHARE,
+    discover_models,
+    last_consolidation,
+    run_models,
+)
 from tonghop.db import open_db
 from tonghop.generate import write_csv
 from tonghop.paths import SQL_DIR
@@ -193,3 +198,24 @@ def test_a_failed_consolidation_changes_nothing_and_the_next_one_is_right(
     state = _consolidate(workspace)
     assert (state["mode"], state["units"]) == ("incremental", 1)
     _assert_same_as_full(workspace)
+
+
+def test_a_quarter_of_the_units_changed_rebuilds_everything(
+    loaded, workspace: Path, tmp_path: Path
+) -> None:
+    """Past REFRESH_MAX_SHARE of the registry, deleting and inserting rows costs more than a
+    rebuild (benchmarks/RESULTS.md): the run is full."""
+    bloc, _ = loaded
+    source = bloc.source(2024)
+    units = sorted(p.stem for p in source.glob("U*.csv"))
+    changed = units[: int(len(units) * REFRESH_MAX_SHARE) + 1]
+    (tmp_path / "batch").mkdir()
+    for unit in changed:
+        values = csv_values(source / f"{unit}.csv")
+        values["members_admitted"] = str(int(float(values["members_admitted"])) + 1)
+        write_csv(tmp_path / "batch" / f"{unit}-lai.csv", unit, "2024", values)
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
+    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t4")
+    assert _consolidate(workspace)["mode"] == "full"
+    state = _consolidate(workspace)
+    assert (state["mode"], state["units"]) == ("incremental", 0)
