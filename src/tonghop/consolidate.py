@@ -237,7 +237,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 
 # Above this share of the registry's units changed, rebuilding whole is faster than deleting and
-# inserting their rows (60,000 units: 6,000 changed 2.7 s, 30,000 changed 6.1 s, whole 5.1 s).
+# inserting their rows (60,000 units: 6,000 changed 1.9–2.7 s, 30,000 changed 6.1 s, whole 5.1 s).
 REFRESH_MAX_SHARE = 0.25
 
 
