@@ -58,6 +58,33 @@ def csv_values(path: Path) -> dict[str, str]:
         return {row["indicator_code"]: row["value"] for row in csv.DictReader(handle)}
 
 
+def fused_and_union_rows(workspace: Path, kind: str) -> tuple[list, list]:
+    """The failing rows of one fused rule group (tonghop.rules.fused_query) on the workspace's
+    frames, and those of the union of its rules' own queries: (rule_id, row as sorted JSON)."""
+    import json
+
+    import duckdb
+
+    from tonghop.catalog import load_catalog
+    from tonghop.rules import compile_rules
+    from tonghop.validate import group_rules
+
+    (group,) = [g for g in group_rules(compile_rules(load_catalog())) if g.kind == kind]
+    union = "\nunion all\n".join(
+        f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
+        f"from ({r.query}) failing"
+        for r in group.rules
+    )
+    with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
+        return tuple(
+            sorted(
+                (rule_id, json.dumps(json.loads(row), sort_keys=True))
+                for rule_id, row in con.execute(sql.replace("{batch}", group.frame)).fetchall()
+            )
+            for sql in (group.query, union)
+        )
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (tests only ever use loopback)."""
     with socket.socket() as sock:

@@ -112,6 +112,62 @@ class CompiledRule:
     message: str
     indicators: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    # Rules of one kind that differ only in their indicator run as one scan of their frame
+    # (`fused_query`): `fuse` names the shape, `condition` is the rule's test on that shape's
+    # row; `extra` (the JSON pairs it adds to a failing row) and `prefilter` (a part of every
+    # condition, which DuckDB can push down to the scan) are the same for the whole group.
+    fuse: str | None = None
+    condition: str | None = None
+    extra: str | None = None
+    prefilter: str = "true"
+
+
+def fused_query(rules: tuple[CompiledRule, ...]) -> str | None:
+    """One query for rules that share a shape (`CompiledRule.fuse`), or None.
+
+    It returns what the union of the rules' own queries returns, `rule_id` and the failing row
+    as JSON with the same keys, in one scan instead of one per rule: at 60,000 units the 52
+    bounds rules took 0.97 s as a union, and planning the union of the 39 plausibility joins
+    took 0.16 s however few units were in scope.
+    """
+    first = rules[0]
+    if first.fuse is None or len({(r.fuse, r.frame, r.extra, r.prefilter) for r in rules}) != 1:
+        return None
+    codes = [r.indicators[0] for r in rules]
+    listed = ", ".join(f"'{c}'" for c in codes)
+    pairs = list(zip(codes, rules, strict=True))
+
+    def by_indicator(column: str, then: str) -> str:
+        """`case column when 'code' then … end`: `then` formatted with the rule and its
+        indicator's quoted column name."""
+        whens = " ".join(f"when '{c}' then {then.format(rule=r, column=q(c))}" for c, r in pairs)
+        return f"case {column} {whens} end"
+
+    rule_id = "'{rule.rule_id}'"
+    if first.fuse == "value":  # the long frame: one row per value
+        return (
+            "with v as (select * from {batch}) "
+            f"select {by_indicator('indicator_code', rule_id)} as rule_id, "
+            "json_object('unit_code', unit_code, 'period', period, "
+            "'submission_id', submission_id, 'file_name', file_name, "
+            "'location', location, 'v_' || indicator_code, value)::varchar as failing_row "
+            f"from v where indicator_code in ({listed}) and {first.prefilter} "
+            f"and {by_indicator('indicator_code', '({rule.condition})')}"
+        )
+    if first.fuse == "history":  # the wide frame's row beside each indicator's history
+        value = by_indicator("h.indicator_code", "w.{column}")
+        return (
+            "with w as (select * from {batch}) "
+            f"select {by_indicator('h.indicator_code', rule_id)} as rule_id, "
+            "json_object('unit_code', w.unit_code, 'period', w.period, "
+            "'submission_id', w.submission_id, 'file_name', w.file_name, 'location', null, "
+            f"'v_' || h.indicator_code, {value}, {first.extra.format(value=value)})"
+            "::varchar as failing_row "
+            "from val_history h join w on w.submission_id = h.submission_id "
+            f"where h.indicator_code in ({listed}) and {first.prefilter} "
+            f"and {by_indicator('h.indicator_code', '({rule.condition})')}"
+        )
+    raise ValueError(f"unknown fused shape {first.fuse}")
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
@@ -166,6 +222,9 @@ def _bounds(ind: Indicator, spec: DerivedSpec) -> CompiledRule:
         message=spec.message,
         indicators=(ind.code,),
         params={"allowed": allowed_text(ind)},
+        fuse="value",
+        prefilter="value is not null",
+        condition=f"value is not null and ({' or '.join(conditions)})",
     )
 
 
@@ -475,22 +534,28 @@ def _linear(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
 
 
 def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
+    def score(value: str) -> str:
+        # robust z-score: distance from the unit's own median in units of its scaled MAD
+        # (1.4826 makes the MAD estimate a standard deviation for normal data), as in Hampel's
+        # filter; a floor on the spread keeps a steady stock (MAD of a unit or two) from
+        # flagging growth
+        spread = f"greatest(1.4826 * h.mad, {_literal(spec.min_spread_pct / 100)} * abs(h.median))"
+        return f"abs({value} - h.median) / {spread}"
+
+    enough = f"h.history >= {int(spec.min_history)} and h.mad > 0"
+
+    def test(value: str) -> str:
+        return f"{value} is not null and {enough} and {score(value)} > {_literal(spec.threshold)}"
+
+    median = "replace(replace(printf('%.1f', h.median), '.0', ''), '.', ',')"
     column = f"w.{q(ind.code)}"
-    # robust z-score: distance from the unit's own median in units of its scaled MAD (1.4826
-    # makes the MAD estimate a standard deviation for normal data), as in Hampel's filter
-    # a floor on the spread keeps a steady stock (MAD of a unit or two) from flagging growth
-    spread = f"greatest(1.4826 * h.mad, {_literal(spec.min_spread_pct / 100)} * abs(h.median))"
-    score = f"abs({column} - h.median) / {spread}"
     query = (
         "with w as (select * from {batch}) "
         f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
-        f"{column} as {q('v_' + ind.code)}, "
-        "replace(replace(printf('%.1f', h.median), '.0', ''), '.', ',') as median, "
-        f"h.history as history, replace(printf('%.1f', {score}), '.', ',') as score "
+        f"{column} as {q('v_' + ind.code)}, {median} as median, "
+        f"h.history as history, replace(printf('%.1f', {score(column)}), '.', ',') as score "
         "from w join val_history h on h.submission_id = w.submission_id "
-        f"and h.indicator_code = '{ind.code}' "
-        f"where {column} is not null and h.history >= {int(spec.min_history)} and h.mad > 0 "
-        f"and {score} > {_literal(spec.threshold)}"
+        f"and h.indicator_code = '{ind.code}' where {test(column)}"
     )
     return CompiledRule(
         rule_id=f"{spec.id_prefix}_{ind.code}",
@@ -501,6 +566,13 @@ def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
         message=spec.message,
         indicators=(ind.code,),
         params={"threshold": so(spec.threshold, 1).removesuffix(",0")},
+        fuse="history",
+        condition=test(column),
+        prefilter=enough,
+        extra=(
+            f"'median', {median}, 'history', h.history, "
+            f"'score', replace(printf('%.1f', {score('{value}')}), '.', ',')"
+        ),
     )
 
 

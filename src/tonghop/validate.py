@@ -17,7 +17,7 @@ from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
 from tonghop.db import db_path, insert_rows, transaction
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
-from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, q
+from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, fused_query, q
 
 _PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
 DATA_DOCS_SITE = "tonghop"
@@ -337,6 +337,9 @@ class RuleGroup:
 
     @property
     def query(self) -> str:
+        fused = fused_query(self.rules)
+        if fused is not None:
+            return fused
         return "\nunion all\n".join(
             f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
             f"from ({r.query}) failing"

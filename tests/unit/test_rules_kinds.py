@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fused_and_union_rows
 from tonghop.catalog import load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
@@ -178,8 +179,12 @@ def _csv(unit: str, period: str, values: Values) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
-    workspace: Path = tmp_path_factory.mktemp("kinds")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kinds")
+
+
+@pytest.fixture(scope="module")
+def findings(workspace: Path) -> list[Finding]:
     units = [
         Unit(code, f"Tổ chức {code}", "agency", form, date(2010, 1, 1), None)
         for code, (form, _, _) in CASES.items()
@@ -266,3 +271,12 @@ def test_non_balance_findings_carry_no_suspect(findings: list[Finding]) -> None:
     for f in findings:
         if f.kind not in ("sum", "part_le_whole", "ratio", "stock_flow"):
             assert f.suspect is None and f.suggested_value is None, f.rule_id
+
+
+def test_plausibility_runs_as_one_scan_and_finds_what_each_rule_finds(
+    workspace: Path,
+    findings: list[Finding],  # the validation that left the frames
+) -> None:
+    fused, union = fused_and_union_rows(workspace, "plausibility")
+    assert fused == union
+    assert [rule for rule, _ in fused] == ["plausibility_members_admitted"]

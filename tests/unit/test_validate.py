@@ -7,11 +7,13 @@ from the fixture's numbers, not read back from the code.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import fused_and_union_rows
 from tonghop.catalog import load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
@@ -503,3 +505,13 @@ def test_failures_beyond_gx_row_limit_are_all_reported(tmp_path: Path) -> None:
     assert sorted(f.indicators[0] for f in found) == [code for code, _ in unknown]
     # header + four required rows, then the unknown codes from line 6
     assert {f.location for f in found} == {f"dòng {n}" for n in range(6, 256)}
+
+
+def test_bounds_run_as_one_scan_and_find_what_each_rule_finds(validated, tmp_path) -> None:  # noqa: ANN001
+    workspace = tmp_path / "ws"
+    shutil.copytree(validated[0], workspace)  # other tests validate the fixture's again
+    periods = [Period.parse(PERIOD)], [Period.parse(BASELINE)]
+    validate(workspace, CATALOG, *periods, BATCH, "r", incremental=False)  # frames of every unit
+    fused, union = fused_and_union_rows(workspace, "bounds")
+    assert fused == union
+    assert {rule for rule, _ in fused} >= {"bounds_members_admitted", "bounds_tasks_completed_pct"}
