@@ -173,7 +173,7 @@ def measure(bloc: Path, workspace: Path) -> dict:
             lambda: [con.execute(r.query.replace("{batch}", r.frame)).fetchall() for r in rules],
         )
         one_query = "\nunion all\n".join(
-            g.query.replace("{batch}", g.frame) for g in group_rules(rules)
+            f"select * from ({g.query.replace('{batch}', g.frame)})" for g in group_rules(rules)
         )
         clock.time("floor: rules in one query", lambda: con.execute(one_query).fetchall())
     context = clock.time("consolidate", pipeline.consolidate, workspace, catalog, period_range)
