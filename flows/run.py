@@ -124,7 +124,9 @@ def validate(
     errors = sum(f.severity == "error" for f in findings)
     logger = get_run_logger()
     scope = pipeline.last_validation(workspace)
-    if scope.get("mode") == "incremental":
+    if scope.get("mode") == "incremental" and not scope["units"]:
+        logger.info("Không đơn vị nào có báo cáo mới: giữ kết quả kiểm tra lần trước")
+    elif scope.get("mode") == "incremental":
         logger.info(
             "Kiểm tra lại %d đơn vị có báo cáo mới; các đơn vị khác giữ kết quả kiểm tra trước",
             scope["units"],
@@ -143,7 +145,9 @@ def consolidate(workspace: Path, period: str) -> dict:
     """Run the SQL models; return the report's figures (bloc, sectors, coverage)."""
     context = pipeline.consolidate(workspace, pipeline.load_catalog(), PeriodRange.parse(period))
     state = pipeline.last_consolidation(workspace)
-    if state.get("mode") == "incremental":
+    if state.get("mode") == "incremental" and not state["units"]:
+        get_run_logger().info("Không đơn vị nào thay đổi: giữ nguyên số liệu tổng hợp lần trước")
+    elif state.get("mode") == "incremental":
         get_run_logger().info(
             "Tổng hợp lại số liệu của %d đơn vị có thay đổi (báo cáo mới, kết quả kiểm tra, "
             "quyết định xem xét); số liệu các đơn vị khác giữ nguyên",
