@@ -40,9 +40,8 @@ class Model:
         """The columns of `-- partition: unit_code` (`submission_id`, `sector, form`): the
         model's rows with one value of them depend only on the units with that value (their
         submissions, findings, reviews and corrections) and on the inputs of
-        `consolidation_fingerprint`.
-        `run_models` rebuilds only the partitions of the units that changed; empty: the model
-        is rebuilt whole every time."""
+        `consolidation_fingerprint`. `run_models` rebuilds only the partitions of the units
+        that changed; empty: the model is rebuilt whole every time."""
         found = re.search(r"^--\s*partition:\s*([a-z_, ]+)$", self.sql, re.M)
         return tuple(c.strip() for c in found.group(1).split(",")) if found else ()
 

@@ -15,6 +15,7 @@ from tests.conftest import csv_values, generated_workspace
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
 from tonghop.consolidate import (
+    LITERAL_KEYS_MAX,
     REFRESH_MAX_SHARE,
     discover_models,
     last_consolidation,
@@ -120,8 +121,12 @@ def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change
     _assert_same_as_full(workspace)
 
 
-def test_review_decisions_and_corrections_rebuild_their_units(loaded, workspace: Path) -> None:
-    bloc, _ = loaded
+@pytest.mark.parametrize("literal_keys_max", [LITERAL_KEYS_MAX, 0])
+def test_review_decisions_and_corrections_rebuild_their_units(
+    loaded, workspace: Path, literal_keys_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with the changed keys read from a subquery (more than LITERAL_KEYS_MAX of them)."""
+    monkeypatch.setattr("tonghop.consolidate.LITERAL_KEYS_MAX", literal_keys_max)
     with open_db(workspace) as con:
         errors = con.execute(
             "select unit_code, finding_key from findings where severity = 'error' "
