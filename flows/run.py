@@ -112,6 +112,16 @@ def collect(
     return result
 
 
+def _log_mode(state: dict, none: str, some: str, full: str) -> None:
+    """Say how a stage ran (its state row: mode, units): on no unit, on some (`%d`), on all."""
+    if state.get("mode") != "incremental":
+        get_run_logger().info(full)
+    elif not state["units"]:
+        get_run_logger().info(none)
+    else:
+        get_run_logger().info(some, state["units"])
+
+
 @task(cache_policy=NONE)
 def validate(
     workspace: Path, period: str, batch_id: str, run_id: str, out: Path | None = None
@@ -123,19 +133,13 @@ def validate(
     )
     errors = sum(f.severity == "error" for f in findings)
     logger = get_run_logger()
-    scope = pipeline.last_validation(workspace)
-    if scope.get("mode") == "incremental" and not scope["units"]:
-        logger.info("Không đơn vị nào có báo cáo mới: giữ kết quả kiểm tra lần trước")
-    elif scope.get("mode") == "incremental":
-        logger.info(
-            "Kiểm tra lại %d đơn vị có báo cáo mới; các đơn vị khác giữ kết quả kiểm tra trước",
-            scope["units"],
-        )
-    else:
-        logger.info(
-            "Kiểm tra toàn bộ các đơn vị (lần đầu, hoặc quy tắc, danh mục chỉ tiêu, danh sách "
-            "đơn vị hay kỳ báo cáo đã thay đổi)"
-        )
+    _log_mode(
+        pipeline.last_validation(workspace),
+        none="Không đơn vị nào có báo cáo mới: giữ kết quả kiểm tra lần trước",
+        some="Kiểm tra lại %d đơn vị có báo cáo mới; các đơn vị khác giữ kết quả kiểm tra trước",
+        full="Kiểm tra toàn bộ các đơn vị (lần đầu, hoặc quy tắc, danh mục chỉ tiêu, danh sách "
+        "đơn vị hay kỳ báo cáo đã thay đổi)",
+    )
     logger.info("Kiểm tra: %d lỗi, %d cảnh báo", errors, len(findings) - errors)
     return findings
 
@@ -144,20 +148,14 @@ def validate(
 def consolidate(workspace: Path, period: str) -> dict:
     """Run the SQL models; return the report's figures (bloc, sectors, coverage)."""
     context = pipeline.consolidate(workspace, pipeline.load_catalog(), PeriodRange.parse(period))
-    state = pipeline.last_consolidation(workspace)
-    if state.get("mode") == "incremental" and not state["units"]:
-        get_run_logger().info("Không đơn vị nào thay đổi: giữ nguyên số liệu tổng hợp lần trước")
-    elif state.get("mode") == "incremental":
-        get_run_logger().info(
-            "Tổng hợp lại số liệu của %d đơn vị có thay đổi (báo cáo mới, kết quả kiểm tra, "
-            "quyết định xem xét); số liệu các đơn vị khác giữ nguyên",
-            state["units"],
-        )
-    else:
-        get_run_logger().info(
-            "Tổng hợp toàn bộ (lần đầu, hoặc mô hình, danh mục chỉ tiêu, danh sách đơn vị hay kỳ "
-            "báo cáo đã thay đổi)"
-        )
+    _log_mode(
+        pipeline.last_consolidation(workspace),
+        none="Không đơn vị nào thay đổi: giữ nguyên số liệu tổng hợp lần trước",
+        some="Tổng hợp lại số liệu của %d đơn vị có thay đổi (báo cáo mới, kết quả kiểm tra, "
+        "quyết định xem xét); số liệu các đơn vị khác giữ nguyên",
+        full="Tổng hợp toàn bộ (lần đầu, hoặc mô hình, danh mục chỉ tiêu, danh sách đơn vị hay kỳ "
+        "báo cáo đã thay đổi)",
+    )
     return context
 
 

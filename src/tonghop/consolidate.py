@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from tonghop.catalog import FORMS, SECTORS, Catalog, load_catalog
-from tonghop.db import transaction
+from tonghop.db import state_row, transaction
 from tonghop.paths import SQL_DIR
 from tonghop.periods import PeriodRange
 from tonghop.targets import YearFigures, assess, load_targets
@@ -139,15 +139,15 @@ def consolidation_fingerprint(con: duckdb.DuckDBPyConnection, models: list[Model
 def last_consolidation(con: duckdb.DuckDBPyConnection) -> dict:
     """The last consolidation's fingerprint, time, mode (full, incremental), the number of units
     whose partitions it rebuilt (incremental) and the highest submission `seq` it saw."""
-    cursor = con.execute("select * from consolidation_state")
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
+    return state_row(con, "consolidation_state")
 
 
-def _can_refresh(con: duckdb.DuckDBPyConnection, models: list[Model], fingerprint: str) -> bool:
-    """Whether the tables hold the last consolidation's rows for this fingerprint, so that
-    only the partitions of the units that changed since need rebuilding."""
-    if last_consolidation(con).get("fingerprint") != fingerprint:
+def _can_refresh(
+    con: duckdb.DuckDBPyConnection, models: list[Model], fingerprint: str, last: dict
+) -> bool:
+    """Whether the tables hold the last consolidation's (`last`) rows for this fingerprint, so
+    that only the partitions of the units that changed since need rebuilding."""
+    if last.get("fingerprint") != fingerprint:
         return False
     names = {m.name for m in models if m.partition} | {FINDINGS_MODEL}
     tables = {
@@ -216,21 +216,25 @@ def _sql_literal(value: object) -> str:
     return "null" if value is None else "'" + str(value).replace("'", "''") + "'"
 
 
-def _refresh(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+def _key_condition(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """`column` within its changed values (`PARTITION_KEYS`): literals, or the subquery when
+    there are more than LITERAL_KEYS_MAX of them."""
+    keys = PARTITION_KEYS[column]
+    values = [v for (v,) in con.execute(f"select distinct * from ({keys}) order by 1").fetchall()]
+    if len(values) > LITERAL_KEYS_MAX:
+        return f"{column} in ({keys})"
+    return f"{column} in ({', '.join(map(_sql_literal, values))})"
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, model: Model, conditions: dict[str, str]) -> None:
     """Delete the model's rows of the changed partitions and insert them computed again. One
     condition selects both, so a row is either kept or replaced, never doubled: each partition
     column within its changed values (with two columns a superset of the changed pairs, which
-    only recomputes a few more rows)."""
-    conditions = []
+    only recomputes a few more rows). `conditions`: each column's, made once a run."""
     for column in model.partition:
-        keys = PARTITION_KEYS[column]
-        rows = con.execute(f"select distinct * from ({keys}) order by 1").fetchall()
-        values = [v for (v,) in rows]
-        if len(values) > LITERAL_KEYS_MAX:
-            conditions.append(f"{column} in ({keys})")
-        else:
-            conditions.append(f"{column} in ({', '.join(map(_sql_literal, values))})")
-    where = " and ".join(conditions)
+        if column not in conditions:
+            conditions[column] = _key_condition(con, column)
+    where = " and ".join(conditions[c] for c in model.partition)
     con.execute(f"delete from {model.name} where {where}")
     con.execute(f"insert into {model.name} by name select * from ({model.sql}) where {where}")
 
@@ -260,7 +264,8 @@ def run_models(
         write_catalog_table(con, catalog)
         write_run_periods(con, period_range)
         fingerprint = consolidation_fingerprint(con, models)
-        refresh = incremental and _can_refresh(con, models, fingerprint)
+        last = last_consolidation(con)
+        refresh = incremental and _can_refresh(con, models, fingerprint, last)
         if refresh:
             con.execute(
                 f"create or replace temp table _consolidate_findings as "
@@ -273,15 +278,16 @@ def run_models(
         )
         (seq,) = con.execute("select max(seq) from submissions").fetchone()
         units = None
+        conditions: dict[str, str] = {}
         for model in models:
             if refresh and model.partition and units is None:
-                units = _changed_units(con, last_consolidation(con)["max_seq"])
+                units = _changed_units(con, last["max_seq"])
                 (registered,) = con.execute("select count(*) from registry_units").fetchone()
                 if units > REFRESH_MAX_SHARE * registered:
                     refresh, units = False, None
             if refresh and model.partition:
                 if units:
-                    _refresh(con, model)
+                    _refresh(con, model, conditions)
             else:
                 _replace(con, model)
         con.execute("delete from consolidation_corrections")

@@ -210,6 +210,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("commit")
 
 
+def state_row(con: duckdb.DuckDBPyConnection, table: str) -> dict:
+    """The one row of a state table (`validation_state`, `consolidation_state`) by column name;
+    empty when there is none yet."""
+    cursor = con.execute(f"select * from {table}")
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
+
+
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> None:
     """Insert many rows in one statement.
 

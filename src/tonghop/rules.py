@@ -127,8 +127,8 @@ def fused_query(rules: tuple[CompiledRule, ...]) -> str | None:
 
     It returns what the union of the rules' own queries returns, `rule_id` and the failing row
     as JSON with the same keys, in one scan instead of one per rule: at 60,000 units the 52
-    bounds rules took 0.97 s as a union, and planning the union of the 39 plausibility joins
-    took 0.16 s however few units were in scope.
+    bounds rules took 0.72 s as a union and 0.35 s fused, and planning the union of the 39
+    plausibility joins took 0.12–0.16 s however few units were in scope (fused ~0.02 s).
     """
     first = rules[0]
     if first.fuse is None or len({(r.fuse, r.frame, r.extra, r.prefilter) for r in rules}) != 1:

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
-from tonghop.db import db_path, insert_rows, transaction
+from tonghop.db import db_path, insert_rows, state_row, transaction
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
 from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, fused_query, q
@@ -779,9 +779,7 @@ def touched_units(
 def last_validation(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The last validation's fingerprint, run id, time, mode (full, incremental), the number of
     units it validated (incremental) and the highest submission `seq` it saw."""
-    cursor = con.execute("select * from validation_state")
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
+    return state_row(con, "validation_state")
 
 
 def _record_validation(
