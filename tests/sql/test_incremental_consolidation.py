@@ -67,6 +67,22 @@ def _assert_same_as_full(workspace: Path) -> None:
             assert kept[table] == rebuilt, table
 
 
+def _send_again(
+    bloc, workspace: Path, folder: Path, units: list[str], added: dict[str, int]
+) -> None:  # noqa: ANN001
+    """The units send their 2024 report again with `added` to these indicators; collected and
+    validated (incrementally), not consolidated."""
+    source = bloc.source(2024)
+    folder.mkdir()
+    for unit in units:
+        values = csv_values(source / f"{unit}.csv")
+        for code, amount in added.items():
+            values[code] = str(int(float(values[code])) + amount)
+        write_csv(folder / f"{unit}-lai.csv", unit, "2024", values)
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(folder)))
+    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "again")
+
+
 def _bloc_figure(workspace: Path, code: str) -> float:
     with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
         (value,) = con.execute(
@@ -102,17 +118,9 @@ def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change
     bloc, _ = loaded
     source = bloc.source(2024)
     unit = next(u for u in sorted(p.stem for p in source.glob("U*.csv")) if u not in bloc.planted)
-    values = csv_values(source / f"{unit}.csv")
-    admitted = float(values["members_admitted"])
-    values["members_admitted"] = str(int(admitted) + 5)
-    values["members_total"] = str(int(values["members_total"]) + 5)
-    values["members_official"] = str(int(values["members_official"]) + 5)
-    (tmp_path / "batch").mkdir()
-    write_csv(tmp_path / "batch" / f"{unit}-sua.csv", unit, "2024", values)
     before = _bloc_figure(workspace, "members_admitted")
-
-    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
-    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t2")
+    added = {"members_admitted": 5, "members_total": 5, "members_official": 5}  # still balanced
+    _send_again(bloc, workspace, tmp_path / "batch", [unit], added)
     state = _consolidate(workspace)
 
     assert (state["mode"], state["units"]) == ("incremental", 1)
@@ -182,14 +190,8 @@ def test_a_failed_consolidation_changes_nothing_and_the_next_one_is_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
     bloc, _ = loaded
-    source = bloc.source(2024)
-    unit = sorted(p.stem for p in source.glob("U*.csv"))[-1]
-    values = csv_values(source / f"{unit}.csv")
-    values["members_admitted"] = str(int(float(values["members_admitted"])) + 1)
-    (tmp_path / "batch").mkdir()
-    write_csv(tmp_path / "batch" / f"{unit}-lai.csv", unit, "2024", values)
-    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
-    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t3")
+    unit = sorted(p.stem for p in bloc.source(2024).glob("U*.csv"))[-1]
+    _send_again(bloc, workspace, tmp_path / "batch", [unit], {"members_admitted": 1})
 
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
@@ -211,16 +213,9 @@ def test_a_quarter_of_the_units_changed_rebuilds_everything(
     """Past REFRESH_MAX_SHARE of the registry, deleting and inserting rows costs more than a
     rebuild (benchmarks/RESULTS.md): the run is full."""
     bloc, _ = loaded
-    source = bloc.source(2024)
-    units = sorted(p.stem for p in source.glob("U*.csv"))
+    units = sorted(p.stem for p in bloc.source(2024).glob("U*.csv"))
     changed = units[: int(len(units) * REFRESH_MAX_SHARE) + 1]
-    (tmp_path / "batch").mkdir()
-    for unit in changed:
-        values = csv_values(source / f"{unit}.csv")
-        values["members_admitted"] = str(int(float(values["members_admitted"])) + 1)
-        write_csv(tmp_path / "batch" / f"{unit}-lai.csv", unit, "2024", values)
-    batch = pipeline.collect_files(workspace, pipeline.read_source(str(tmp_path / "batch")))
-    pipeline.validate_scope(workspace, CATALOG, RANGE, batch.batch_id, "t4")
+    _send_again(bloc, workspace, tmp_path / "batch", changed, {"members_admitted": 1})
     assert _consolidate(workspace)["mode"] == "full"
     state = _consolidate(workspace)
     assert (state["mode"], state["units"]) == ("incremental", 0)
