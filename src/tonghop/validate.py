@@ -17,7 +17,7 @@ from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
 from tonghop.db import db_path, insert_rows, state_row, transaction
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
-from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, fused_query, q
+from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, fused_query, load_rules, q
 
 _PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
 DATA_DOCS_SITE = "tonghop"
@@ -112,13 +112,15 @@ def prepare_frames(
     extra_periods: list[Period],
     batch_id: str | None,
     units: list[str] | None = None,
+    min_history: int = 1,
 ) -> None:
     """Build the frames the rules read: current submissions of the periods in scope.
 
     `expected_periods`: every active unit must have submitted (the range). `extra_periods`:
     validated when present (the baseline). Submissions with a malformed period are taken from
     the latest batch so they are reported once, when they arrive. With `units`, only those
-    units' submissions, expectations and history (an incremental validation).
+    units' submissions, expectations and history (an incremental validation). `val_history`
+    holds the histories of at least `min_history` past periods.
     """
     write_catalog_table(con, catalog)
     con.execute("create or replace table val_scope_units (unit_code varchar primary key)")
@@ -184,12 +186,18 @@ def prepare_frames(
     con.execute(
         f"""
         create or replace table {WIDE} as
-        select s.*,
-            {indicator_columns}{"," if decimal_columns else ""}
-            {decimal_columns}
+        select s.*, x.* exclude (submission_id)
         from val_submissions s
-        left join submitted_values v using (submission_id)
-        group by all
+        left join (
+            -- pivoted by submission alone, then joined: grouping by every column of
+            -- val_submissions cost 0.5 s more at 60,000 units
+            select v.submission_id,
+                {indicator_columns}{"," if decimal_columns else ""}
+                {decimal_columns}
+            from submitted_values v
+            where v.submission_id in (select submission_id from val_submissions)
+            group by v.submission_id
+        ) x using (submission_id)
         """
     )
     con.execute(
@@ -211,19 +219,19 @@ def prepare_frames(
         """,
         [batch_id or ""],
     )
-    _prepare_history_frames(con, catalog, in_scope.format(col="s.unit_code"))
+    _prepare_history_frames(con, catalog, in_scope.format(col="s.unit_code"), min_history)
 
 
 def _prepare_history_frames(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str = ""
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str, min_history: int
 ) -> None:
     """Frames that look beyond the period: previous period, calendar year, past periods.
 
     Each reads the current submission (highest `seq`) of every unit and period received, in
     scope or not: `val_previous` (one row per submission in scope: the unit's values of the
     period before, same length), `val_year` (its flows summed over the calendar year's periods
-    of the same length), `val_history` (per submission in scope and indicator: how many past
-    periods, their median and median absolute deviation).
+    of the same length), `val_history` (per submission in scope and indicator with at least
+    `min_history` past periods: how many, their median and median absolute deviation).
     """
     periods = []
     for (code,) in con.execute("select distinct period from submissions").fetchall():
@@ -240,17 +248,24 @@ def _prepare_history_frames(
     insert_rows(con, "val_period_index", periods)
     con.execute(
         f"""
-        create or replace table val_current_values as
-        with current as (
+        create or replace table val_current_submissions as
+        select submission_id, unit_code, kind, year, idx
+        from (
             select s.submission_id, s.unit_code, i.kind, i.year, i.idx,
                 row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
             from submissions s join val_period_index i using (period)
             where true{in_scope}
         )
+        where r = 1
+        """
+    )
+    con.execute(
+        """
+        create or replace table val_current_values as
         select c.submission_id, c.unit_code, c.kind, c.year, c.idx, v.indicator_code,
             max(v.value) as value
-        from current c join submitted_values v using (submission_id)
-        where c.r = 1 and v.value is not null
+        from val_current_submissions c join submitted_values v using (submission_id)
+        where v.value is not null
         group by all
         """
     )
@@ -259,6 +274,10 @@ def _prepare_history_frames(
         join val_period_index i using (period)
         join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
     """
+    codes = [q(ind.code) for ind in catalog]
+    # The period before is usually in scope too: its row of the wide frame is its values
+    # already pivoted (at 60,000 units 1.8 -> 0.4 s); only a period out of scope is pivoted
+    # here. Either way a period before with no number at all gives no row.
     previous_columns = ",\n".join(
         f"max(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
         for ind in catalog
@@ -266,12 +285,25 @@ def _prepare_history_frames(
     con.execute(
         f"""
         create or replace table val_previous as
-        select w.submission_id, any_value(c.submission_id) as previous_submission_id,
-            any_value(p.period) as previous_period,
+        with pairs as (
+            select w.submission_id, c.submission_id as previous_submission_id,
+                p.period as previous_period
+            from val_submissions w
+            join val_period_index i using (period)
+            join val_current_submissions c
+                on c.unit_code = w.unit_code and c.kind = i.kind and c.idx = i.idx - 1
+            join val_period_index p on p.kind = c.kind and p.idx = c.idx
+        )
+        select r.*, {", ".join(f"x.{c}" for c in codes)}
+        from pairs r join {WIDE} x on x.submission_id = r.previous_submission_id
+        where coalesce({", ".join(f"x.{c}" for c in codes)}) is not null
+        union all by name
+        select r.submission_id, any_value(r.previous_submission_id) as previous_submission_id,
+            any_value(r.previous_period) as previous_period,
             {previous_columns}
-        {scoped} and c.idx = i.idx - 1
-        join val_period_index p on p.kind = i.kind and p.idx = c.idx
-        group by w.submission_id
+        from pairs r join val_current_values c on c.submission_id = r.previous_submission_id
+        where r.previous_submission_id not in (select submission_id from {WIDE})
+        group by r.submission_id
         """
     )
     year_columns = ",\n".join(
@@ -287,16 +319,30 @@ def _prepare_history_frames(
         group by w.submission_id
         """
     )
+    # Medians only for histories the plausibility rules read (at least `min_history` past
+    # periods): a submission with fewer past periods of its length is left out before the
+    # values are gathered (60,000 units with one past period: 2.6 s -> 0.1 s).
     con.execute(
         f"""
         create or replace table val_history as
-        with past as (
+        with long_enough as (
+            select w.submission_id
+            from val_submissions w
+            join val_period_index i using (period)
+            join val_current_submissions c
+                on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
+            group by w.submission_id
+            having count(*) >= {int(min_history)}
+        ),
+        past as (
             select w.submission_id, c.indicator_code, c.value
             {scoped} and c.idx < i.idx
+            where w.submission_id in (select submission_id from long_enough)
         ),
         centre as (
             select submission_id, indicator_code, count(*) as history, median(value) as median
             from past group by all
+            having count(*) >= {int(min_history)}
         )
         select c.submission_id, c.indicator_code, c.history, c.median,
             median(abs(p.value - c.median)) as mad
@@ -700,7 +746,9 @@ def validate(
     for the suites there (of the units validated)."""
     from tonghop.db import open_db
 
-    rules = compile_rules(catalog)
+    ruleset = load_rules()
+    rules = compile_rules(catalog, ruleset)
+    min_history = ruleset.plausibility.min_history if ruleset.plausibility else 1
     periods = expected_periods + extra_periods
     with open_db(workspace) as con:
         fingerprint = validation_fingerprint(con, rules, catalog, periods)
@@ -709,7 +757,7 @@ def validate(
         units = None
         if incremental and batch_id and last and last["fingerprint"] == fingerprint:
             units = touched_units(con, batch_id, rules, last["max_seq"])
-        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id, units)
+        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id, units, min_history)
         unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
     failing = run_expectations(workspace, rules, docs_dir)
     findings = build_findings(rules, failing, catalog, unit_names)

@@ -280,3 +280,90 @@ def test_plausibility_runs_as_one_scan_and_finds_what_each_rule_finds(
     fused, union = fused_and_union_rows(workspace, "plausibility")
     assert fused == union
     assert [rule for rule, _ in fused] == ["plausibility_members_admitted"]
+
+
+# The frames' plain definitions: the period before pivoted from every current value, and
+# every history however short. prepare_frames takes shortcuts (the wide frame's row for a
+# period before in scope; no medians for histories the rules do not read).
+PLAIN_PREVIOUS = """
+    select w.submission_id, any_value(c.submission_id) as previous_submission_id,
+        any_value(p.period) as previous_period,
+        {columns}
+    from val_submissions w
+    join val_period_index i using (period)
+    join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
+        and c.idx = i.idx - 1
+    join val_period_index p on p.kind = i.kind and p.idx = c.idx
+    group by w.submission_id
+"""
+PLAIN_HISTORY = """
+    with past as (
+        select w.submission_id, c.indicator_code, c.value
+        from val_submissions w
+        join val_period_index i using (period)
+        join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
+            and c.idx < i.idx
+    ),
+    centre as (
+        select submission_id, indicator_code, count(*) as history, median(value) as median
+        from past group by all
+    )
+    select c.submission_id, c.indicator_code, c.history, c.median,
+        median(abs(p.value - c.median)) as mad
+    from centre c join past p using (submission_id, indicator_code)
+    group by all
+"""
+
+
+@pytest.mark.parametrize("before_in_scope", [True, False])
+@pytest.mark.parametrize("min_history", [1, 3])
+def test_history_frames_equal_their_plain_definitions(
+    workspace: Path,
+    findings: list[Finding],  # the validation that loaded the workspace
+    tmp_path: Path,
+    before_in_scope: bool,
+    min_history: int,
+) -> None:
+    import shutil
+
+    from tonghop.rules import q
+    from tonghop.validate import prepare_frames
+
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    # a period before with no number at all: no row, as the plain definition gives
+    text_only = "unit_code,period,indicator_code,value\nTEXT,2023-H1,members_total,năm mươi\n"
+    con = connect(copy)
+    try:
+        collect(
+            con,
+            copy,
+            [
+                SourceFile("2023-H1/TEXT.csv", text_only.encode()),
+                SourceFile("2023-H2/TEXT.csv", _csv("TEXT", PERIOD, _stock(50, 5))),
+            ],
+            batch_id="b2",
+        )
+        before = [Period.parse("2023-H1")] if before_in_scope else []
+        prepare_frames(con, CATALOG, [Period.parse(PERIOD)], before, "b2", None, min_history)
+        columns = ", ".join(
+            f"max(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
+            for ind in CATALOG
+        )
+        previous = con.execute(PLAIN_PREVIOUS.format(columns=columns)).fetchall()
+        history = con.execute(
+            f"select * from ({PLAIN_HISTORY}) where history >= {min_history}"
+        ).fetchall()
+        got_previous = con.execute("select * from val_previous").fetchall()
+        got_history = con.execute("select * from val_history").fetchall()
+    finally:
+        con.close()
+    assert sorted(got_previous, key=str) == sorted(previous, key=str)
+    assert sorted(got_history) == sorted(history)
+    # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (not TEXT), and, with
+    # 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them (PLAUS, PLAUSOK)
+    pairs = sum(1 for _, periods, _ in CASES.values() if {"2023-H1", PERIOD} <= set(periods))
+    assert len(got_previous) == pairs + (2 if before_in_scope else 0)
+    # 2023-H2 looks back 1 period, or 3 (PLAUS, PLAUSOK); their 2023-H1 looks back 2
+    lengths = {1, 2, 3} if before_in_scope else {1, 3}
+    assert {row[2] for row in got_history} == {n for n in lengths if n >= min_history}
