@@ -140,6 +140,10 @@ _CSV_CASES = {
     + "D1;2024;members_total;12;ghi chú\n\n;;;\nD1;2024;members_admitted\n"
     + "D1;2024;members_rated;1.234;\n",
     "windows-1258": None,
+    # the same unit written with spaces, a digit that is not ASCII, a whole number too long
+    "spaces, wide digits": HEADER
+    + "D1,2024,members_total,12\n D1 ,2024,members_admitted,\uff13\nD1, 2024,members_rated,"
+    + "1234567890123456\n",
 }
 
 
@@ -303,6 +307,34 @@ def test_collect_loads_new_files_with_provenance(tmp_path: Path) -> None:
             "select source_name, batch_id from file_sightings order by source_name"
         ).fetchall()
         assert sightings == [("a.csv", "b1"), ("hong.csv", "b1"), ("nhieu-don-vi.csv", "b1")]
+    finally:
+        con.close()
+
+
+def test_collect_defers_checkpoints_and_restores_the_threshold(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    setting = "select current_setting('checkpoint_threshold')"
+    try:
+        (before,) = con.execute(setting).fetchone()
+        during: list[str] = []
+        collect(
+            con,
+            tmp_path,
+            _files(),
+            batch_id="b1",
+            progress=lambda done, total: during.append(con.execute(setting).fetchone()[0]),
+        )
+        assert set(during) == {"953.6 MiB"}  # 1GB, as DuckDB shows it
+        assert con.execute(setting).fetchone()[0] == before
+
+        def fail(done: int, total: int) -> None:
+            raise RuntimeError("hỏng giữa chừng")
+
+        with pytest.raises(RuntimeError, match="hỏng giữa chừng"):
+            collect(
+                con, tmp_path, [SourceFile("moi.csv", FILE_A + b"M1")], batch_id="b2", progress=fail
+            )
+        assert con.execute(setting).fetchone()[0] == before
     finally:
         con.close()
 
