@@ -129,17 +129,6 @@ def prepare_frames(
     in_scope = "" if units is None else " and {col} in (select unit_code from val_scope_units)"
     write_period_table(con, expected_periods + extra_periods, "val_periods")
     write_period_table(con, expected_periods, "val_expected_periods")
-    indicator_columns = ",\n".join(
-        f"max(v.value) filter (where v.indicator_code = '{ind.code}') as {q(ind.code)}"
-        for ind in catalog
-    )
-    decimal_columns = ",\n".join(
-        f"max(length(split_part(v.raw_value, '.', 2))) filter "
-        f"(where v.indicator_code = '{ind.code}' and v.value is not null) "
-        f"as {q(ind.code + '__decimals')}"
-        for ind in catalog
-        if ind.is_rate
-    )
     con.execute(
         f"""
         create or replace table val_submissions as
@@ -183,21 +172,35 @@ def prepare_frames(
         left join catalog_indicators c on c.code = v.indicator_code
         """
     )
+    _prepare_current_frames(con, catalog, in_scope.format(col="s.unit_code"))
+    rates = [ind.code for ind in catalog if ind.is_rate]
+    decimal_columns = ",\n".join(
+        f"max(length(split_part(v.raw_value, '.', 2))) filter "
+        f"(where v.indicator_code = '{code}' and v.value is not null) as {q(code + '__decimals')}"
+        for code in rates
+    )
+    # How many decimals each rate was written with: the rates' values alone are read again.
+    decimals = (
+        f""",
+            {", ".join(f"d.{q(code + '__decimals')}" for code in rates)}
+        from val_submissions s
+        left join val_current_wide x using (submission_id)
+        left join (
+            select v.submission_id, {decimal_columns}
+            from submitted_values v
+            where v.indicator_code in ({", ".join(f"'{code}'" for code in rates)})
+                and v.submission_id in (select submission_id from val_submissions)
+            group by v.submission_id
+        ) d using (submission_id)"""
+        if rates
+        else """
+        from val_submissions s
+        left join val_current_wide x using (submission_id)"""
+    )
     con.execute(
         f"""
         create or replace table {WIDE} as
-        select s.*, x.* exclude (submission_id)
-        from val_submissions s
-        left join (
-            -- pivoted by submission alone, then joined: grouping by every column of
-            -- val_submissions cost 0.5 s more at 60,000 units
-            select v.submission_id,
-                {indicator_columns}{"," if decimal_columns else ""}
-                {decimal_columns}
-            from submitted_values v
-            where v.submission_id in (select submission_id from val_submissions)
-            group by v.submission_id
-        ) x using (submission_id)
+        select s.*, {", ".join(f"x.{q(ind.code)}" for ind in catalog)}{decimals}
         """
     )
     con.execute(
@@ -219,19 +222,18 @@ def prepare_frames(
         """,
         [batch_id or ""],
     )
-    _prepare_history_frames(con, catalog, in_scope.format(col="s.unit_code"), min_history)
+    _prepare_history_frames(con, catalog, min_history)
 
 
-def _prepare_history_frames(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str, min_history: int
+def _prepare_current_frames(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str
 ) -> None:
-    """Frames that look beyond the period: previous period, calendar year, past periods.
+    """The current submission (highest `seq`) of every unit in scope and every period
+    received, in scope or not (`val_current_submissions`), and its values pivoted, one column
+    per indicator (`val_current_wide`, with `numbers`: how many values are numbers).
 
-    Each reads the current submission (highest `seq`) of every unit and period received, in
-    scope or not: `val_previous` (one row per submission in scope: the unit's values of the
-    period before, same length), `val_year` (its flows summed over the calendar year's periods
-    of the same length), `val_history` (per submission in scope and indicator with at least
-    `min_history` past periods: how many, their median and median absolute deviation).
+    The wide frame and the frames that look beyond the period all read these: the values are
+    pivoted once (at 60,000 units a long table of 4.9 million current values took 2.5 s).
     """
     periods = []
     for (code,) in con.execute("select distinct period from submissions").fetchall():
@@ -246,68 +248,69 @@ def _prepare_history_frames(
         "(period varchar, kind varchar, year integer, idx integer)"
     )
     insert_rows(con, "val_period_index", periods)
+    # a malformed period has no kind or index: its submission is pivoted for the wide frame
+    # and never met by the frames that look back
     con.execute(
         f"""
         create or replace table val_current_submissions as
-        select submission_id, unit_code, kind, year, idx
+        select submission_id, unit_code, period, kind, year, idx
         from (
-            select s.submission_id, s.unit_code, i.kind, i.year, i.idx,
+            select s.submission_id, s.unit_code, s.period, i.kind, i.year, i.idx,
                 row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
-            from submissions s join val_period_index i using (period)
+            from submissions s left join val_period_index i using (period)
             where true{in_scope}
         )
         where r = 1
         """
     )
-    con.execute(
-        """
-        create or replace table val_current_values as
-        select c.submission_id, c.unit_code, c.kind, c.year, c.idx, v.indicator_code,
-            max(v.value) as value
-        from val_current_submissions c join submitted_values v using (submission_id)
-        where v.value is not null
-        group by all
-        """
-    )
-    scoped = """
-        from val_submissions w
-        join val_period_index i using (period)
-        join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
-    """
-    codes = [q(ind.code) for ind in catalog]
-    # The period before is usually in scope too: its row of the wide frame is its values
-    # already pivoted (at 60,000 units 1.8 -> 0.4 s); only a period out of scope is pivoted
-    # here. Either way a period before with no number at all gives no row.
-    previous_columns = ",\n".join(
-        f"max(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
+    columns = ",\n".join(
+        f"max(v.value) filter (where v.indicator_code = '{ind.code}') as {q(ind.code)}"
         for ind in catalog
     )
     con.execute(
         f"""
+        create or replace table val_current_wide as
+        select c.*, x.* exclude (submission_id)
+        from val_current_submissions c
+        join (
+            -- pivoted by submission alone, then joined: grouping by the submission's other
+            -- columns too cost 0.5 s more at 60,000 units
+            select v.submission_id, {columns}, count(v.value) as numbers
+            from submitted_values v
+            where v.submission_id in (select submission_id from val_current_submissions)
+            group by v.submission_id
+        ) x using (submission_id)
+        """
+    )
+
+
+def _prepare_history_frames(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, min_history: int
+) -> None:
+    """Frames that look beyond the period: previous period, calendar year, past periods.
+
+    Each reads the current submissions of the unit (`_prepare_current_frames`) that hold a
+    number: `val_previous` (one row per submission in scope: the unit's values of the period
+    before, same length), `val_year` (its flows summed over the calendar year's periods of the
+    same length), `val_history` (per submission in scope and indicator with at least
+    `min_history` past periods: how many, their median and median absolute deviation).
+    """
+    scoped = """
+        from val_submissions w
+        join val_period_index i using (period)
+        join val_current_wide c on c.unit_code = w.unit_code and c.kind = i.kind
+    """
+    con.execute(
+        f"""
         create or replace table val_previous as
-        with pairs as (
-            select w.submission_id, c.submission_id as previous_submission_id,
-                p.period as previous_period
-            from val_submissions w
-            join val_period_index i using (period)
-            join val_current_submissions c
-                on c.unit_code = w.unit_code and c.kind = i.kind and c.idx = i.idx - 1
-            join val_period_index p on p.kind = c.kind and p.idx = c.idx
-        )
-        select r.*, {", ".join(f"x.{c}" for c in codes)}
-        from pairs r join {WIDE} x on x.submission_id = r.previous_submission_id
-        where coalesce({", ".join(f"x.{c}" for c in codes)}) is not null
-        union all by name
-        select r.submission_id, any_value(r.previous_submission_id) as previous_submission_id,
-            any_value(r.previous_period) as previous_period,
-            {previous_columns}
-        from pairs r join val_current_values c on c.submission_id = r.previous_submission_id
-        where r.previous_submission_id not in (select submission_id from {WIDE})
-        group by r.submission_id
+        select w.submission_id, c.submission_id as previous_submission_id,
+            c.period as previous_period, {", ".join(f"c.{q(ind.code)}" for ind in catalog)}
+        {scoped} and c.idx = i.idx - 1
+        where c.numbers > 0
         """
     )
     year_columns = ",\n".join(
-        f"sum(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
+        f"sum(c.{q(ind.code)}) as {q(ind.code)}"
         for ind in catalog
         if ind.time_aggregation == "flow"
     )
@@ -316,6 +319,7 @@ def _prepare_history_frames(
         create or replace table val_year as
         select w.submission_id, {year_columns}
         {scoped} and c.year = i.year
+        where c.numbers > 0
         group by w.submission_id
         """
     )
@@ -326,18 +330,22 @@ def _prepare_history_frames(
         f"""
         create or replace table val_history as
         with long_enough as (
-            select w.submission_id
+            select w.submission_id, w.unit_code, i.kind, i.idx
             from val_submissions w
             join val_period_index i using (period)
             join val_current_submissions c
                 on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
-            group by w.submission_id
+            group by all
             having count(*) >= {int(min_history)}
         ),
         past as (
-            select w.submission_id, c.indicator_code, c.value
-            {scoped} and c.idx < i.idx
-            where w.submission_id in (select submission_id from long_enough)
+            select e.submission_id, v.indicator_code, max(v.value) as value
+            from long_enough e
+            join val_current_submissions c
+                on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
+            join submitted_values v on v.submission_id = c.submission_id
+            where v.value is not null
+            group by e.submission_id, c.submission_id, v.indicator_code
         ),
         centre as (
             select submission_id, indicator_code, count(*) as history, median(value) as median

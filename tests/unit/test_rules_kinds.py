@@ -282,42 +282,68 @@ def test_plausibility_runs_as_one_scan_and_finds_what_each_rule_finds(
     assert [rule for rule, _ in fused] == ["plausibility_members_admitted"]
 
 
-# The frames' plain definitions: the period before pivoted from every current value, and
-# every history however short. prepare_frames takes shortcuts (the wide frame's row for a
-# period before in scope; no medians for histories the rules do not read).
-PLAIN_PREVIOUS = """
-    select w.submission_id, any_value(c.submission_id) as previous_submission_id,
-        any_value(p.period) as previous_period,
-        {columns}
-    from val_submissions w
-    join val_period_index i using (period)
-    join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
-        and c.idx = i.idx - 1
-    join val_period_index p on p.kind = i.kind and p.idx = c.idx
-    group by w.submission_id
-"""
-PLAIN_HISTORY = """
-    with past as (
-        select w.submission_id, c.indicator_code, c.value
-        from val_submissions w
-        join val_period_index i using (period)
-        join val_current_values c on c.unit_code = w.unit_code and c.kind = i.kind
-            and c.idx < i.idx
-    ),
-    centre as (
-        select submission_id, indicator_code, count(*) as history, median(value) as median
-        from past group by all
+# The frames' plain definitions, from the submitted values: each current value (the latest
+# submission of a unit and period) in a long table, pivoted or summed for each frame on its
+# own. prepare_frames pivots the current values once and takes shortcuts (no medians for
+# histories the rules do not read).
+PLAIN_CURRENT = """
+    with ranked as (
+        select s.submission_id, s.unit_code, s.period, i.kind, i.year, i.idx,
+            row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
+        from submissions s join val_period_index i using (period)
     )
-    select c.submission_id, c.indicator_code, c.history, c.median,
-        median(abs(p.value - c.median)) as mad
-    from centre c join past p using (submission_id, indicator_code)
+    select c.submission_id, c.unit_code, c.period, c.kind, c.year, c.idx, v.indicator_code,
+        max(v.value) as value
+    from ranked c join submitted_values v using (submission_id)
+    where c.r = 1 and v.value is not null
     group by all
 """
+PLAIN_FRAMES = {
+    "val_wide": """
+        select s.*, {max_columns}, {decimal_columns}
+        from val_submissions s left join submitted_values v using (submission_id)
+        group by all
+    """,
+    "val_previous": """
+        select w.submission_id, any_value(c.submission_id) as previous_submission_id,
+            any_value(c.period) as previous_period, {current_columns}
+        from val_submissions w
+        join val_period_index i using (period)
+        join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.idx = i.idx - 1
+        group by w.submission_id
+    """,
+    "val_year": """
+        select w.submission_id, {flow_columns}
+        from val_submissions w
+        join val_period_index i using (period)
+        join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.year = i.year
+        group by w.submission_id
+    """,
+    "val_history": """
+        with past as (
+            select w.submission_id, c.indicator_code, c.value
+            from val_submissions w
+            join val_period_index i using (period)
+            join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
+        ),
+        centre as (
+            select submission_id, indicator_code, count(*) as history, median(value) as median
+            from past group by all
+        )
+        select * from (
+            select c.submission_id, c.indicator_code, c.history, c.median,
+                median(abs(p.value - c.median)) as mad
+            from centre c join past p using (submission_id, indicator_code)
+            group by all
+        )
+        where history >= {min_history}
+    """,
+}
 
 
 @pytest.mark.parametrize("before_in_scope", [True, False])
 @pytest.mark.parametrize("min_history", [1, 3])
-def test_history_frames_equal_their_plain_definitions(
+def test_frames_equal_their_plain_definitions(
     workspace: Path,
     findings: list[Finding],  # the validation that loaded the workspace
     tmp_path: Path,
@@ -331,8 +357,9 @@ def test_history_frames_equal_their_plain_definitions(
 
     copy = tmp_path / "ws"
     shutil.copytree(workspace, copy)
-    # a period before with no number at all: no row, as the plain definition gives
+    # a period before with no number at all (no row in val_previous), and a malformed period
     text_only = "unit_code,period,indicator_code,value\nTEXT,2023-H1,members_total,năm mươi\n"
+    odd = "unit_code,period,indicator_code,value\nTEXT,2023-X9,members_total,5\n"
     con = connect(copy)
     try:
         collect(
@@ -341,29 +368,49 @@ def test_history_frames_equal_their_plain_definitions(
             [
                 SourceFile("2023-H1/TEXT.csv", text_only.encode()),
                 SourceFile("2023-H2/TEXT.csv", _csv("TEXT", PERIOD, _stock(50, 5))),
+                SourceFile("odd/TEXT.csv", odd.encode()),
             ],
             batch_id="b2",
         )
         before = [Period.parse("2023-H1")] if before_in_scope else []
         prepare_frames(con, CATALOG, [Period.parse(PERIOD)], before, "b2", None, min_history)
-        columns = ", ".join(
-            f"max(c.value) filter (where c.indicator_code = '{ind.code}') as {q(ind.code)}"
-            for ind in CATALOG
-        )
-        previous = con.execute(PLAIN_PREVIOUS.format(columns=columns)).fetchall()
-        history = con.execute(
-            f"select * from ({PLAIN_HISTORY}) where history >= {min_history}"
-        ).fetchall()
-        got_previous = con.execute("select * from val_previous").fetchall()
-        got_history = con.execute("select * from val_history").fetchall()
+        columns = {
+            "max_columns": ", ".join(
+                f"max(v.value) filter (where v.indicator_code = '{i.code}') as {q(i.code)}"
+                for i in CATALOG
+            ),
+            "current_columns": ", ".join(
+                f"max(c.value) filter (where c.indicator_code = '{i.code}') as {q(i.code)}"
+                for i in CATALOG
+            ),
+            "flow_columns": ", ".join(
+                f"sum(c.value) filter (where c.indicator_code = '{i.code}') as {q(i.code)}"
+                for i in CATALOG
+                if i.time_aggregation == "flow"
+            ),
+            "decimal_columns": ", ".join(
+                f"max(length(split_part(v.raw_value, '.', 2))) filter "
+                f"(where v.indicator_code = '{i.code}' and v.value is not null) "
+                f"as {q(i.code + '__decimals')}"
+                for i in CATALOG
+                if i.is_rate
+            ),
+            "min_history": min_history,
+        }
+        con.execute(f"create temp table current as {PLAIN_CURRENT}")
+        plain = {
+            f: con.execute(sql.format(**columns)).fetchall() for f, sql in PLAIN_FRAMES.items()
+        }
+        got = {f: con.execute(f"select * from {f}").fetchall() for f in PLAIN_FRAMES}
     finally:
         con.close()
-    assert sorted(got_previous, key=str) == sorted(previous, key=str)
-    assert sorted(got_history) == sorted(history)
+    for frame in PLAIN_FRAMES:
+        assert sorted(got[frame], key=str) == sorted(plain[frame], key=str), frame
+    assert any(row[3] == "2023-X9" for row in got["val_wide"])  # the malformed period
     # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (not TEXT), and, with
     # 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them (PLAUS, PLAUSOK)
     pairs = sum(1 for _, periods, _ in CASES.values() if {"2023-H1", PERIOD} <= set(periods))
-    assert len(got_previous) == pairs + (2 if before_in_scope else 0)
+    assert len(got["val_previous"]) == pairs + (2 if before_in_scope else 0)
     # 2023-H2 looks back 1 period, or 3 (PLAUS, PLAUSOK); their 2023-H1 looks back 2
     lengths = {1, 2, 3} if before_in_scope else {1, 3}
-    assert {row[2] for row in got_history} == {n for n in lengths if n >= min_history}
+    assert {row[2] for row in got["val_history"]} == {n for n in lengths if n >= min_history}
