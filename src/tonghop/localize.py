@@ -23,7 +23,8 @@ an error's explanation must keep every rule that holds true, but need not repair
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
@@ -258,6 +259,56 @@ def one_edit(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+def _lightest_first(
+    candidates: list[str],
+    target: list[Check],
+    fields_of: dict[str, frozenset[str]],
+    weights: dict[str, float],
+    max_fields: int,
+) -> Iterator[tuple[str, ...]]:
+    """The subsets of up to `max_fields` candidates that touch every target check, lightest
+    (summed weight) first; of equal weight, fewer fields first, then in `combinations` order.
+
+    Subsets of k fields are listed only once the lightest k fields could weigh no more than
+    the next subset: a submission one field explains never lists the pairs and triples
+    (thousands of them; at 60,000 units localizing took 2.6 s, most of it listing them).
+
+    >>> from types import SimpleNamespace
+    >>> check, fields = SimpleNamespace(rule_id="t"), {"t": frozenset("ab")}
+    >>> list(_lightest_first(["a", "b", "c"], [check], fields, {"a": 3}, 2))
+    [('b',), ('b', 'c'), ('a',), ('a', 'b'), ('a', 'c')]
+    """
+
+    def weight(subset: tuple[str, ...]) -> float:
+        return sum(weights.get(c, 1.0) for c in subset)
+
+    # one bit per target check: a subset must cover them all
+    bits = {
+        c: sum(1 << i for i, check in enumerate(target) if c in fields_of[check.rule_id])
+        for c in candidates
+    }
+    every = (1 << len(target)) - 1
+    lightest = sorted(weights.get(c, 1.0) for c in candidates)
+    queue: deque[tuple[str, ...]] = deque()
+    listed = 0
+    while True:
+        while listed < min(max_fields, len(candidates)) and (
+            not queue or sum(lightest[: listed + 1]) <= weight(queue[0])
+        ):
+            listed += 1
+            covering = []
+            for subset in combinations(candidates, listed):
+                covered = 0
+                for c in subset:
+                    covered |= bits[c]
+                if covered == every:
+                    covering.append(subset)
+            queue = deque(sorted([*queue, *covering], key=weight))  # stable: fewer fields first
+        if not queue:
+            return
+        yield queue.popleft()
+
+
 def locate(
     values: SubmissionValues,
     checks: list[Check],
@@ -303,15 +354,8 @@ def locate(
         whole = {c for c in subset if bounds.get(c, (0, None, False))[2]}
         return _feasible(rows, list(subset), whole)
 
-    subsets = [
-        s
-        for k in range(1, max_fields + 1)
-        for s in combinations(candidates, k)
-        if all(fields_of[c.rule_id] & set(s) for c in target)
-    ]
-    subsets.sort(key=lambda s: sum(weights.get(c, 1.0) for c in s))
     best: list[tuple[str, ...]] = []
-    for subset in subsets:
+    for subset in _lightest_first(candidates, target, fields_of, weights, max_fields):
         weight = sum(weights.get(c, 1.0) for c in subset)
         if best and weight > sum(weights.get(c, 1.0) for c in best[0]) + _EPSILON:
             break
