@@ -95,6 +95,12 @@ create table if not exists consolidation_corrections (  -- corrections the last 
     corrections   bigint not null,
     last_seq      bigint not null
 );
+create table if not exists letters_written (  -- what each feedback letter was written from
+    folder varchar not null,                 -- the letters' folder (absolute)
+    stem   varchar not null,                 -- the letter's file name without suffix
+    key    varchar not null,                 -- sha256 of its content (tonghop.letters)
+    primary key (folder, stem)
+);
 create table if not exists review_actions (  -- append-only audit of the review queue
     seq            bigint primary key,       -- 1, 2, 3, ...: a gap means a deleted row
     action_id      varchar not null unique,

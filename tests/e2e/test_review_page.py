@@ -175,3 +175,38 @@ def test_letters_for_units_with_open_or_rejected_findings(page) -> None:
         assert f"(mã {code})" in text and f"(mã {before})" not in text
         assert text.count("THÔNG BÁO KẾT QUẢ KIỂM TRA SỐ LIỆU BÁO CÁO") == 1
         assert round(later.sections[0].page_width.mm) == 210
+
+
+def test_letters_are_written_again_only_when_they_change(page, tmp_path: Path) -> None:
+    workspace, _ = page
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    out = tmp_path / "out"
+    day = date(2024, 7, 10)
+
+    def written(paths: list[Path]) -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in paths}
+
+    with open_db(copy) as con:
+        first = written(write_letters(con, out, ReportSettings(), today=day))
+        # P1 (two errors, one corrected), P2 (rejected), P3 (a warning): a .md and a .docx each
+        assert sorted(first) == [f"P{i}.{s}" for i in (1, 2, 3) for s in ("docx", "md")]
+        assert written(write_letters(con, out, ReportSettings(), today=day)) == first
+
+        reject(con, "f1", "Đề nghị ghi lại tổng số", "thu")  # P1's letter changes, no other
+        second = written(write_letters(con, out, ReportSettings(), today=day))
+        changed = {name for name in first if second[name] != first[name]}
+        assert changed == {"P1.md", "P1.docx"}
+        text = " ".join(p.text for p in Document(str(out / "thu-phan-hoi" / "P1.docx")).paragraphs)
+        assert "Yêu cầu của Văn phòng: Đề nghị ghi lại tổng số." in text
+
+        (out / "thu-phan-hoi" / "P3.docx").unlink()  # a letter gone is written again
+        third = written(write_letters(con, out, ReportSettings(), today=day))
+        assert {name for name in third if third[name] != second.get(name)} == {"P3.md", "P3.docx"}
+
+        # Settings and the date are in every letter: all of them are written again
+        wider = ReportSettings(margins_mm={"top": 20, "bottom": 20, "left": 35, "right": 15})
+        fourth = written(write_letters(con, out, wider, today=day))
+        assert all(fourth[name] != third[name] for name in fourth)
+        fifth = written(write_letters(con, out, wider, today=date(2024, 7, 11)))
+        assert all(fifth[name] != fourth[name] for name in fifth)
