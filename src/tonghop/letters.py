@@ -122,7 +122,8 @@ def write_letters(
         md_path.write_text(text, encoding="utf-8")
         # One Word document, emptied for each letter: opening python-docx's default package
         # costs as much as saving a letter (17 ms each).
-        doc = doc or _blank_letter(settings)
+        if doc is None:
+            doc = _blank_letter(settings)
         write_docx(view, settings, docx_path, doc)
     with transaction(con):
         con.execute("delete from letters_written where folder = ?", [where])
