@@ -24,7 +24,7 @@ import fsspec.implementations.local
 
 from tonghop.db import insert_rows, transaction
 from tonghop.intake import check_xlsx, decode_text
-from tonghop.numbers import read_number
+from tonghop.numbers import is_plain_whole, read_number
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
@@ -313,7 +313,7 @@ def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
     groups: dict[tuple[str, str], list[list]] = {}
     notes: dict[tuple[str, str], list[str]] = {}
     # A file's rows mostly share one unit and period: the group is looked up again only when
-    # the cells change. Most values are plain whole numbers: read here, without a call.
+    # the cells change.
     last_cells: tuple[str, str] | None = None
     key: tuple[str, str] = ("", "")
     group: list[list] = []
@@ -325,7 +325,7 @@ def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
             group = groups.setdefault(key, [])
         indicator, raw = row[code].strip(), row[value].strip()
         location = _location(line_no)
-        if raw.isdigit() and raw.isascii() and len(raw) < 16:
+        if is_plain_whole(raw):  # read_number's first case, without its other work
             number, how = float(raw), None
         else:
             number, how = read_number(raw, types.get(indicator))

@@ -265,9 +265,10 @@ def _lightest_first(
     fields_of: dict[str, frozenset[str]],
     weights: dict[str, float],
     max_fields: int,
-) -> Iterator[tuple[str, ...]]:
-    """The subsets of up to `max_fields` candidates that touch every target check, lightest
-    (summed weight) first; of equal weight, fewer fields first, then in `combinations` order.
+) -> Iterator[tuple[float, tuple[str, ...]]]:
+    """The subsets of up to `max_fields` candidates that touch every target check, with their
+    summed weight, lightest first; of equal weight, fewer fields first, then in `combinations`
+    order.
 
     Subsets of k fields are listed only once the lightest k fields could weigh no more than
     the next subset: a submission one field explains never lists the pairs and triples
@@ -275,7 +276,7 @@ def _lightest_first(
 
     >>> from types import SimpleNamespace
     >>> check, fields = SimpleNamespace(rule_id="t"), {"t": frozenset("ab")}
-    >>> list(_lightest_first(["a", "b", "c"], [check], fields, {"a": 3}, 2))
+    >>> [s for _, s in _lightest_first(["a", "b", "c"], [check], fields, {"a": 3}, 2)]
     [('b',), ('b', 'c'), ('a',), ('a', 'b'), ('a', 'c')]
     """
 
@@ -306,7 +307,8 @@ def _lightest_first(
             queue = deque(sorted([*queue, *covering], key=weight))  # stable: fewer fields first
         if not queue:
             return
-        yield queue.popleft()
+        subset = queue.popleft()
+        yield weight(subset), subset
 
 
 def locate(
@@ -355,11 +357,12 @@ def locate(
         return _feasible(rows, list(subset), whole)
 
     best: list[tuple[str, ...]] = []
-    for subset in _lightest_first(candidates, target, fields_of, weights, max_fields):
-        weight = sum(weights.get(c, 1.0) for c in subset)
-        if best and weight > sum(weights.get(c, 1.0) for c in best[0]) + _EPSILON:
+    lightest = 0.0
+    for weight, subset in _lightest_first(candidates, target, fields_of, weights, max_fields):
+        if best and weight > lightest + _EPSILON:
             break
         if feasible(subset):
+            lightest = lightest if best else weight
             best.append(subset)
     if not best:
         return None

@@ -20,6 +20,15 @@ def _plain(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+def is_plain_whole(text: str) -> bool:
+    """Digits 0-9 only, short enough to be exact as a float: read as they are, nothing to say.
+
+    >>> is_plain_whole("14103"), is_plain_whole("\uff13"), is_plain_whole("1" * 16)
+    (True, False, False)
+    """
+    return text.isdigit() and text.isascii() and len(text) < 16
+
+
 def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, str | None]:
     """The number a text holds (None when it holds none), and a note on how it was read.
 
@@ -35,7 +44,7 @@ def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, 
     ((None, None), (None, None), None)
     """
     text = raw.strip().replace("\u00a0", "")
-    if text.isdigit() and text.isascii() and len(text) < 16:
+    if is_plain_whole(text):
         return float(text), None  # most values: plain whole numbers, nothing to say
     if _MACHINE.match(text):
         value = float(text)

@@ -17,7 +17,16 @@ from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
 from tonghop.db import db_path, insert_rows, state_row, transaction
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
-from tonghop.rules import LONG, WIDE, CompiledRule, compile_rules, fused_query, load_rules, q
+from tonghop.rules import (
+    LONG,
+    WIDE,
+    CompiledRule,
+    RuleSet,
+    compile_rules,
+    fused_query,
+    load_rules,
+    q,
+)
 
 _PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
 DATA_DOCS_SITE = "tonghop"
@@ -173,34 +182,29 @@ def prepare_frames(
         """
     )
     _prepare_current_frames(con, catalog, in_scope.format(col="s.unit_code"))
+    # How many decimals each rate was written with: the rates' values alone are read again.
     rates = [ind.code for ind in catalog if ind.is_rate]
-    decimal_columns = ",\n".join(
-        f"max(length(split_part(v.raw_value, '.', 2))) filter "
+    decimal_columns = "".join(
+        f", max(length(split_part(v.raw_value, '.', 2))) filter "
         f"(where v.indicator_code = '{code}' and v.value is not null) as {q(code + '__decimals')}"
         for code in rates
     )
-    # How many decimals each rate was written with: the rates' values alone are read again.
-    decimals = (
-        f""",
-            {", ".join(f"d.{q(code + '__decimals')}" for code in rates)}
-        from val_submissions s
-        left join val_current_wide x using (submission_id)
+    decimals = f"""
         left join (
-            select v.submission_id, {decimal_columns}
+            select v.submission_id{decimal_columns}
             from submitted_values v
             where v.indicator_code in ({", ".join(f"'{code}'" for code in rates)})
                 and v.submission_id in (select submission_id from val_submissions)
             group by v.submission_id
         ) d using (submission_id)"""
-        if rates
-        else """
-        from val_submissions s
-        left join val_current_wide x using (submission_id)"""
-    )
     con.execute(
         f"""
         create or replace table {WIDE} as
-        select s.*, {", ".join(f"x.{q(ind.code)}" for ind in catalog)}{decimals}
+        select s.*, {", ".join(f"x.{q(ind.code)}" for ind in catalog)}
+            {"".join(f", d.{q(code + '__decimals')}" for code in rates)}
+        from val_submissions s
+        left join val_current_wide x using (submission_id)
+        {decimals if rates else ""}
         """
     )
     con.execute(
@@ -772,7 +776,7 @@ def validate(
     failing = run_expectations(workspace, rules, docs_dir)
     findings = build_findings(rules, failing, catalog, unit_names)
     with open_db(workspace) as con:
-        _localize(con, findings, catalog)
+        _localize(con, findings, catalog, ruleset)
         store_findings(con, findings, run_id, periods, units)
         _record_validation(con, fingerprint, run_id, units, max_seq)
         if units is None:
@@ -861,7 +865,9 @@ def _record_validation(
         )
 
 
-def _localize(con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: Catalog) -> None:
+def _localize(
+    con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: Catalog, ruleset: RuleSet
+) -> None:
     """Name the suspect field and a likely digit slip on balance findings (tonghop.localize)."""
     from tonghop.localize import (
         BALANCE_KINDS,
@@ -869,7 +875,6 @@ def _localize(con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: 
         apply_localization,
         balance_checks,
     )
-    from tonghop.rules import load_rules
 
     ids = sorted({f.submission_id for f in findings if f.kind in BALANCE_KINDS and f.submission_id})
     if not ids:
@@ -904,7 +909,6 @@ def _localize(con: duckdb.DuckDBPyConnection, findings: list[Finding], catalog: 
         )
         for sid, vals in current.items()
     }
-    ruleset = load_rules()
     apply_localization(
         findings,
         values,

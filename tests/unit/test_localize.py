@@ -191,4 +191,6 @@ def test_subsets_come_lightest_first_as_a_full_sort_lists_them() -> None:
             ),
             key=lambda s: sum(weights[f] for f in s),
         )
-        assert list(_lightest_first(candidates, checks, fields_of, weights, 3)) == plain
+        listed = list(_lightest_first(candidates, checks, fields_of, weights, 3))
+        assert [subset for _, subset in listed] == plain
+        assert [w for w, _ in listed] == [sum(weights[f] for f in s) for s in plain]
