@@ -9,8 +9,9 @@ result. GX keeps one persisted connection only for the dialects in
 there makes every expectation work (measured: 200,000 rows validated in 0.2 s, where GX on
 pandas frames took 20 s).
 
-This module is the only place that touches GX internals. `tests/unit/test_gx_duckdb.py` fails
-loudly if an upgrade moves them. Remove it when GX ships a DuckDB engine.
+This module and `tonghop.gx_failing_rows` are the only places that touch GX internals;
+`tests/unit/test_gx_duckdb.py` and `tests/unit/test_gx_failing_rows.py` fail loudly if an
+upgrade moves them. Remove it when GX ships a DuckDB engine.
 """
 
 from __future__ import annotations

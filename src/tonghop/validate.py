@@ -425,10 +425,10 @@ def run_expectations(
 ) -> dict[str, list[dict]]:
     """Run the rules through GX on DuckDB, one expectation per frame and kind; failing rows by rule.
 
-    Each group of rules (`group_rules`) is one `UnexpectedRowsExpectation` whose query returns
-    only the failing rows, so GX's cost does not grow with the number of rules. One suite per
-    frame (`tonghop_<frame>`). GX returns at most 200 rows per expectation; where it counted
-    more, the group's query is run again here, so no failure is ever capped away. With
+    Each group of rules (`group_rules`) is one expectation whose query returns only the failing
+    rows, so GX's cost does not grow with the number of rules: a `FailingRowsExpectation`
+    (`tonghop.gx_failing_rows`), which runs the query once and keeps every row it returns, so no
+    failure is ever capped away. One suite per frame (`tonghop_<frame>`). With
     `docs_dir`, the suites run through a GX Checkpoint whose UpdateDataDocsAction writes a Data
     Docs site there (`index.html`), replacing what an earlier run wrote.
     """
@@ -436,6 +436,7 @@ def run_expectations(
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from tonghop.gx_duckdb import close_datasource, enable_duckdb_in_gx
+    from tonghop.gx_failing_rows import FailingRowsExpectation
 
     enable_duckdb_in_gx()
     context = gx.get_context(mode="ephemeral")
@@ -446,7 +447,7 @@ def run_expectations(
     if docs_dir is not None:
         add_data_docs_site(context, docs_dir)
     groups = group_rules(rules)
-    failing: dict[int, tuple[list[dict], int]] = {}
+    failing: dict[int, list[dict]] = {}
     definitions = []
     try:
         for frame in dict.fromkeys(g.frame for g in groups):
@@ -457,7 +458,7 @@ def run_expectations(
                 gx.ExpectationSuite(
                     name=f"tonghop_{frame}",
                     expectations=[
-                        gx.expectations.UnexpectedRowsExpectation(
+                        FailingRowsExpectation(
                             unexpected_rows_query=group.query,
                             description=group.description,
                             meta={
@@ -489,22 +490,11 @@ def run_expectations(
                     raise RuntimeError(f"Great Expectations could not run rules {ids}: {error}")
                 if outcome.success:
                     continue
-                rows = outcome.result.get("details", {}).get("unexpected_rows", [])
-                failing[index] = (rows, outcome.result.get("observed_value", len(rows)))
+                failing[index] = outcome.result["details"]["unexpected_rows"]
     finally:
         close_datasource(datasource)
-    overflow = [index for index, (rows, count) in failing.items() if count > len(rows)]
-    if overflow:
-        with duckdb.connect(str(db_path(workspace)), read_only=False, config=_gx_config()) as con:
-            for index in overflow:
-                group = groups[index]
-                cursor = con.execute(group.query.replace("{batch}", group.frame))
-                failing[index] = (
-                    [{"rule_id": rid, "failing_row": row} for rid, row in cursor.fetchall()],
-                    0,
-                )
     complete: dict[str, list[dict]] = {}
-    for rows, _count in failing.values():
+    for rows in failing.values():
         for row in rows:
             complete.setdefault(row["rule_id"], []).append(json.loads(row["failing_row"]))
     return complete
@@ -556,12 +546,6 @@ def _raised(exception_info: dict | None) -> str | None:
         if isinstance(info, dict) and info.get("raised_exception"):
             return str(info.get("exception_message"))
     return None
-
-
-def _gx_config() -> dict[str, str]:
-    from tonghop.gx_duckdb import duckdb_engine_config
-
-    return duckdb_engine_config()
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")

@@ -491,7 +491,7 @@ def test_a_clean_run_clears_the_previous_findings(tmp_path: Path) -> None:
 
 
 def test_failures_beyond_gx_row_limit_are_all_reported(tmp_path: Path) -> None:
-    # GX returns at most 200 unexpected rows per expectation; 250 unknown codes must all come out
+    # GX's own expectation keeps 200 rows; all 250 unknown codes must come out
     unknown = [(f"ghost_{i:03d}", "1") for i in range(250)]
     con = connect(tmp_path)
     try:
