@@ -11,7 +11,7 @@ pandas frames took 20 s).
 
 This module and `tonghop.gx_failing_rows` are the only places that touch GX internals;
 `tests/unit/test_gx_duckdb.py` and `tests/unit/test_gx_failing_rows.py` fail loudly if an
-upgrade moves them. Remove it when GX ships a DuckDB engine.
+upgrade moves them. Remove this module when GX ships a DuckDB engine.
 """
 
 from __future__ import annotations

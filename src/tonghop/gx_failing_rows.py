@@ -3,7 +3,7 @@
 GX's `UnexpectedRowsExpectation` depends on two metrics over the same query: a row count
 (`SELECT COUNT(*) FROM (query)`) and the rows (the query again, of which it keeps 200). On
 DuckDB each is the whole query: the rules' grouped queries ran twice, and a third time here
-where more than 200 rows failed (at 60,000 units, 2.4 s of queries where 1.2 s would do).
+where more than 200 rows failed (at 60,000 units, 4.7 s of queries where 2.3 s would do).
 
 `FailingRowsExpectation` is the same expectation (same query, `{batch}` parameter, result and
 Data Docs rendering) with one metric, `failing_rows_query.table`: the query run once, every row

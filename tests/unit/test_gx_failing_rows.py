@@ -14,7 +14,7 @@ from tonghop.db import connect, db_path
 from tonghop.gx_duckdb import close_datasource, enable_duckdb_in_gx
 from tonghop.gx_failing_rows import FailingRowsExpectation
 
-# More failing rows than GX's own table metric keeps (200), and one passing row per ten.
+# 250 failing rows, more than GX's own table metric keeps (200), and 25 that pass.
 VALUES = [float(v) for v in range(-250, 25)]
 
 
