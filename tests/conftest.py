@@ -58,24 +58,29 @@ def csv_values(path: Path) -> dict[str, str]:
         return {row["indicator_code"]: row["value"] for row in csv.DictReader(handle)}
 
 
-def fused_and_union_rows(workspace: Path, kind: str) -> tuple[list, list]:
+def fused_and_union_rows(
+    workspace: Path, kind: str, expected: list, extra: list, batch_id: str
+) -> tuple[list, list]:
     """The failing rows of one fused rule group (tonghop.rules.fused_query) on the workspace's
-    frames, and those of the union of its rules' own queries: (rule_id, row as sorted JSON)."""
+    frames, built for the periods `expected` and `extra` (every unit), and those of the union
+    of its rules' own queries: (rule_id, row as sorted JSON)."""
     import json
 
-    import duckdb
-
     from tonghop.catalog import load_catalog
-    from tonghop.rules import compile_rules
-    from tonghop.validate import group_rules
+    from tonghop.db import open_db
+    from tonghop.rules import compile_rules, load_rules
+    from tonghop.validate import group_rules, prepare_frames
 
-    (group,) = [g for g in group_rules(compile_rules(load_catalog())) if g.kind == kind]
+    catalog, ruleset = load_catalog(), load_rules()
+    (group,) = [g for g in group_rules(compile_rules(catalog, ruleset)) if g.kind == kind]
     union = "\nunion all\n".join(
         f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
         f"from ({r.query}) failing"
         for r in group.rules
     )
-    with duckdb.connect(str(workspace / "tonghop.duckdb"), read_only=True) as con:
+    min_history = ruleset.plausibility.min_history if ruleset.plausibility else 1
+    with open_db(workspace) as con:
+        prepare_frames(con, catalog, expected, extra, batch_id, min_history=min_history)
         return tuple(
             sorted(
                 (rule_id, json.dumps(json.loads(row), sort_keys=True))

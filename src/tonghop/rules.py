@@ -38,9 +38,10 @@ Kind = Literal[
 ]
 Severity = Literal["error", "warning"]
 
-# Frames the queries run over (tables built by tonghop.validate).
-LONG = "val_values"  # one row per received value of a current submission in scope
-WIDE = "val_wide"  # one row per current submission in scope, one column per indicator
+# Frames the queries run over: tables tonghop.validate builds in the in-memory database
+# `frames` (tonghop.db.attach_frames), named in full in the queries.
+LONG = "frames.val_values"  # one row per received value of a current submission in scope
+WIDE = "frames.val_wide"  # one row per current submission in scope, one column per indicator
 
 _KEYS = "unit_code, period, submission_id, file_name"
 
@@ -163,7 +164,7 @@ def fused_query(rules: tuple[CompiledRule, ...]) -> str | None:
             "'submission_id', w.submission_id, 'file_name', w.file_name, 'location', null, "
             f"'v_' || h.indicator_code, {value}, {first.extra.format(value=value)})"
             "::varchar as failing_row "
-            "from val_history h join w on w.submission_id = h.submission_id "
+            "from frames.val_history h join w on w.submission_id = h.submission_id "
             f"where h.indicator_code in ({listed}) and {first.prefilter} "
             f"and {by_indicator('h.indicator_code', '({rule.condition})')}"
         )
@@ -523,8 +524,8 @@ def _linear(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
         f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
         f"{', '.join(columns)}, {left} as {q('left')}, {right} as {q('right')}, "
         "p.previous_period as previous_period from w "
-        "left join val_previous p on p.submission_id = w.submission_id "
-        "left join val_year y on y.submission_id = w.submission_id "
+        "left join frames.val_previous p on p.submission_id = w.submission_id "
+        "left join frames.val_year y on y.submission_id = w.submission_id "
         f"where {' and '.join(conditions)}"
     )
     params = {name: so(value, 2).removesuffix(",00") for name, value in rule.params.items()}
@@ -554,7 +555,7 @@ def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
         f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
         f"{column} as {q('v_' + ind.code)}, {median} as median, "
         f"h.history as history, replace(printf('%.1f', {score(column)}), '.', ',') as score "
-        "from w join val_history h on h.submission_id = w.submission_id "
+        "from w join frames.val_history h on h.submission_id = w.submission_id "
         f"and h.indicator_code = '{ind.code}' where {test(column)}"
     )
     return CompiledRule(
@@ -583,7 +584,7 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         WIDE,
         "with w as (select * from {batch}) "
         "select e.unit_code, e.period, null as submission_id, null as file_name, "
-        "null as location from val_expected e where not exists (select 1 from w "
+        "null as location from frames.val_expected e where not exists (select 1 from w "
         "where w.unit_code = e.unit_code and w.period = e.period)",
     ),
     "unit_active": (
@@ -600,7 +601,7 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         "and (c.sectors is null or list_contains(c.sectors, w.sector)) "
         "and (c.forms is null or list_contains(c.forms, w.form)) "
         "and (not c.annual or w.closes_year) "
-        "where w.known_unit and w.active and not exists (select 1 from val_values v "
+        "where w.known_unit and w.active and not exists (select 1 from frames.val_values v "
         "where v.submission_id = w.submission_id and v.indicator_code = c.code "
         "and v.raw_value <> '')",
     ),
@@ -634,7 +635,7 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         WIDE,
         "with w as (select * from {batch}) "
         f"select w.{_KEYS.replace(', ', ', w.')}, null as location, s.source_name as file, "
-        "w.file_name as first_file from w join val_sightings s "
+        "w.file_name as first_file from w join frames.val_sightings s "
         "on s.sha256 = w.sha256 and s.source_name <> w.file_name",
     ),
     "numeric": (

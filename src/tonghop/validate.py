@@ -14,7 +14,14 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
-from tonghop.db import db_path, insert_rows, state_row, transaction
+from tonghop.db import (
+    FORMER_FRAME_TABLES,
+    attach_frames,
+    db_path,
+    insert_rows,
+    state_row,
+    transaction,
+)
 from tonghop.formatting import so
 from tonghop.periods import Period, PeriodError
 from tonghop.rules import (
@@ -130,17 +137,25 @@ def prepare_frames(
     the latest batch so they are reported once, when they arrive. With `units`, only those
     units' submissions, expectations and history (an incremental validation). `val_history`
     holds the histories of at least `min_history` past periods.
+
+    The frames are tables of the in-memory database `frames` (`tonghop.db.attach_frames`):
+    they last while a connection to the workspace stays open in this process.
     """
+    attach_frames(con)
+    for table in FORMER_FRAME_TABLES:
+        con.execute(f"drop table if exists main.{table}")
     write_catalog_table(con, catalog)
-    con.execute("create or replace table val_scope_units (unit_code varchar primary key)")
+    con.execute("create or replace table frames.val_scope_units (unit_code varchar primary key)")
     if units is not None:
-        insert_rows(con, "val_scope_units", [[u] for u in sorted(set(units))])
-    in_scope = "" if units is None else " and {col} in (select unit_code from val_scope_units)"
-    write_period_table(con, expected_periods + extra_periods, "val_periods")
-    write_period_table(con, expected_periods, "val_expected_periods")
+        insert_rows(con, "frames.val_scope_units", [[u] for u in sorted(set(units))])
+    in_scope = (
+        "" if units is None else " and {col} in (select unit_code from frames.val_scope_units)"
+    )
+    write_period_table(con, expected_periods + extra_periods, "frames.val_periods")
+    write_period_table(con, expected_periods, "frames.val_expected_periods")
     con.execute(
         f"""
-        create or replace table val_submissions as
+        create or replace table frames.val_submissions as
         with ranked as (
             select s.*,
                 row_number() over (partition by unit_code, period order by seq desc) as recency,
@@ -163,7 +178,7 @@ def prepare_frames(
                 and (u.valid_to is null or u.valid_to >= p.period_end), false) as active
         from ranked r
         left join registry_units u using (unit_code)
-        left join val_periods p using (period)
+        left join frames.val_periods p using (period)
         where r.recency = 1
             and (p.period is not null or (not regexp_full_match(r.period, '{_PERIOD_SQL_RE}')
                  and r.batch_id = ?))
@@ -176,7 +191,7 @@ def prepare_frames(
         select s.submission_id, s.unit_code, s.period, s.file_name, s.sector, s.form,
             s.known_unit, v.indicator_code, v.raw_value, v.value, v.location, v.note,
             c.code is not null as known_indicator
-        from val_submissions s
+        from frames.val_submissions s
         join submitted_values v using (submission_id)
         left join catalog_indicators c on c.code = v.indicator_code
         """
@@ -194,7 +209,7 @@ def prepare_frames(
             select v.submission_id{decimal_columns}
             from submitted_values v
             where v.indicator_code in ({", ".join(f"'{code}'" for code in rates)})
-                and v.submission_id in (select submission_id from val_submissions)
+                and v.submission_id in (select submission_id from frames.val_submissions)
             group by v.submission_id
         ) d using (submission_id)"""
     con.execute(
@@ -202,24 +217,24 @@ def prepare_frames(
         create or replace table {WIDE} as
         select s.*, {", ".join(f"x.{q(ind.code)}" for ind in catalog)}
             {"".join(f", d.{q(code + '__decimals')}" for code in rates)}
-        from val_submissions s
-        left join val_current_wide x using (submission_id)
+        from frames.val_submissions s
+        left join frames.val_current_wide x using (submission_id)
         {decimals if rates else ""}
         """
     )
     con.execute(
         f"""
-        create or replace table val_expected as
+        create or replace table frames.val_expected as
         select u.unit_code, p.period
         from registry_units u
-        cross join val_expected_periods p
+        cross join frames.val_expected_periods p
         where u.valid_from <= p.period_end and (u.valid_to is null or u.valid_to >= p.period_end)
             {in_scope.format(col="u.unit_code")}
         """
     )
     con.execute(
         """
-        create or replace table val_sightings as
+        create or replace table frames.val_sightings as
         select distinct f.sha256, f.source_name
         from file_sightings f
         where f.batch_id = ?
@@ -248,22 +263,20 @@ def _prepare_current_frames(
         index = period.year * (12 // period.months) + period.n - 1
         periods.append([code, period.kind, period.year, index])
     con.execute(
-        "create or replace table val_period_index "
+        "create or replace table frames.val_period_index "
         "(period varchar, kind varchar, year integer, idx integer)"
     )
-    insert_rows(con, "val_period_index", periods)
-    # the long table of current values earlier versions kept (4.9 million rows at 60,000 units)
-    con.execute("drop table if exists val_current_values")
+    insert_rows(con, "frames.val_period_index", periods)
     # a malformed period has no kind or index: its submission is pivoted for the wide frame
     # and never met by the frames that look back
     con.execute(
         f"""
-        create or replace table val_current_submissions as
+        create or replace table frames.val_current_submissions as
         select submission_id, unit_code, period, kind, year, idx
         from (
             select s.submission_id, s.unit_code, s.period, i.kind, i.year, i.idx,
                 row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
-            from submissions s left join val_period_index i using (period)
+            from submissions s left join frames.val_period_index i using (period)
             where true{in_scope}
         )
         where r = 1
@@ -275,15 +288,15 @@ def _prepare_current_frames(
     )
     con.execute(
         f"""
-        create or replace table val_current_wide as
+        create or replace table frames.val_current_wide as
         select c.*, x.* exclude (submission_id)
-        from val_current_submissions c
+        from frames.val_current_submissions c
         join (
             -- pivoted by submission alone, then joined: grouping by the submission's other
             -- columns too cost 0.5 s more at 60,000 units
             select v.submission_id, {columns}, count(v.value) as numbers
             from submitted_values v
-            where v.submission_id in (select submission_id from val_current_submissions)
+            where v.submission_id in (select submission_id from frames.val_current_submissions)
             group by v.submission_id
         ) x using (submission_id)
         """
@@ -302,13 +315,13 @@ def _prepare_history_frames(
     `min_history` past periods: how many, their median and median absolute deviation).
     """
     scoped = """
-        from val_submissions w
-        join val_period_index i using (period)
-        join val_current_wide c on c.unit_code = w.unit_code and c.kind = i.kind
+        from frames.val_submissions w
+        join frames.val_period_index i using (period)
+        join frames.val_current_wide c on c.unit_code = w.unit_code and c.kind = i.kind
     """
     con.execute(
         f"""
-        create or replace table val_previous as
+        create or replace table frames.val_previous as
         select w.submission_id, c.submission_id as previous_submission_id,
             c.period as previous_period, {", ".join(f"c.{q(ind.code)}" for ind in catalog)}
         {scoped} and c.idx = i.idx - 1
@@ -322,7 +335,7 @@ def _prepare_history_frames(
     )
     con.execute(
         f"""
-        create or replace table val_year as
+        create or replace table frames.val_year as
         select w.submission_id, {year_columns}
         {scoped} and c.year = i.year
         where c.numbers > 0
@@ -334,12 +347,12 @@ def _prepare_history_frames(
     # values are gathered (60,000 units with one past period: 2.6 s -> 0.1 s).
     con.execute(
         f"""
-        create or replace table val_history as
+        create or replace table frames.val_history as
         with long_enough as (
             select w.submission_id, w.unit_code, i.kind, i.idx
-            from val_submissions w
-            join val_period_index i using (period)
-            join val_current_submissions c
+            from frames.val_submissions w
+            join frames.val_period_index i using (period)
+            join frames.val_current_submissions c
                 on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
             group by all
             having count(*) >= {int(min_history)}
@@ -347,7 +360,7 @@ def _prepare_history_frames(
         past as (
             select e.submission_id, v.indicator_code, max(v.value) as value
             from long_enough e
-            join val_current_submissions c
+            join frames.val_current_submissions c
                 on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
             join submitted_values v on v.submission_id = c.submission_id
             where v.value is not null
@@ -451,12 +464,14 @@ def run_expectations(
     definitions = []
     try:
         for frame in dict.fromkeys(g.frame for g in groups):
-            asset = datasource.add_table_asset(frame, table_name=frame)
-            batch = asset.add_batch_definition_whole_table(f"{frame}_all")
+            # a frame in the in-memory database is named in full: `frames.val_wide`
+            schema, _, table = frame.rpartition(".")
+            asset = datasource.add_table_asset(table, table_name=table, schema_name=schema or None)
+            batch = asset.add_batch_definition_whole_table(f"{table}_all")
             # The suite is built whole, then stored once (adding one by one re-stores it each time).
             suite = context.suites.add(
                 gx.ExpectationSuite(
-                    name=f"tonghop_{frame}",
+                    name=f"tonghop_{table}",
                     expectations=[
                         FailingRowsExpectation(
                             unexpected_rows_query=group.query,
@@ -474,7 +489,7 @@ def run_expectations(
             )
             definitions.append(
                 context.validation_definitions.add(
-                    gx.ValidationDefinition(name=f"tonghop_{frame}", data=batch, suite=suite)
+                    gx.ValidationDefinition(name=f"tonghop_{table}", data=batch, suite=suite)
                 )
             )
         if docs_dir is None:
@@ -654,7 +669,9 @@ def store_findings(
     """
     codes = [p.code for p in periods]
     scope = _FINDINGS_IN_SCOPE
-    only = "" if units is None else " and unit_code in (select unit_code from val_scope_units)"
+    only = (
+        "" if units is None else " and unit_code in (select unit_code from frames.val_scope_units)"
+    )
     with transaction(con):
         con.execute(f"delete from findings where {scope}{only}", [codes])
         _insert_findings(con, findings, run_id)
@@ -757,9 +774,10 @@ def validate(
             units = touched_units(con, batch_id, rules, last["max_seq"])
         prepare_frames(con, catalog, expected_periods, extra_periods, batch_id, units, min_history)
         unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
-    failing = run_expectations(workspace, rules, docs_dir)
-    findings = build_findings(rules, failing, catalog, unit_names)
-    with open_db(workspace) as con:
+        # GX's connection joins this one's DuckDB instance, where the frames are, so this
+        # connection stays open while the expectations run
+        failing = run_expectations(workspace, rules, docs_dir)
+        findings = build_findings(rules, failing, catalog, unit_names)
         _localize(con, findings, catalog, ruleset)
         store_findings(con, findings, run_id, periods, units)
         _record_validation(con, fingerprint, run_id, units, max_seq)
@@ -879,8 +897,8 @@ def _localize(
     flows = [i.code for i in catalog if i.time_aggregation == "flow"]
     rates = [i.code for i in catalog if i.is_rate]
     current = read(WIDE, codes)
-    previous = read("val_previous", codes)
-    year = read("val_year", flows)
+    previous = read("frames.val_previous", codes)
+    year = read("frames.val_year", flows)
     shown = read(WIDE, [f"{c}__decimals" for c in rates]) if rates else {}
     values = {
         sid: SubmissionValues(

@@ -275,9 +275,9 @@ def test_non_balance_findings_carry_no_suspect(findings: list[Finding]) -> None:
 
 def test_plausibility_runs_as_one_scan_and_finds_what_each_rule_finds(
     workspace: Path,
-    findings: list[Finding],  # the validation that left the frames
+    findings: list[Finding],  # the validation that loaded the workspace
 ) -> None:
-    fused, union = fused_and_union_rows(workspace, "plausibility")
+    fused, union = fused_and_union_rows(workspace, "plausibility", [Period.parse(PERIOD)], [], "b1")
     assert fused == union
     assert [rule for rule, _ in fused] == ["plausibility_members_admitted"]
 
@@ -290,7 +290,7 @@ PLAIN_CURRENT = """
     with ranked as (
         select s.submission_id, s.unit_code, s.period, i.kind, i.year, i.idx,
             row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
-        from submissions s join val_period_index i using (period)
+        from submissions s join frames.val_period_index i using (period)
     )
     select c.submission_id, c.unit_code, c.period, c.kind, c.year, c.idx, v.indicator_code,
         max(v.value) as value
@@ -301,29 +301,29 @@ PLAIN_CURRENT = """
 PLAIN_FRAMES = {
     "val_wide": """
         select s.*, {max_columns}, {decimal_columns}
-        from val_submissions s left join submitted_values v using (submission_id)
+        from frames.val_submissions s left join submitted_values v using (submission_id)
         group by all
     """,
     "val_previous": """
         select w.submission_id, any_value(c.submission_id) as previous_submission_id,
             any_value(c.period) as previous_period, {current_columns}
-        from val_submissions w
-        join val_period_index i using (period)
+        from frames.val_submissions w
+        join frames.val_period_index i using (period)
         join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.idx = i.idx - 1
         group by w.submission_id
     """,
     "val_year": """
         select w.submission_id, {flow_columns}
-        from val_submissions w
-        join val_period_index i using (period)
+        from frames.val_submissions w
+        join frames.val_period_index i using (period)
         join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.year = i.year
         group by w.submission_id
     """,
     "val_history": """
         with past as (
             select w.submission_id, c.indicator_code, c.value
-            from val_submissions w
-            join val_period_index i using (period)
+            from frames.val_submissions w
+            join frames.val_period_index i using (period)
             join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
         ),
         centre as (
@@ -401,7 +401,7 @@ def test_frames_equal_their_plain_definitions(
         plain = {
             f: con.execute(sql.format(**columns)).fetchall() for f, sql in PLAIN_FRAMES.items()
         }
-        got = {f: con.execute(f"select * from {f}").fetchall() for f in PLAIN_FRAMES}
+        got = {f: con.execute(f"select * from frames.{f}").fetchall() for f in PLAIN_FRAMES}
     finally:
         con.close()
     for frame in PLAIN_FRAMES:
