@@ -357,8 +357,11 @@ def test_frames_equal_their_plain_definitions(
 
     copy = tmp_path / "ws"
     shutil.copytree(workspace, copy)
-    # a period before with no number at all (no row in val_previous), and a malformed period
+    # a period before with no number at all (no row in val_previous), one whose only number
+    # is of an indicator the catalog does not know (a row, every column empty), and a
+    # malformed period
     text_only = "unit_code,period,indicator_code,value\nTEXT,2023-H1,members_total,năm mươi\n"
+    unknown_only = "unit_code,period,indicator_code,value\nUNK,2023-H1,not_in_catalog,7\n"
     odd = "unit_code,period,indicator_code,value\nTEXT,2023-X9,members_total,5\n"
     con = connect(copy)
     try:
@@ -368,6 +371,8 @@ def test_frames_equal_their_plain_definitions(
             [
                 SourceFile("2023-H1/TEXT.csv", text_only.encode()),
                 SourceFile("2023-H2/TEXT.csv", _csv("TEXT", PERIOD, _stock(50, 5))),
+                SourceFile("2023-H1/UNK.csv", unknown_only.encode()),
+                SourceFile("2023-H2/UNK.csv", _csv("UNK", PERIOD, _stock(40, 4))),
                 SourceFile("odd/TEXT.csv", odd.encode()),
             ],
             batch_id="b2",
@@ -407,10 +412,12 @@ def test_frames_equal_their_plain_definitions(
     for frame in PLAIN_FRAMES:
         assert sorted(got[frame], key=str) == sorted(plain[frame], key=str), frame
     assert any(row[3] == "2023-X9" for row in got["val_wide"])  # the malformed period
-    # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (not TEXT), and, with
-    # 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them (PLAUS, PLAUSOK)
+    # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (UNK's, not TEXT's), and,
+    # with 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them (PLAUS, PLAUSOK)
     pairs = sum(1 for _, periods, _ in CASES.values() if {"2023-H1", PERIOD} <= set(periods))
-    assert len(got["val_previous"]) == pairs + (2 if before_in_scope else 0)
+    assert len(got["val_previous"]) == pairs + 1 + (2 if before_in_scope else 0)
+    empty = [row for row in got["val_previous"] if all(v is None for v in row[3:])]
+    assert [row[2] for row in empty] == ["2023-H1"]  # UNK's: no catalog indicator
     # 2023-H2 looks back 1 period, or 3 (PLAUS, PLAUSOK); their 2023-H1 looks back 2
     lengths = {1, 2, 3} if before_in_scope else {1, 3}
     assert {row[2] for row in got["val_history"]} == {n for n in lengths if n >= min_history}
