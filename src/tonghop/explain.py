@@ -289,11 +289,27 @@ def _by_figure(
         if limit is not None
         else ""
     )
+    # Where a value stood in its file is looked up for the rows kept only, the values read
+    # only for their submissions: for every row before the limit it took 5 of the trace's
+    # 9-10 s at 60,000 units.
+    located = (
+        "select kept.* exclude (_located_submission, _located_indicator) "
+        "replace (l.location as location) from kept left join ("
+        "select submission_id, indicator_code, any_value(location) as location "
+        "from stg_tonghop__values "
+        "where submission_id in (select _located_submission from kept) group by all) as l "
+        "on l.submission_id = kept._located_submission "
+        "and l.indicator_code = kept._located_indicator"
+        if "_located_submission" in select
+        else "select kept.* from kept"
+    )
     sql = (
         f"with f(figure, measure, group_type, group_value, code, detail, level) as "
-        f"(values {values}), q as ({select}) "
-        f"select q.*, {', '.join(f'{a} {over} as _{name}' for name, a in aggregates.items())} "
-        f"from q {keep} order by figure, unit_code, ordinal"
+        f"(values {values}), q as ({select}), "
+        f"kept as (select q.*, "
+        f"{', '.join(f'{a} {over} as _{name}' for name, a in aggregates.items())} "
+        f"from q {keep}) "
+        f"{located} order by figure, unit_code, ordinal"
     )
     found: dict[str, Found] = {}
     for row in _dicts(con, sql, [value for figure in figures for value in figure]):
@@ -359,9 +375,9 @@ _SOURCE_COLUMNS = """
     r.name,
     s.file_name,
     s.sha256,
-    (select any_value(sv.location) from stg_tonghop__values as sv
-     where sv.submission_id = v.submission_id and sv.indicator_code = v.indicator_code)
-        as location
+    null as location,  -- looked up by _by_figure for the rows it keeps
+    v.submission_id as _located_submission,
+    v.indicator_code as _located_indicator
 """
 _SOURCE_JOINS = """
     join stg_tonghop__submissions as s on s.submission_id = v.submission_id
