@@ -170,7 +170,7 @@ def measure(bloc: Path, workspace: Path) -> dict:
             period_range.periods,
             [period_range.baseline],
             collected.batch_id,
-            min_history=ruleset.plausibility.min_history if ruleset.plausibility else 1,
+            min_history=ruleset.min_history,
         )
         violations = clock.time(
             "floor: hand-written query",

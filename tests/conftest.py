@@ -78,9 +78,8 @@ def fused_and_union_rows(
         f"from ({r.query}) failing"
         for r in group.rules
     )
-    min_history = ruleset.plausibility.min_history if ruleset.plausibility else 1
     with open_db(workspace) as con:
-        prepare_frames(con, catalog, expected, extra, batch_id, min_history=min_history)
+        prepare_frames(con, catalog, expected, extra, batch_id, min_history=ruleset.min_history)
         return tuple(
             sorted(
                 (rule_id, json.dumps(json.loads(row), sort_keys=True))

@@ -100,6 +100,11 @@ class RuleSet(BaseModel):
     rules: list[RuleSpec]
     consolidated: list[ConsolidatedRuleSpec] = []
 
+    @property
+    def min_history(self) -> int:
+        """How many past periods the plausibility rules need (1 when there are none)."""
+        return self.plausibility.min_history if self.plausibility else 1
+
 
 @dataclass(frozen=True)
 class CompiledRule:

@@ -767,7 +767,6 @@ def validate(
 
     ruleset = load_rules()
     rules = compile_rules(catalog, ruleset)
-    min_history = ruleset.plausibility.min_history if ruleset.plausibility else 1
     periods = expected_periods + extra_periods
     with open_db(workspace) as con:
         fingerprint = validation_fingerprint(con, rules, catalog, periods)
@@ -776,7 +775,9 @@ def validate(
         units = None
         if incremental and batch_id and last and last["fingerprint"] == fingerprint:
             units = touched_units(con, batch_id, rules, last["max_seq"])
-        prepare_frames(con, catalog, expected_periods, extra_periods, batch_id, units, min_history)
+        prepare_frames(
+            con, catalog, expected_periods, extra_periods, batch_id, units, ruleset.min_history
+        )
         unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
         # GX's connection joins this one's DuckDB instance, where the frames are, so this
         # connection stays open while the expectations run
