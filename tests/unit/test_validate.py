@@ -537,3 +537,33 @@ def test_frames_stay_out_of_the_workspace_file(validated, tmp_path) -> None:  # 
         con.close()
     assert "frames" not in databases  # the in-memory frames went with validation's connection
     assert not {t for t in tables if t.startswith("val_")}
+
+
+def test_required_indicator_given_as_text_is_present_and_given_empty_is_missing(
+    tmp_path: Path,
+) -> None:
+    # a text that is no number gives the indicator (a type finding says what is wrong with
+    # it); an empty cell does not
+    given = {
+        "NUMBER": _with(),
+        "TEXT": _with(("branches_total", "năm")),
+        "EMPTY": _with(("branches_total", "")),
+        "ABSENT": _with(drop="branches_total"),
+    }
+    con = connect(tmp_path)
+    try:
+        store_registry(
+            con,
+            [
+                Unit(code, f"Đảng bộ {code}", "agency", "dang_bo", date(2010, 1, 1), None)
+                for code in given
+            ],
+        )
+        files = [SourceFile(f"{code}.csv", _csv(code, values)) for code, values in given.items()]
+        assert collect(con, tmp_path, files, batch_id="b").rejected == []
+    finally:
+        con.close()
+    found = validate(tmp_path, CATALOG, [Period.parse(PERIOD)], [], "b", "r")
+    missing = {(f.unit_code, f.indicators[0]) for f in found if f.rule_id == "required_missing"}
+    assert missing == {("EMPTY", "branches_total"), ("ABSENT", "branches_total")}
+    assert {f.unit_code for f in found if f.rule_id == "value_not_number"} == {"TEXT"}
