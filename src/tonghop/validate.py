@@ -18,6 +18,7 @@ from tonghop.db import (
     FORMER_FRAME_TABLES,
     attach_frames,
     db_path,
+    detach_frames,
     insert_rows,
     state_row,
     transaction,
@@ -775,16 +776,19 @@ def validate(
         units = None
         if incremental and batch_id and last and last["fingerprint"] == fingerprint:
             units = touched_units(con, batch_id, rules, last["max_seq"])
-        prepare_frames(
-            con, catalog, expected_periods, extra_periods, batch_id, units, ruleset.min_history
-        )
-        unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
-        # GX's connection joins this one's DuckDB instance, where the frames are, so this
-        # connection stays open while the expectations run
-        failing = run_expectations(workspace, rules, docs_dir)
-        findings = build_findings(rules, failing, catalog, unit_names)
-        _localize(con, findings, catalog, ruleset)
-        store_findings(con, findings, run_id, periods, units)
+        try:
+            prepare_frames(
+                con, catalog, expected_periods, extra_periods, batch_id, units, ruleset.min_history
+            )
+            unit_names = dict(con.execute("select unit_code, name from registry_units").fetchall())
+            # GX's connection joins this one's DuckDB instance, where the frames are, so this
+            # connection stays open while the expectations run
+            failing = run_expectations(workspace, rules, docs_dir)
+            findings = build_findings(rules, failing, catalog, unit_names)
+            _localize(con, findings, catalog, ruleset)
+            store_findings(con, findings, run_id, periods, units)
+        finally:
+            detach_frames(con)
         _record_validation(con, fingerprint, run_id, units, max_seq)
         if units is None:
             return findings

@@ -519,23 +519,21 @@ def test_bounds_run_as_one_scan_and_find_what_each_rule_finds(validated, tmp_pat
 def test_frames_stay_out_of_the_workspace_file(validated, tmp_path) -> None:  # noqa: ANN001
     workspace = tmp_path / "ws"
     shutil.copytree(validated[0], workspace)
+    # a connection held open in the process all along (the frames must not outlive validate
+    # because the DuckDB instance does)
     con = connect(workspace)
-    try:  # a frame as versions before left it in the file
-        con.execute("create table val_values as select 1 as x")
-    finally:
-        con.close()
-    periods = [Period.parse(PERIOD)], [Period.parse(BASELINE)]
-    found = validate(workspace, CATALOG, *periods, BATCH, "r", incremental=False)
-    assert sorted(f.finding_key for f in found) == sorted(f.finding_key for f in validated[1])
-    con = connect(workspace, read_only=True)
     try:
+        con.execute("create table val_values as select 1 as x")  # as versions before left it
+        periods = [Period.parse(PERIOD)], [Period.parse(BASELINE)]
+        found = validate(workspace, CATALOG, *periods, BATCH, "r", incremental=False)
+        assert sorted(f.finding_key for f in found) == sorted(f.finding_key for f in validated[1])
         databases = {
             d for (d,) in con.execute("select database_name from duckdb_databases()").fetchall()
         }
         tables = {t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()}
     finally:
         con.close()
-    assert "frames" not in databases  # the in-memory frames went with validation's connection
+    assert "frames" not in databases
     assert not {t for t in tables if t.startswith("val_")}
 
 
