@@ -139,8 +139,9 @@ def prepare_frames(
     units' submissions, expectations and history (an incremental validation). `val_history`
     holds the histories of at least `min_history` past periods.
 
-    The frames are tables of the in-memory database `frames` (`tonghop.db.attach_frames`):
-    they last while a connection to the workspace stays open in this process.
+    The frames are tables (the long one a view) of the in-memory database `frames`
+    (`tonghop.db.attach_frames`): they last while a connection to the workspace stays open in
+    this process.
     """
     attach_frames(con)
     for table in FORMER_FRAME_TABLES:
@@ -186,9 +187,12 @@ def prepare_frames(
         """,
         [batch_id or ""],
     )
+    # A view, not a table: each rule group that reads the long frame joins the values it needs
+    # as it runs, where a table copied all 4.9 million values at 60,000 units first (a full
+    # validation 7.2 -> 6.8 s, medians of 4 alternating; an incremental one ~0.1 s slower).
     con.execute(
         f"""
-        create or replace table {LONG} as
+        create or replace view {LONG} as
         select s.submission_id, s.unit_code, s.period, s.file_name, s.sector, s.form,
             s.known_unit, v.indicator_code, v.raw_value, v.value, v.location,
             c.code is not null as known_indicator
