@@ -598,6 +598,9 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         "coalesce(strftime(valid_to, '%d/%m/%Y'), 'nay') as valid_to from {batch} "
         "where known_unit and period_ok and not active",
     ),
+    # A required value is looked up among the received values of the required codes alone:
+    # the anti-join builds on those few codes' rows (60,000 units: 0.19 s, against 1.58 s
+    # through the long frame's view and 0.58 s over every value).
     "required_present": (
         WIDE,
         "with w as (select * from {batch}) "
@@ -606,9 +609,10 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
         "and (c.sectors is null or list_contains(c.sectors, w.sector)) "
         "and (c.forms is null or list_contains(c.forms, w.form)) "
         "and (not c.annual or w.closes_year) "
-        "where w.known_unit and w.active and not exists (select 1 from frames.val_values v "
+        "where w.known_unit and w.active and not exists (select 1 from submitted_values v "
         "where v.submission_id = w.submission_id and v.indicator_code = c.code "
-        "and v.raw_value <> '')",
+        "and v.raw_value <> '' "
+        "and v.indicator_code in (select code from catalog_indicators where required))",
     ),
     "applicable": (
         LONG,
