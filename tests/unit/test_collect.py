@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import stat
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -16,6 +17,8 @@ from tests.conftest import collected_rows
 from tonghop.collect import (
     SourceFile,
     archive_file,
+    archive_files,
+    archive_path,
     collect,
     parse_csv,
     parse_number,
@@ -216,6 +219,24 @@ def test_archive_file_drops_an_odd_suffix(tmp_path: Path) -> None:
     sha = _sha(data)
     relative = archive_file(tmp_path, sha, "weird.c$v", data)
     assert relative == Path("archive") / sha[:2] / sha
+
+
+def test_archive_files_stages_a_chunk_and_makes_it_durable_at_once(tmp_path: Path) -> None:
+    # 60 files: more than one syncfs covers (_SYNCFS_MIN_FILES), spread over many folders
+    received = [(_sha(d), f"u{i}.CSV", d) for i, d in enumerate(b"value %d" % i for i in range(60))]
+    archive_files(tmp_path, received)
+    # a folder removed since (by hand) is made again; what is already archived is not rewritten
+    shutil.rmtree(tmp_path / archive_path(received[0][0], "x").rpartition("/")[0])
+    archive_files(tmp_path, [*received[:2], (_sha(b"new"), "moi.xlsx", b"new")])
+    stored = {
+        p.relative_to(tmp_path).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in (tmp_path / "archive").rglob("*")
+        if p.is_file()
+    }
+    expected = {archive_path(sha, name): (data, 0o444) for sha, name, data in received}
+    expected[archive_path(_sha(b"new"), "moi.xlsx")] = (b"new", 0o444)
+    assert stored == expected  # no temporary file left either
+    assert all(path.endswith((".csv", ".xlsx")) for path in stored)
 
 
 # collect -----------------------------------------------------------------------------------
