@@ -258,8 +258,13 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) ->
     DuckDB's `executemany` inserts row by row (measured: 35 ms for a 45-value file); unnesting
     one list per column is one statement whatever the number of rows.
     """
-    if not rows:
+    if rows:
+        insert_columns(con, table, [list(c) for c in zip(*rows, strict=True)])
+
+
+def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[list]) -> None:
+    """`insert_rows` for rows given by column, one list per column of the table."""
+    if not columns or not columns[0]:
         return
-    columns = list(zip(*rows, strict=True))
     selects = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
-    con.execute(f"insert into {table} select {selects}", [list(c) for c in columns])
+    con.execute(f"insert into {table} select {selects}", columns)
