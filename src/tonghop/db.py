@@ -164,7 +164,7 @@ def memory_limit() -> str | None:
     """The DuckDB memory limit the operator set (`TONGHOP_DUCKDB_MEMORY_LIMIT`, e.g. `3GB`).
 
     Unset: DuckDB's default, 80 % of the machine's memory. At 60,000 units a whole run peaks
-    at 2.6 GB resident without a limit, the validation frames in memory included; a limit makes
+    at 1.7 GB resident without a limit, the validation frames in memory included; a limit makes
     DuckDB spill to disk instead, the frames too (measured in benchmarks/RESULTS.md).
     """
     value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
