@@ -184,7 +184,7 @@ def _stage(root: str, relative: str, data: bytes, tag: str) -> StagedFile | None
     """`stage_file` in plain strings and system calls: the archive process stages 60,000 files
     of a big batch. The temporary file is named with `tag`, unique to it in its folder, and
     created read-only, as its archive name will be (this process still writes through its
-    descriptor); its folder is made when the first file in it is."""
+    descriptor); its folder is made only when creating the file finds none."""
     target = f"{root}/{relative}"
     if os.path.exists(target):
         return None
