@@ -101,6 +101,8 @@ def collect(
             progress=progress,
             parse=parse_on(runner, parse_chunk, config.chunks_in_flight),
             chunk_files=config.chunk_files,
+            # Threads share the interpreter lock: the forms go to the archive process instead.
+            parse_forms=config.task_runner == "dask",
         )
     get_run_logger().info(
         "Đã nhận %d tệp: %d tệp mới được nạp, %d tệp đã có, %d tệp không đọc được",

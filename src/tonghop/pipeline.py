@@ -59,11 +59,19 @@ def collect_files(
     progress=None,  # noqa: ANN001
     parse: ParseChunks | None = None,
     chunk_files: int = CHUNK_FILES,
+    parse_forms: bool = False,
 ) -> CollectResult:
-    """Archive and load the files received in this batch (`parse`: parsed on a task runner)."""
+    """Archive and load the files received in this batch (`parse`: parsed on a task runner;
+    `parse_forms`: the forms too, else the archiver reads them)."""
     with open_db(workspace) as con:
         return collect(
-            con, workspace, files, progress=progress, parse=parse, chunk_files=chunk_files
+            con,
+            workspace,
+            files,
+            progress=progress,
+            parse=parse,
+            chunk_files=chunk_files,
+            parse_forms=parse_forms,
         )
 
 

@@ -521,9 +521,20 @@ def test_collect_parsed_elsewhere_writes_the_same_rows(tmp_path: Path) -> None:
 
 
 def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    """The archive process also reads the forms: the rows are those of parsing them here."""
     import tonghop.collect as collect_module
+    from tonghop.catalog import load_catalog
+    from tonghop.forms import write_form
 
-    files = [*_files(), SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413"))]
+    form = tmp_path / "bieu-mau.xlsx"
+    unit = {"unit_code": "TCCS042", "name": "Chi bộ Hội Chữ thập đỏ tỉnh", "sector": "agency"}
+    write_form(form, {**unit, "form": "chi_bo"}, "2023", load_catalog(), {"members_total": 17})
+    files = [
+        *_files(),
+        SourceFile("bieu-mau.xlsx", form.read_bytes()),
+        SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413")),
+        SourceFile("hong.xlsx", b"PK\x03\x04 not a zip"),
+    ]
     outcomes = {}
     for where, least in (("here", 10**9), ("process", 1)):
         monkeypatch.setattr(collect_module, "ARCHIVE_PROCESS_MIN_FILES", least)
@@ -545,8 +556,15 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
         }
         outcomes[where] = (result.loaded, result.rejected, rows, archive)
     assert outcomes["process"] == outcomes["here"]
-    loaded, _, rows, archive = outcomes["process"]
-    assert loaded == ["a.csv", "nhieu-don-vi.csv", "a-sua.csv"]
+    loaded, rejected, rows, archive = outcomes["process"]
+    assert loaded == ["a.csv", "nhieu-don-vi.csv", "bieu-mau.xlsx", "a-sua.csv"]
+    assert [r["file"] for r in rejected] == ["hong.csv", "hong.xlsx"]
+    (form_submission,) = [s for s in rows["submissions"] if s[6] == "bieu-mau.xlsx"]
+    assert form_submission[3:5] == ("TCCS042", "2023")
+    form_values = [v[2:5] for v in rows["submitted_values"] if v[0] == form_submission[1]]
+    assert [(code, raw, float(value)) for code, raw, value in form_values] == [
+        ("members_total", "17", 17.0)
+    ]
     # Every file received is archived untouched, read-only, under the name its row gives.
     assert sorted(archive) == sorted(r[1] for r in rows["received_files"])
     assert sorted(data for data, _mode in archive.values()) == sorted(f.data for f in files)
