@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "\"Prefect overhead\" is the flow's wall time less its task runs' time: Prefect's own "
         "cost, plus the flow's work outside tasks — collect archives and writes in the flow "
-        "itself (the parsing is in `parse_chunk` tasks); with nothing new it is hashing the "
-        "source's files and Prefect.",
+        "itself, and its archive process reads the forms (the CSVs are parsed in `parse_chunk` "
+        "tasks); with nothing new it is hashing the source's files and Prefect.",
     ]
     report = "\n".join(lines)
     print(report)
