@@ -91,7 +91,7 @@ def collect(
     workspace: Path, files: list[SourceFile], show_progress: bool, settings: Path | None = None
 ) -> CollectResult:
     """Archive every received file and load the new ones, parsed in chunks on the task runner
-    of the settings (`collect:`); the writes stay here, one transaction per chunk of files."""
+    of the settings (`collect:`); the writes stay here, one transaction for whole chunks."""
     config = load_settings(settings).collect
     progress = _print_progress if show_progress else None
     with task_runner(config) as runner:

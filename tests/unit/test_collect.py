@@ -520,6 +520,39 @@ def test_collect_parsed_elsewhere_writes_the_same_rows(tmp_path: Path) -> None:
     assert [r[0] for r in rows["submissions"]] == [1, 2, 3, 4]
 
 
+def test_chunks_are_written_together_once_they_hold_enough_values(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A transaction takes whole chunks up to `WRITE_MIN_VALUES`: the rows do not change."""
+    import tonghop.collect as collect_module
+
+    real_write = collect_module._write
+    files = [*_files(), SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413"))]
+    outcomes = {}
+    for least in (1, 10**9):
+        writes: list[int] = []
+
+        def counted(con, rows, writes=writes) -> None:  # noqa: ANN001
+            writes.append(len(rows.files))
+            real_write(con, rows)
+
+        monkeypatch.setattr(collect_module, "WRITE_MIN_VALUES", least)
+        monkeypatch.setattr(collect_module, "_write", counted)
+        workspace = tmp_path / str(least)
+        workspace.mkdir()
+        con = connect(workspace)
+        try:
+            collect(con, workspace, files, chunk_files=1)
+            outcomes[least] = (writes, collected_rows(con))
+        finally:
+            con.close()
+    # One chunk a file: each chunk holding values is written at once; the broken file's chunk
+    # (no value) waits for the next. With a high threshold, one transaction at the end.
+    assert outcomes[1][0] == [1, 2, 1, 0]
+    assert outcomes[10**9][0] == [4]
+    assert outcomes[1][1] == outcomes[10**9][1]
+
+
 def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
     """The archive process also reads the forms: the rows are those of parsing them here."""
     import tonghop.collect as collect_module
