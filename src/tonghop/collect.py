@@ -128,14 +128,6 @@ def _local_files(root: str) -> list[str]:
     return sorted(out)
 
 
-def archive_file(workspace: Path, sha256: str, name: str, data: bytes) -> Path:
-    """Store received bytes untouched under their hash; an archived file is never rewritten."""
-    relative = archive_path(sha256, name)
-    staged = stage_file(os.fspath(workspace), relative, data, uuid.uuid4().hex)
-    make_durable([staged] if staged else [])
-    return Path(relative)
-
-
 @dataclass(frozen=True)
 class StagedFile:
     """Bytes written to a temporary file beside their archive name, not yet durable."""
@@ -698,30 +690,26 @@ def _collect(
     windows = [files[start : start + chunk_files] for start in range(0, len(files), chunk_files)]
     window_hashes = [[hashlib.sha256(f.data).hexdigest() for f in w] for w in windows]
     window_new = _first_sightings(window_hashes, known)
-    # What the archiver does not read (`_archive_job`) is parsed here or by `parse`.
-    parsed_here = [
-        [i for i in new if parse_forms or _is_csv(w[i].name)]
-        for w, new in zip(windows, window_new, strict=True)
-    ]
-    chunks = (
-        [(w[i].name, w[i].data, w[i].problem) for i in here]
-        for w, here in zip(windows, parsed_here, strict=True)
-    )
+    # Each window's new files: those parsed here or by `parse`, and the forms the archiver reads.
+    split = [_split(w, new, parse_forms) for w, new in zip(windows, window_new, strict=True)]
+    chunks = ([_received(w[i]) for i in here] for w, (here, _) in zip(windows, split, strict=True))
     # Lazy: the default parser reads a window only when the loop asks for its outcomes.
     outcomes = parse(chunks) if parse is not None else map(read_chunk, chunks)
     done = 0
     archiver = _archiver(sum(len(new) for new in window_new))
     jobs = (
-        _archive_job(archiver, workspace, *window)
-        for window in zip(windows, window_hashes, window_new, parsed_here, strict=True)
+        _archive_job(archiver, workspace, w, hashes, new, forms)
+        for w, hashes, new, (_, forms) in zip(
+            windows, window_hashes, window_new, split, strict=True
+        )
     )
     ahead = deque(itertools.islice(jobs, ARCHIVE_AHEAD))
     archiving: list[Future] = []
     try:
-        for window, hashes, new, here in zip(
-            windows, window_hashes, window_new, parsed_here, strict=True
+        for window, hashes, new, (here, forms) in zip(
+            windows, window_hashes, window_new, split, strict=True
         ):
-            job, forms = ahead.popleft()
+            job = ahead.popleft()
             ahead.extend(itertools.islice(jobs, 1))
             archiving.append(job)
             archived = {hashes[i]: archive_path(hashes[i], window[i].name) for i in new}
@@ -792,7 +780,7 @@ def _collect(
     except BaseException:
         # What was received is kept even when loading fails (the rerun loads it): the archive
         # finishes the files it was given.
-        for future in [*archiving, *(job for job, _ in ahead)]:
+        for future in [*archiving, *ahead]:
             with contextlib.suppress(Exception):
                 future.result()
         raise
@@ -842,22 +830,33 @@ def _is_csv(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() == ".csv"
 
 
+def _received(file: SourceFile) -> Received:
+    return (file.name, file.data, file.problem)
+
+
+def _split(window: list[SourceFile], new: list[int], parse_forms: bool) -> tuple[list, list]:
+    """The positions of a window's new files parsed by collect (or `parse`): the CSVs, or
+    every one with `parse_forms`; and those the archiver reads: the forms."""
+    here, forms = [], []
+    for i in new:
+        (here if parse_forms or _is_csv(window[i].name) else forms).append(i)
+    return here, forms
+
+
 def _archive_job(
     archiver: Executor,
     workspace: Path,
     window: list[SourceFile],
     hashes: list[str],
     new: list[int],
-    parsed_here: list[int],
-) -> tuple[Future, list[int]]:
-    """Give a window's new files to the archiver, and those of them not parsed here (the
-    forms) to read as well: the future's result is their outcomes, in order, once every new
-    file of the window is archived; the positions of those files come with it."""
-    here = set(parsed_here)
-    forms = [i for i in new if i not in here]
+    forms: list[int],
+) -> Future:
+    """Give a window's new files to the archiver, and its `forms` to read as well: the
+    future's result is their outcomes, in order, once every new file is archived."""
     received = [(hashes[i], window[i].name, window[i].data) for i in new]
-    items = [(window[i].name, window[i].data, window[i].problem) for i in forms]
-    return archiver.submit(archive_and_read, workspace, received, items), forms
+    return archiver.submit(
+        archive_and_read, workspace, received, [_received(window[i]) for i in forms]
+    )
 
 
 def archive_and_read(

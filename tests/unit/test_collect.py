@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from tests.conftest import collected_rows
 from tonghop.collect import (
     SourceFile,
-    archive_file,
     archive_files,
     archive_path,
     collect,
@@ -191,14 +190,15 @@ def test_parse_number(raw: str, expected: float | None) -> None:
     assert parse_number(raw) == expected
 
 
-# archive_file ------------------------------------------------------------------------------
+# archive_files -----------------------------------------------------------------------------
 
 
 def test_archive_file_is_content_addressed_and_read_only(tmp_path: Path) -> None:
     data = b"unit_code,period\n"
     sha = _sha(data)
-    relative = archive_file(tmp_path, sha, "sub/Bao Cao.CSV", data)
-    assert relative == Path("archive") / sha[:2] / f"{sha}.csv"
+    archive_files(tmp_path, [(sha, "sub/Bao Cao.CSV", data)])
+    relative = archive_path(sha, "sub/Bao Cao.CSV")
+    assert relative == f"archive/{sha[:2]}/{sha}.csv"
     stored = tmp_path / relative
     assert stored.read_bytes() == data
     assert stat.S_IMODE(stored.stat().st_mode) == 0o444
@@ -208,17 +208,19 @@ def test_archive_file_is_content_addressed_and_read_only(tmp_path: Path) -> None
 def test_archive_file_never_rewrites(tmp_path: Path) -> None:
     data = b"first"
     sha = _sha(data)
-    first = archive_file(tmp_path, sha, "a.csv", data)
-    second = archive_file(tmp_path, sha, "other-name.csv", b"something else")
-    assert first == second
-    assert (tmp_path / first).read_bytes() == b"first"
+    archive_files(tmp_path, [(sha, "a.csv", data)])
+    archive_files(tmp_path, [(sha, "other-name.csv", b"something else")])
+    assert archive_path(sha, "a.csv") == archive_path(sha, "other-name.csv")
+    assert (tmp_path / archive_path(sha, "a.csv")).read_bytes() == b"first"
 
 
 def test_archive_file_drops_an_odd_suffix(tmp_path: Path) -> None:
     data = b"x"
     sha = _sha(data)
-    relative = archive_file(tmp_path, sha, "weird.c$v", data)
-    assert relative == Path("archive") / sha[:2] / sha
+    archive_files(tmp_path, [(sha, "weird.c$v", data)])
+    relative = archive_path(sha, "weird.c$v")
+    assert relative == f"archive/{sha[:2]}/{sha}"
+    assert (tmp_path / relative).read_bytes() == data
 
 
 def test_archive_files_stages_a_chunk_and_makes_it_durable_at_once(tmp_path: Path) -> None:
@@ -569,8 +571,17 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
         SourceFile("hong.xlsx", b"PK\x03\x04 not a zip"),
     ]
     outcomes = {}
+    real_read_chunk = collect_module.read_chunk
+    parsed_here: list[str] = []
+
+    def read_no_form(items):  # noqa: ANN001, ANN202 - collect's own parse, in this process only
+        parsed_here.extend(name for name, _data, _problem in items)
+        return real_read_chunk(items)
+
     for where, least in (("here", 10**9), ("process", 1)):
         monkeypatch.setattr(collect_module, "ARCHIVE_PROCESS_MIN_FILES", least)
+        if where == "process":
+            monkeypatch.setattr(collect_module, "read_chunk", read_no_form)
         archiver = collect_module._archiver(len(files))
         assert isinstance(archiver, ProcessPoolExecutor) == (where == "process")
         archiver.shutdown()
@@ -589,6 +600,8 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
         }
         outcomes[where] = (result.loaded, result.rejected, rows, archive)
     assert outcomes["process"] == outcomes["here"]
+    # This process parsed the CSVs; the forms were read in the archive process.
+    assert sorted(parsed_here) == ["a-sua.csv", "a.csv", "hong.csv", "nhieu-don-vi.csv"]
     loaded, rejected, rows, archive = outcomes["process"]
     assert loaded == ["a.csv", "nhieu-don-vi.csv", "bieu-mau.xlsx", "a-sua.csv"]
     assert [r["file"] for r in rejected] == ["hong.csv", "hong.xlsx"]
