@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import re
+import zipfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -109,7 +111,7 @@ def write_letters(
     )
     keys: dict[str, str] = {}
     written = []
-    doc: DocxDocument | None = None
+    letters: _LetterPackage | None = None
     for unit in letter_units(queue(con), catalog or load_catalog()):
         view = {"settings": settings.model_dump(), "unit": unit, "today": today or date.today()}
         stem = _SAFE_NAME.sub("_", unit["unit_code"])
@@ -122,9 +124,9 @@ def write_letters(
         md_path.write_text(text, encoding="utf-8")
         # One Word document, emptied for each letter: opening python-docx's default package
         # costs as much as saving a letter (17 ms each).
-        if doc is None:
-            doc = _blank_letter(settings)
-        write_docx(view, settings, docx_path, doc)
+        if letters is None:
+            letters = _LetterPackage(_blank_letter(settings))
+        write_docx(view, settings, docx_path, letters)
     with transaction(con):
         con.execute("delete from letters_written where folder = ?", [where])
         insert_rows(con, "letters_written", [[where, stem, key] for stem, key in keys.items()])
@@ -157,13 +159,49 @@ def _blank_letter(settings: ReportSettings) -> DocxDocument:
     return doc
 
 
+class _LetterPackage:
+    """A `_blank_letter` written into again and again, and saved: only its body changes.
+
+    Every other part (styles alone are ~790 KB of XML) is serialised and compressed once, into
+    a Word package without the body; each letter is that package with its own body added.
+    python-docx's `save` did all of it for every letter: ~14 of its ~21 ms, at 60,000 units
+    8.4 of the 12.4 s the 600 letters took.
+    """
+
+    def __init__(self, doc: DocxDocument) -> None:
+        self.doc = doc
+        self._body_name = doc.part.partname.lstrip("/")
+        self._rest: bytes | None = None
+
+    def save(self, path: Path) -> None:
+        if self._rest is None:
+            self._rest = self._without_body()
+        package = io.BytesIO(self._rest)
+        with zipfile.ZipFile(package, "a", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(self._body_name, self.doc.part.blob)
+        path.write_bytes(package.getvalue())
+
+    def _without_body(self) -> bytes:
+        whole, rest = io.BytesIO(), io.BytesIO()
+        self.doc.save(whole)
+        with zipfile.ZipFile(whole) as src, zipfile.ZipFile(rest, "w") as dst:
+            for info in src.infolist():
+                if info.filename != self._body_name:
+                    dst.writestr(info, src.read(info))
+        return rest.getvalue()
+
+
 def write_docx(
-    view: dict[str, Any], settings: ReportSettings, path: Path, doc: DocxDocument | None = None
+    view: dict[str, Any],
+    settings: ReportSettings,
+    path: Path,
+    letters: _LetterPackage | None = None,
 ) -> Path:
-    """The letter in Word, written into `doc` (a `_blank_letter`, emptied first) or a new one."""
+    """The letter in Word, written into `letters`' document (emptied first) or a new one."""
     unit, today = view["unit"], view["today"]
-    if doc is None:
-        doc = _blank_letter(settings)
+    if letters is None:
+        letters = _LetterPackage(_blank_letter(settings))
+    doc = letters.doc
     body = doc.element.body
     for child in list(body):
         if child.tag != qn("w:sectPr"):  # the page settings stay
@@ -200,7 +238,7 @@ def write_docx(
             "kỳ có sai sót."
         )
     para("Nơi nhận: như trên; lưu Văn phòng.", italic=True)
-    doc.save(str(path))
+    letters.save(path)
     return path
 
 

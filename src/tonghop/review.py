@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -186,15 +186,23 @@ def find(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
 
 def history(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
     """Every action taken on one finding, oldest first."""
-    if not _has_table(con, "review_actions"):
-        return []
-    return _rows(
-        con.execute(
-            "select * exclude (prev_hash, row_hash) from review_actions "
-            "where finding_key = ? order by seq",
-            [key],
-        )
+    return histories(con, [key])[key]
+
+
+def histories(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, list[dict]]:
+    """`history` of each finding, in one query (the review page shows every finding's: a query
+    each took 3.5 s for 909 findings at 60,000 units)."""
+    found: dict[str, list[dict]] = {key: [] for key in keys}
+    if not found or not _has_table(con, "review_actions"):
+        return found
+    cursor = con.execute(
+        "select * exclude (prev_hash, row_hash) from review_actions "
+        "where finding_key in (select unnest(?::varchar[])) order by seq",
+        [list(found)],
     )
+    for row in _rows(cursor):
+        found[row["finding_key"]].append(row)
+    return found
 
 
 def current_value(

@@ -22,7 +22,7 @@ from tonghop.review import (
     ACTION_LABELS,
     SEVERITY_LABELS,
     STATE_LABELS,
-    history,
+    histories,
     queue,
 )
 
@@ -105,6 +105,7 @@ def group_by_unit(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> dict[str, Any]:
     """What the review page shows: every finding of the latest validation, by unit."""
     rows = [finding_view(r, catalog) for r in queue(con)]
+    actions = histories(con, [row["finding_key"] for row in rows])
     for row in rows:
         row["history"] = [
             h
@@ -113,7 +114,7 @@ def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> 
                 "before": "" if h["before_value"] is None else number(h["before_value"]),
                 "after": "" if h["after_value"] is None else number(h["after_value"]),
             }
-            for h in history(con, row["finding_key"])
+            for h in actions[row["finding_key"]]
         ]
     totals = {state: 0 for state in STATE_LABELS}
     for row in rows:

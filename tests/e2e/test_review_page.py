@@ -4,9 +4,11 @@ data is shown, never run (in the browser, in Markdown letters, in a spreadsheet)
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import subprocess
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from docx import Document
 
 from tonghop.db import open_db
-from tonghop.letters import write_letters
+from tonghop.letters import _blank_letter, _LetterPackage, write_docx, write_letters
 from tonghop.review import correct, reject
 from tonghop.review_page import write_review_page
 from tonghop.settings import ReportSettings
@@ -131,6 +133,21 @@ def test_page_shows_every_finding_in_headless_chromium(page, tmp_path: Path) -> 
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
+def test_each_finding_shows_its_own_review_history(page) -> None:
+    """The actions on every finding are read in one query: each shows under its own finding."""
+    _, out = page
+    html = (out / "kiem-tra.html").read_text(encoding="utf-8")
+    blocks = {
+        part.split('"', 1)[0]: part for part in html.split('id="finding-')[1:]
+    }  # each finding's block, up to the next one
+    assert "hiệu chỉnh" in blocks["f2"] and "Gõ nhầm dấu trừ" in blocks["f2"]
+    assert "(nguồn: điện thoại với đơn vị)" in blocks["f2"]
+    assert "yêu cầu nộp lại" in blocks["f3"] and "Đề nghị nộp lại biểu" in blocks["f3"]
+    assert "Gõ nhầm dấu trừ" not in blocks["f3"]
+    for key in ("f1", "f4"):
+        assert 'class="history"' not in blocks[key].split("</section>")[0]
+
+
 def test_csv_export_neutralises_formulas(page) -> None:
     _, out = page
     with open(out / "kiem-tra.csv", encoding="utf-8-sig", newline="") as handle:
@@ -175,6 +192,37 @@ def test_letters_for_units_with_open_or_rejected_findings(page) -> None:
         assert f"(mã {code})" in text and f"(mã {before})" not in text
         assert text.count("THÔNG BÁO KẾT QUẢ KIỂM TRA SỐ LIỆU BÁO CÁO") == 1
         assert round(later.sections[0].page_width.mm) == 210
+
+
+def test_each_letter_holds_the_parts_python_docx_would_save(tmp_path: Path) -> None:
+    """A letter is saved from a package made once without its body: what each file holds, part
+    for part, is what python-docx's own save of the same document gives."""
+
+    def parts(data: bytes) -> dict[str, bytes]:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return {info.filename: z.read(info) for info in z.infolist()}
+
+    settings = ReportSettings()
+    letters = _LetterPackage(_blank_letter(settings))
+    bodies = set()
+    for code, name in (("P1", "Đảng bộ Sở Tài chính"), ("P2", "Chi bộ Trường Tiểu học")):
+        unit = {
+            "unit_code": code,
+            "name": name,
+            "periods": ["2024"],
+            "must_fix": [],
+            "to_check": [],
+        }
+        path = write_docx(
+            {"unit": unit, "today": date(2024, 7, 10)}, settings, tmp_path / code, letters
+        )
+        whole = io.BytesIO()
+        letters.doc.save(whole)
+        assert parts(path.read_bytes()) == parts(whole.getvalue())
+        text = "\n".join(p.text for p in Document(str(path)).paragraphs)
+        assert f"Kính gửi: {name} (mã {code})" in text
+        bodies.add(parts(path.read_bytes())["word/document.xml"])
+    assert len(bodies) == 2
 
 
 def test_letters_are_written_again_only_when_they_change(page, tmp_path: Path) -> None:
