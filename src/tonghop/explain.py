@@ -283,11 +283,14 @@ def _by_figure(
         return {}
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(figures))
     aggregates = {"count": "count(*)"} | (totals or {})
-    over = "over (partition by figure)"
-    keep = (
-        f"qualify row_number() over (partition by figure order by unit_code, ordinal) <= {limit}"
-        if limit is not None
-        else ""
+    # A figure's first `limit` rows are kept in a heap as its rows go by (arg_min with a count),
+    # where a window's row_number sorted every row of every figure: at 60,000 units the rows of
+    # the values' figures (6.7 million) took 4.1-4.4 s, 1.7 s this way.
+    rows = (
+        "select * from q"
+        if limit is None
+        else f"select unnest(r) from (select unnest(arg_min(q, (unit_code, ordinal), {limit})) "
+        "as r from q group by figure)"
     )
     # Where a value stood in its file is looked up for the rows kept only, the values read
     # only for their submissions: for every row before the limit it took 5 of the trace's
@@ -306,9 +309,11 @@ def _by_figure(
     sql = (
         f"with f(figure, measure, group_type, group_value, code, detail, level) as "
         f"(values {values}), q as ({select}), "
-        f"kept as (select q.*, "
-        f"{', '.join(f'{a} {over} as _{name}' for name, a in aggregates.items())} "
-        f"from q {keep}) "
+        f"totals as (select figure, "
+        f"{', '.join(f'{a} as _{name}' for name, a in aggregates.items())} "
+        f"from q group by figure), "
+        f"kept as (select r.*, {', '.join(f'totals._{name}' for name in aggregates)} "
+        f"from ({rows}) as r join totals using (figure)) "
         f"{located} order by figure, unit_code, ordinal"
     )
     found: dict[str, Found] = {}
