@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import gc
 import hashlib
@@ -80,19 +81,48 @@ def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.exists(root) or not fs.isdir(root):
         raise FileNotFoundError(f"Không đọc được nguồn dữ liệu: '{source}' không phải là thư mục")
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        return _read_local(root, max_bytes)
     root_path = PurePosixPath(root)
-    local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
-    paths = _local_files(root) if local else sorted(fs.find(root))
     files = []
-    for path in paths:
-        relative = PurePosixPath(path).relative_to(root_path)
-        if any(part.startswith(".") for part in relative.parts):
+    for path in sorted(fs.find(root)):
+        relative = str(PurePosixPath(path).relative_to(root_path))
+        if any(part.startswith(".") for part in relative.split("/")):
             continue
-        if local and os.path.islink(path):
+        try:
+            with fs.open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            continue  # gone between listing and reading: see _read_local
+        files.append(_source_file(relative, data, max_bytes))
+    return files
+
+
+def _read_local(root: str, max_bytes: int) -> list[SourceFile]:
+    """`read_source` for a local folder: plain system calls, where fsspec's file objects and
+    path objects cost 4.7-6.1 s for the 60,000 files of a national batch (1.3-1.9 s so)."""
+    files = []
+    for relative, path, is_link in _local_files(root):
+        if not is_link:
+            try:
+                # O_NOFOLLOW: a file made a link since it was listed is refused, not followed
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except FileNotFoundError:
+                # Gone between listing and reading (a unit took its file back): not received;
+                # the next run picks up whatever is there then.
+                continue
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                is_link = True
+            else:
+                with open(fd, "rb") as handle:
+                    files.append(_source_file(relative, handle.read(), max_bytes))
+        if is_link:
             target = os.readlink(path)
             files.append(
                 SourceFile(
-                    str(relative),
+                    relative,
                     target.encode(),
                     problem=(
                         f"Tệp '{relative}' là liên kết tượng trưng tới '{target}': tonghop "
@@ -100,32 +130,36 @@ def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile
                     ),
                 )
             )
-            continue
-        try:
-            with fs.open(path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            # Gone between listing and reading (a unit took its file back): not received;
-            # the next run picks up whatever is there then.
-            continue
-        problem = None
-        if len(data) > max_bytes:
-            problem = (
-                f"Tệp '{relative}' dung lượng {len(data):,} byte, vượt giới hạn {max_bytes:,} "
-                "byte của một báo cáo; tệp được lưu nhưng không đọc."
-            )
-        files.append(SourceFile(str(relative), data, problem=problem))
     return files
 
 
-def _local_files(root: str) -> list[str]:
-    """Files below a local folder, sorted; links (to files or folders) listed, never followed."""
-    out = []
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
-        dirs[:] = [d for d in dirs if d not in links]
-        out += [os.path.join(folder, n) for n in [*names, *links]]
-    return sorted(out)
+def _source_file(relative: str, data: bytes, max_bytes: int) -> SourceFile:
+    problem = None
+    if len(data) > max_bytes:
+        problem = (
+            f"Tệp '{relative}' dung lượng {len(data):,} byte, vượt giới hạn {max_bytes:,} "
+            "byte của một báo cáo; tệp được lưu nhưng không đọc."
+        )
+    return SourceFile(relative, data, problem=problem)
+
+
+def _local_files(root: str) -> list[tuple[str, str, bool]]:
+    """The files below a local folder, hidden ones left out: (path relative to `root`, path,
+    whether it is a symbolic link), sorted. Links (to files or folders) are listed, never
+    followed."""
+    root = root.rstrip("/") or "/"
+    cut = len(root) + (0 if root.endswith("/") else 1)
+    found, folders = [], [root]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                else:
+                    found.append((entry.path[cut:], entry.path, entry.is_symlink()))
+    return sorted(found)
 
 
 @dataclass(frozen=True)

@@ -141,26 +141,45 @@ def test_disk_full_while_archiving_fails_cleanly_and_rerun_succeeds(
     assert context["cutoff"]["members"] == 14103
 
 
-def test_a_file_that_vanishes_before_it_is_read_is_not_received(tmp_path):
+def test_a_file_that_vanishes_before_it_is_read_is_not_received(tmp_path, monkeypatch):
     source = tmp_path / "src"
     source.mkdir()
     for name in ("a.csv", "b.csv"):
         (source / name).write_text("unit_code,period,indicator_code,value\nU1,2023,x,1\n")
-    import fsspec.implementations.local as local
+    import tonghop.collect as collect
 
-    real_open = local.LocalFileSystem._open
+    listed = collect._local_files
 
-    def open_after_removal(self, path, *args, **kwargs):
-        if path.endswith("b.csv"):
-            os.remove(path)
-        return real_open(self, path, *args, **kwargs)
+    def list_then_take_back(root):
+        found = listed(root)
+        (source / "b.csv").unlink()  # the unit took it back between listing and reading
+        return found
 
-    local.LocalFileSystem._open = open_after_removal
-    try:
-        files = pipeline.read_source(str(source))
-    finally:
-        local.LocalFileSystem._open = real_open
+    monkeypatch.setattr(collect, "_local_files", list_then_take_back)
+    files = pipeline.read_source(str(source))
     assert [f.name for f in files] == ["a.csv"]
+
+
+def test_a_file_made_a_link_after_listing_is_received_as_a_link_not_followed(tmp_path, monkeypatch):
+    source = tmp_path / "src"
+    source.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("mật khẩu")
+    (source / "a.csv").write_text("unit_code,period,indicator_code,value\nU1,2023,x,1\n")
+    import tonghop.collect as collect
+
+    listed = collect._local_files
+
+    def list_then_swap(root):
+        found = listed(root)
+        (source / "a.csv").unlink()
+        (source / "a.csv").symlink_to(secret)  # swapped for a link once listed as a file
+        return found
+
+    monkeypatch.setattr(collect, "_local_files", list_then_swap)
+    (received,) = pipeline.read_source(str(source))
+    assert received.name == "a.csv" and received.data == str(secret).encode()
+    assert "liên kết tượng trưng" in received.problem
 
 
 def test_a_locked_workspace_is_refused_with_a_clear_message(tmp_path):
