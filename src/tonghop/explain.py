@@ -286,12 +286,15 @@ def _by_figure(
     # A figure's first `limit` rows are kept in a heap as its rows go by (arg_min with a count),
     # where a window's row_number sorted every row of every figure: at 60,000 units the query
     # of the values' figures (112 figures, a row per unit each) took 4.1-4.4 s, 1.7 s this way.
-    rows = (
-        "select * from q"
-        if limit is None
-        else f"select unnest(r) from (select unnest(arg_min(q, (unit_code, ordinal), {limit})) "
-        "as r from q group by figure)"
-    )
+    if limit is None:
+        rows = "select * from q"
+    elif limit < 1:  # DuckDB's arg_min takes a count from 1
+        rows = "select * from q where false"
+    else:
+        rows = (
+            f"select unnest(r) from (select unnest(arg_min(q, (unit_code, ordinal), {limit})) "
+            "as r from q group by figure)"
+        )
     # Where a value stood in its file is looked up for the rows kept only, the values read
     # only for their submissions: for every row before the limit it took 5 of the trace's
     # 9-10 s at 60,000 units.

@@ -238,8 +238,11 @@ def test_a_capped_trace_keeps_the_first_units_and_totals_over_all(workspace: Pat
         context = report_context(con, RANGE)
         full, _ = explain_all(con, context)
         capped, _ = explain_all(con, context, limit=1)
+        none, _ = explain_all(con, context, limit=0)
     finally:
         con.close()
+    assert [e.figure for e in none] == [e.figure for e in full]
+    assert all(not e.contributions for e in none)
     assert [e.figure for e in capped] == [e.figure for e in full]
     for whole, cut in zip(full, capped, strict=True):
         assert cut.contributions == whole.contributions[:1]
