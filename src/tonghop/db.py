@@ -75,6 +75,11 @@ create table if not exists findings (
     file_name       varchar,
     location        varchar
 );
+create table if not exists registry_loaded (  -- the registry file last stored (registry.py)
+    key       varchar not null,              -- sha256 of its bytes and of the reader's code
+    signature varchar not null,              -- the stored units' and contacts' hashes then
+    units     integer not null
+);
 create table if not exists validation_state (  -- the last validation (tonghop.validate)
     fingerprint  varchar not null,           -- rules, catalog, registry, periods in scope
     run_id       varchar not null,

@@ -20,7 +20,7 @@ from tonghop.collect import (
 from tonghop.consolidate import report_context, run_models
 from tonghop.db import open_db
 from tonghop.periods import PeriodRange
-from tonghop.registry import read_registry, store_registry
+from tonghop.registry import load_registry_file, registry_key
 from tonghop.validate import Finding, validate
 
 # GX Data Docs of a run, in OUT: the unit-level suites at the top, the consolidated level's in
@@ -46,11 +46,13 @@ class RunSummary:
 
 
 def load_registry(workspace: Path, registry: Path) -> int:
-    """Replace the workspace's registry with the given CSV; return the number of units."""
-    units = read_registry(registry)
+    """Replace the workspace's registry with the given CSV; return the number of units.
+
+    Nothing is read again when it is the file stored last (`registry.load_registry_file`); a
+    missing file is refused before the workspace is opened."""
+    key = registry_key(registry)
     with open_db(workspace) as con:
-        store_registry(con, units)
-    return len(units)
+        return load_registry_file(con, registry, key)
 
 
 def collect_files(

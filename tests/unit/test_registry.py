@@ -180,3 +180,52 @@ def test_store_registry_keeps_the_old_one_when_the_new_one_fails(tmp_path: Path)
         assert con.execute("select unit_code from registry_units").fetchall() == [("A",)]
     finally:
         con.close()
+
+
+def test_the_registry_file_stored_last_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    """Every run loads the registry: the file stored last is not read again while the stored
+    registry is unchanged; another file, or a registry changed since, is read and stored."""
+    import tonghop.registry as registry
+    from tonghop.pipeline import load_registry
+
+    workspace = tmp_path / "ws"
+    path = _write(
+        tmp_path,
+        HEADER
+        + "A,Đảng bộ A,agency,dang_bo,2000-01-01,\n"
+        + "B,Chi bộ B,soe,chi_bo,2000-01-01,2021-06-30\n",
+    )
+    reads = []
+    real_read = registry.read_registry
+    monkeypatch.setattr(registry, "read_registry", lambda p: reads.append(p) or real_read(p))
+
+    def stored() -> list[tuple]:
+        con = connect(workspace)
+        try:
+            return con.execute(
+                "select unit_code, valid_to from registry_units order by 1"
+            ).fetchall()
+        finally:
+            con.close()
+
+    assert load_registry(workspace, path) == 2 and len(reads) == 1
+    assert load_registry(workspace, path) == 2 and len(reads) == 1  # the same file: not read
+    assert stored() == [("A", None), ("B", date(2021, 6, 30))]
+
+    con = connect(workspace)
+    con.execute("delete from registry_units where unit_code = 'B'")  # changed behind its back
+    con.close()
+    assert load_registry(workspace, path) == 2 and len(reads) == 2
+    assert stored() == [("A", None), ("B", date(2021, 6, 30))]
+
+    path.write_text(HEADER + "A,Đảng bộ A,agency,dang_bo,2000-01-01,\n", encoding="utf-8")
+    assert load_registry(workspace, path) == 1 and len(reads) == 3  # another file: read
+    assert stored() == [("A", None)]
+
+    path.write_text(HEADER + "A,Đảng bộ A,khong-ro,dang_bo,2000-01-01,\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="dòng 2: khối 'khong-ro'"):
+        load_registry(workspace, path)  # a bad file is refused, even after a good one
+    assert stored() == [("A", None)]
+    with pytest.raises(RegistryError, match="Không tìm thấy tệp danh mục đơn vị"):
+        load_registry(tmp_path / "moi", tmp_path / "khong-co.csv")
+    assert not (tmp_path / "moi").exists()  # refused before the workspace was made
