@@ -114,23 +114,25 @@ def _read_local(root: str, max_bytes: int) -> list[SourceFile]:
             except OSError as exc:
                 if exc.errno != errno.ELOOP:
                     raise
-                is_link = True
             else:
                 with open(fd, "rb") as handle:
                     files.append(_source_file(relative, handle.read(), max_bytes))
-        if is_link:
-            target = os.readlink(path)
-            files.append(
-                SourceFile(
-                    relative,
-                    target.encode(),
-                    problem=(
-                        f"Tệp '{relative}' là liên kết tượng trưng tới '{target}': tonghop "
-                        "không đọc theo liên kết; đề nghị gửi chính tệp báo cáo."
-                    ),
-                )
-            )
+                continue
+        files.append(_link_file(relative, path))
     return files
+
+
+def _link_file(relative: str, path: str) -> SourceFile:
+    """A symbolic link, received as what it points to and never followed."""
+    target = os.readlink(path)
+    return SourceFile(
+        relative,
+        target.encode(),
+        problem=(
+            f"Tệp '{relative}' là liên kết tượng trưng tới '{target}': tonghop "
+            "không đọc theo liên kết; đề nghị gửi chính tệp báo cáo."
+        ),
+    )
 
 
 def _source_file(relative: str, data: bytes, max_bytes: int) -> SourceFile:

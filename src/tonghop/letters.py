@@ -192,15 +192,10 @@ class _LetterPackage:
 
 
 def write_docx(
-    view: dict[str, Any],
-    settings: ReportSettings,
-    path: Path,
-    letters: _LetterPackage | None = None,
+    view: dict[str, Any], settings: ReportSettings, path: Path, letters: _LetterPackage
 ) -> Path:
-    """The letter in Word, written into `letters`' document (emptied first) or a new one."""
+    """The letter in Word, written into `letters`' document (emptied first) and saved."""
     unit, today = view["unit"], view["today"]
-    if letters is None:
-        letters = _LetterPackage(_blank_letter(settings))
     doc = letters.doc
     body = doc.element.body
     for child in list(body):

@@ -191,9 +191,9 @@ def test_the_registry_file_stored_last_is_not_read_again(tmp_path: Path, monkeyp
     workspace = tmp_path / "ws"
     path = _write(
         tmp_path,
-        HEADER
-        + "A,Đảng bộ A,agency,dang_bo,2000-01-01,\n"
-        + "B,Chi bộ B,soe,chi_bo,2000-01-01,2021-06-30\n",
+        "unit_code,name,sector,form,valid_from,valid_to,contact_email\n"
+        + "A,Đảng bộ A,agency,dang_bo,2000-01-01,,a@example.vn\n"
+        + "B,Chi bộ B,soe,chi_bo,2000-01-01,2021-06-30,\n",
     )
     reads = []
     real_read = registry.read_registry
@@ -218,8 +218,16 @@ def test_the_registry_file_stored_last_is_not_read_again(tmp_path: Path, monkeyp
     assert load_registry(workspace, path) == 2 and len(reads) == 2
     assert stored() == [("A", None), ("B", date(2021, 6, 30))]
 
+    con = connect(workspace)
+    con.execute("delete from unit_contacts")  # a contact lost is a change too
+    con.close()
+    assert load_registry(workspace, path) == 2 and len(reads) == 3
+    con = connect(workspace)
+    assert con.execute("select * from unit_contacts").fetchall() == [("A", "a@example.vn")]
+    con.close()
+
     path.write_text(HEADER + "A,Đảng bộ A,agency,dang_bo,2000-01-01,\n", encoding="utf-8")
-    assert load_registry(workspace, path) == 1 and len(reads) == 3  # another file: read
+    assert load_registry(workspace, path) == 1 and len(reads) == 4  # another file: read
     assert stored() == [("A", None)]
 
     path.write_text(HEADER + "A,Đảng bộ A,khong-ro,dang_bo,2000-01-01,\n", encoding="utf-8")
