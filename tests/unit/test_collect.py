@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 import stat
 import time
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from tests.conftest import collected_rows
 from tonghop.collect import (
     SourceFile,
+    _plain_csv_groups,
     archive_files,
     archive_path,
     collect,
@@ -146,7 +148,18 @@ _CSV_CASES = {
     "spaces, wide digits": HEADER
     + "D1,2024,members_total,12\n D1 ,2024,members_admitted,\uff13\nD1, 2024,members_rated,"
     + "1234567890123456\n",
+    # what a spreadsheet or Python's csv module writes: CRLF, one unit, a ratio, a note
+    "crlf, one unit": "unit_code,period,indicator_code,value,note\r\n"
+    + "D1,2024,members_total,1.117,\r\nD1,2024,members_rated_good_pct,51,23,\r\n"
+    + "D1 ,2024 ,members_admitted, 7 ,tăng\r\nD1,2024,members_rated,0012,\r\n",
+    "crlf, one unit, no note, digits too long": "unit_code,period,indicator_code,value\r\n"
+    + "D1,2024,members_total,12\r\nD1,2024,members_rated,1234567890123456\r\n",
+    # a carriage return alone ends a row for the csv module; a row longer than the header
+    "lone carriage return, long row": HEADER
+    + "D1,2024,members_total,1.117\rD1,2024,members_admitted,3\nD1,2024,members_rated,4,x\n",
 }
+# Files read with str.split by columns (_plain_csv_groups), the csv module reading the others.
+_PLAIN_CASES = {"plain", "crlf, one unit, no note, digits too long"}
 
 
 @pytest.mark.parametrize("case", sorted(_CSV_CASES))
@@ -161,7 +174,58 @@ def test_read_chunk_reads_a_csv_as_parse_csv_then_read_values(case: str) -> None
     parsed = parse_csv("a.csv", data)
     groups = read_values("a.csv", parsed)
     assert read_chunk([("a.csv", data, None)]) == [("loaded", "csv", groups, parsed.warnings)]
-    assert parsed.warnings or case == "plain"
+    assert parsed.warnings or case in _PLAIN_CASES
+    assert (_plain_csv_groups("a.csv", data) is not None) == (case in _PLAIN_CASES)
+
+
+def test_plain_csvs_read_by_columns_give_what_the_csv_module_gives() -> None:
+    # Seeded edits of plain files (cells, delimiters, line ends, blank and short rows, spaces):
+    # whenever the by-columns reading takes a file, it gives the csv module's groups and
+    # warnings exactly, or the file has no values and the csv module's path refuses it.
+    rng = random.Random(20261128)
+    bases = [
+        (HEADER + "D1,2024,members_total,120\nD1,2024,members_rated_good_pct,51.23\n").encode(),
+        b"unit_code,period,indicator_code,value,note\r\nD1,2024,members_total,1.117,a\r\n"
+        b"D1,2024,members_admitted,4,\r\n",
+    ]
+    pieces = [b",", b";", b"\t", b"\r", b"\n", b"\r\n", b" ", b"\x0b", b"1.5", b"1,5", b"x",
+              b"12345678901234567", b"D2", b"2023", b",,,", b"\n\n", b'"', b"\xc3\xa2"]  # fmt: skip
+    taken = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data) + 1)
+            if rng.random() < 0.6:
+                data[at:at] = rng.choice(pieces)
+            else:
+                del data[at : at + rng.randint(1, 4)]
+        data = bytes(data)
+        plain = _plain_csv_groups("e.csv", data)
+        if plain is None:
+            continue
+        taken += 1
+        parsed = parse_csv("e.csv", data)
+        assert plain == (read_values("e.csv", parsed), parsed.warnings), data
+    assert taken > 300  # the edits left enough files plain to test the reading
+
+
+def test_a_cell_over_the_csv_modules_limit_rejects_the_file_not_the_batch(tmp_path: Path) -> None:
+    long_note = b"unit_code,period,indicator_code,value,note\nD9,2024,members_total,5,"
+    huge = long_note + b"x" * 200_000 + b"\n"
+    files = [
+        SourceFile("dai.csv", huge),
+        SourceFile("tot.csv", (HEADER + "D1,2024,x,1\n").encode()),
+    ]
+    con = connect(tmp_path)
+    try:
+        result = collect(con, tmp_path, files, batch_id="b1")
+    finally:
+        con.close()
+    assert result.loaded == ["tot.csv"]
+    [rejected] = result.rejected
+    assert rejected["file"] == "dai.csv"
+    assert "'dai.csv', dòng 2" in rejected["reason"] and "131.072 ký tự" in rejected["reason"]
+    assert (tmp_path / rejected["archived_as"]).read_bytes() == huge
 
 
 # parse_number ------------------------------------------------------------------------------
