@@ -114,7 +114,9 @@ def _run(
     from flows.run import RunParameters, run
 
     embedded = _start_embedded_api()
-    _warm_imports()  # overlaps the server's start, which runs in its own process
+    if embedded is not None:
+        _warm_imports()  # overlaps the server's start, which runs in its own process
+    # Against a running server, validate imports GX while DuckDB builds its frames.
 
     params = RunParameters(
         source=source,

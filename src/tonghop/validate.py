@@ -3,10 +3,13 @@ turn failing rows into findings a steward can read."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import re
+import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -787,6 +790,7 @@ def validate(
         if incremental and batch_id and last and last["fingerprint"] == fingerprint:
             units = touched_units(con, batch_id, rules, last["max_seq"])
         try:
+            _import_gx_meanwhile()
             prepare_frames(
                 con, catalog, expected_periods, extra_periods, batch_id, units, ruleset.min_history
             )
@@ -803,6 +807,22 @@ def validate(
         if units is None:
             return findings
         return load_findings(con, periods)
+
+
+def _import_gx_meanwhile() -> None:
+    """Import Great Expectations in a thread of its own while this one builds the frames.
+
+    The first import in a process (a flow run on a worker) costs 3-4 s of Python; building the
+    frames is DuckDB's work, which runs without holding the interpreter lock. Python's import
+    locks make `run_expectations` wait for the import to end, or report its error itself.
+    """
+    if "great_expectations" not in sys.modules:
+        threading.Thread(target=_import_gx, name="tonghop-import-gx", daemon=True).start()
+
+
+def _import_gx() -> None:
+    with contextlib.suppress(Exception):  # the import in run_expectations raises it again
+        import tonghop.gx_failing_rows  # noqa: F401 - and with it Great Expectations
 
 
 def validation_fingerprint(

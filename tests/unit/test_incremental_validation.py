@@ -4,6 +4,8 @@ the findings are exactly those a full validation of the same workspace gives."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -131,3 +133,40 @@ def test_a_changed_registry_validates_everything_again(loaded, tmp_path):
         state = last_validation(con)
     assert (state["mode"], state["units"]) == ("incremental", 0)
     assert _stored(workspace) == before and len(kept) == len(before)
+
+
+_FRESH_PROCESS = """
+import sys, threading
+from pathlib import Path
+from tonghop import pipeline, validate
+from tonghop.periods import PeriodRange
+
+assert "great_expectations" not in sys.modules
+imported_on = []
+import_gx = validate._import_gx
+validate._import_gx = lambda: (imported_on.append(threading.current_thread().name), import_gx())
+pipeline.validate_scope(
+    Path(sys.argv[1]), pipeline.load_catalog(), PeriodRange.parse("2024"), sys.argv[2], "t",
+    None, False,
+)
+print(imported_on)
+"""
+
+
+def test_a_process_without_gx_imports_it_while_the_frames_are_built(loaded, tmp_path):
+    # A flow run on a worker starts without GX: validate imports it on a thread of its own
+    # while DuckDB builds the frames, and finds what a full validation found before.
+    _, base = loaded
+    workspace = tmp_path / "ws"
+    shutil.copytree(base, workspace)
+    expected = _stored(workspace)
+    with open_db(workspace) as con:
+        (batch_id,) = con.execute("select max_by(batch_id, seq) from submissions").fetchone()
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, str(workspace), batch_id],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "['tonghop-import-gx']"
+    assert _stored(workspace) == expected
