@@ -361,10 +361,16 @@ def run(params: RunParameters) -> pipeline.RunSummary:
             params.workspace, PeriodRange.parse(params.period)
         )
         outputs = pipeline.write_findings(params.out, findings, collected.rejected)
-        context["trace"] = explain_figures(params.workspace, context)
-        # quote(): the context carries every unit's contribution; Prefect need not walk it.
-        outputs |= render(quote(context), params.settings, params.out)
-        outputs |= write_review(params.workspace, params.out, run_id, params.settings)
+        # The review page and the letters (Python, on a thread of the flow's task runner)
+        # while the trace's queries run (DuckDB, which leaves the interpreter lock free).
+        review = write_review.submit(params.workspace, params.out, run_id, params.settings)
+        try:
+            context["trace"] = explain_figures(params.workspace, context)
+            # quote(): the context carries every unit's contribution; Prefect need not walk it.
+            outputs |= render(quote(context), params.settings, params.out)
+        finally:
+            review.wait()  # it writes the workspace: never left running past the writer's slot
+        outputs |= review.result()
         outputs |= trace(params.workspace, quote(context), params.out)
     delivered = to_outbox(outputs, params.settings, params.out, params.period)
     outputs["outbox"] = delivered.outbox
