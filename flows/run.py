@@ -24,7 +24,7 @@ from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
 from tonghop.render import OUTPUT_NAMES, render_report
-from tonghop.runners import parse_on, task_runner
+from tonghop.runners import chunk_parser
 from tonghop.settings import SettingsPath, load_settings
 from tonghop.validate import Finding
 
@@ -90,18 +90,18 @@ def parse_chunk(items: list[Received]) -> list[Outcome]:
 def collect(
     workspace: Path, files: list[SourceFile], show_progress: bool, settings: Path | None = None
 ) -> CollectResult:
-    """Archive every received file and load the new ones, parsed in chunks on the task runner
-    of the settings (`collect:`); the writes stay here, one transaction for whole chunks."""
+    """Archive every received file and load the new ones, parsed in chunks here or on the task
+    runner of the settings (`collect:`); the writes stay here, one transaction for whole chunks."""
     config = load_settings(settings).collect
     progress = _print_progress if show_progress else None
-    with task_runner(config) as runner:
+    with chunk_parser(config, parse_chunk) as parse:
         result = pipeline.collect_files(
             workspace,
             files,
             progress=progress,
-            parse=parse_on(runner, parse_chunk, config.chunks_in_flight),
+            parse=parse,
             chunk_files=config.chunk_files,
-            # Threads share the interpreter lock: the forms go to the archive process instead.
+            # Only a cluster has cores to spare: else the archive process reads the forms.
             parse_forms=config.task_runner == "dask",
         )
     get_run_logger().info(

@@ -1,6 +1,8 @@
 """The task runner the collect flows parse received files on (settings `collect:`).
 
-`thread` (the default) parses in threads of the flow's own process; `dask` sends the chunks to
+`flow` (the default) runs no task per chunk: collect parses each chunk in the flow's own thread
+while its archive process archives and reads the forms. `thread` parses each chunk in a Prefect
+task on threads of the flow's process; `dask` sends the chunks to
 a Dask cluster through prefect-dask: an existing scheduler (`dask_address`), or a local cluster
 started for the run. Only parsing moves: a chunk travels as the bytes the flow already read
 (the source and the archive are on the flow's machine, a Dask worker need not see either) and
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from tonghop.collect import Outcome, ParseChunks, Received
@@ -27,8 +30,21 @@ class ChunkFuture(Protocol):
     def result(self) -> list[Outcome]: ...
 
 
+@contextmanager
+def chunk_parser(settings: CollectSettings, parse_task: Task) -> Iterator[ParseChunks | None]:
+    """Collect's `parse` as the settings say, for the length of a `with` block: None for `flow`
+    (collect parses in its own thread), else one run of `parse_task` per chunk on a task
+    runner entered for the block."""
+    if settings.task_runner == "flow":
+        yield None
+        return
+    with task_runner(settings) as runner:
+        yield parse_on(runner, parse_task, settings.chunks_in_flight)
+
+
 def task_runner(settings: CollectSettings) -> TaskRunner:
-    """A fresh task runner as the settings say; enter it (`with`) around the collect."""
+    """A fresh task runner as the settings say (`thread` or `dask`); enter it (`with`) around
+    the collect."""
     if settings.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 

@@ -107,22 +107,28 @@ class ScheduleSettings(BaseModel):
         return self.due_dates.get(period)
 
 
-TaskRunnerName = Literal["thread", "dask"]
+TaskRunnerName = Literal["flow", "thread", "dask"]
 TASK_RUNNERS = get_args(TaskRunnerName)
 
 
 class CollectSettings(BaseModel):
-    """Where the collect flows parse received files: threads of the flow's own process (the
-    default), or a Dask cluster through prefect-dask (docs/operations.md, "Many units").
+    """Where the collect flows parse received files: the flow itself, chunk by chunk, beside
+    the archive process (`flow`, the default); one Prefect task a chunk on threads of the flow's
+    process (`thread`); or on a Dask cluster through prefect-dask (`dask`; docs/operations.md,
+    "Many units").
 
-    Only parsing moves; archiving and every DuckDB write stay in the flow's process.
+    Only parsing moves; archiving and every DuckDB write stay in the flow's process. On one
+    machine `flow` is the fastest: at 60,000 units a whole run took 33.8 s against 38.3 s with
+    tasks on threads (medians of 8 alternating pairs; benchmarks/RESULTS.md): threads share the
+    interpreter lock, and 120 task runs cost the flow and the Prefect server processor time.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     task_runner: TaskRunnerName = Field(
-        default="thread",
-        description="thread: các luồng của tiến trình flow; dask: một cụm Dask (prefect-dask)",
+        default="flow",
+        description="flow: chính tiến trình flow đọc từng phần; thread: mỗi phần một tác vụ "
+        "Prefect trên các luồng của tiến trình flow; dask: một cụm Dask (prefect-dask)",
     )
     dask_address: str | None = Field(
         default=None,
@@ -132,10 +138,12 @@ class CollectSettings(BaseModel):
         default=2, ge=1, description="Số tiến trình của cụm Dask cục bộ (khi không có địa chỉ)"
     )
     chunk_files: int = Field(
-        default=500, ge=1, description="Số tệp của một phần: một tác vụ đọc tệp mỗi phần"
+        default=500, ge=1, description="Số tệp của một phần (thread, dask: một tác vụ mỗi phần)"
     )
     chunks_in_flight: int = Field(
-        default=4, ge=1, description="Số phần được đọc cùng lúc, trước khi phần đầu được ghi"
+        default=4,
+        ge=1,
+        description="Số phần được đọc cùng lúc, trước khi phần đầu được ghi (thread, dask)",
     )
 
     @field_validator("task_runner", mode="before")
@@ -143,8 +151,9 @@ class CollectSettings(BaseModel):
     def _known_runner(cls, value: object) -> object:
         if value not in TASK_RUNNERS:
             raise ValueError(
-                f"collect.task_runner '{value}' không hợp lệ: chọn 'thread' (mặc định, các "
-                "luồng của tiến trình flow) hoặc 'dask' (một cụm Dask qua prefect-dask)"
+                f"collect.task_runner '{value}' không hợp lệ: chọn 'flow' (mặc định, chính "
+                "tiến trình flow đọc tệp), 'thread' (mỗi phần một tác vụ trên các luồng của "
+                "tiến trình flow) hoặc 'dask' (một cụm Dask qua prefect-dask)"
             )
         return value
 

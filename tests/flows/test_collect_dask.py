@@ -1,6 +1,7 @@
 """The collect flow on a Dask cluster (settings `collect.task_runner: dask`) against a real
 Prefect API: parsing moves to the cluster's worker processes, one task per chunk of files, and
-the workspace ends up exactly as with the default thread pool."""
+the workspace ends up exactly as when the flow parses itself (the default, no task) or in tasks
+on its threads."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def _rows(workspace: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_collect_on_dask_loads_what_the_thread_pool_loads(
+def test_collect_on_dask_or_threads_loads_what_the_flow_loads_itself(
     prefect_api, dask_scheduler, tmp_path: Path
 ):
     bloc = generate(40, tmp_path / "bloc", excel_share=0.1, error_share=0.1)
@@ -89,7 +90,8 @@ def test_collect_on_dask_loads_what_the_thread_pool_loads(
     received = sum(bloc.files.values()) + 2
 
     runners = {
-        "threads": {},
+        "flow": {},  # the default: no task per chunk
+        "thread": {"task_runner": "thread"},
         "dask": {"task_runner": "dask", "dask_address": dask_scheduler, "chunks_in_flight": 3},
         # No address: the run starts its own local cluster (one worker process) and stops it.
         "dask-local": {"task_runner": "dask", "dask_workers": 1},
@@ -99,15 +101,16 @@ def test_collect_on_dask_loads_what_the_thread_pool_loads(
         for name, s in runners.items()
     }
 
-    summary = states["threads"].result()
+    summary = states["flow"].result()
     assert summary["files_seen"] == received
     assert summary["files_loaded"] == received - 2
     assert summary["files_skipped"] == 1 and summary["files_rejected"] == 1
-    rows = _rows(tmp_path / "threads")
+    rows = _rows(tmp_path / "flow")
     chunks = -(-received // CHUNK_FILES)
     for name, state in states.items():
         assert state.result() == summary, name
-        assert _task_runs(state.state_details.flow_run_id, "parse_chunk%") == chunks, name
+        tasks = 0 if name == "flow" else chunks
+        assert _task_runs(state.state_details.flow_run_id, "parse_chunk%") == tasks, name
         assert _rows(tmp_path / name) == rows, name
     # Independently of the runs: one value per data row of every CSV received once.
     data_rows = sum(len(p.read_text(encoding="utf-8").splitlines()) - 1 for p in csv_files)

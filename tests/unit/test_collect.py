@@ -29,7 +29,7 @@ from tonghop.collect import (
 )
 from tonghop.db import connect
 from tonghop.parse import UnreadableFile
-from tonghop.runners import read_ahead, task_runner
+from tonghop.runners import chunk_parser, read_ahead, task_runner
 from tonghop.settings import CollectSettings, load_settings
 
 HEADER = "unit_code,period,indicator_code,value\n"
@@ -685,7 +685,7 @@ def test_collect_settings_choose_the_task_runner() -> None:
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    thread = task_runner(CollectSettings(chunks_in_flight=3))
+    thread = task_runner(CollectSettings(task_runner="thread", chunks_in_flight=3))
     assert isinstance(thread, ThreadPoolTaskRunner) and thread._max_workers == 3
     remote = task_runner(CollectSettings(task_runner="dask", dask_address="tcp://10.0.0.5:8786"))
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
@@ -695,10 +695,20 @@ def test_collect_settings_choose_the_task_runner() -> None:
     assert local.cluster_kwargs["host"] == "127.0.0.1"
 
 
+def test_the_default_runner_parses_in_the_flow_with_no_task() -> None:
+    def parse_task(items):  # never submitted: `flow` starts no runner
+        raise AssertionError("a task was submitted")
+
+    assert CollectSettings().task_runner == "flow"
+    with chunk_parser(CollectSettings(), parse_task) as parse:
+        assert parse is None  # collect parses each chunk itself (tonghop.collect.collect)
+
+
 @pytest.mark.parametrize(
     ("collect_settings", "message"),
     [
-        ({"task_runner": "ray"}, "collect.task_runner 'ray' không hợp lệ: chọn 'thread'"),
+        ({"task_runner": "ray"}, "collect.task_runner 'ray' không hợp lệ: chọn 'flow'"),
+        ({"task_runner": "thread", "dask_address": "tcp://may-chu:8786"}, "đang là 'thread'"),
         (
             {"task_runner": "dask", "dask_address": "may-chu:8786"},
             "cần địa chỉ bộ lập lịch Dask dạng tcp://may-chu:8786",
@@ -724,7 +734,7 @@ def test_collect_settings_read_from_yaml(tmp_path: Path) -> None:
     assert load_settings(path).collect == CollectSettings(
         task_runner="dask", dask_address="tcp://10.0.0.5:8786", chunk_files=200
     )
-    assert load_settings(None).collect.task_runner == "thread"
+    assert load_settings(None).collect.task_runner == "flow"
 
 
 def test_duckdb_memory_limit_from_the_environment(tmp_path, monkeypatch):
