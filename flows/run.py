@@ -185,7 +185,7 @@ def explain_figures(workspace: Path, context: dict) -> dict:
     from tonghop.explain import trace_context
 
     with open_db(workspace) as con:
-        return trace_context(con, context)
+        return trace_context(con, context, keep=True)  # reused while nothing was rebuilt
 
 
 @task(cache_policy=NONE)

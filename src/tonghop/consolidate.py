@@ -290,6 +290,8 @@ def run_models(
                     _refresh(con, model, conditions)
             else:
                 _replace(con, model)
+        if not (refresh and units == 0):  # a model's rows changed: the kept trace is stale
+            con.execute("delete from trace_state")
         con.execute("delete from consolidation_corrections")
         con.execute("insert into consolidation_corrections select * from _consolidate_corrections")
         con.execute("delete from consolidation_state")

@@ -95,6 +95,10 @@ create table if not exists consolidation_state (  -- the last consolidation (con
     units           integer,                 -- units whose rows it rebuilt (incremental)
     max_seq         bigint                   -- highest submission seq it saw
 );
+create table if not exists trace_state (  -- the last trace kept (tonghop.explain.trace_context)
+    basis   varchar not null,                -- what it was computed from (`_trace_basis`)
+    figures varchar not null                 -- its explanations and skipped ids, as JSON
+);
 create table if not exists consolidation_corrections (  -- corrections the last one applied
     submission_id varchar not null,
     corrections   bigint not null,

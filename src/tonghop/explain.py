@@ -10,6 +10,8 @@ total is the figure.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -19,6 +21,7 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import SECTORS, Catalog, load_catalog
+from tonghop.db import state_row, transaction
 from tonghop.render import make_environment, trace_html
 
 MEASURES = ("start", "cutoff", "term")
@@ -504,6 +507,7 @@ def trace_context(
     con: duckdb.DuckDBPyConnection,
     context: dict,
     template_dirs: Sequence[Path] | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """The `trace` entry of a draft context: the HTML draft's appendix "Nguồn gốc số liệu".
 
@@ -511,10 +515,58 @@ def trace_context(
     being the figures rendered once (`tonghop.render.trace_html`, with the same `template_dirs`);
     pass it as `context["trace"]` to `tonghop.render.render_report` and to `write_trace_page`,
     which both embed that HTML.
+
+    With `keep` (a connection that may write), the explanations are stored in the workspace
+    (`trace_state`) and reused by the next call while they would be the same: the consolidation
+    has rebuilt no row since (`tonghop.consolidate.run_models` empties the table when it does)
+    and the draft has the same figures. A run with nothing new then skips the trace's queries
+    (60,000 units: ~2.5 s); only the HTML is rendered again.
     """
-    explanations, skipped = explain_all(con, context, limit=TRACE_UNITS_SHOWN)
-    trace = {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
+    basis = _trace_basis(con, context) if keep else None
+    trace = _kept_trace(con, basis) if basis else None
+    if trace is None:
+        explanations, skipped = explain_all(con, context, limit=TRACE_UNITS_SHOWN)
+        trace = {"figures": [as_dict(e) for e in explanations], "skipped": skipped}
+        if basis:
+            _keep_trace(con, basis, trace)
     return trace | {"html": trace_html(trace, make_environment(template_dirs))}
+
+
+def _trace_basis(con: duckdb.DuckDBPyConnection, context: dict) -> str | None:
+    """What a kept trace must have been computed from to be reused: the last consolidation's
+    fingerprint (models, catalog, periods, registry), the draft's figures, the cap, and this
+    module's code (an upgrade may explain otherwise). None before any consolidation."""
+    last = state_row(con, "consolidation_state")
+    if not last:
+        return None
+    basis = [
+        last["fingerprint"],
+        context_figures(context),
+        TRACE_UNITS_SHOWN,
+        hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    ]
+    return hashlib.sha256(json.dumps(basis).encode()).hexdigest()
+
+
+def _kept_trace(con: duckdb.DuckDBPyConnection, basis: str) -> dict[str, Any] | None:
+    row = con.execute("select figures from trace_state where basis = ?", [basis]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _keep_trace(con: duckdb.DuckDBPyConnection, basis: str, trace: dict[str, Any]) -> None:
+    """Store the trace as JSON, or nothing when a value would not come back the same (only
+    str, int, float, bool, None, lists and dicts of them do)."""
+
+    def refuse(value: object) -> None:
+        raise TypeError(type(value).__name__)
+
+    try:
+        text = json.dumps(trace, default=refuse, ensure_ascii=False)
+    except TypeError:
+        return
+    with transaction(con):
+        con.execute("delete from trace_state")
+        con.execute("insert into trace_state values (?, ?)", [basis, text])
 
 
 def write_trace_page(

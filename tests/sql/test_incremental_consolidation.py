@@ -107,9 +107,17 @@ def test_the_first_consolidation_is_full_and_a_second_with_nothing_new_rebuilds_
 ) -> None:
     with open_db(workspace) as con:
         assert last_consolidation(con)["mode"] == "full"
+        _keep_a_trace(con)
     state = _consolidate(workspace)
     assert (state["mode"], state["units"]) == ("incremental", 0)
+    with open_db(workspace) as con:  # no row rebuilt: the trace kept stays (tonghop.explain)
+        assert con.execute("select basis from trace_state").fetchall() == [("kept",)]
     _assert_same_as_full(workspace)
+
+
+def _keep_a_trace(con) -> None:  # noqa: ANN001
+    con.execute("delete from trace_state")
+    con.execute("insert into trace_state values ('kept', '{}')")
 
 
 def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change(
@@ -121,9 +129,13 @@ def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change
     before = _bloc_figure(workspace, "members_admitted")
     added = {"members_admitted": 5, "members_total": 5, "members_official": 5}  # still balanced
     _send_again(bloc, workspace, tmp_path / "batch", [unit], added)
+    with open_db(workspace) as con:
+        _keep_a_trace(con)
     state = _consolidate(workspace)
 
     assert (state["mode"], state["units"]) == ("incremental", 1)
+    with open_db(workspace) as con:  # one unit's rows rebuilt: the trace kept is dropped
+        assert con.execute("select count(*) from trace_state").fetchone() == (0,)
     assert _included(workspace, unit)
     assert _bloc_figure(workspace, "members_admitted") == before + 5
     _assert_same_as_full(workspace)

@@ -253,3 +253,47 @@ def test_a_capped_trace_keeps_the_first_units_and_totals_over_all(workspace: Pat
     admitted = by_id["term.members_admitted"]
     assert (admitted.total, admitted.contribution_count) == (9.0, 5)
     assert [c["unit_code"] for c in admitted.contributions] == ["U1"]
+
+
+def test_a_kept_trace_is_reused_until_the_consolidation_rebuilds_a_row(
+    workspace: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from tonghop.explain import trace_context
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    con = connect(ws)
+    try:
+        context = report_context(con, RANGE)
+        kept = trace_context(con, context, keep=True)
+        assert kept == trace_context(con, context)  # stored and read back: what it computes
+        assert kept == trace_context(con, context, keep=True)
+        # A marker in the stored trace shows when it is reused rather than computed again.
+        marker = json.dumps({"figures": [], "skipped": ["marker"]})
+        con.execute("update trace_state set figures = ?", [marker])
+        assert trace_context(con, context, keep=True)["skipped"] == ["marker"]
+        run_models(con, load_catalog(), RANGE)  # nothing changed: no row rebuilt, still kept
+        assert trace_context(con, context, keep=True)["skipped"] == ["marker"]
+        other = dict(context, term={})  # a draft without the term's figures: its own trace
+        assert trace_context(con, other, keep=True)["skipped"] != ["marker"]
+
+        con.execute("update trace_state set figures = ?", [marker])
+        # A steward corrects U1's members at 2023-H1 (105 -> 106): the consolidation rebuilds
+        # (whole here: U1 is a third of the registry), the kept trace is dropped and the
+        # figure's contributions are read again.
+        con.execute(
+            "insert into value_corrections values (1, 'a1', 'U1-23H1', 'members_total', 105, "
+            "106, 'sửa', 'test', 'test', ?)",
+            [datetime(2023, 7, 2)],
+        )
+        run_models(con, load_catalog(), RANGE)
+        assert con.execute("select count(*) from trace_state").fetchone() == (0,)
+        again = trace_context(con, report_context(con, RANGE), keep=True)
+    finally:
+        con.close()
+    by_id = {f["figure"]: f for f in again["figures"]}
+    assert by_id["cutoff.members_total"]["value"] == 106 + 22  # U1 corrected, U2
+    assert [c["value"] for c in by_id["cutoff.members_total"]["contributions"]] == [106, 22]
