@@ -554,8 +554,10 @@ def _kept_trace(con: duckdb.DuckDBPyConnection, basis: str) -> dict[str, Any] | 
 
 
 def _keep_trace(con: duckdb.DuckDBPyConnection, basis: str, trace: dict[str, Any]) -> None:
-    """Store the trace as JSON, or nothing when a value would not come back the same (only
-    str, int, float, bool, None, lists and dicts of them do)."""
+    """Store the trace as JSON, or nothing when it holds a value JSON has no form for (a date,
+    a Decimal: refused here). Tuples would come back as lists and non-str keys as str: the
+    explanations (`as_dict`) hold neither, and tests/unit/test_explain.py compares a trace read
+    back with one computed."""
 
     def refuse(value: object) -> None:
         raise TypeError(type(value).__name__)

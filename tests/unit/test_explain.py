@@ -268,9 +268,10 @@ def test_a_kept_trace_is_reused_until_the_consolidation_rebuilds_a_row(
     con = connect(ws)
     try:
         context = report_context(con, RANGE)
-        kept = trace_context(con, context, keep=True)
-        assert kept == trace_context(con, context)  # stored and read back: what it computes
-        assert kept == trace_context(con, context, keep=True)
+        kept = trace_context(con, context, keep=True)  # computed, then stored
+        assert con.execute("select count(*) from trace_state").fetchone() == (1,)
+        assert trace_context(con, context, keep=True) == kept  # read back: the same values
+        assert kept == trace_context(con, context)  # and what computing it again gives
         # A marker in the stored trace shows when it is reused rather than computed again.
         marker = json.dumps({"figures": [], "skipped": ["marker"]})
         con.execute("update trace_state set figures = ?", [marker])
