@@ -26,7 +26,7 @@ from tonghop.periods import PeriodRange
 from tonghop.render import OUTPUT_NAMES, render_report
 from tonghop.runners import chunk_parser
 from tonghop.settings import SettingsPath, load_settings
-from tonghop.validate import Finding
+from tonghop.validate import Finding, import_gx_meanwhile
 
 
 class RunParameters(BaseModel):
@@ -344,6 +344,9 @@ def run(params: RunParameters) -> pipeline.RunSummary:
     PeriodRange.parse(params.period)
     run_id = pipeline.new_run_id()
     files = read_source(params.source)
+    # Validate needs GX: its import (Python, 2-4 s) overlaps collect, which often waits for its
+    # archive process; beside read_source (Python too) it would only slow it down.
+    import_gx_meanwhile()
     ensure_writer_limit()
     with writer_slot():  # one run at a time opens the workspace's DuckDB file
         load_registry(params.workspace, params.registry)

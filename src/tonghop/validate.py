@@ -790,7 +790,7 @@ def validate(
         if incremental and batch_id and last and last["fingerprint"] == fingerprint:
             units = touched_units(con, batch_id, rules, last["max_seq"])
         try:
-            _import_gx_meanwhile()
+            import_gx_meanwhile()
             prepare_frames(
                 con, catalog, expected_periods, extra_periods, batch_id, units, ruleset.min_history
             )
@@ -809,12 +809,15 @@ def validate(
         return load_findings(con, periods)
 
 
-def _import_gx_meanwhile() -> None:
-    """Import Great Expectations in a thread of its own while this one builds the frames.
+def import_gx_meanwhile() -> None:
+    """Import Great Expectations in a thread of its own while this one goes on.
 
-    The first import in a process (a flow run on a worker) costs 3-4 s of Python; building the
-    frames is DuckDB's work, which runs without holding the interpreter lock. Python's import
-    locks make `run_expectations` wait for the import to end, or report its error itself.
+    The first import in a process (a flow run on a worker) costs 3-4 s of Python. `validate`
+    starts it while it builds the frames (DuckDB's work, which runs without holding the
+    interpreter lock); the run flow starts it earlier, once it has read the source, so that it
+    overlaps collect, which often waits for its archive process. Python's import locks
+    make `run_expectations` wait for the import to end, or report its error itself; a call
+    after the import has begun starts nothing.
     """
     if "great_expectations" not in sys.modules:
         threading.Thread(target=_import_gx, name="tonghop-import-gx", daemon=True).start()
