@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         "nothing of Prefect's cost there: the nothing-new runs do.",
         "",
         f"The whole run's tasks (seconds from the flow's start; the flow took {whole['wall']:.2f} "
-        "s; `write_review` runs beside `explain_figures` and `render`):",
+        "s; `explain_figures` runs beside `check_consolidated` and `write_review`, "
+        "`write_review` beside `render` too):",
         "",
         "| task | starts at | takes |",
         "|---|---:|---:|",

@@ -358,21 +358,28 @@ def run(params: RunParameters) -> pipeline.RunSummary:
         pending = review_pause(params) if params.review_pause else []
         mark_pending(params.workspace, pending)
         context = consolidate(params.workspace, params.period)
-        findings = findings + check_consolidated(params.workspace, run_id, params.out)
-        context["coverage"]["rejected_files"] = len(collected.rejected)
-        context["coverage"] |= pipeline.review_coverage(
-            params.workspace, PeriodRange.parse(params.period)
-        )
-        outputs = pipeline.write_findings(params.out, findings, collected.rejected)
-        # The review page and the letters (Python, on a thread of the flow's task runner)
-        # while the trace's queries run (DuckDB, which leaves the interpreter lock free).
-        review = write_review.submit(params.workspace, params.out, run_id, params.settings)
+        # The trace's queries (DuckDB, which leaves the interpreter lock free; on a thread of
+        # the flow's task runner) from here to the render: beside the consolidated level's
+        # rules, then the review page and the letters (Python, on another thread). The trace
+        # reads the marts and the draft's figures, none of what the steps between change.
+        explained = explain_figures.submit(params.workspace, quote(dict(context)))
+        review = None
         try:
-            context["trace"] = explain_figures(params.workspace, context)
+            findings = findings + check_consolidated(params.workspace, run_id, params.out)
+            context["coverage"]["rejected_files"] = len(collected.rejected)
+            context["coverage"] |= pipeline.review_coverage(
+                params.workspace, PeriodRange.parse(params.period)
+            )
+            outputs = pipeline.write_findings(params.out, findings, collected.rejected)
+            review = write_review.submit(params.workspace, params.out, run_id, params.settings)
+            context["trace"] = explained.result()
             # quote(): the context carries every unit's contribution; Prefect need not walk it.
             outputs |= render(quote(context), params.settings, params.out)
         finally:
-            review.wait()  # it writes the workspace: never left running past the writer's slot
+            # both write the workspace: never left running past the writer's slot
+            explained.wait()
+            if review is not None:
+                review.wait()
         outputs |= review.result()
         outputs |= trace(params.workspace, quote(context), params.out)
     delivered = to_outbox(outputs, params.settings, params.out, params.period)
