@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 
 from tonghop.db import open_db
 from tonghop.letters import _blank_letter, _LetterPackage, write_docx, write_letters
@@ -223,6 +224,38 @@ def test_each_letter_holds_the_parts_python_docx_would_save(tmp_path: Path) -> N
         assert f"Kính gửi: {name} (mã {code})" in text
         bodies.add(parts(path.read_bytes())["word/document.xml"])
     assert len(bodies) == 2
+
+
+def test_a_letters_paragraphs_are_what_python_docx_writes_for_each(tmp_path: Path) -> None:
+    """Each kind of paragraph is built once and copied: the body is, byte for byte, the one
+    python-docx gives when every paragraph is added and styled on its own (tabs, line breaks
+    and edge spaces in the text included)."""
+    settings = ReportSettings()
+    letters, expected = _LetterPackage(_blank_letter(settings)), _blank_letter(settings)
+    paragraphs = [
+        ("Đảng ủy Khối", True, False, True),
+        ("Thanh Hóa, ngày 10 tháng 7 năm 2024", False, True, True),
+        ("1. Tổng số đảng viên\t(14.103)\nkhông khớp ", False, False, False),
+        (" Nơi nhận: như trên.", False, True, False),
+        ("Đảng ủy Khối lần hai", True, False, True),
+        ("", False, False, False),
+        ("2. Số liệu thứ hai", False, False, False),
+    ]
+    for text, bold, italic, center in paragraphs:
+        letters.add_paragraph(text, bold, italic, center)
+        p = expected.add_paragraph()
+        run = p.add_run(text)
+        run.bold, run.italic = bold, italic
+        run.font.name = "Times New Roman"
+        if center:
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    assert letters.doc.part.blob == expected.part.blob
+    letters.save(tmp_path / "letter.docx")
+    saved = Document(str(tmp_path / "letter.docx")).paragraphs
+    assert [p.text for p in saved] == [text for text, *_ in paragraphs]
+    assert [(p.runs[0].bold, p.runs[0].italic) for p in saved] == [
+        (bold, italic) for _, bold, italic, _ in paragraphs
+    ]
 
 
 def test_letters_are_written_again_only_when_they_change(page, tmp_path: Path) -> None:
