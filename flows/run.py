@@ -362,7 +362,7 @@ def run(params: RunParameters) -> pipeline.RunSummary:
         # the flow's task runner) from here to the render: beside the consolidated level's
         # rules, then the review page and the letters (Python, on another thread). The trace
         # reads the marts and the draft's figures, none of what the steps between change.
-        explained = explain_figures.submit(params.workspace, quote(dict(context)))
+        explained = explain_figures.submit(params.workspace, quote(context))
         review = None
         try:
             findings = findings + check_consolidated(params.workspace, run_id, params.out)

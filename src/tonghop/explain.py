@@ -22,6 +22,7 @@ import duckdb
 
 from tonghop.catalog import SECTORS, Catalog, load_catalog
 from tonghop.db import state_row, transaction
+from tonghop.paths import source_hash
 from tonghop.render import make_environment, trace_html
 
 MEASURES = ("start", "cutoff", "term")
@@ -543,7 +544,7 @@ def _trace_basis(con: duckdb.DuckDBPyConnection, context: dict) -> str | None:
         last["fingerprint"],
         context_figures(context),
         TRACE_UNITS_SHOWN,
-        hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        source_hash(__file__),
     ]
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()
 

@@ -9,7 +9,6 @@ since the run that wrote it is not written again (the workspace's `letters_writt
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import io
 import json
@@ -31,6 +30,7 @@ from docx.text.run import Run
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.db import insert_rows, transaction
 from tonghop.formatting import ngay
+from tonghop.paths import source_hash
 from tonghop.render import make_environment
 from tonghop.review import queue
 from tonghop.review_page import finding_view
@@ -136,14 +136,9 @@ def write_letters(
 
 
 def _letter_key(view: dict[str, Any], text: str) -> str:
-    basis = json.dumps([_module_hash(), view, text], sort_keys=True, default=str)
+    # this module's source: a change to how a letter is written writes every letter again
+    basis = json.dumps([source_hash(__file__), view, text], sort_keys=True, default=str)
     return hashlib.sha256(basis.encode()).hexdigest()
-
-
-@functools.cache
-def _module_hash() -> str:
-    """This module's source: a change to how a letter is written writes every letter again."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _blank_letter(settings: ReportSettings) -> DocxDocument:

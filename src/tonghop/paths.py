@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -24,3 +26,10 @@ EXPECTATIONS_DIR = project_root() / "expectations"
 SQL_DIR = project_root() / "sql"
 TEMPLATES_DIR = project_root() / "templates"
 SAMPLE_DIR = project_root() / "data" / "sample"
+
+
+@functools.cache
+def source_hash(module_file: str) -> str:
+    """The sha256 of a module's own source (pass its `__file__`): what it kept in a workspace
+    is stale once its code changes."""
+    return hashlib.sha256(Path(module_file).read_bytes()).hexdigest()
