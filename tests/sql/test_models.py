@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tonghop.catalog import load_catalog
+from tonghop.catalog import Catalog, Indicator, load_catalog
 from tonghop.consolidate import discover_models, report_context, run_models
 from tonghop.db import connect
 from tonghop.paths import SQL_DIR
@@ -346,5 +346,61 @@ def test_a_value_written_twice_is_never_counted_twice(tmp_path: Path) -> None:
         ).fetchall()
         assert accepted == [("U1", 5.0)]
         assert _period(con, "2023-H1", "members_admitted") == 5  # not 10, not 24
+    finally:
+        con.close()
+
+
+def test_codes_sharing_a_place_in_the_mask_each_count_once(tmp_path: Path) -> None:
+    """int_values_accepted groups by submission and code only the submissions with more values
+    than distinct places of their codes in a 127-bit mask of the catalog. With more than 127
+    indicators two codes 127 places apart share a place: each still counts, once."""
+    extra = [
+        Indicator(
+            code=f"aa_extra_{i:03d}",
+            label=f"Chỉ tiêu thêm {i}",
+            unit="lần",
+            value_type="count",
+            time_aggregation="flow",
+            unit_aggregation="sum",
+        )
+        for i in range(130)
+    ]
+    catalog = Catalog(indicators=[*CATALOG.indicators, *extra])
+    first, shared = "aa_extra_000", "aa_extra_127"
+    assert sorted(catalog.codes).index(shared) - sorted(catalog.codes).index(first) == 127
+    rows = {
+        "U1": [(first, 4), (shared, 6)],  # two codes sharing a place: both count
+        "U2": [(shared, 7), (shared, 7), (first, 2)],  # one written twice, the same value: once
+        "U3": [(shared, 7), (shared, 8), (first, 3)],  # two different values: none
+    }
+    con = connect(tmp_path)
+    try:
+        for unit, values in rows.items():
+            con.execute(
+                "insert into registry_units values (?, ?, 'agency', 'chi_bo', '2010-01-01', null)",
+                [unit, f"Đơn vị {unit}"],
+            )
+            sid = f"{unit}-23H1"
+            con.execute(
+                "insert into submissions values (?, ?, ?, '2023-H1', 'csv', ?, ?, 'b1', ?)",
+                [sid, f"sha-{sid}", unit, f"{sid}.csv", datetime(2023, 7, 1), int(unit[1:])],
+            )
+            for line, (code, value) in enumerate(values, start=2):
+                con.execute(
+                    "insert into submitted_values values (?, ?, ?, ?, ?, null)",
+                    [sid, code, str(value), value, f"dòng {line}"],
+                )
+        run_models(con, catalog, RANGE)
+        accepted = con.execute(
+            "select unit_code, indicator_code, value from int_values_accepted order by all"
+        ).fetchall()
+        assert accepted == [
+            ("U1", first, 4.0),
+            ("U1", shared, 6.0),
+            ("U2", first, 2.0),
+            ("U2", shared, 7.0),
+            ("U3", first, 3.0),
+        ]
+        assert _period(con, "2023-H1", shared) == 13  # 6 + 7: U2's twice once, U3's none
     finally:
         con.close()

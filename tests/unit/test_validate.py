@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fused_and_union_rows
-from tonghop.catalog import load_catalog
+from tonghop.catalog import Catalog, Indicator, load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
 from tonghop.periods import Period
@@ -91,6 +91,7 @@ SUBMISSIONS: dict[str, list[tuple[str, str]]] = {
     "INACTIVE": _with(),
     "REQMISS": _with(drop="branches_total"),
     "DUPVAL": _with(("members_admitted", "3"), ("members_admitted", "3")),
+    "DUPUNK": _with(("members_secret", "1"), ("members_secret", "1")),  # outside the catalog
     "TYPE": _with(("members_admitted", "12a")),
     "NOTAPPL": _with(("revenue_bn_vnd", "12.5")),
     "XYZ999": _with(),
@@ -114,6 +115,10 @@ EXPECTED_RULES: dict[str, set[tuple[str, str, str]]] = {
     "INACTIVE": {("unit_not_active", "completeness", "error")},
     "REQMISS": {("required_missing", "completeness", "error")},
     "DUPVAL": {("duplicate_value", "duplicate", "error")},
+    "DUPUNK": {
+        ("duplicate_value", "duplicate", "error"),
+        ("indicator_unknown", "unknown_indicator", "error"),
+    },
     "TWOFILES": {("duplicate_submission", "duplicate", "error")},
     "SAMEFILE": {("duplicate_file", "duplicate", "warning")},
     "TYPE": {("value_not_number", "type", "error")},
@@ -565,3 +570,44 @@ def test_required_indicator_given_as_text_is_present_and_given_empty_is_missing(
     missing = {(f.unit_code, f.indicators[0]) for f in found if f.rule_id == "required_missing"}
     assert missing == {("EMPTY", "branches_total"), ("ABSENT", "branches_total")}
     assert {f.unit_code for f in found if f.rule_id == "value_not_number"} == {"TEXT"}
+
+
+def test_a_code_twice_is_found_when_codes_share_a_place_in_the_mask(tmp_path: Path) -> None:
+    """duplicate_value groups by code only the submissions with more values than distinct
+    places of their codes in a 127-bit mask of the catalog. With more than 127 indicators two
+    codes 127 places apart share one: a file with both is no duplicate, one with a code twice
+    is."""
+    extra = [
+        Indicator(
+            code=f"aa_extra_{i:03d}",
+            label=f"Chỉ tiêu thêm {i}",
+            unit="lần",
+            value_type="count",
+            time_aggregation="flow",
+            unit_aggregation="sum",
+        )
+        for i in range(130)
+    ]
+    catalog = Catalog(indicators=[*CATALOG.indicators, *extra])
+    first, shared = "aa_extra_000", "aa_extra_127"
+    assert sorted(catalog.codes).index(shared) - sorted(catalog.codes).index(first) == 127
+    files = {
+        "BOTH": _with((first, "1"), (shared, "2")),
+        "TWICE": _with((first, "1"), (shared, "2"), (shared, "2")),
+    }
+    con = connect(tmp_path)
+    try:
+        store_registry(
+            con,
+            [
+                Unit(code, f"Đảng bộ {code}", "agency", "dang_bo", date(2010, 1, 1), None)
+                for code in files
+            ],
+        )
+        sources = [SourceFile(f"{u}.csv", _csv(u, values)) for u, values in files.items()]
+        assert collect(con, tmp_path, sources, batch_id=BATCH).rejected == []
+    finally:
+        con.close()
+    findings = validate(tmp_path, catalog, [Period.parse(PERIOD)], [], BATCH, "run-1")
+    twice = [(f.unit_code, f.indicators, f.location) for f in findings if f.kind == "duplicate"]
+    assert twice == [("TWICE", [shared], "dòng 7, dòng 8")]
