@@ -6,8 +6,9 @@ with accepted as (
     select * from int_submissions_accepted
 ),
 
-positioned as (
-    -- each value with its indicator's place in the catalog (a bit of a 127-bit mask)
+positioned as not materialized (
+    -- each value with its indicator's place in the catalog (a bit of a 127-bit mask); read
+    -- twice, not stored: storing its 4.9 million rows at 60,000 units cost 0.2 s more
     select v.submission_id, v.indicator_code, v.value, c.position,
     from stg_tonghop__values as v
     left join (
