@@ -291,34 +291,53 @@ def _prepare_current_frames(
         where r = 1
         """
     )
-    # The codes as an enum: each value's code is looked up once, and each column's filter then
-    # compares small integers, not strings (at 60,000 units 1.15 s against 1.6 s for PIVOT,
-    # which compares every value's code with each of the ~125 codes).
+    # The codes as an enum: each value's code is looked up once, as a small integer.
     codes = ", ".join(f"'{ind.code}'" for ind in catalog)
     con.execute(f"create or replace type frames.indicator_code as enum ({codes})")
-    columns = ", ".join(
-        f"max(value) filter (where code = '{ind.code}') as {q(ind.code)}" for ind in catalog
+    # Each submission's numbers gathered as two lists (codes, values), each column then the
+    # value at its code's position: at 60,000 units 0.28 s against 0.85 s for one filtered
+    # max() per indicator, which tests every value against each code. That holds where a
+    # submission has each code once; those that may not (more values than distinct places of
+    # their codes in a 127-bit mask: a code written twice, one outside the catalog) take the
+    # filtered max() as before, so a code written twice keeps its largest value.
+    at_position = ", ".join(
+        f"vals[list_position(codes, {i})] as {q(ind.code)}" for i, ind in enumerate(catalog)
+    )
+    filtered_max = ", ".join(
+        f"max(value) filter (where code = {i}) as {q(ind.code)}" for i, ind in enumerate(catalog)
     )
     con.execute(
         f"""
         create or replace table frames.val_current_wide as
+        with numbers as not materialized (
+            select v.submission_id, v.value,
+                enum_code(try_cast(v.indicator_code as frames.indicator_code))::integer as code
+            from submitted_values v
+            where v.value is not null
+                and v.submission_id in (select submission_id from frames.val_current_submissions)
+        ),
+        gathered as (
+            select submission_id, list(code) as codes, list(value) as vals,
+                count(*) > coalesce(bit_count(bit_or(1::hugeint << (code % 127)::hugeint)), 0)
+                    as repeats
+            from numbers
+            group by submission_id
+        ),
+        -- A submission whose only numbers are of unknown indicators keeps its row (its codes
+        -- null, every column empty).
+        wide as (
+            select submission_id, {at_position}
+            from gathered
+            where not repeats
+            union all
+            select submission_id, {filtered_max}
+            from numbers
+            where submission_id in (select submission_id from gathered where repeats)
+            group by submission_id
+        )
         select c.*, x.* exclude (submission_id)
         from frames.val_current_submissions c
-        join (
-            -- by submission alone, then joined: grouping by the submission's other columns
-            -- too cost 0.5 s more at 60,000 units. A submission whose only numbers are of
-            -- unknown indicators keeps its row (its code is null, every column empty).
-            select submission_id, {columns}
-            from (
-                select v.submission_id, v.value,
-                    try_cast(v.indicator_code as frames.indicator_code) as code
-                from submitted_values v
-                where v.value is not null
-                    and v.submission_id in (
-                        select submission_id from frames.val_current_submissions)
-            )
-            group by submission_id
-        ) x using (submission_id)
+        join wide x using (submission_id)
         """
     )
 

@@ -363,6 +363,16 @@ def test_frames_equal_their_plain_definitions(
     text_only = "unit_code,period,indicator_code,value\nTEXT,2023-H1,members_total,năm mươi\n"
     unknown_only = "unit_code,period,indicator_code,value\nUNK,2023-H1,not_in_catalog,7\n"
     odd = "unit_code,period,indicator_code,value\nTEXT,2023-X9,members_total,5\n"
+    # a code written twice with two values in each period (the frames keep the larger), one
+    # of them beside a code the catalog does not know
+    twice_before = (
+        "unit_code,period,indicator_code,value\nTWICE,2023-H1,members_total,40\n"
+        "TWICE,2023-H1,branches_total,4\nTWICE,2023-H1,members_total,45\n"
+    )
+    twice = _csv("TWICE", PERIOD, _stock(50, 5)) + (
+        b"TWICE,2023-H2,members_admitted,3\nTWICE,2023-H2,not_in_catalog,1\n"
+        b"TWICE,2023-H2,members_admitted,5\n"
+    )
     con = connect(copy)
     try:
         collect(
@@ -374,6 +384,8 @@ def test_frames_equal_their_plain_definitions(
                 SourceFile("2023-H1/UNK.csv", unknown_only.encode()),
                 SourceFile("2023-H2/UNK.csv", _csv("UNK", PERIOD, _stock(40, 4))),
                 SourceFile("odd/TEXT.csv", odd.encode()),
+                SourceFile("2023-H1/TWICE.csv", twice_before.encode()),
+                SourceFile("2023-H2/TWICE.csv", twice),
             ],
             batch_id="b2",
         )
@@ -407,15 +419,21 @@ def test_frames_equal_their_plain_definitions(
             f: con.execute(sql.format(**columns)).fetchall() for f, sql in PLAIN_FRAMES.items()
         }
         got = {f: con.execute(f"select * from frames.{f}").fetchall() for f in PLAIN_FRAMES}
+        twice = con.execute(
+            "select w.members_admitted, p.members_total from frames.val_wide w "
+            "join frames.val_previous p using (submission_id) where w.unit_code = 'TWICE'"
+        ).fetchall()
     finally:
         con.close()
     for frame in PLAIN_FRAMES:
         assert sorted(got[frame], key=str) == sorted(plain[frame], key=str), frame
     assert any(row[3] == "2023-X9" for row in got["val_wide"])  # the malformed period
-    # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (UNK's, not TEXT's), and,
-    # with 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them (PLAUS, PLAUSOK)
+    # a row for each 2023-H2 whose unit sent a 2023-H1 with numbers (UNK's and TWICE's, not
+    # TEXT's), and, with 2023-H1 in scope, for the two 2023-H1s with a 2022-H2 before them
+    # (PLAUS, PLAUSOK)
     pairs = sum(1 for _, periods, _ in CASES.values() if {"2023-H1", PERIOD} <= set(periods))
-    assert len(got["val_previous"]) == pairs + 1 + (2 if before_in_scope else 0)
+    assert len(got["val_previous"]) == pairs + 2 + (2 if before_in_scope else 0)
+    assert twice == [(5, 45)]  # the larger of each code written twice
     empty = [row for row in got["val_previous"] if all(v is None for v in row[3:])]
     assert [row[2] for row in empty] == ["2023-H1"]  # UNK's: no catalog indicator
     # 2023-H2 looks back 1 period, or 3 (PLAUS, PLAUSOK); their 2023-H1 looks back 2
