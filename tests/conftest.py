@@ -52,6 +52,29 @@ def generated_workspace(root: Path, units: int = 40):  # noqa: ANN201 - (Bloc, P
     return bloc, workspace, batch.batch_id
 
 
+def catalog_sharing_a_place():  # noqa: ANN201 - (Catalog, code, code)
+    """The catalog with 130 more indicators, so that two codes are 127 places apart in code
+    order and share a place in the 127-bit masks that look for a code written twice
+    (tonghop.rules `value_in_submission`, `int_values_accepted`): (catalog, first, second)."""
+    from tonghop.catalog import Catalog, Indicator, load_catalog
+
+    extra = [
+        Indicator(
+            code=f"aa_extra_{i:03d}",
+            label=f"Chỉ tiêu thêm {i}",
+            unit="lần",
+            value_type="count",
+            time_aggregation="flow",
+            unit_aggregation="sum",
+        )
+        for i in range(130)
+    ]
+    catalog = Catalog(indicators=[*load_catalog().indicators, *extra])
+    first, second = "aa_extra_000", "aa_extra_127"
+    assert sorted(catalog.codes).index(second) - sorted(catalog.codes).index(first) == 127
+    return catalog, first, second
+
+
 def csv_values(path: Path) -> dict[str, str]:
     """A long-format submission CSV's values by indicator code, as written."""
     with open(path, encoding="utf-8", newline="") as handle:

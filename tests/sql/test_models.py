@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tonghop.catalog import Catalog, Indicator, load_catalog
+from tests.conftest import catalog_sharing_a_place
+from tonghop.catalog import load_catalog
 from tonghop.consolidate import discover_models, report_context, run_models
 from tonghop.db import connect
 from tonghop.paths import SQL_DIR
@@ -354,20 +355,7 @@ def test_codes_sharing_a_place_in_the_mask_each_count_once(tmp_path: Path) -> No
     """int_values_accepted groups by submission and code only the submissions with more values
     than distinct places of their codes in a 127-bit mask of the catalog. With more than 127
     indicators two codes 127 places apart share a place: each still counts, once."""
-    extra = [
-        Indicator(
-            code=f"aa_extra_{i:03d}",
-            label=f"Chỉ tiêu thêm {i}",
-            unit="lần",
-            value_type="count",
-            time_aggregation="flow",
-            unit_aggregation="sum",
-        )
-        for i in range(130)
-    ]
-    catalog = Catalog(indicators=[*CATALOG.indicators, *extra])
-    first, shared = "aa_extra_000", "aa_extra_127"
-    assert sorted(catalog.codes).index(shared) - sorted(catalog.codes).index(first) == 127
+    catalog, first, shared = catalog_sharing_a_place()
     rows = {
         "U1": [(first, 4), (shared, 6)],  # two codes sharing a place: both count
         "U2": [(shared, 7), (shared, 7), (first, 2)],  # one written twice, the same value: once

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fused_and_union_rows
-from tonghop.catalog import Catalog, Indicator, load_catalog
+from tests.conftest import catalog_sharing_a_place, fused_and_union_rows
+from tonghop.catalog import load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
 from tonghop.periods import Period
@@ -45,6 +45,23 @@ def _csv(unit: str, values: list[tuple[str, str]], period: str = PERIOD) -> byte
     lines = ["unit_code,period,indicator_code,value"]
     lines += [f"{unit},{period},{code},{raw}" for code, raw in values]
     return ("\n".join(lines) + "\n").encode()
+
+
+def _collect_units(workspace: Path, given: dict[str, list[tuple[str, str]]], batch: str) -> None:
+    """Register each unit of `given` (an agency's đảng bộ) and collect its CSV of `PERIOD`."""
+    con = connect(workspace)
+    try:
+        store_registry(
+            con,
+            [
+                Unit(code, f"Đảng bộ {code}", "agency", "dang_bo", date(2010, 1, 1), None)
+                for code in given
+            ],
+        )
+        files = [SourceFile(f"{code}.csv", _csv(code, values)) for code, values in given.items()]
+        assert collect(con, workspace, files, batch_id=batch).rejected == []
+    finally:
+        con.close()
 
 
 # Ratings: 3 + 20 of 30 rated good or better = 76.666…%; 5 + 25 of 40 = 75%.
@@ -553,19 +570,7 @@ def test_required_indicator_given_as_text_is_present_and_given_empty_is_missing(
         "EMPTY": _with(("branches_total", "")),
         "ABSENT": _with(drop="branches_total"),
     }
-    con = connect(tmp_path)
-    try:
-        store_registry(
-            con,
-            [
-                Unit(code, f"Đảng bộ {code}", "agency", "dang_bo", date(2010, 1, 1), None)
-                for code in given
-            ],
-        )
-        files = [SourceFile(f"{code}.csv", _csv(code, values)) for code, values in given.items()]
-        assert collect(con, tmp_path, files, batch_id="b").rejected == []
-    finally:
-        con.close()
+    _collect_units(tmp_path, given, "b")
     found = validate(tmp_path, CATALOG, [Period.parse(PERIOD)], [], "b", "r")
     missing = {(f.unit_code, f.indicators[0]) for f in found if f.rule_id == "required_missing"}
     assert missing == {("EMPTY", "branches_total"), ("ABSENT", "branches_total")}
@@ -577,37 +582,12 @@ def test_a_code_twice_is_found_when_codes_share_a_place_in_the_mask(tmp_path: Pa
     places of their codes in a 127-bit mask of the catalog. With more than 127 indicators two
     codes 127 places apart share one: a file with both is no duplicate, one with a code twice
     is."""
-    extra = [
-        Indicator(
-            code=f"aa_extra_{i:03d}",
-            label=f"Chỉ tiêu thêm {i}",
-            unit="lần",
-            value_type="count",
-            time_aggregation="flow",
-            unit_aggregation="sum",
-        )
-        for i in range(130)
-    ]
-    catalog = Catalog(indicators=[*CATALOG.indicators, *extra])
-    first, shared = "aa_extra_000", "aa_extra_127"
-    assert sorted(catalog.codes).index(shared) - sorted(catalog.codes).index(first) == 127
+    catalog, first, shared = catalog_sharing_a_place()
     files = {
         "BOTH": _with((first, "1"), (shared, "2")),
         "TWICE": _with((first, "1"), (shared, "2"), (shared, "2")),
     }
-    con = connect(tmp_path)
-    try:
-        store_registry(
-            con,
-            [
-                Unit(code, f"Đảng bộ {code}", "agency", "dang_bo", date(2010, 1, 1), None)
-                for code in files
-            ],
-        )
-        sources = [SourceFile(f"{u}.csv", _csv(u, values)) for u, values in files.items()]
-        assert collect(con, tmp_path, sources, batch_id=BATCH).rejected == []
-    finally:
-        con.close()
+    _collect_units(tmp_path, files, BATCH)
     findings = validate(tmp_path, catalog, [Period.parse(PERIOD)], [], BATCH, "run-1")
     twice = [(f.unit_code, f.indicators, f.location) for f in findings if f.kind == "duplicate"]
     assert twice == [("TWICE", [shared], "dòng 7, dòng 8")]
