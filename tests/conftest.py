@@ -53,10 +53,12 @@ def generated_workspace(root: Path, units: int = 40):  # noqa: ANN201 - (Bloc, P
 
 
 def catalog_sharing_a_place():  # noqa: ANN201 - (Catalog, code, code)
-    """The catalog with 130 more indicators, so that two codes are 127 places apart in code
-    order and share a place in the 127-bit masks that look for a code written twice
-    (tonghop.rules `value_in_submission`, `int_values_accepted`): (catalog, first, second)."""
+    """The catalog with `MASK_PLACES` + 3 more indicators, so that two codes are `MASK_PLACES`
+    apart in it and share a bit in the masks that look for a code written twice (validate's
+    pivot, tonghop.rules `value_in_submission`, `int_values_accepted`): (catalog, first,
+    second)."""
     from tonghop.catalog import Catalog, Indicator, load_catalog
+    from tonghop.validate import MASK_PLACES
 
     extra = [
         Indicator(
@@ -67,11 +69,11 @@ def catalog_sharing_a_place():  # noqa: ANN201 - (Catalog, code, code)
             time_aggregation="flow",
             unit_aggregation="sum",
         )
-        for i in range(130)
+        for i in range(MASK_PLACES + 3)
     ]
     catalog = Catalog(indicators=[*load_catalog().indicators, *extra])
-    first, second = "aa_extra_000", "aa_extra_127"
-    assert sorted(catalog.codes).index(second) - sorted(catalog.codes).index(first) == 127
+    first, second = "aa_extra_000", f"aa_extra_{MASK_PLACES:03d}"
+    assert catalog.codes.index(second) - catalog.codes.index(first) == MASK_PLACES
     return catalog, first, second
 
 

@@ -7,25 +7,22 @@ with accepted as (
 ),
 
 positioned as not materialized (
-    -- each value with its indicator's place in the catalog (a bit of a 127-bit mask); read
-    -- twice, not stored: storing its 4.9 million rows at 60,000 units cost 0.2 s more
-    select v.submission_id, v.indicator_code, v.value, c.position,
+    -- each value with its indicator's bit in a mask (`place`, tonghop.validate.MASK_PLACES);
+    -- read twice, not stored: storing its 4.9 million rows at 60,000 units cost 0.2 s more
+    select v.submission_id, v.indicator_code, v.value, c.place,
     from stg_tonghop__values as v
-    left join (
-        select code, (row_number() over (order by code) - 1) % 127 as position,
-        from catalog_indicators
-    ) as c on c.code = v.indicator_code
+    left join catalog_indicators as c on c.code = v.indicator_code
 ),
 
 repeated as (
-    -- the submissions that may hold a code twice: more values than distinct places (a code
-    -- outside the catalog has none, two codes 127 places apart share one: only more
-    -- submissions looked at below). Grouping every value by submission and code took
-    -- 1.4 s at 60,000 units, for the few files that write a code twice
+    -- the submissions that may hold a code twice: more values than distinct bits (a code
+    -- outside the catalog has none, two codes sharing a bit only make more submissions looked
+    -- at below). Grouping every value by submission and code took 1.4 s at 60,000 units, for
+    -- the few files that write a code twice
     select submission_id,
     from positioned
     group by submission_id
-    having count(*) > coalesce(bit_count(bit_or(1::hugeint << position::hugeint)), 0)
+    having count(*) > coalesce(bit_count(bit_or(1::hugeint << place::hugeint)), 0)
 ),
 
 submitted as (

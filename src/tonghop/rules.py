@@ -627,21 +627,20 @@ _CHECK_QUERIES: dict[str, tuple[str, str]] = {
     # The values written twice are found by their key alone, then described: grouping every
     # value by the file's name and aggregating its locations took 3.1 s at 60,000 units, by
     # submission and code 0.7 s. Only the submissions that may hold a code twice are grouped
-    # so: those with more values than distinct places of their codes in the catalog (bits of
-    # a 127-bit mask; a code outside the catalog has none, two codes 127 places apart share
-    # one: a few more submissions grouped, never one missed), found in ~0.05 s.
+    # so: those with more values than distinct bits of their codes (`catalog_indicators.place`,
+    # tonghop.validate.MASK_PLACES; a code outside the catalog has none, two codes sharing a
+    # bit only make more submissions grouped, never one missed), found in ~0.05 s.
     "value_in_submission": (
         LONG,
         f"select {_KEYS}, string_agg(location, ', ' order by location) as locations, "
         "indicator_code as code, count(*) as count from {batch} "
         "semi join (select submission_id, indicator_code from {batch} where raw_value <> '' "
         "and submission_id in (select v.submission_id from submitted_values v "
-        "left join (select code, (row_number() over (order by code) - 1) % 127 as position "
-        "from catalog_indicators) c on c.code = v.indicator_code "
+        "left join catalog_indicators c on c.code = v.indicator_code "
         "where v.raw_value <> '' "
         "and v.submission_id in (select submission_id from frames.val_submissions) "
         "group by v.submission_id "
-        "having count(*) > coalesce(bit_count(bit_or(1::hugeint << c.position::hugeint)), 0)) "
+        "having count(*) > coalesce(bit_count(bit_or(1::hugeint << c.place::hugeint)), 0)) "
         "group by all having count(*) > 1) as twice using (submission_id, indicator_code) "
         f"where raw_value <> '' group by {_KEYS}, indicator_code",
     ),

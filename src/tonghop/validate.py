@@ -42,6 +42,10 @@ from tonghop.rules import (
 _PERIOD_SQL_RE = r"^\d{4}(-H[12]|-Q[1-4])?$"
 DATA_DOCS_SITE = "tonghop"
 CONSOLIDATED_KIND = "consolidated"  # findings of the consolidated level (tonghop.consolidated)
+# Each indicator's bit in the masks that find the submissions which may hold a code twice
+# (more values than distinct bits): its place in the catalog modulo this (a HUGEINT's positive
+# bits). Past 127 indicators two codes share a bit, which only makes more submissions looked at.
+MASK_PLACES = 127
 
 
 @dataclass
@@ -80,10 +84,11 @@ def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Non
         "create or replace table catalog_indicators (code varchar primary key, label varchar, "
         "value_type varchar, decimals integer, time_aggregation varchar, unit_aggregation varchar, "
         "required boolean, annual boolean, sectors varchar[], forms varchar[], "
-        "numerator varchar[], denominator varchar[], weight varchar, applies varchar)"
+        "numerator varchar[], denominator varchar[], weight varchar, applies varchar, "
+        "place integer)"
     )
     rows = []
-    for ind in catalog:
+    for index, ind in enumerate(catalog):
         scope = ind.applies_to
         applies = "; ".join(
             part
@@ -109,6 +114,7 @@ def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Non
                 ind.denominator,
                 ind.weight,
                 f"chỉ áp dụng cho {applies}",
+                index % MASK_PLACES,
             ]
         )
     insert_rows(con, "catalog_indicators", rows)
@@ -297,9 +303,10 @@ def _prepare_current_frames(
     # Each submission's numbers gathered as two lists (codes, values), each column then the
     # value at its code's position: at 60,000 units 0.28 s against 0.85 s for one filtered
     # max() per indicator, which tests every value against each code. That holds where a
-    # submission has each code once; those that may not (more values than distinct places of
-    # their codes in a 127-bit mask: a code written twice, one outside the catalog) take the
-    # filtered max() as before, so a code written twice keeps its largest value.
+    # submission has each code once; those that may not (more values than distinct bits of
+    # their codes, `MASK_PLACES`: a code written twice, one outside the catalog) take the
+    # filtered max() as before, so a code written twice keeps its largest value. The enum's
+    # positions are the catalog's: each code's bit is its `catalog_indicators.place`.
     at_position = ", ".join(
         f"vals[list_position(codes, {i})] as {q(ind.code)}" for i, ind in enumerate(catalog)
     )
@@ -318,8 +325,9 @@ def _prepare_current_frames(
         ),
         gathered as (
             select submission_id, list(code) as codes, list(value) as vals,
-                count(*) > coalesce(bit_count(bit_or(1::hugeint << (code % 127)::hugeint)), 0)
-                    as repeats
+                count(*) > coalesce(
+                    bit_count(bit_or(1::hugeint << (code % {MASK_PLACES})::hugeint)), 0
+                ) as repeats
             from numbers
             group by submission_id
         ),
