@@ -285,8 +285,15 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[lis
         return
     import pyarrow as pa
 
-    # Read by its name through DuckDB's replacement scan of this frame's variables, not
-    # registered: registering is refused while the connection holds a result not fetched to
-    # its end, which a statement is not.
-    _tonghop_rows = pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)})
-    con.execute(f"insert into {table} select * from _tonghop_rows")
+    rows = pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)})
+    # Registering is refused while the connection holds a result not fetched to its end: run
+    # it to its end first, as the insert's own statement would. (Not DuckDB's replacement scan
+    # of the caller's variables: it looks in the frame that called `execute`, which a
+    # connection wrapped for tracing or timing is not.)
+    con.complete()
+    name = f"_tonghop_rows_{id(rows)}"
+    con.register(name, rows)
+    try:
+        con.execute(f"insert into {table} select * from {name}")
+    finally:
+        con.unregister(name)
