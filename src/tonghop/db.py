@@ -296,4 +296,7 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[lis
     try:
         con.execute(f"insert into {table} select * from {name}")
     finally:
-        con.unregister(name)
+        # after a failed insert the transaction refuses even this: the insert's error is the one
+        # to raise (the name, unique, goes with the connection)
+        with suppress(duckdb.Error):
+            con.unregister(name)

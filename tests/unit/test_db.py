@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
+import pytest
+
 from tonghop.db import connect, insert_rows
 
 
@@ -58,5 +61,19 @@ def test_rows_go_in_after_a_result_left_unread_and_through_a_wrapped_connection(
             ("c", 3),
         ]
         assert any(s.startswith("insert into t") for s in traced.statements)
+    finally:
+        con.close()
+
+
+def test_a_failed_insert_raises_its_own_error(tmp_path: Path) -> None:
+    con = connect(tmp_path)
+    try:
+        con.execute("create table t (code varchar primary key)")
+        con.execute("begin")
+        with pytest.raises(duckdb.ConstraintException):
+            insert_rows(con, "t", [["a"], ["a"]])
+        con.execute("rollback")
+        insert_rows(con, "t", [["a"]])
+        assert con.execute("select * from t").fetchall() == [("a",)]
     finally:
         con.close()
