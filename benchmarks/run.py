@@ -116,7 +116,7 @@ def measure(bloc: Path, workspace: Path) -> dict:
     from tonghop.collect import read_chunk
     from tonghop.db import open_db
     from tonghop.periods import PeriodRange
-    from tonghop.render import render_report
+    from tonghop.report.draft import render_report
     from tonghop.rules import compile_rules, load_rules
     from tonghop.settings import load_settings
     from tonghop.validate import group_rules, prepare_frames

@@ -23,7 +23,7 @@ from tonghop.collect import CollectResult, Outcome, Received, SourceFile, read_c
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
-from tonghop.render import OUTPUT_NAMES, render_report
+from tonghop.report.draft import OUTPUT_NAMES, render_report
 from tonghop.runners import chunk_parser
 from tonghop.settings import SettingsPath, load_settings
 from tonghop.validate import Finding, import_gx_meanwhile
@@ -182,7 +182,7 @@ def render(context: dict, settings: Path | None, out: Path) -> dict[str, Path]:
 def explain_figures(workspace: Path, context: dict) -> dict:
     """Each figure of the draft with every unit's contribution (the HTML draft's appendix)."""
     from tonghop.db import open_db
-    from tonghop.explain import trace_context
+    from tonghop.trace import trace_context
 
     with open_db(workspace) as con:
         return trace_context(con, context, keep=True)  # reused while nothing was rebuilt
@@ -192,7 +192,7 @@ def explain_figures(workspace: Path, context: dict) -> dict:
 def trace(workspace: Path, context: dict, out: Path) -> dict[str, Path]:
     """Write truy-vet.html: each figure of the draft with every unit's contribution."""
     from tonghop.db import open_db
-    from tonghop.explain import write_trace_page
+    from tonghop.trace import write_trace_page
 
     if context.get("trace"):
         return {"trace": write_trace_page(None, context, out)}

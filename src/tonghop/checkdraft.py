@@ -708,7 +708,8 @@ def check_draft(path: Path, lookup: Lookup | None = None) -> list[Issue]:
 def workspace_lookup(workspace: Path, period: str | None = None) -> Lookup:
     """Figures of the workspace's marts, read once through a read-only connection."""
     from tonghop.db import connect, db_path
-    from tonghop.explain import ExplainError, figure_value, parse_figure_id
+    from tonghop.explain import figure_value
+    from tonghop.figure_ids import ExplainError, parse_figure_id
     from tonghop.periods import PeriodError, PeriodRange
 
     if not db_path(workspace).is_file():

@@ -262,8 +262,8 @@ def explain(
     """Cho biết một số liệu của dự thảo lấy từ mô hình nào và từng đơn vị đóng góp bao nhiêu."""
     from tonghop.checkdraft import DraftError, workspace_lookup
     from tonghop.db import connect
-    from tonghop.explain import ExplainError
     from tonghop.explain import explain as explain_figure
+    from tonghop.figure_ids import ExplainError
     from tonghop.formatting import so
 
     try:

@@ -31,7 +31,7 @@ from tonghop.catalog import Catalog, load_catalog
 from tonghop.db import insert_rows, transaction
 from tonghop.formatting import ngay
 from tonghop.paths import source_hash
-from tonghop.render import make_environment
+from tonghop.report.templates import make_environment
 from tonghop.review import queue
 from tonghop.review_page import finding_view
 from tonghop.settings import ReportSettings

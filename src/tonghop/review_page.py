@@ -17,7 +17,7 @@ import duckdb
 
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.formatting import so
-from tonghop.render import make_environment
+from tonghop.report.templates import make_environment
 from tonghop.review import (
     ACTION_LABELS,
     SEVERITY_LABELS,

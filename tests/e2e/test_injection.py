@@ -14,7 +14,7 @@ from tonghop import pipeline
 from tonghop.catalog import load_catalog
 from tonghop.forms import write_form
 from tonghop.periods import PeriodRange
-from tonghop.render import render_report
+from tonghop.report.draft import render_report
 from tonghop.settings import load_settings
 
 NAMES = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from tonghop import charts
-from tonghop.render import load_wording
+from tonghop.report import charts
+from tonghop.report.templates import load_wording
 
 WORDING = load_wording()["charts"]
 SIZE = (round(charts.WIDTH_IN * charts.DPI), round(charts.HEIGHT_IN * charts.DPI))

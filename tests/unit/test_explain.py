@@ -15,8 +15,10 @@ from tonghop.catalog import load_catalog
 from tonghop.cli import app
 from tonghop.consolidate import report_context, run_models
 from tonghop.db import connect
-from tonghop.explain import ExplainError, explain, parse_figure_id, write_trace_page
+from tonghop.explain import explain
+from tonghop.figure_ids import ExplainError, parse_figure_id
 from tonghop.periods import PeriodRange
+from tonghop.trace import write_trace_page
 
 RANGE = PeriodRange.parse("2022-H2..2023-H1")
 
@@ -171,9 +173,9 @@ def test_html_draft_appendix_lists_each_figure_with_its_contributions(
     import re
     from html import unescape
 
-    from tonghop.explain import trace_context
-    from tonghop.render import render_report
+    from tonghop.report.draft import render_report
     from tonghop.settings import ReportSettings
+    from tonghop.trace import trace_context
 
     con = connect(workspace, read_only=True)
     try:
@@ -261,7 +263,7 @@ def test_a_kept_trace_is_reused_until_the_consolidation_rebuilds_a_row(
     import json
     import shutil
 
-    from tonghop.explain import trace_context
+    from tonghop.trace import trace_context
 
     ws = tmp_path / "ws"
     shutil.copytree(workspace, ws)

@@ -12,7 +12,8 @@ from docx.oxml.ns import qn
 from jinja2.exceptions import SecurityError
 
 from tonghop.paths import TEMPLATES_DIR
-from tonghop.render import make_environment, render_report
+from tonghop.report.draft import render_report
+from tonghop.report.templates import make_environment
 from tonghop.settings import Margins, ReportSettings, load_settings
 
 CONTEXT = {

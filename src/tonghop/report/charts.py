@@ -1,11 +1,13 @@
 """The draft's charts as PNG files (matplotlib, Agg backend: no display needed).
 
-Each function takes figures already consolidated and the wording from `templates/wording.yaml`,
-writes one PNG and returns its path. Numbers on the charts go through `tonghop.formatting`.
+Each chart function takes figures already consolidated and the wording from
+`templates/wording.yaml`, writes one PNG and returns its path; `make_charts` draws those the
+view's data allow. Numbers on the charts go through `tonghop.formatting`.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from tonghop import formatting  # noqa: E402
 
 WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 150
 """16 × 9 cm at 150 dpi (960 × 540 px): fits the A4 text width (165 mm) when inserted at 150 mm."""
+CHARTS_DIR = "bieu-do"
 COLOURS = ("#8c1c13", "#e0a526", "#4a6fa5", "#9aa5b1")
 FONT = "DejaVu Serif"  # ships with matplotlib and has every Vietnamese letter
 
@@ -119,3 +122,40 @@ def admissions_by_year(
     ax.set_title(wording["title"], fontsize=10, fontweight="bold")
     ax.legend(frameon=False, loc="upper left")
     return _save(fig, path)
+
+
+def make_charts(view: Mapping[str, Any], wording: Mapping[str, Any], out_dir: Path) -> dict:
+    """Draw the charts the data allow into `out_dir/bieu-do/`; None for a chart without data."""
+    data, words = view["chart_data"], wording["charts"]
+    folder = out_dir / CHARTS_DIR
+    drawn: dict[str, Path | None] = {key: None for key in data}
+    if data["members_by_sector"]:
+        drawn["members_by_sector"] = members_by_sector(
+            data["members_by_sector"]["start"],
+            data["members_by_sector"]["cutoff"],
+            words["members_by_sector"],
+            folder / "dang-vien-theo-khoi.png",
+        )
+    if data["ratings_by_year"]:
+        drawn["ratings_by_year"] = ratings_by_year(
+            data["ratings_by_year"], words["ratings_by_year"], folder / "xep-loai-dang-vien.png"
+        )
+    if data["admissions_by_year"]:
+        drawn["admissions_by_year"] = admissions_by_year(
+            data["admissions_by_year"]["years"],
+            data["admissions_by_year"]["target"],
+            words["admissions_by_year"],
+            folder / "ket-nap-dang-vien.png",
+        )
+    return {
+        key: None
+        if path is None
+        else {
+            "title": words[key]["title"],
+            "file": f"{CHARTS_DIR}/{path.name}",
+            "path": str(path),
+            "data_uri": "data:image/png;base64,"
+            + base64.b64encode(path.read_bytes()).decode("ascii"),
+        }
+        for key, path in drawn.items()
+    }

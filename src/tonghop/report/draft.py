@@ -1,0 +1,59 @@
+"""The report draft from a draft context: bao-cao.md, bao-cao.html and bao-cao.docx.
+
+Wording lives in `templates/` (md/html Jinja2 templates, the docxtpl Word template and the
+shared `outline.yaml`); figures come from the view (`tonghop.report.context`) and pass through
+the `formatting` filters. This module only puts the steps in order: the view, the charts, the
+footnotes' numbers, then each writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tonghop.report.charts import make_charts
+from tonghop.report.context import build_view
+from tonghop.report.footnotes import footnote_function, number_footnotes
+from tonghop.report.markdown_html import write_html, write_markdown
+from tonghop.report.templates import (
+    find_template,
+    load_outline,
+    load_wording,
+    make_environment,
+    search_path,
+)
+from tonghop.report.trace_page import trace_html
+from tonghop.report.word import DOCX_TEMPLATE, render_docx
+from tonghop.settings import ReportSettings
+
+OUTPUT_NAMES = {"md": "bao-cao.md", "html": "bao-cao.html", "docx": "bao-cao.docx"}
+
+
+def render_report(
+    context: Mapping[str, Any],
+    settings: ReportSettings,
+    out_dir: Path,
+    template_dirs: Sequence[Path] | None = None,
+) -> dict[str, Path]:
+    """Write the draft as Markdown, HTML and Word into `out_dir`; returns the paths by format.
+
+    `template_dirs` are searched before the bundled templates, so an office can override any
+    template (or `outline.yaml`, or `bao-cao.docx`) without forking.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wording = load_wording(template_dirs)
+    view = build_view(context, settings, load_outline(settings, template_dirs), wording)
+    view["charts"] = make_charts(view, wording, out_dir)
+    env = make_environment(template_dirs)
+    view["footnotes"] = number_footnotes(env, view)
+    view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
+    if view["trace"]:
+        view["trace"]["html"] = trace_html(view["trace"], env)
+    paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
+    write_markdown(env, view, paths["md"])
+    write_html(env, view, paths["html"])
+    template = find_template(DOCX_TEMPLATE, search_path(template_dirs))
+    render_docx(view, settings, template, paths["docx"])
+    return paths

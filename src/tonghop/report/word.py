@@ -1,0 +1,184 @@
+"""The Word writer: the docxtpl template filled with the view, then in Word's XML the page
+size and margins, real footnotes for the templates' marks, and placeholders highlighted."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from docx import Document
+from docx.enum.text import WD_COLOR_INDEX
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
+from docx.oxml import parse_xml
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from docx.text.paragraph import Paragraph
+from docx.text.run import Run
+from docxtpl import DocxTemplate, InlineImage
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
+
+from tonghop.report.footnotes import FOOTNOTE_MARK_RE, footnote_function
+from tonghop.report.templates import FILTERS
+from tonghop.settings import ReportSettings
+
+DOCX_TEMPLATE = "bao-cao.docx"
+CHART_WIDTH_MM = 150
+
+# Bracketed text is what the owner must fill or check: "[…]" for a missing figure,
+# "[Phần nội dung do cơ quan soạn thảo bổ sung: …]" for narrative, "[Họ và tên người ký]".
+_PLACEHOLDER_RE = re.compile(r"\[[^\[\]]*\]")
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_FONT = "Times New Roman"
+FOOTNOTE_SIZE_PT = 12
+
+
+def _docx_environment() -> SandboxedEnvironment:
+    # docxtpl renders the document XML as one string: escape like XML, no HTML markup.
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_docx(
+    view: Mapping[str, Any], settings: ReportSettings, template: Path, out_path: Path
+) -> Path:
+    """Fill the Word template, then apply the page margins and highlight the placeholders."""
+    doc = DocxTemplate(str(template))
+    images = {
+        key: chart | {"image": InlineImage(doc, chart["path"], width=Mm(CHART_WIDTH_MM))}
+        for key, chart in (view.get("charts") or {}).items()
+        if chart
+    }
+    charts_view = dict(view.get("charts") or {}) | images
+    docx_view = dict(view) | {"charts": charts_view, "footnote": footnote_function(None)}
+    doc.render(docx_view, jinja_env=_docx_environment(), autoescape=True)
+    doc.save(str(out_path))
+    final = Document(str(out_path))
+    margins = settings.margins_mm
+    for section in final.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin, section.bottom_margin = Mm(margins.top), Mm(margins.bottom)
+        section.left_margin, section.right_margin = Mm(margins.left), Mm(margins.right)
+    texts = {f["key"]: f["text"] for f in view.get("footnotes") or []}
+    notes: list[str] = []
+    for p in list(final.element.body.iter(qn("w:p"))):
+        paragraph = Paragraph(p, final)
+        for run in list(paragraph.runs):
+            _footnote_references(run, texts, notes)
+        for run in list(paragraph.runs):
+            _highlight_placeholders(run, paragraph)
+    if notes:
+        _add_footnotes_part(final, notes)
+    final.save(str(out_path))
+    return out_path
+
+
+def _footnote_references(run: Run, texts: Mapping[str, str], notes: list[str]) -> None:
+    """Replace each footnote mark in a run by a Word footnote reference; collect the texts."""
+    text = run.text
+    if not FOOTNOTE_MARK_RE.search(text):
+        return
+    # A footnote without any figure (see number_footnotes) leaves no mark and no split.
+    text = FOOTNOTE_MARK_RE.sub(lambda m: m.group() if m.group(1) in texts else "", text)
+    if not FOOTNOTE_MARK_RE.search(text):
+        run.text = text
+        return
+    size = run.font.size.pt if run.font.size else 14
+    anchor = run._r
+    last = 0
+    pieces: list[tuple[str, str | None]] = []
+    for match in FOOTNOTE_MARK_RE.finditer(text):
+        pieces.append((text[last : match.start()], None))
+        pieces.append(("", match.group(1)))
+        last = match.end()
+    pieces.append((text[last:], None))
+    for piece, key in pieces:
+        if key is None:
+            if not piece:
+                continue
+            element = copy.deepcopy(run._r)
+            Run(element, run._parent).text = piece
+        else:
+            notes.append(texts[key])
+            element = parse_xml(
+                f'<w:r xmlns:w="{_W}"><w:rPr>{_fonts_xml()}'
+                f'<w:sz w:val="{round(size * 2)}"/><w:szCs w:val="{round(size * 2)}"/>'
+                f'<w:vertAlign w:val="superscript"/></w:rPr>'
+                f'<w:footnoteReference w:id="{len(notes)}"/></w:r>'
+            )
+        anchor.addnext(element)
+        anchor = element
+    run._r.getparent().remove(run._r)
+
+
+def _fonts_xml() -> str:
+    slots = " ".join(f'w:{slot}="{_FONT}"' for slot in ("ascii", "hAnsi", "eastAsia", "cs"))
+    return f"<w:rFonts {slots}/>"
+
+
+def _add_footnotes_part(document: Any, notes: Sequence[str]) -> None:
+    """Add `word/footnotes.xml` (separators + one footnote per text, id 1..n, 12 pt)."""
+    size = FOOTNOTE_SIZE_PT * 2
+    rpr = f'{_fonts_xml()}<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>'
+    spacing = '<w:pPr><w:spacing w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>'
+    body = [
+        f'<w:footnote w:type="separator" w:id="-1"><w:p>{spacing}'
+        "<w:r><w:separator/></w:r></w:p></w:footnote>",
+        f'<w:footnote w:type="continuationSeparator" w:id="0"><w:p>{spacing}'
+        "<w:r><w:continuationSeparator/></w:r></w:p></w:footnote>",
+    ]
+    for number, text in enumerate(notes, start=1):
+        body.append(
+            f'<w:footnote w:id="{number}"><w:p><w:pPr><w:spacing w:after="0"/>'
+            '<w:jc w:val="both"/></w:pPr>'
+            f'<w:r><w:rPr>{rpr}<w:vertAlign w:val="superscript"/></w:rPr><w:footnoteRef/></w:r>'
+            f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve"> {escape(text)}</w:t></w:r>'
+            "</w:p></w:footnote>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w:footnotes xmlns:w="{_W}">{"".join(body)}</w:footnotes>'
+    )
+    doc_part = document.part
+    for rel in list(doc_part.rels.values()):
+        if rel.reltype == RT.FOOTNOTES:  # a template restyled in Word may carry its own part
+            doc_part.drop_rel(rel.rId)
+    part = Part(
+        PackURI("/word/footnotes.xml"), CT.WML_FOOTNOTES, xml.encode("utf-8"), doc_part.package
+    )
+    doc_part.relate_to(part, RT.FOOTNOTES)
+
+
+def _highlight_placeholders(run: Run, paragraph: Paragraph) -> None:
+    """Split a run around bracketed placeholders and highlight those pieces yellow."""
+    text = run.text
+    if not _PLACEHOLDER_RE.search(text):
+        return
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for match in _PLACEHOLDER_RE.finditer(text):
+        pieces.append((text[last : match.start()], False))
+        pieces.append((match.group(), True))
+        last = match.end()
+    pieces.append((text[last:], False))
+    anchor = run._r
+    for piece, marked in pieces:
+        if not piece:
+            continue
+        element = copy.deepcopy(run._r)
+        anchor.addnext(element)
+        anchor = element
+        new_run = Run(element, paragraph)
+        new_run.text = piece
+        if marked:
+            new_run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    run._r.getparent().remove(run._r)
