@@ -40,34 +40,6 @@ LEFT = WD_ALIGN_PARAGRAPH.LEFT
 PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
 
 _UNITS = (
-    "Đến nay, Đảng bộ có {{ cutoff.units|so_dem }} TCCSĐ, trong đó: {{ cutoff.dang_bo|so_dem }} "
-    "đảng bộ cơ sở, {{ cutoff.chi_bo|so_dem }} chi bộ cơ sở, {{ cutoff.branches|so_dem }} chi bộ "
-    "trực thuộc đảng ủy cơ sở và {{ cutoff.members|so_dem }} đảng viên. Tổng số TCCSĐ "
-    "{% if changes.units.direction == 'không đổi' %}không thay đổi so với khi mới thành lập"
-    "{% else %}{{ changes.units.direction|chu('[tăng/giảm]') }} "
-    "{{ changes.units.amount|so_dem }} tổ chức so với "
-    "khi mới thành lập{% endif %}; hiện có {{ cutoff.sectors.agency|so_dem }} TCCSĐ trong "
-    "{{ sector_labels.agency }}; {{ cutoff.sectors.soe|so_dem }} TCCSĐ trong "
-    "{{ sector_labels.soe }}; {{ cutoff.sectors.private|so_dem }} TCCSĐ trong "
-    "{{ sector_labels.private }} và {{ cutoff.sectors.industrial_zone|so_dem }} đảng bộ cơ sở "
-    "trong các KCN của tỉnh."
-)
-SECTION_4_4_MEMBERS = (
-    "Từ đầu nhiệm kỳ đến nay, đã kết nạp {{ term.members_admitted|so_dem }} quần chúng ưu tú "
-    "vào Đảng, {{ admission.word|chu('[vượt/thấp hơn]') }} {{ admission.pct|phan_tram }} "
-    "so với Nghị quyết Đại hội đề "
-    "ra (chỉ tiêu nghị quyết kết nạp {{ admission.target_per_year|so_dem }}/năm; bình quân kết "
-    "nạp {{ admission.avg_per_year|so_dem }} đảng viên/năm); xét công nhận chính thức cho "
-    "{{ term.members_confirmed|so_dem }} đồng chí, xóa tên {{ term.members_struck_off|so_dem }} "
-    "đảng viên và đưa ra khỏi đảng {{ term.members_removed|so_dem }} đảng viên; làm thủ tục trao "
-    "tặng {{ term.party_badges_awarded|so_dem }} Huy hiệu Đảng, làm thẻ "
-    "{{ term.member_cards_issued|so_dem }} đảng viên."
-)
-SECTION_4_4_REST = PLACEHOLDER.format(
-    "công tác cán bộ, đánh giá, xếp loại tổ chức đảng và đảng viên, bảo vệ chính trị nội bộ"
-)
-
-_UNITS = (
     "{% for u in coverage.UNITS %}{{ u.name }} ({{ u.unit_code }}, kỳ "
     "{{ u.periods|join(', ') }}EXTRA){% if not loop.last %}; {% endif %}{% endfor %}"
 )

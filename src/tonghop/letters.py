@@ -99,8 +99,8 @@ def write_letters(
 
     A letter is written again only when what it is made of changed: its unit, findings, review
     states, the settings, the date, its Markdown or this module (a key per letter in the
-    workspace's `letters_written`, by folder). Saving the Word files was most of a run with
-    nothing new: 600 letters at 60,000 units, ~10 s each run.
+    workspace's `letters_written`, by folder): saving the Word files was most of a run with
+    nothing new.
     """
     folder = out / LETTERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def write_letters(
             continue
         md_path.write_text(text, encoding="utf-8")
         # One Word document, emptied for each letter: opening python-docx's default package
-        # costs as much as saving a letter (17 ms each).
+        # costs as much as saving a letter.
         if letters is None:
             letters = _LetterPackage(_blank_letter(settings))
         write_docx(view, settings, docx_path, letters)
@@ -159,10 +159,9 @@ def _blank_letter(settings: ReportSettings) -> DocxDocument:
 class _LetterPackage:
     """A `_blank_letter` written into again and again, and saved: only its body changes.
 
-    Every other part (styles alone are ~790 KB of XML) is serialised and compressed once, into
+    Every other part (the styles are most of the XML) is serialised and compressed once, into
     a Word package without the body; each letter is that package with its own body added.
-    python-docx's `save` did all of it for every letter: ~14 of its ~21 ms, at 60,000 units
-    8.4 of the 12.4 s the 600 letters took.
+    python-docx's `save` did all of it for every letter, most of the time a letter took.
     """
 
     def __init__(self, doc: DocxDocument) -> None:
@@ -174,8 +173,8 @@ class _LetterPackage:
     def add_paragraph(self, text: str, bold: bool, italic: bool, center: bool) -> None:
         """A paragraph of one run in `FONT` at the body's end, as python-docx's
         `add_paragraph`, `add_run` and the run's properties write it: each kind of paragraph is
-        built so once and copied (setting the properties paragraph by paragraph was ~1 s of
-        Python for a national batch's 600 letters)."""
+        built so once and copied (setting the properties paragraph by paragraph was a
+        noticeable part of the letters' time for a national batch)."""
         body = self.doc.element.body
         kind = (bold, italic, center)
         if kind not in self._paragraphs:

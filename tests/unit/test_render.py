@@ -1,3 +1,10 @@
+"""The report draft (tonghop.report) in its three formats, from a hand-written context.
+
+Over 500 lines: the module-scoped drafts (`rendered`, `full`, `footnoted`) are rendered once
+and read by the tests of every format and writer; split across files, each would render them
+again.
+"""
+
 import copy
 import re
 import zipfile
