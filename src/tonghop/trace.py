@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from tonghop import contributions, explain
+from tonghop import contributions, explain, figure_ids
 from tonghop.db import state_row, transaction
 from tonghop.figure_ids import ExplainError, context_figures
 from tonghop.paths import source_hash
@@ -70,7 +70,8 @@ def _trace_basis(con: duckdb.DuckDBPyConnection, context: dict) -> str | None:
         last["fingerprint"],
         context_figures(context),
         TRACE_UNITS_SHOWN,
-        [source_hash(m.__file__) for m in (explain, contributions)] + [source_hash(__file__)],
+        [source_hash(m.__file__) for m in (figure_ids, contributions, explain)],
+        source_hash(__file__),
     ]
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()
 
