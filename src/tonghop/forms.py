@@ -84,7 +84,7 @@ def _named_style(wb: Workbook, role: str, applies: bool, decimals: int) -> str:
     """The workbook's named style for a table cell, registered on first use.
 
     One named style per kind of cell instead of per-cell fonts, fills and protections: openpyxl
-    hashes every style object it is given, and that was 80% of the time to write a form.
+    hashes every style object it is given, most of the time to write a form.
     """
     name = f"tonghop_{role}_{'ap_dung' if applies else 'khong_ap_dung'}"
     if role == "value":

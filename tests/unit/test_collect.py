@@ -590,7 +590,7 @@ def test_chunks_are_written_together_once_they_hold_enough_values(
     tmp_path: Path, monkeypatch
 ) -> None:
     """A transaction takes whole chunks up to `WRITE_MIN_VALUES`: the rows do not change."""
-    import tonghop.collect as collect_module
+    import tonghop.collect.batch as collect_module
 
     real_write = collect_module._write
     files = [*_files(), SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413"))]
@@ -621,7 +621,7 @@ def test_chunks_are_written_together_once_they_hold_enough_values(
 
 def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
     """The archive process also reads the forms: the rows are those of parsing them here."""
-    import tonghop.collect as collect_module
+    import tonghop.collect.batch as collect_module
     from tonghop.catalog import load_catalog
     from tonghop.forms import write_form
 
