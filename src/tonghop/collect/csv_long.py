@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterator
 
 from tonghop.collect.values import Groups, _value_types
@@ -13,6 +14,27 @@ from tonghop.numbers import is_plain_whole, read_number
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
+# A unit's file is one row per indicator (about fifty); a file bundling a whole district's units
+# stays far below this. Above it a file is refused before it is parsed, so that one runaway
+# export cannot hold a run's memory and time.
+MAX_CSV_ROWS = 200_000
+# The first part of a number cut at an unquoted comma (`1`, `-1.500`), and the parts after it.
+_NUMBER_START = re.compile(r"\s*[+-]?\d[\d. ]*")
+_DIGITS = re.compile(r"\d[\d. ]*\s*")
+
+
+def check_csv_rows(name: str, data: bytes) -> None:
+    """Refuse a CSV with more lines than `MAX_CSV_ROWS`, counted on its bytes."""
+    lines = max(data.count(b"\n"), data.count(b"\r"))
+    if lines > MAX_CSV_ROWS:
+        raise UnreadableFile(
+            f"Tệp '{name}' có {_vi(lines)} dòng, vượt giới hạn {_vi(MAX_CSV_ROWS)} dòng của một "
+            "tệp báo cáo; tệp được lưu nhưng không đọc. Đề nghị kiểm tra lại tệp xuất ra."
+        )
+
+
+def _vi(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
 
 
 def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:
@@ -25,6 +47,7 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
         raise UnreadableFile(
             f"Tệp '{name}' là tệp Excel nhưng mang đuôi .csv; đề nghị gửi lại với đúng đuôi .xlsx."
         )
+    check_csv_rows(name, data)
     text, encoding_note = decode_text(data)
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
@@ -53,9 +76,64 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
                     f"Tệp '{name}', dòng {line_no}: thiếu ô, dòng được đọc với ô trống."
                 )
                 row = row + [""] * (width - len(row))
+            if len(row) > width or _split_number(row, columns):
+                row, warning = _rejoined(row, width, columns, delimiter)
+                if warning:
+                    warnings.append(f"Tệp '{name}', dòng {line_no}: {warning}")
             yield line_no, row
 
     return rows(), columns, warnings
+
+
+def _rejoined(
+    row: list[str], width: int, columns: tuple, delimiter: str
+) -> tuple[list[str], str | None]:
+    """A row cut back to the header's width, and what was done (Vietnamese; None: nothing
+    worth saying).
+
+    An unquoted `1,532` or `491,5` is cut by the csv module into two cells; it is never read as
+    its first part. When the value and the digits after it make a number, they are joined
+    again and read as any written number (an ambiguous one refused). Else empty cells past
+    the last column are dropped; else, when the note is the last column, the note took the
+    delimiter and is joined again; else the value is the joined text, which is no number, so
+    it becomes a finding rather than a guess.
+    """
+    value, note = columns[3], columns[4]
+    extra = max(len(row) - width, 0)
+    digits = row[value + 1 : value + extra + 1] if extra else row[value + 1 : value + 2]
+    cells = f"dòng có {len(row)} ô, nhiều hơn {width} cột của tiêu đề" if extra else ""
+    if _NUMBER_START.fullmatch(row[value]) and digits and all(map(_DIGITS.fullmatch, digits)):
+        joined = delimiter.join([row[value], *digits])
+        rejoined = row[:value] + [joined] + row[value + 1 + len(digits) :]
+        return rejoined + [""] * (width - len(rejoined)), (
+            f"{cells or 'ô ghi chú chỉ có chữ số'}: giá trị '{joined.strip()}' có dấu "
+            f"'{delimiter}' mà không nằm trong ngoặc kép nên bị tách thành nhiều ô; các ô được "
+            "ghép lại thành một giá trị"
+        )
+    if not extra:
+        return row, None
+    if not any(cell.strip() for cell in row[width:]):
+        return row[:width], None  # empty cells past the last column: nothing lost
+    if note is not None and note == width - 1 and value < note:
+        return row[:note] + [delimiter.join(row[note:])], (
+            f"{cells}: ghi chú có dấu '{delimiter}' mà không nằm trong ngoặc kép; các ô được "
+            "ghép lại thành ghi chú"
+        )
+    joined = delimiter.join(row[value : value + extra + 1])
+    return row[:value] + [joined] + row[value + extra + 1 :], (
+        f"{cells}: không rõ ô nào là giá trị, giá trị '{joined.strip()}' không được nhận"
+    )
+
+
+def _split_number(row: list[str], columns: tuple) -> bool:
+    """Whether a full row's note holds only the digits after an unquoted comma of its value
+    (`...,1,532` where the note column follows the value)."""
+    value, note = columns[3], columns[4]
+    return (
+        note == value + 1
+        and bool(_DIGITS.fullmatch(row[note]))
+        and bool(_NUMBER_START.fullmatch(row[value]))
+    )
 
 
 def _csv_reader(name: str, text: str, delimiter: str) -> Iterator[list[str]]:
@@ -106,6 +184,7 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
 def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
     """`read_values(name, parse_csv(name, data))` and its warnings, without building a
     RawValue per value first: CSV is most of what a big bloc sends."""
+    check_csv_rows(name, data)
     plain = _plain_csv_groups(name, data)
     if plain is not None:
         return plain
@@ -178,6 +257,10 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     raws = list(map(str.strip, columns[header.index("value")]))
     if "note" in header:
         notes = [cell.strip() or None for cell in columns[header.index("note")]]
+        if header.index("note") == header.index("value") + 1 and any(
+            note and note.isdigit() for note in notes
+        ):
+            return None  # a value cut at an unquoted comma, maybe: the csv module's path
     else:
         notes = [None] * len(rows)
     _location(len(rows) + 1)

@@ -20,10 +20,10 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
     if suffix == ".xlsx":
         from tonghop.forms import read_form
 
-        formulas = check_xlsx(name, data)
+        cells = check_xlsx(name, data)
         with _as_temporary_file(data, suffix) as path:
             try:
-                parsed = read_form(path, formulas)
+                parsed = read_form(path, cells.formulas, cells.errors)
             except UnreadableFile as exc:
                 message = str(exc).replace(str(path), name).replace(path.name, name)
                 raise UnreadableFile(message) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from tonghop.numbers import read_number
+from tonghop.numbers import finite_number, read_number
 from tonghop.parse import ParsedFile
 
 
@@ -39,7 +39,10 @@ def read_values(name: str, parsed: ParsedFile) -> Groups:
     for key, rows in groups.items():
         read = []
         for r in rows:
-            number, how = read_number(r.raw, types.get(r.indicator_code))
+            if r.number is not None:  # typed as a number by the file: nothing to read
+                number, how = finite_number(r.raw, r.number)
+            else:
+                number, how = read_number(r.raw, types.get(r.indicator_code))
             if how:
                 parsed.warnings.append(f"Tệp '{name}', {r.location}: {how}.")
             read.append([r.indicator_code, r.raw, number, r.location, r.note])
