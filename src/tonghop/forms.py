@@ -38,15 +38,42 @@ COLUMNS = ("STT", "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Giá tr
 COLUMN_WIDTHS = (6, 30, 60, 22, 14, 30)
 
 _HEADER_ROW = 9
+# How to write numbers, above the table: tonghop reads `1.000` in a count as a thousand but
+# refuses it in an amount (a thousand, or one?); a clerk told so writes it plainly.
+INSTRUCTIONS = (
+    "Cách ghi số: không dùng dấu phân cách hàng nghìn (ghi 1000, không ghi 1.000 hay 1,000); "
+    "phần thập phân ngăn cách bằng dấu phẩy (491,5). Nhập số trực tiếp, không dùng công thức; "
+    "ô báo lỗi (#REF!, #DIV/0!...) không được nhận. Chỉ điền vào trang này, không sao chép "
+    "trang."
+)
 # Excel reads text starting with these as a formula (or as one, after a CSV export).
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
 # Excel data validation per value type: (type, operator, formula1, formula2, message).
 _VALIDATION: dict[str, tuple[str, str, str, str | None, str]] = {
-    "count": ("whole", "greaterThanOrEqual", "0", None, "Nhập số nguyên không âm (0, 1, 2, ...)."),
+    "count": (
+        "whole",
+        "greaterThanOrEqual",
+        "0",
+        None,
+        "Nhập số nguyên không âm (0, 1, 2, ...), không dùng dấu phân cách hàng nghìn.",
+    ),
     "flag": ("whole", "between", "0", "1", "Nhập 1 (có) hoặc 0 (không)."),
-    "percent": ("decimal", "between", "0", "100", "Nhập tỷ lệ phần trăm từ 0 đến 100."),
-    "amount": ("decimal", "greaterThanOrEqual", "0", None, "Nhập số không âm."),
+    "percent": (
+        "decimal",
+        "between",
+        "0",
+        "100",
+        "Nhập tỷ lệ phần trăm từ 0 đến 100; phần thập phân ngăn cách bằng dấu phẩy (96,5).",
+    ),
+    "amount": (
+        "decimal",
+        "greaterThanOrEqual",
+        "0",
+        None,
+        "Nhập số không âm, không dùng dấu phân cách hàng nghìn; phần thập phân ngăn cách bằng "
+        "dấu phẩy (491,5).",
+    ),
     "rating": (
         "whole",
         "between",
@@ -137,6 +164,14 @@ def write_form(
     for row, (label, value) in enumerate(header_fields, start=3):
         _put(ws.cell(row, 2), f"{label}:").font = Font(bold=True)
         _put(ws.cell(row, 3), value)
+
+    note = _put(ws.cell(_HEADER_ROW - 1, 1), INSTRUCTIONS)
+    note.font = Font(italic=True)
+    note.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(
+        start_row=_HEADER_ROW - 1, start_column=1, end_row=_HEADER_ROW - 1, end_column=len(COLUMNS)
+    )
+    ws.row_dimensions[_HEADER_ROW - 1].height = 48
 
     for col, title in enumerate(COLUMNS, start=1):
         cell = _put(ws.cell(_HEADER_ROW, col), title)

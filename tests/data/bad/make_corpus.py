@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import socket
+import stat
 import sys
 import unicodedata
 import zipfile
@@ -24,6 +26,8 @@ from tonghop.forms import write_form
 from tonghop.intake import _TCVN3
 
 PERIOD = "2023"
+# Units of state enterprises, whose forms carry amounts in tỷ đồng (decimals allowed).
+SOE_UNITS = {"B50", "B51", "B52", "B53", "B58"}
 HEADER = ["unit_code", "period", "indicator_code", "value", "note"]
 NOTE = "Đã sáp nhập chi bộ Hòa Bình"
 
@@ -38,6 +42,8 @@ class Case:
     finding: tuple[str, str] | None = None  # (rule_id, unit_code)
     warning: str | None = None  # a substring of a file-reading warning finding
     counted: str | None = None  # the unit whose data must still be consolidated
+    # indicator -> the number the clerk meant, as stored (None: refused, never guessed)
+    stored: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,14 +160,15 @@ def build(folder: Path) -> Corpus:
     catalog = load_catalog()
     source = folder / "src"
     source.mkdir(parents=True)
-    units = [f"B{i:02d}" for i in range(1, 61)]
+    units = [f"B{i:02d}" for i in range(1, 71)]
     registry = folder / "registry.csv"
     with open(registry, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
         for u in units:
             valid_to = "2021-12-31" if u == "B41" else ""
-            writer.writerow([u, f"Đảng bộ thử {u}", "agency", "dang_bo", "2015-01-01", valid_to])
+            sector = "soe" if u in SOE_UNITS else "agency"
+            writer.writerow([u, f"Đảng bộ thử {u}", sector, "dang_bo", "2015-01-01", valid_to])
     cases: list[Case] = []
     counted: dict[str, int] = {}
 
@@ -298,13 +305,18 @@ def build(folder: Path) -> Corpus:
         warning="dấu phẩy thập phân",
         count=True,
     )
-    csv_case(
-        "B22.csv",
-        "B22",
-        good("B22", members_admitted="1,500"),
-        finding=("value_not_number", "B22"),
-        warning="không rõ",
+    # a count is whole: "1,500" can only be one thousand five hundred
+    _write_csv(source / "B22.csv", _rows("B22", good("B22", members_admitted="1,500")))
+    cases.append(
+        Case(
+            "'1,500' in a count",
+            ["B22.csv"],
+            warning="được đọc là 1500",
+            counted="B22",
+            stored={"members_admitted": 1500.0},
+        )
     )
+    counted["B22"] = int(good("B22")["members_total"])
     csv_case(
         "B23.csv",
         "B23",
@@ -421,8 +433,222 @@ def build(folder: Path) -> Corpus:
         good("B48", members_total=55, members_official=40, members_probationary=5),
         finding=("members_total_sum", "B48"),
     )
+    _clerks_numbers(source, catalog, cases, counted, good)
+    _files_that_stop_runs(folder, source, catalog, cases, counted, good)
     (folder / "tmp.xlsx").unlink()
     return Corpus(registry, source, cases, counted)
+
+
+def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> None:  # noqa: ANN001
+    """Numbers as Vietnamese clerks write them, in CSV and in Excel cells (issue 28, 1)."""
+    # A count written with thousands dots, in every cell of the sums: 1049 members.
+    members, probationary = 1049, 2 + 49 % 3
+    rated = members - 1
+    dotted = {
+        "members_total": "1.049",
+        "members_official": f"1.{members - probationary - 1000:03d}",
+        "members_rated": f"1.{rated - 1000:03d}",
+        "members_rated_good": f"1.{rated - 5 - 3 - 1 - 1000:03d}",
+    }
+    _write_csv(source / "B49.csv", _rows("B49", good("B49", **dotted)))
+    cases.append(
+        Case(
+            "thousands dots in a count",
+            ["B49.csv"],
+            warning="được đọc là 1049",
+            counted="B49",
+            stored={"members_total": 1049.0, "members_official": 1046.0},
+        )
+    )
+    counted["B49"] = members
+
+    # An amount allows decimals: "1.976" is 1976 or 1,976, never guessed; the rest stays in.
+    _write_csv(source / "B50.csv", _rows("B50", good("B50", revenue_bn_vnd="1.976")))
+    cases.append(
+        Case(
+            "'1.976' in an amount",
+            ["B50.csv"],
+            finding=("value_not_number", "B50"),
+            warning="không rõ là 1976",
+            stored={"revenue_bn_vnd": None, "members_total": 90.0},
+        )
+    )
+    spelled = {
+        "revenue_bn_vnd": "1.500.050,30",
+        "state_budget_paid_bn_vnd": "122.235,8",
+        "avg_income_mn_vnd_month": "491,5",
+        "employees": "1 000",
+    }
+    _write_csv(source / "B51.csv", _rows("B51", good("B51", **spelled)))
+    cases.append(
+        Case(
+            "Vietnamese amounts and spaces",
+            ["B51.csv"],
+            warning="được đọc là 1500050,3",
+            stored={
+                "revenue_bn_vnd": 1500050.30,
+                "state_budget_paid_bn_vnd": 122235.8,
+                "avg_income_mn_vnd_month": 491.5,
+                "employees": 1000.0,
+            },
+            counted="B51",
+        )
+    )
+    counted["B51"] = int(good("B51")["members_total"])
+    # Unquoted commas: the csv module cuts each value in two cells.
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B52", good("B52"))])
+    text = buffer.getvalue() + "B52,2023,revenue_bn_vnd,1,532,\nB52,2023,employees,1,532,\n"
+    (source / "B52.csv").write_text(text, encoding="utf-8")
+    cases.append(
+        Case(
+            "unquoted '1,532'",
+            ["B52.csv"],
+            finding=("value_not_number", "B52"),
+            warning="bị tách thành nhiều ô",
+            stored={"revenue_bn_vnd": None, "employees": 1532.0, "members_total": 92.0},
+        )
+    )
+    _write_csv(source / "B53.csv", _rows("B53", good("B53", revenue_bn_vnd="1,500.5")))
+    cases.append(
+        Case(
+            "English-style amount",
+            ["B53.csv"],
+            warning="cách viết tiếng Anh",
+            counted="B53",
+            stored={"revenue_bn_vnd": 1500.5},
+        )
+    )
+    counted["B53"] = int(good("B53")["members_total"])
+
+    for unit, error in (("B54", "#REF!"), ("B55", "#DIV/0!")):
+        path = source / f"{unit}.xlsx"
+        _form(path, unit, good(unit), catalog)
+        workbook = load_workbook(path)
+        workbook["BaoCao"][_cell_of(path, "members_admitted")] = error  # an error cell
+        workbook.save(path)
+        cases.append(
+            Case(
+                f"Excel error {error}",
+                [path.name],
+                finding=("value_not_number", unit),
+                warning=f"lỗi Excel '{error}'",
+                stored={"members_admitted": None, "members_total": 40.0 + int(unit[1:])},
+            )
+        )
+
+    # The sheet copied and the copy filled: both filled is refused, a blank original is not.
+    stale = source / "B56.xlsx"
+    _form(stale, "B56", good("B56", members_total=10, members_official=8), catalog)
+    workbook = load_workbook(stale)
+    copy = workbook.copy_worksheet(workbook["BaoCao"])
+    copy.title = "BaoCao (2)"
+    copy[_cell_of(stale, "members_total")] = 96
+    workbook.save(stale)
+    cases.append(Case("two filled copies of the sheet", ["B56.xlsx"], rejected="'BaoCao (2)'"))
+    fresh = source / "B57.xlsx"
+    _form(fresh, "B57", {}, catalog)
+    workbook = load_workbook(fresh)
+    copy = workbook.copy_worksheet(workbook["BaoCao"])
+    copy.title = "BaoCao (2)"
+    for code, value in good("B57").items():
+        copy[_cell_of(fresh, code)] = value
+    workbook.save(fresh)
+    cases.append(
+        Case("the copy filled, the original blank", ["B57.xlsx"], warning="'BaoCao'", counted="B57")
+    )
+    counted["B57"] = int(good("B57")["members_total"])
+
+    # A number cell keeps its number; a text cell is read as written.
+    typed = source / "B58.xlsx"
+    _form(typed, "B58", good("B58", revenue_bn_vnd=1.976), catalog)
+    workbook = load_workbook(typed)
+    workbook["BaoCao"][_cell_of(typed, "state_budget_paid_bn_vnd")] = "1.976"
+    workbook.save(typed)
+    cases.append(
+        Case(
+            "1.976 as a number and as text",
+            ["B58.xlsx"],
+            warning="không rõ là 1976",
+            stored={"revenue_bn_vnd": 1.976, "state_budget_paid_bn_vnd": None},
+        )
+    )
+    text_count = source / "B59.xlsx"
+    _form(text_count, "B59", good("B59"), catalog)
+    workbook = load_workbook(text_count)
+    workbook["BaoCao"][_cell_of(text_count, "members_admitted")].value = "2.000"
+    workbook.save(text_count)
+    cases.append(
+        Case(
+            "'2.000' in a text cell",
+            ["B59.xlsx"],
+            stored={"members_admitted": 2000.0},
+            counted="B59",
+        )
+    )
+    counted["B59"] = int(good("B59")["members_total"])
+
+
+def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, counted, good) -> None:  # noqa: ANN001
+    """Files a shared folder really holds that once stopped or hung a run (issue 28, 3).
+
+    Pipes, sockets and devices are made here, at build time in the test's own folder."""
+    far = source / "B60.xlsx"
+    _form(far, "B60", good("B60"), catalog)
+    workbook = load_workbook(far)
+    workbook["BaoCao"]["XFD1048576"] = "x"  # the reader would lay out 17 billion cells
+    workbook.save(far)
+    cases.append(Case("far-cell bomb", ["B60.xlsx"], rejected="bom ô xa"))
+
+    name = os.fsencode(source) + b"/B61-\xff\xfe.csv"
+    with open(name, "wb") as handle:
+        handle.write(b"unit_code,period,indicator_code,value\nB61,2023,members_total,1\n")
+    cases.append(Case("name not UTF-8", ["B61-\\xff\\xfe.csv"], rejected="UTF-8"))
+
+    os.mkfifo(source / "ong-dan.csv")
+    cases.append(Case("named pipe", ["ong-dan.csv"], rejected="ống dẫn có tên"))
+    here = os.getcwd()
+    os.chdir(source)  # a socket's path is limited to about 100 bytes: bind it by its name
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind("o-cam.csv")
+    finally:
+        os.chdir(here)
+    cases.append(Case("socket", ["o-cam.csv"], rejected="socket"))
+    try:
+        os.mknod(source / "thiet-bi.csv", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except PermissionError:
+        pass  # only root makes devices; the other cases still run
+    else:
+        cases.append(Case("character device", ["thiet-bi.csv"], rejected="thiết bị"))
+
+    (source / "vong-lap.csv").symlink_to("vong-lap.csv")
+    cases.append(Case("symbolic link loop", ["vong-lap.csv"], rejected="liên kết tượng trưng"))
+
+    # A good file below folders deeper than PATH_MAX: read, not lost.
+    fd = os.open(source, os.O_RDONLY)
+    parts = []
+    for i in range(24):
+        part = f"{i:02d}-" + "thu-muc-long-nhau-" * 11
+        os.mkdir(part, dir_fd=fd)
+        inner = os.open(part, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd, parts = inner, [*parts, part]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B62", good("B62"))])
+    deep = os.open("B62.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(deep, buffer.getvalue().encode())
+    os.close(deep)
+    os.close(fd)
+    deep_name = "/".join([*parts, "B62.csv"])
+    assert len(os.fsencode(source)) + len(deep_name) > 4096
+    cases.append(Case("path longer than PATH_MAX", [deep_name], counted="B62"))
+    counted["B62"] = int(good("B62")["members_total"])
+
+    with open(source / "B63-trieu-dong.csv", "wb") as handle:
+        handle.write(b"unit_code,period,indicator_code,value\n")
+        handle.write(b"B63,2023,members_total,1\n" * 1_000_000)
+    cases.append(Case("a million rows", ["B63-trieu-dong.csv"], rejected="vượt giới hạn"))
 
 
 if __name__ == "__main__":
