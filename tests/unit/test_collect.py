@@ -752,3 +752,147 @@ def test_duckdb_memory_limit_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "nhiều")
     with pytest.raises(ValueError, match="TONGHOP_DUCKDB_MEMORY_LIMIT='nhiều' không hợp lệ"):
         connect(tmp_path)
+
+
+# numbers as clerks write them --------------------------------------------------------------
+
+# (writing, value type, the number meant; TWO when it can be two numbers, None when it is no
+# number). The expected numbers are written out by hand, not computed by the reader.
+TWO = "two readings"
+_CLERKS = [
+    ("1.000", "count", 1000.0),
+    ("14.103", "count", 14103.0),
+    ("1.000", "amount", TWO),
+    ("1.976", "amount", TWO),
+    ("1.000", "percent", TWO),
+    ("1,532", "count", 1532.0),
+    ("1,532", "amount", TWO),
+    ("1,500", "flag", 1500.0),
+    ("1.500.050,30", "amount", 1500050.30),
+    ("1.500.050,30", "count", 1500050.30),
+    ("122.235,8", "amount", 122235.8),
+    ("491,5", "amount", 491.5),
+    ("51,23", "percent", 51.23),
+    ("51.23", "percent", 51.23),
+    ("1 000", "count", 1000.0),
+    ("1 000", "amount", 1000.0),
+    ("1\u00a0500\u00a0050,30", "amount", 1500050.30),
+    ("1 000,5", "amount", 1000.5),
+    ("1,500.5", "amount", 1500.5),
+    ("1,500,000", "amount", 1500000.0),
+    ("1.500.000", "amount", 1500000.0),
+    ("0.500", "amount", 0.5),
+    ("0,5", "amount", 0.5),
+    ("-1.000", "count", -1000.0),
+    ("5.0", "count", 5.0),
+    ("1.5", "count", 1.5),  # not whole: read, and the bounds rule says so
+    ("1.000", None, TWO),  # no type known: decimals allowed
+    ("1 00", "count", None),  # spaces that group no thousands
+    ("1.00.000", "count", None),
+    ("1,5,3", "amount", None),
+]
+
+
+@pytest.mark.parametrize(("raw", "value_type", "meant"), _CLERKS)
+def test_numbers_are_read_as_clerks_mean_them_or_refused(raw, value_type, meant) -> None:
+    from tonghop.numbers import read_number
+
+    number, note = read_number(raw, value_type)
+    if meant is TWO:
+        assert number is None
+        assert f"'{raw}' không rõ là" in note and " hay " in note  # both readings named
+    elif meant is None:
+        assert (number, note) == (None, None)
+    else:
+        assert number == pytest.approx(meant, rel=1e-15)
+
+
+def test_an_ambiguous_value_is_refused_naming_file_row_and_both_readings() -> None:
+    data = (HEADER + 'D1,2024,revenue_bn_vnd,"1.976"\nD1,2024,members_total,12\n').encode()
+    [(status, _fmt, groups, warnings)] = read_chunk([("a.csv", data, None)])
+    assert status == "loaded"
+    [(_key, rows)] = groups
+    assert [(r[0], r[2]) for r in rows] == [("revenue_bn_vnd", None), ("members_total", 12.0)]
+    [warning] = warnings
+    assert "'a.csv', dòng 2" in warning and "1976" in warning and "1,976" in warning
+
+
+@pytest.mark.parametrize(
+    ("row", "code", "meant"),
+    [
+        ("D1,2024,employees,1,532", "employees", 1532.0),
+        ("D1,2024,revenue_bn_vnd,1,532", "revenue_bn_vnd", None),
+        ("D1,2024,revenue_bn_vnd,491,5", "revenue_bn_vnd", 491.5),
+        ("D1,2024,members_total,4,x", "members_total", None),
+    ],
+)
+def test_a_value_cut_at_an_unquoted_comma_is_never_read_as_its_first_part(row, code, meant):
+    data = (HEADER + row + "\nD1,2024,members_official,3\n").encode()
+    [(status, _fmt, [(_key, rows)], warnings)] = read_chunk([("a.csv", data, None)])
+    assert status == "loaded"
+    assert rows[0][0] == code
+    assert rows[0][2] == meant
+    assert rows[1][2] == 3.0  # the unit's other values stay in
+    assert any("dòng 2" in w and "nhiều hơn 4 cột" in w for w in warnings)
+
+
+def test_a_csv_of_a_million_rows_is_refused_before_parsing(tmp_path: Path) -> None:
+    data = HEADER.encode() + b"D1,2024,members_total,1\n" * 1_000_000
+    started = time.process_time()
+    [(status, reason)] = read_chunk([("trieu-dong.csv", data, None)])
+    assert status == "rejected"
+    assert "'trieu-dong.csv'" in reason and "1.000.001 dòng" in reason
+    assert time.process_time() - started < 5  # counted on the bytes, never parsed
+
+
+# files that must not stop a run -------------------------------------------------------------
+
+
+def test_special_files_are_received_with_a_reason_never_opened(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    (tmp_path / "a.csv").write_text(HEADER + "D1,2024,members_total,1\n")
+    os.mkfifo(tmp_path / "ong.csv")
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind("cam.csv")
+    finally:
+        os.chdir(here)
+    with open(os.fsencode(tmp_path) + b"/t\xean.csv", "wb") as handle:
+        handle.write(b"x")
+    files = {f.name: f for f in read_source(str(tmp_path))}
+    assert sorted(files) == ["a.csv", "cam.csv", "ong.csv", "t\\xean.csv"]
+    assert files["a.csv"].problem is None
+    assert "ống dẫn có tên" in files["ong.csv"].problem
+    assert "socket" in files["cam.csv"].problem
+    assert "UTF-8" in files["t\\xean.csv"].problem and files["t\\xean.csv"].data == b"x"
+    assert files["ong.csv"].data != files["cam.csv"].data  # two stand-ins, never one sha256
+
+
+def test_a_file_over_the_limit_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "to.csv").write_bytes(b"x" * 5000)
+    [received] = read_source(str(tmp_path), max_bytes=1000)
+    assert "vượt giới hạn" in received.problem and "5.000 byte" in received.problem
+    assert len(received.data) < 1000
+
+
+def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:
+    import os
+
+    fd = os.open(tmp_path, os.O_RDONLY)
+    parts = []
+    for i in range(22):
+        part = f"{i:02d}" + "d" * 200
+        os.mkdir(part, dir_fd=fd)
+        inner = os.open(part, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd, parts = inner, [*parts, part]
+    with open(os.open("a.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as handle:
+        handle.write(b"du lieu")
+    os.close(fd)
+    [received] = read_source(str(tmp_path))
+    assert received.name == "/".join([*parts, "a.csv"]) and received.data == b"du lieu"
+    assert received.problem is None
