@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from tonghop.parse import UnreadableFile
@@ -91,7 +92,15 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
     for member in members:
         if not member.filename.lower().endswith((".xml", ".rels")):
             continue
-        part = archive.read(member)
+        try:
+            # inflates at most the size the central directory declares (checked above); a
+            # part that holds more fails its CRC here, before any reader inflates it
+            part = archive.read(member)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise UnreadableFile(
+                f"Tệp '{name}': phần '{member.filename}' không giải nén được hoặc khai sai kích "
+                f"thước ({exc}); tệp bị từ chối."
+            ) from exc
         head = part[:4096].lower()
         if b"<!doctype" in head or b"<!entity" in head:
             raise UnreadableFile(

@@ -103,10 +103,24 @@ def _read_file(item: Received) -> Outcome:
         if _is_csv(name):
             return ("loaded", "csv", *_csv_groups(name, data))
         parsed = parse_file(name, data)
+        groups = read_values(name, parsed)
     except UnreadableFile as exc:
         return ("rejected", str(exc))
-    groups = read_values(name, parsed)
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the run
+        return ("rejected", _unexpected(name, exc))
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":  # a Rust reader's panic (pyo3)
+            raise
+        return ("rejected", _unexpected(name, exc))
     return ("loaded", parsed.file_format, groups, parsed.warnings)
+
+
+def _unexpected(name: str, exc: BaseException) -> str:
+    """The reason for a file no check foresaw: said, with the error, for the operator."""
+    return (
+        f"Tệp '{name}' gây lỗi không lường trước khi đọc ({type(exc).__name__}: {exc}); tệp "
+        "được lưu nhưng không đọc. Đề nghị báo cho người vận hành tonghop."
+    )
 
 
 def read_chunk(items: list[Received]) -> list[Outcome]:

@@ -589,6 +589,27 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
     counted["B59"] = int(good("B59")["members_total"])
 
 
+def _lie_about_sizes(path: Path, padding: bytes) -> None:
+    """Pad the form's sheet with `padding`, then declare its inflated size 1,000 bytes in
+    both zip headers: a bomb that the central directory does not show."""
+    import struct
+
+    sheet = "xl/worksheets/sheet1.xml"
+    _rewrite_xlsx(path, lambda n, d: d + padding if n == sheet else d)
+    data = bytearray(path.read_bytes())
+    for signature, size_at, name_len_at, name_at in (
+        (b"PK\x01\x02", 24, 28, 46),
+        (b"PK\x03\x04", 22, 26, 30),
+    ):
+        at = data.find(signature)
+        while at != -1:
+            (length,) = struct.unpack("<H", data[at + name_len_at : at + name_len_at + 2])
+            if data[at + name_at : at + name_at + length] == sheet.encode():
+                data[at + size_at : at + size_at + 4] = struct.pack("<I", 1000)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
 def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, counted, good) -> None:  # noqa: ANN001
     """Files a shared folder really holds that once stopped or hung a run (issue 28, 3).
 
@@ -599,6 +620,11 @@ def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, coun
     workbook["BaoCao"]["XFD1048576"] = "x"  # the reader would lay out 17 billion cells
     workbook.save(far)
     cases.append(Case("far-cell bomb", ["B60.xlsx"], rejected="bom ô xa"))
+
+    lying = source / "B64.xlsx"
+    _form(lying, "B64", good("B64"), catalog)
+    _lie_about_sizes(lying, b"<!--" + b" " * 30_000_000 + b"-->")
+    cases.append(Case("zip bomb under a false size", ["B64.xlsx"], rejected="khai sai kích thước"))
 
     name = os.fsencode(source) + b"/B61-\xff\xfe.csv"
     with open(name, "wb") as handle:
