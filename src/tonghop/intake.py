@@ -10,6 +10,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from tonghop.numbers import thousands
 from tonghop.parse import UnreadableFile
 
 # An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped; 50 MB unzipped, or a part
@@ -130,10 +131,6 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _vi(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
-
-
 def _check_extent(name: str, part_name: str, part: bytes) -> None:
     """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
     refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
@@ -142,10 +139,10 @@ def _check_extent(name: str, part_name: str, part: bytes) -> None:
     rows = max([rows, *(int(r) for _, r in refs)])
     if columns > MAX_FORM_COLUMNS or rows > MAX_FORM_ROWS:
         raise UnreadableFile(
-            f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {_vi(columns)}, dòng {_vi(rows)} "
-            f"(biểu mẫu chỉ tới cột {MAX_FORM_COLUMNS}, dòng {_vi(MAX_FORM_ROWS)}); tệp bị từ chối "
-            "vì đọc nó sẽ chiếm bộ nhớ quá lớn ('bom ô xa'). Đề nghị dùng biểu mẫu do tonghop "
-            "tạo và không nhập gì ngoài bảng."
+            f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {thousands(columns)}, dòng "
+            f"{thousands(rows)} (biểu mẫu chỉ tới cột {MAX_FORM_COLUMNS}, dòng "
+            f"{thousands(MAX_FORM_ROWS)}); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn "
+            "('bom ô xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
         )
 
 

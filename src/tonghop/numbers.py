@@ -46,6 +46,15 @@ def _plain(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
+def thousands(number: int) -> str:
+    """A count in a Vietnamese message: `.` between thousands.
+
+    >>> thousands(1048576)
+    '1.048.576'
+    """
+    return f"{number:,}".replace(",", ".")
+
+
 def is_plain_whole(text: str) -> bool:
     """Digits 0-9 only, short enough to be exact as a float: read as they are, nothing to say.
 

@@ -880,19 +880,9 @@ def test_a_file_over_the_limit_is_not_read(tmp_path: Path) -> None:
 
 
 def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:
-    import os
+    from tests.data.bad.make_corpus import write_deep
 
-    fd = os.open(tmp_path, os.O_RDONLY)
-    parts = []
-    for i in range(22):
-        part = f"{i:02d}" + "d" * 200
-        os.mkdir(part, dir_fd=fd)
-        inner = os.open(part, os.O_RDONLY, dir_fd=fd)
-        os.close(fd)
-        fd, parts = inner, [*parts, part]
-    with open(os.open("a.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as handle:
-        handle.write(b"du lieu")
-    os.close(fd)
+    name = write_deep(tmp_path, [f"{i:02d}" + "d" * 200 for i in range(22)], "a.csv", b"du lieu")
+    assert len(str(tmp_path / name)) > 4096
     [received] = read_source(str(tmp_path))
-    assert received.name == "/".join([*parts, "a.csv"]) and received.data == b"du lieu"
-    assert received.problem is None
+    assert (received.name, received.data, received.problem) == (name, b"du lieu", None)

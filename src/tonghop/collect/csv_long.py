@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from tonghop.collect.values import Groups, _value_types
 from tonghop.intake import decode_text
-from tonghop.numbers import is_plain_whole, read_number
+from tonghop.numbers import is_plain_whole, read_number, thousands
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
@@ -28,13 +28,10 @@ def check_csv_rows(name: str, data: bytes) -> None:
     lines = max(data.count(b"\n"), data.count(b"\r"))
     if lines > MAX_CSV_ROWS:
         raise UnreadableFile(
-            f"Tệp '{name}' có {_vi(lines)} dòng, vượt giới hạn {_vi(MAX_CSV_ROWS)} dòng của một "
-            "tệp báo cáo; tệp được lưu nhưng không đọc. Đề nghị kiểm tra lại tệp xuất ra."
+            f"Tệp '{name}' có {thousands(lines)} dòng, vượt giới hạn {thousands(MAX_CSV_ROWS)} "
+            "dòng của một tệp báo cáo; tệp được lưu nhưng không đọc. Đề nghị kiểm tra lại tệp "
+            "xuất ra."
         )
-
-
-def _vi(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
 
 
 def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:

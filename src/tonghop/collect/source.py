@@ -11,6 +11,8 @@ from pathlib import PurePosixPath
 import fsspec
 import fsspec.implementations.local
 
+from tonghop.numbers import thousands
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -123,9 +125,9 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
             return _unread(
                 name,
                 f"{info.st_size} byte, {info.st_mtime_ns}",
-                f"Tệp '{name}' dung lượng {_vi(info.st_size)} byte, vượt giới hạn "
-                f"{_vi(max_bytes)} byte của một báo cáo; tệp không được đọc và không được lưu "
-                "vào kho (vẫn nằm ở thư mục nguồn).",
+                f"Tệp '{name}' dung lượng {thousands(info.st_size)} byte, vượt giới hạn "
+                f"{thousands(max_bytes)} byte của một báo cáo; tệp không được đọc và không được "
+                "lưu vào kho (vẫn nằm ở thư mục nguồn).",
             )
         try:
             return _source_file(name, handle.read(max_bytes + 1), max_bytes)
@@ -137,10 +139,6 @@ def _unread(name: str, kind: str, problem: str) -> SourceFile:
     """A file received without its bytes: what stands in the archive for it says what it was
     (distinct for each name and kind, so two such files are never taken for one)."""
     return SourceFile(name, f"tonghop: không đọc được '{name}' ({kind})".encode(), problem)
-
-
-def _vi(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
 
 
 def _open(path: str, flags: int) -> int:

@@ -176,13 +176,30 @@ def build(folder: Path) -> Corpus:
         values = clean_values(int(unit[1:])) | overrides
         return values
 
-    def csv_case(
-        name, unit, values, rejected=None, finding=None, warning=None, count=False, **kw
+    def add(case: Case) -> None:
+        """Record a case; a counted unit is counted with its clean members."""
+        cases.append(case)
+        if case.counted:
+            counted[case.counted] = int(good(case.counted)["members_total"])
+
+    def csv_case(  # noqa: PLR0913 - one keyword per outcome of a case
+        name,
+        unit,
+        values,
+        rejected=None,
+        finding=None,
+        warning=None,
+        count=False,
+        stored=None,
+        members=None,
+        **kw,
     ) -> None:
         _write_csv(source / name, _rows(unit, values), **kw)
-        cases.append(Case(name, [name], rejected, finding, warning, unit if count else None))
+        case = Case(name, [name], rejected, finding, warning, unit if count else None)
+        cases.append(case)
+        case.stored = stored or {}
         if count:
-            counted[unit] = int(values["members_total"])
+            counted[unit] = members or int(values["members_total"])
 
     # Good files delivered alongside the bad ones.
     for unit in ("B01", "B02", "B03", "B04", "B05"):
@@ -306,17 +323,14 @@ def build(folder: Path) -> Corpus:
         count=True,
     )
     # a count is whole: "1,500" can only be one thousand five hundred
-    _write_csv(source / "B22.csv", _rows("B22", good("B22", members_admitted="1,500")))
-    cases.append(
-        Case(
-            "'1,500' in a count",
-            ["B22.csv"],
-            warning="được đọc là 1500",
-            counted="B22",
-            stored={"members_admitted": 1500.0},
-        )
+    csv_case(
+        "B22.csv",
+        "B22",
+        good("B22", members_admitted="1,500"),
+        warning="được đọc là 1500",
+        count=True,
+        stored={"members_admitted": 1500.0},
     )
-    counted["B22"] = int(good("B22")["members_total"])
     csv_case(
         "B23.csv",
         "B23",
@@ -433,13 +447,13 @@ def build(folder: Path) -> Corpus:
         good("B48", members_total=55, members_official=40, members_probationary=5),
         finding=("members_total_sum", "B48"),
     )
-    _clerks_numbers(source, catalog, cases, counted, good)
-    _files_that_stop_runs(folder, source, catalog, cases, counted, good)
+    _clerks_numbers(source, catalog, add, csv_case, good)
+    _files_that_stop_runs(source, catalog, add, good)
     (folder / "tmp.xlsx").unlink()
     return Corpus(registry, source, cases, counted)
 
 
-def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> None:  # noqa: ANN001
+def _clerks_numbers(source: Path, catalog, add, csv_case, good) -> None:  # noqa: ANN001
     """Numbers as Vietnamese clerks write them, in CSV and in Excel cells (issue 28, 1)."""
     # A count written with thousands dots, in every cell of the sums: 1049 members.
     members, probationary = 1049, 2 + 49 % 3
@@ -450,28 +464,24 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
         "members_rated": f"1.{rated - 1000:03d}",
         "members_rated_good": f"1.{rated - 5 - 3 - 1 - 1000:03d}",
     }
-    _write_csv(source / "B49.csv", _rows("B49", good("B49", **dotted)))
-    cases.append(
-        Case(
-            "thousands dots in a count",
-            ["B49.csv"],
-            warning="được đọc là 1049",
-            counted="B49",
-            stored={"members_total": 1049.0, "members_official": 1046.0},
-        )
+    csv_case(
+        "B49.csv",
+        "B49",
+        good("B49", **dotted),
+        warning="được đọc là 1049",
+        count=True,
+        stored={"members_total": 1049.0, "members_official": 1046.0},
+        members=members,
     )
-    counted["B49"] = members
 
     # An amount allows decimals: "1.976" is 1976 or 1,976, never guessed; the rest stays in.
-    _write_csv(source / "B50.csv", _rows("B50", good("B50", revenue_bn_vnd="1.976")))
-    cases.append(
-        Case(
-            "'1.976' in an amount",
-            ["B50.csv"],
-            finding=("value_not_number", "B50"),
-            warning="không rõ là 1976",
-            stored={"revenue_bn_vnd": None, "members_total": 90.0},
-        )
+    csv_case(
+        "B50.csv",
+        "B50",
+        good("B50", revenue_bn_vnd="1.976"),
+        finding=("value_not_number", "B50"),
+        warning="không rõ là 1976",
+        stored={"revenue_bn_vnd": None, "members_total": 90.0},
     )
     spelled = {
         "revenue_bn_vnd": "1.500.050,30",
@@ -479,28 +489,25 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
         "avg_income_mn_vnd_month": "491,5",
         "employees": "1 000",
     }
-    _write_csv(source / "B51.csv", _rows("B51", good("B51", **spelled)))
-    cases.append(
-        Case(
-            "Vietnamese amounts and spaces",
-            ["B51.csv"],
-            warning="được đọc là 1500050,3",
-            stored={
-                "revenue_bn_vnd": 1500050.30,
-                "state_budget_paid_bn_vnd": 122235.8,
-                "avg_income_mn_vnd_month": 491.5,
-                "employees": 1000.0,
-            },
-            counted="B51",
-        )
+    csv_case(
+        "B51.csv",
+        "B51",
+        good("B51", **spelled),
+        warning="được đọc là 1500050,3",
+        count=True,
+        stored={
+            "revenue_bn_vnd": 1500050.30,
+            "state_budget_paid_bn_vnd": 122235.8,
+            "avg_income_mn_vnd_month": 491.5,
+            "employees": 1000.0,
+        },
     )
-    counted["B51"] = int(good("B51")["members_total"])
     # Unquoted commas: the csv module cuts each value in two cells.
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B52", good("B52"))])
     text = buffer.getvalue() + "B52,2023,revenue_bn_vnd,1,532,\nB52,2023,employees,1,532,\n"
     (source / "B52.csv").write_text(text, encoding="utf-8")
-    cases.append(
+    add(
         Case(
             "unquoted '1,532'",
             ["B52.csv"],
@@ -509,17 +516,14 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
             stored={"revenue_bn_vnd": None, "employees": 1532.0, "members_total": 92.0},
         )
     )
-    _write_csv(source / "B53.csv", _rows("B53", good("B53", revenue_bn_vnd="1,500.5")))
-    cases.append(
-        Case(
-            "English-style amount",
-            ["B53.csv"],
-            warning="cách viết tiếng Anh",
-            counted="B53",
-            stored={"revenue_bn_vnd": 1500.5},
-        )
+    csv_case(
+        "B53.csv",
+        "B53",
+        good("B53", revenue_bn_vnd="1,500.5"),
+        warning="cách viết tiếng Anh",
+        count=True,
+        stored={"revenue_bn_vnd": 1500.5},
     )
-    counted["B53"] = int(good("B53")["members_total"])
 
     for unit, error in (("B54", "#REF!"), ("B55", "#DIV/0!")):
         path = source / f"{unit}.xlsx"
@@ -527,7 +531,7 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
         workbook = load_workbook(path)
         workbook["BaoCao"][_cell_of(path, "members_admitted")] = error  # an error cell
         workbook.save(path)
-        cases.append(
+        add(
             Case(
                 f"Excel error {error}",
                 [path.name],
@@ -545,7 +549,7 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
     copy.title = "BaoCao (2)"
     copy[_cell_of(stale, "members_total")] = 96
     workbook.save(stale)
-    cases.append(Case("two filled copies of the sheet", ["B56.xlsx"], rejected="'BaoCao (2)'"))
+    add(Case("two filled copies of the sheet", ["B56.xlsx"], rejected="'BaoCao (2)'"))
     fresh = source / "B57.xlsx"
     _form(fresh, "B57", {}, catalog)
     workbook = load_workbook(fresh)
@@ -554,10 +558,9 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
     for code, value in good("B57").items():
         copy[_cell_of(fresh, code)] = value
     workbook.save(fresh)
-    cases.append(
+    add(
         Case("the copy filled, the original blank", ["B57.xlsx"], warning="'BaoCao'", counted="B57")
     )
-    counted["B57"] = int(good("B57")["members_total"])
 
     # A number cell keeps its number; a text cell is read as written.
     typed = source / "B58.xlsx"
@@ -565,7 +568,7 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
     workbook = load_workbook(typed)
     workbook["BaoCao"][_cell_of(typed, "state_budget_paid_bn_vnd")] = "1.976"
     workbook.save(typed)
-    cases.append(
+    add(
         Case(
             "1.976 as a number and as text",
             ["B58.xlsx"],
@@ -578,7 +581,7 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
     workbook = load_workbook(text_count)
     workbook["BaoCao"][_cell_of(text_count, "members_admitted")].value = "2.000"
     workbook.save(text_count)
-    cases.append(
+    add(
         Case(
             "'2.000' in a text cell",
             ["B59.xlsx"],
@@ -586,7 +589,23 @@ def _clerks_numbers(source: Path, catalog, cases: list, counted: dict, good) -> 
             counted="B59",
         )
     )
-    counted["B59"] = int(good("B59")["members_total"])
+
+
+def write_deep(root: Path, folders: list[str], name: str, data: bytes) -> str:
+    """Write `data` as `name` below nested `folders` of `root`, each made relative to the one
+    before (a path past PATH_MAX cannot be made in one call); its path relative to `root`."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for folder in folders:
+            os.mkdir(folder, dir_fd=fd)
+            inner = os.open(folder, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with open(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as handle:
+            handle.write(data)
+    finally:
+        os.close(fd)
+    return "/".join([*folders, name])
 
 
 def _lie_about_sizes(path: Path, padding: bytes) -> None:
@@ -610,7 +629,7 @@ def _lie_about_sizes(path: Path, padding: bytes) -> None:
     path.write_bytes(bytes(data))
 
 
-def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, counted, good) -> None:  # noqa: ANN001
+def _files_that_stop_runs(source: Path, catalog, add, good) -> None:  # noqa: ANN001
     """Files a shared folder really holds that once stopped or hung a run (issue 28, 3).
 
     Pipes, sockets and devices are made here, at build time in the test's own folder."""
@@ -619,20 +638,20 @@ def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, coun
     workbook = load_workbook(far)
     workbook["BaoCao"]["XFD1048576"] = "x"  # the reader would lay out 17 billion cells
     workbook.save(far)
-    cases.append(Case("far-cell bomb", ["B60.xlsx"], rejected="bom ô xa"))
+    add(Case("far-cell bomb", ["B60.xlsx"], rejected="bom ô xa"))
 
     lying = source / "B64.xlsx"
     _form(lying, "B64", good("B64"), catalog)
     _lie_about_sizes(lying, b"<!--" + b" " * 30_000_000 + b"-->")
-    cases.append(Case("zip bomb under a false size", ["B64.xlsx"], rejected="khai sai kích thước"))
+    add(Case("zip bomb under a false size", ["B64.xlsx"], rejected="khai sai kích thước"))
 
     name = os.fsencode(source) + b"/B61-\xff\xfe.csv"
     with open(name, "wb") as handle:
         handle.write(b"unit_code,period,indicator_code,value\nB61,2023,members_total,1\n")
-    cases.append(Case("name not UTF-8", ["B61-\\xff\\xfe.csv"], rejected="UTF-8"))
+    add(Case("name not UTF-8", ["B61-\\xff\\xfe.csv"], rejected="UTF-8"))
 
     os.mkfifo(source / "ong-dan.csv")
-    cases.append(Case("named pipe", ["ong-dan.csv"], rejected="ống dẫn có tên"))
+    add(Case("named pipe", ["ong-dan.csv"], rejected="ống dẫn có tên"))
     here = os.getcwd()
     os.chdir(source)  # a socket's path is limited to about 100 bytes: bind it by its name
     try:
@@ -640,41 +659,29 @@ def _files_that_stop_runs(folder: Path, source: Path, catalog, cases: list, coun
             sock.bind("o-cam.csv")
     finally:
         os.chdir(here)
-    cases.append(Case("socket", ["o-cam.csv"], rejected="socket"))
+    add(Case("socket", ["o-cam.csv"], rejected="socket"))
     try:
         os.mknod(source / "thiet-bi.csv", stat.S_IFCHR | 0o600, os.makedev(1, 3))
     except PermissionError:
         pass  # only root makes devices; the other cases still run
     else:
-        cases.append(Case("character device", ["thiet-bi.csv"], rejected="thiết bị"))
+        add(Case("character device", ["thiet-bi.csv"], rejected="thiết bị"))
 
     (source / "vong-lap.csv").symlink_to("vong-lap.csv")
-    cases.append(Case("symbolic link loop", ["vong-lap.csv"], rejected="liên kết tượng trưng"))
+    add(Case("symbolic link loop", ["vong-lap.csv"], rejected="liên kết tượng trưng"))
 
     # A good file below folders deeper than PATH_MAX: read, not lost.
-    fd = os.open(source, os.O_RDONLY)
-    parts = []
-    for i in range(24):
-        part = f"{i:02d}-" + "thu-muc-long-nhau-" * 11
-        os.mkdir(part, dir_fd=fd)
-        inner = os.open(part, os.O_RDONLY, dir_fd=fd)
-        os.close(fd)
-        fd, parts = inner, [*parts, part]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B62", good("B62"))])
-    deep = os.open("B62.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-    os.write(deep, buffer.getvalue().encode())
-    os.close(deep)
-    os.close(fd)
-    deep_name = "/".join([*parts, "B62.csv"])
+    parts = [f"{i:02d}-" + "thu-muc-long-nhau-" * 11 for i in range(24)]
+    deep_name = write_deep(source, parts, "B62.csv", buffer.getvalue().encode())
     assert len(os.fsencode(source)) + len(deep_name) > 4096
-    cases.append(Case("path longer than PATH_MAX", [deep_name], counted="B62"))
-    counted["B62"] = int(good("B62")["members_total"])
+    add(Case("path longer than PATH_MAX", [deep_name], counted="B62"))
 
     with open(source / "B63-trieu-dong.csv", "wb") as handle:
         handle.write(b"unit_code,period,indicator_code,value\n")
         handle.write(b"B63,2023,members_total,1\n" * 1_000_000)
-    cases.append(Case("a million rows", ["B63-trieu-dong.csv"], rejected="vượt giới hạn"))
+    add(Case("a million rows", ["B63-trieu-dong.csv"], rejected="vượt giới hạn"))
 
 
 if __name__ == "__main__":
