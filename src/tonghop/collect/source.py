@@ -126,8 +126,8 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
                 name,
                 f"{info.st_size} byte, {info.st_mtime_ns}",
                 f"Tệp '{name}' dung lượng {thousands(info.st_size)} byte, vượt giới hạn "
-                f"{thousands(max_bytes)} byte của một báo cáo; tệp không được đọc và không được "
-                "lưu vào kho (vẫn nằm ở thư mục nguồn).",
+                f"{thousands(max_bytes)} byte của một báo cáo; tệp không được đọc, kho chỉ lưu "
+                "một dòng ghi nhận thay cho tệp (tệp vẫn nằm ở thư mục nguồn).",
             )
         try:
             return _source_file(name, handle.read(max_bytes + 1), max_bytes)
