@@ -872,11 +872,14 @@ def test_special_files_are_received_with_a_reason_never_opened(tmp_path: Path) -
     assert files["ong.csv"].data != files["cam.csv"].data  # two stand-ins, never one sha256
 
 
-def test_a_file_over_the_limit_is_not_read(tmp_path: Path) -> None:
-    (tmp_path / "to.csv").write_bytes(b"x" * 5000)
-    [received] = read_source(str(tmp_path), max_bytes=1000)
-    assert "vượt giới hạn" in received.problem and "5.000 byte" in received.problem
-    assert len(received.data) < 1000
+def test_a_file_over_the_limit_is_kept_unread_and_one_far_over_it_not_read(tmp_path: Path):
+    (tmp_path / "lon.csv").write_bytes(b"x" * 5000)
+    (tmp_path / "qua-lon.csv").write_bytes(b"x" * 50_000)
+    over, far = read_source(str(tmp_path), max_bytes=1000)
+    assert over.name == "lon.csv" and over.data == b"x" * 5000  # archived as it is
+    assert "vượt giới hạn" in over.problem
+    assert far.name == "qua-lon.csv" and len(far.data) < 1000  # a line standing in for it
+    assert "vượt giới hạn" in far.problem and "50.000 byte" in far.problem
 
 
 def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:

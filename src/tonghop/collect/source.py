@@ -24,6 +24,10 @@ class SourceFile:
 
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a report is kilobytes; 20 MB is not a report
+# A file over the limit is still archived (and rejected) up to this many times the limit; past
+# that it is not even read, so that one runaway file cannot take the run's memory: the archive
+# keeps a line saying what it was, and the file stays in the source folder.
+KEPT_OVER_LIMIT = 10
 
 
 def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile]:
@@ -121,7 +125,7 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
         if not stat.S_ISREG(info.st_mode):
             kind = _KINDS.get(stat.S_IFMT(info.st_mode), "tệp đặc biệt")
             return _unread(name, kind, _SPECIAL_PROBLEM.format(name=name, kind=kind))
-        if info.st_size > max_bytes:
+        if info.st_size > max_bytes * KEPT_OVER_LIMIT:
             return _unread(
                 name,
                 f"{info.st_size} byte, {info.st_mtime_ns}",
@@ -130,7 +134,7 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
                 "một dòng ghi nhận thay cho tệp (tệp vẫn nằm ở thư mục nguồn).",
             )
         try:
-            return _source_file(name, handle.read(max_bytes + 1), max_bytes)
+            return _source_file(name, handle.read(), max_bytes)
         except OSError as exc:
             return _unread(name, "lỗi", f"Không đọc được tệp '{name}': {exc.strerror}.")
 
@@ -182,8 +186,8 @@ def _source_file(relative: str, data: bytes, max_bytes: int) -> SourceFile:
     problem = None
     if len(data) > max_bytes:
         problem = (
-            f"Tệp '{relative}' dung lượng {len(data):,} byte, vượt giới hạn {max_bytes:,} "
-            "byte của một báo cáo; tệp được lưu nhưng không đọc."
+            f"Tệp '{relative}' dung lượng {thousands(len(data))} byte, vượt giới hạn "
+            f"{thousands(max_bytes)} byte của một báo cáo; tệp được lưu nhưng không đọc."
         )
     return SourceFile(relative, data, problem=problem)
 
@@ -201,6 +205,8 @@ def _local_files(root: str) -> list[tuple[str, str, str]]:
         try:
             entries = _entries(folder)
         except OSError as exc:
+            if folder == root:
+                raise  # the source itself: the run cannot start, and says so
             found.append((folder[cut:], folder, f"{_FOLDER}: {exc.strerror}"))
             continue
         for name, entry in entries:
