@@ -889,3 +889,18 @@ def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> No
     assert len(str(tmp_path / name)) > 4096
     [received] = read_source(str(tmp_path))
     assert (received.name, received.data, received.problem) == (name, b"du lieu", None)
+
+
+def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.mkdir("/nguon-xa")
+    fs.pipe("/nguon-xa/a.csv", b"x" * 50)
+    fs.pipe("/nguon-xa/b.csv", b"x" * 50_000)
+    try:
+        small, far = read_source("memory://nguon-xa", max_bytes=1000)
+    finally:
+        fs.rm("/nguon-xa", recursive=True)
+    assert (small.name, small.data, small.problem) == ("a.csv", b"x" * 50, None)
+    assert far.name == "b.csv" and len(far.data) < 1000 and "50.000 byte" in far.problem

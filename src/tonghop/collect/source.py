@@ -49,6 +49,10 @@ def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile
         if any(part.startswith(".") for part in relative.split("/")):
             continue
         try:
+            size = fs.size(path)
+            if size is not None and size > max_bytes * KEPT_OVER_LIMIT:
+                files.append(_too_large(relative, size, max_bytes, "?"))
+                continue
             with fs.open(path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
@@ -126,17 +130,23 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
             kind = _KINDS.get(stat.S_IFMT(info.st_mode), "tệp đặc biệt")
             return _unread(name, kind, _SPECIAL_PROBLEM.format(name=name, kind=kind))
         if info.st_size > max_bytes * KEPT_OVER_LIMIT:
-            return _unread(
-                name,
-                f"{info.st_size} byte, {info.st_mtime_ns}",
-                f"Tệp '{name}' dung lượng {thousands(info.st_size)} byte, vượt giới hạn "
-                f"{thousands(max_bytes)} byte của một báo cáo; tệp không được đọc, kho chỉ lưu "
-                "một dòng ghi nhận thay cho tệp (tệp vẫn nằm ở thư mục nguồn).",
-            )
+            return _too_large(name, info.st_size, max_bytes, str(info.st_mtime_ns))
         try:
             return _source_file(name, handle.read(), max_bytes)
         except OSError as exc:
             return _unread(name, "lỗi", f"Không đọc được tệp '{name}': {exc.strerror}.")
+
+
+def _too_large(name: str, size: int, max_bytes: int, version: str) -> SourceFile:
+    """A file far past the size limit, not read: its size and `version` (its modification
+    time) tell two such files apart in the archive."""
+    return _unread(
+        name,
+        f"{size} byte, {version}",
+        f"Tệp '{name}' dung lượng {thousands(size)} byte, vượt giới hạn {thousands(max_bytes)} "
+        "byte của một báo cáo; tệp không được đọc, kho chỉ lưu một dòng ghi nhận thay cho tệp "
+        "(tệp vẫn nằm ở thư mục nguồn).",
+    )
 
 
 def _unread(name: str, kind: str, problem: str) -> SourceFile:
