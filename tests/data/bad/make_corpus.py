@@ -3,7 +3,9 @@
 `build(folder)` writes a registry, a source folder of bad files beside clean ones, and returns
 each case with the outcome it must give. `python tests/data/bad/make_corpus.py DIR` writes it
 to DIR to look at. Files that can be made are made here (a zip bomb, XXE, legacy encodings)
-rather than committed.
+rather than committed; pipes, sockets and devices are made by `build` itself, in its folder.
+
+Over 500 lines: the corpus is one list of cases, each made beside the outcome it must give.
 """
 
 from __future__ import annotations
