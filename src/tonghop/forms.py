@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -37,15 +38,42 @@ COLUMNS = ("STT", "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Giá tr
 COLUMN_WIDTHS = (6, 30, 60, 22, 14, 30)
 
 _HEADER_ROW = 9
+# How to write numbers, above the table: tonghop reads `1.000` in a count as a thousand but
+# refuses it in an amount (a thousand, or one?); a clerk told so writes it plainly.
+INSTRUCTIONS = (
+    "Cách ghi số: không dùng dấu phân cách hàng nghìn (ghi 1000, không ghi 1.000 hay 1,000); "
+    "phần thập phân ngăn cách bằng dấu phẩy (491,5). Nhập số trực tiếp, không dùng công thức; "
+    "ô báo lỗi (#REF!, #DIV/0!...) không được nhận. Chỉ điền vào trang này, không sao chép "
+    "trang."
+)
 # Excel reads text starting with these as a formula (or as one, after a CSV export).
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
 # Excel data validation per value type: (type, operator, formula1, formula2, message).
 _VALIDATION: dict[str, tuple[str, str, str, str | None, str]] = {
-    "count": ("whole", "greaterThanOrEqual", "0", None, "Nhập số nguyên không âm (0, 1, 2, ...)."),
+    "count": (
+        "whole",
+        "greaterThanOrEqual",
+        "0",
+        None,
+        "Nhập số nguyên không âm (0, 1, 2, ...), không dùng dấu phân cách hàng nghìn.",
+    ),
     "flag": ("whole", "between", "0", "1", "Nhập 1 (có) hoặc 0 (không)."),
-    "percent": ("decimal", "between", "0", "100", "Nhập tỷ lệ phần trăm từ 0 đến 100."),
-    "amount": ("decimal", "greaterThanOrEqual", "0", None, "Nhập số không âm."),
+    "percent": (
+        "decimal",
+        "between",
+        "0",
+        "100",
+        "Nhập tỷ lệ phần trăm từ 0 đến 100; phần thập phân ngăn cách bằng dấu phẩy (96,5).",
+    ),
+    "amount": (
+        "decimal",
+        "greaterThanOrEqual",
+        "0",
+        None,
+        "Nhập số không âm, không dùng dấu phân cách hàng nghìn; phần thập phân ngăn cách bằng "
+        "dấu phẩy (491,5).",
+    ),
     "rating": (
         "whole",
         "between",
@@ -84,7 +112,7 @@ def _named_style(wb: Workbook, role: str, applies: bool, decimals: int) -> str:
     """The workbook's named style for a table cell, registered on first use.
 
     One named style per kind of cell instead of per-cell fonts, fills and protections: openpyxl
-    hashes every style object it is given, and that was 80% of the time to write a form.
+    hashes every style object it is given, most of the time to write a form.
     """
     name = f"tonghop_{role}_{'ap_dung' if applies else 'khong_ap_dung'}"
     if role == "value":
@@ -136,6 +164,14 @@ def write_form(
     for row, (label, value) in enumerate(header_fields, start=3):
         _put(ws.cell(row, 2), f"{label}:").font = Font(bold=True)
         _put(ws.cell(row, 3), value)
+
+    note = _put(ws.cell(_HEADER_ROW - 1, 1), INSTRUCTIONS)
+    note.font = Font(italic=True)
+    note.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(
+        start_row=_HEADER_ROW - 1, start_column=1, end_row=_HEADER_ROW - 1, end_column=len(COLUMNS)
+    )
+    ws.row_dimensions[_HEADER_ROW - 1].height = 48
 
     for col, title in enumerate(COLUMNS, start=1):
         cell = _put(ws.cell(_HEADER_ROW, col), title)
@@ -236,11 +272,24 @@ def _labelled(rows: list[list[object]], label: str, before: int) -> str | None:
     return None
 
 
-def read_form(path: Path, formula_cells: frozenset[str] | set[str] = frozenset()) -> ParsedFile:
+def read_form(
+    path: Path,
+    formula_cells: frozenset[str] | set[str] = frozenset(),
+    error_cells: dict[str, str] | None = None,
+) -> ParsedFile:
     """Read the values of one filled form; raise `UnreadableFile` when it is not such a form.
 
     `formula_cells` (e.g. {"E14"}, found by `tonghop.intake.check_xlsx`) hold formulas: a
     computed value is not a reported figure, so those cells are read as "(công thức)".
+    `error_cells` (e.g. {"E14": "#REF!"}) hold Excel errors, which calamine reads as blanks:
+    they are read as the error's text, so the value is a finding, not a silent gap.
+    A cell Excel stores as a number keeps that number (`RawValue.number`): `1.976` typed in a
+    number cell is one point nine seven six, never to be read again as text.
+
+    Several sheets may carry the form (a clerk copied `BaoCao` to `BaoCao (2)` and filled the
+    copy): the one sheet holding values is read, with a warning naming the others; when more
+    than one holds values, no one can tell which is the report and the file is refused,
+    naming them.
     """
     name = Path(path).name
     try:
@@ -249,31 +298,36 @@ def read_form(path: Path, formula_cells: frozenset[str] | set[str] = frozenset()
         raise UnreadableFile(
             f"Tệp '{name}' không phải tệp Excel (.xlsx) hợp lệ, không đọc được: {exc}"
         ) from exc
-    code_key, value_key = _norm(COLUMNS[1]), _norm(COLUMNS[4])
     # The form's own sheet first; a sheet renamed by the unit is found by its table header.
     candidates = [SHEET] if SHEET in workbook.sheet_names else []
     candidates += [n for n in workbook.sheet_names if n not in (SHEET, META_SHEET)]
-    header = None
-    warnings: list[str] = []
-    for sheet in candidates:
-        rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        for r, row in enumerate(rows):
-            normed = [_norm(c) for c in row]
-            if code_key in normed and value_key in normed:
-                header = r
-                code_col, value_col = normed.index(code_key), normed.index(value_key)
-                note_key = _norm(COLUMNS[5])
-                note_col = normed.index(note_key) if note_key in normed else None
-                break
-        if header is not None:
-            break
-    if header is None:
+    tables = [t for t in (_table(workbook, sheet) for sheet in candidates) if t is not None]
+    if not tables:
         raise UnreadableFile(
             f"Tệp '{name}': không tìm thấy bảng số liệu của biểu mẫu (dòng tiêu đề có cột "
             f"'{COLUMNS[1]}' và '{COLUMNS[4]}') ở trang nào "
             f"(các trang có: {', '.join(workbook.sheet_names)})"
         )
-    if sheet != SHEET:
+    warnings: list[str] = []
+    filled = [t for t in tables if t.filled] or tables[:1]
+    if len(filled) > 1:
+        sheets = ", ".join(f"'{t.sheet}'" for t in filled)
+        raise UnreadableFile(
+            f"Tệp '{name}' có {len(filled)} trang cùng mang biểu mẫu và cùng có số liệu "
+            f"({sheets}): không rõ trang nào là báo cáo (có thể một trang là bản sao cũ); tệp "
+            "không được nhận, đề nghị đơn vị xóa trang thừa và gửi lại."
+        )
+    table = filled[0]
+    rows, header, sheet = table.rows, table.header, table.sheet
+    code_col, value_col, note_col = table.code_col, table.value_col, table.note_col
+    blank = [t.sheet for t in tables if t is not table]
+    if blank:
+        warnings.append(
+            f"Tệp '{name}': số liệu được đọc từ trang '{sheet}'; "
+            + ", ".join(f"'{s}'" for s in blank)
+            + " cũng mang biểu mẫu nhưng không có số liệu, không được đọc."
+        )
+    if sheet != SHEET and SHEET not in blank:
         warnings.append(
             f"Tệp '{name}': trang tính '{SHEET}' đã bị đổi tên thành '{sheet}'; số liệu được "
             "đọc từ trang này."
@@ -287,20 +341,30 @@ def read_form(path: Path, formula_cells: frozenset[str] | set[str] = frozenset()
                 f"Tệp '{name}', trang '{SHEET}': thiếu ô '{label}' hoặc ô này để trống"
             )
 
+    errors = error_cells or {}
     values: list[RawValue] = []
     for r in range(header + 1, len(rows)):
         row = rows[r]
         raw, code = _at(row, value_col), _at(row, code_col).strip()
-        if _ref(r, value_col, sheet).rpartition("!")[2] in formula_cells:
+        cell = row[value_col] if value_col < len(row) else None
+        number = _typed_number(cell)
+        where = _ref(r, value_col, sheet)
+        ref = where.rpartition("!")[2]
+        if ref in formula_cells:
             warnings.append(
-                f"Tệp '{name}', ô {_ref(r, value_col, sheet)}: ô chứa công thức, giá trị không "
+                f"Tệp '{name}', ô {where}: ô chứa công thức, giá trị không "
                 "được nhận; đề nghị nhập trực tiếp số liệu."
             )
-            raw = "(công thức)"
+            raw, number = "(công thức)", None
+        elif ref in errors and not raw.strip():
+            warnings.append(
+                f"Tệp '{name}', ô {where}: ô báo lỗi Excel '{errors[ref]}', giá trị không được "
+                "nhận; đề nghị nhập trực tiếp số liệu."
+            )
+            raw = errors[ref]
         if not raw.strip():
             continue
         if not code:
-            where = _ref(r, value_col, sheet)
             warnings.append(f"Tệp '{name}': ô {where} có giá trị nhưng thiếu mã chỉ tiêu, bỏ qua")
             continue
         note = _at(row, note_col).strip()
@@ -310,12 +374,47 @@ def read_form(path: Path, formula_cells: frozenset[str] | set[str] = frozenset()
                 period=period,
                 indicator_code=code,
                 raw=raw,
-                location=_ref(r, value_col, sheet),
+                location=where,
                 note=note if note and note != NOT_APPLICABLE else None,
+                number=number,
             )
         )
     warnings.extend(_check_meta(workbook, name, unit_code, period))
     return ParsedFile(values=values, file_format="xlsx", warnings=warnings)
+
+
+@dataclass
+class _Table:
+    """A sheet carrying the form's table: its rows, header row, columns; whether it has values."""
+
+    sheet: str
+    rows: list[list[object]]
+    header: int
+    code_col: int
+    value_col: int
+    note_col: int | None
+    filled: bool
+
+
+def _table(workbook: CalamineWorkbook, sheet: str) -> _Table | None:
+    """The form's table on `sheet`, found by its header row; None when the sheet has none."""
+    code_key, value_key, note_key = _norm(COLUMNS[1]), _norm(COLUMNS[4]), _norm(COLUMNS[5])
+    rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    for r, row in enumerate(rows):
+        normed = [_norm(c) for c in row]
+        if code_key in normed and value_key in normed:
+            value_col = normed.index(value_key)
+            filled = any(_at(row, value_col).strip() for row in rows[r + 1 :])
+            note_col = normed.index(note_key) if note_key in normed else None
+            return _Table(sheet, rows, r, normed.index(code_key), value_col, note_col, filled)
+    return None
+
+
+def _typed_number(cell: object) -> float | None:
+    """The number of a cell Excel stores as a number (not text, not a date, not a boolean)."""
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return float(cell)
+    return None
 
 
 def _check_meta(workbook: CalamineWorkbook, name: str, unit_code: str, period: str) -> list[str]:

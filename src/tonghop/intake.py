@@ -7,7 +7,10 @@ import io
 import re
 import unicodedata
 import zipfile
+import zlib
+from dataclasses import dataclass, field
 
+from tonghop.numbers import thousands
 from tonghop.parse import UnreadableFile
 
 # An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped; 50 MB unzipped, or a part
@@ -18,6 +21,29 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*>(?:(?!</c>).){0,2000}?<f[ >/]', re.S
 )
+# A cell holding an Excel error (#REF!, #DIV/0!, #N/A, #VALUE!...), which calamine reads as blank.
+_ERROR_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*?\st="e"[^>]*>(?:(?!</c>).){0,2000}?<v>([^<]{1,40})</v>',
+    re.S,
+)
+# Where a sheet says its cells reach (`<dimension ref="A1:F70"/>`) and where cells stand.
+_DIMENSION = re.compile(rb'<dimension ref="(?:[A-Z]{1,3}[0-9]{1,7}:)?([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_ROW_REF = re.compile(rb'<row r="([0-9]{1,7})"')
+# The reader lays a sheet out from A1 to its farthest cell: one cell at XFD1048576 in a 10 KB
+# file is 17 billion cells. A form is six columns and a few hundred rows; these bounds leave
+# room for a unit's own notes beside it and nothing near a bomb.
+MAX_FORM_ROWS = 5_000
+MAX_FORM_COLUMNS = 52  # A..AZ
+
+
+@dataclass(frozen=True)
+class XlsxCells:
+    """Cells of a form's sheets that calamine does not tell apart (e.g. "E14")."""
+
+    formulas: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)  # cell -> "#REF!"
+
 
 # TCVN3 (ABC) bytes → Unicode, the lower-case letters and the seven upper-case ones the
 # encoding has (upper case otherwise lived in separate ".VnTimeH" fonts).
@@ -35,8 +61,9 @@ _CP1258_VOWELS = set(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\xd4\xc3\xd5\
 _VNI_MARKS = set("øùûõïâêôöùøñ")
 
 
-def check_xlsx(name: str, data: bytes) -> set[str]:
-    """Refuse what no form can be; return the cells that hold formulas (e.g. {"E14"})."""
+def check_xlsx(name: str, data: bytes) -> XlsxCells:
+    """Refuse what no form can be (sizes from the zip's central directory, before inflating
+    anything); return the cells that hold formulas or Excel errors."""
     if data.startswith(_OLE_MAGIC):
         raise UnreadableFile(
             f"Tệp '{name}' được đặt mật khẩu hoặc là Excel đời cũ (.xls): tonghop không mở "
@@ -62,21 +89,61 @@ def check_xlsx(name: str, data: bytes) -> set[str]:
                 f"Tệp '{name}' chứa macro (VBA); tonghop không nhận tệp có macro, đề nghị lưu "
                 "lại dạng .xlsx thường."
             )
-    formulas: set[str] = set()
+    cells = XlsxCells()
     for member in members:
         if not member.filename.lower().endswith((".xml", ".rels")):
             continue
-        part = archive.read(member)
+        try:
+            # inflates at most the size the central directory declares (checked above); a
+            # part that holds more fails its CRC here, before any reader inflates it
+            part = archive.read(member)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise UnreadableFile(
+                f"Tệp '{name}': phần '{member.filename}' không giải nén được hoặc khai sai kích "
+                f"thước ({exc}); tệp bị từ chối."
+            ) from exc
         head = part[:4096].lower()
         if b"<!doctype" in head or b"<!entity" in head:
             raise UnreadableFile(
                 f"Tệp '{name}': phần '{member.filename}' khai báo DOCTYPE/ENTITY (có thể là tấn "
                 "công XXE); tệp bị từ chối."
             )
-        # The regex costs ~0.6 ms a sheet; a sheet without a formula element skips it.
-        if member.filename.startswith("xl/worksheets/") and _has_formula_element(part):
-            formulas |= {m.decode() for m in _FORMULA_CELL.findall(part)}
-    return formulas
+        # A sheet without a formula element skips the regex, the costly part.
+        if not member.filename.startswith("xl/worksheets/"):
+            continue
+        _check_extent(name, member.filename, part)
+        if _has_formula_element(part):
+            cells.formulas.update(m.decode() for m in _FORMULA_CELL.findall(part))
+        if b't="e"' in part:
+            cells.errors.update((r.decode(), v.decode()) for r, v in _ERROR_CELL.findall(part))
+    return cells
+
+
+def _column_number(letters: bytes) -> int:
+    """A column's number from its letters.
+
+    >>> _column_number(b"A"), _column_number(b"AZ"), _column_number(b"XFD")
+    (1, 52, 16384)
+    """
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _check_extent(name: str, part_name: str, part: bytes) -> None:
+    """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
+    refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
+    columns = max((_column_number(c) for c, _ in refs), default=0)
+    rows = max((int(r) for r in _ROW_REF.findall(part)), default=0)
+    rows = max([rows, *(int(r) for _, r in refs)])
+    if columns > MAX_FORM_COLUMNS or rows > MAX_FORM_ROWS:
+        raise UnreadableFile(
+            f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {thousands(columns)}, dòng "
+            f"{thousands(rows)} (biểu mẫu chỉ tới cột {MAX_FORM_COLUMNS}, dòng "
+            f"{thousands(MAX_FORM_ROWS)}); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn "
+            "('bom ô xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
+        )
 
 
 def _has_formula_element(part: bytes) -> bool:

@@ -1,5 +1,14 @@
-"""Reading numbers as offices write them: machine format, and Vietnamese format where the
-reading is unambiguous ("1.117" for a count, "51,23" for a percentage)."""
+"""Reading numbers as offices write them: machine format, Vietnamese format (`1.500.050,30`),
+English format (`1,500.5`) and digits grouped by spaces (`1 000`).
+
+A writing is read only when every way of reading it that the indicator's value type allows
+gives one number. Counts, flags and ratings are whole: `1.000` and `1,532` there are a thousand
+and one thousand five hundred thirty-two (nobody writes a count with decimals). Amounts and
+percentages allow decimals: `1.000` there is a thousand or one, `1,532` one thousand five
+hundred thirty-two or one point five three two, so neither is read; the note names both
+readings and the value becomes a `type` finding (rule `value_not_number`) for the unit to
+write it plainly, while the unit's other values are read as usual.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +16,43 @@ import math
 import re
 
 _MACHINE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_VI_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
-_VI_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
-_AMBIGUOUS_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+$")
+# The writings of one number, by what its separators mean (sign taken off first).
+_POINT_DECIMAL = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")  # 51.23, 1.000 (as one), 14103
+_COMMA_DECIMAL = re.compile(r"^(\d+,\d+|,\d+)$")  # 51,23, 1,532 (as one point five...)
+_DOT_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(\.\d{3})+(,\d+)?$")  # 1.000, 1.500.050,30
+_COMMA_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")  # 1,532, 1,500.5
+_SPACE_THOUSANDS = re.compile(r"^[1-9]\d{0,2}( \d{3})+([.,]\d+)?$")  # 1 000, 1 500 050,30
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
 _WHOLE_TYPES = {"count", "flag", "rating"}
+# What a reading takes each separator for, as a note says it ("" for a plain number).
+_POINT, _COMMA, _DOTS, _COMMAS = "point", "comma", "dots", "commas"
+_MEANING = {
+    _POINT: "dấu chấm là dấu thập phân",
+    _COMMA: "dấu phẩy thập phân, theo cách viết số của Việt Nam",
+    _DOTS: "dấu chấm phân cách hàng nghìn, theo cách viết số của Việt Nam",
+    _COMMAS: "dấu phẩy phân cách hàng nghìn, dấu chấm thập phân, theo cách viết tiếng Anh",
+}
 # No figure of a bloc, a province or the nation comes near this; a larger number is a slip
 # (1e308 and the like) and must never reach a sum.
 MAX_MAGNITUDE = 1e15
 
 
 def _plain(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
+    """A number as a Vietnamese reader reads it unambiguously: no grouping, decimal comma.
+
+    >>> _plain(1500050.3), _plain(1976.0), _plain(-0.5)
+    ('1500050,3', '1976', '-0,5')
+    """
+    return f"{value:.6f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def thousands(number: int) -> str:
+    """A count in a Vietnamese message: `.` between thousands.
+
+    >>> thousands(1048576)
+    '1.048.576'
+    """
+    return f"{number:,}".replace(",", ".")
 
 
 def is_plain_whole(text: str) -> bool:
@@ -29,48 +64,75 @@ def is_plain_whole(text: str) -> bool:
     return text.isdigit() and text.isascii() and len(text) < 16
 
 
+def readings(text: str) -> dict[float, str]:
+    """Every number an unsigned writing can be, each with what its separators were taken for.
+
+    >>> readings("1.000"), readings("1.500.050,30"), readings("1,500.5"), readings("0.500")
+    ({1.0: 'point', 1000.0: 'dots'}, {1500050.3: 'dots'}, {1500.5: 'commas'}, {0.5: 'point'})
+    """
+    found: dict[float, str] = {}
+    if _POINT_DECIMAL.match(text):
+        found[float(text)] = _POINT
+    if _COMMA_DECIMAL.match(text):
+        found.setdefault(float(text.replace(",", ".")), _COMMA)
+    if _DOT_THOUSANDS.match(text):
+        found.setdefault(float(text.replace(".", "").replace(",", ".")), _DOTS)
+    if _COMMA_THOUSANDS.match(text):
+        found.setdefault(float(text.replace(",", "")), _COMMAS)
+    return found
+
+
 def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, str | None]:
-    """The number a text holds (None when it holds none), and a note on how it was read.
+    """The number a text holds (None when it holds none or could be two), and a note on how it
+    was read or why it was not (Vietnamese, for the unit).
 
     >>> read_number("14103")
     (14103.0, None)
-    >>> read_number("1.117", "count")[0]
-    1117.0
-    >>> read_number("51,23", "percent")[0]
-    51.23
-    >>> read_number("1,500", "count")
-    (None, "'1,500' không rõ là 1,5 hay 1.500: đề nghị đơn vị ghi rõ")
+    >>> read_number("1.117", "count")[0], read_number("1.000", "count")[0]
+    (1117.0, 1000.0)
+    >>> read_number("51,23", "percent")[0], read_number("1 000", "amount")[0]
+    (51.23, 1000.0)
+    >>> read_number("1,532", "amount")[0], read_number("1,532", "count")[0]
+    (None, 1532.0)
     >>> read_number("mười"), read_number("nan"), read_number("1e308")[0]
     ((None, None), (None, None), None)
     """
-    text = raw.strip().replace("\u00a0", "")
+    text = raw.strip().translate(_SPACES).strip()
     if is_plain_whole(text):
         return float(text), None  # most values: plain whole numbers, nothing to say
-    if _MACHINE.match(text):
-        value = float(text)
-        if not math.isfinite(value) or abs(value) >= MAX_MAGNITUDE:
-            return None, f"'{raw}' quá lớn để là một số liệu báo cáo"
-        if value_type in _WHOLE_TYPES and value != int(value) and _VI_THOUSANDS.match(text):
-            whole = float(text.replace(".", ""))
-            return whole, (
-                f"'{raw}' được đọc là {_plain(whole)} (dấu chấm phân cách hàng nghìn, "
-                "theo cách viết số của Việt Nam)"
-            )
-        return value, None
-    if _AMBIGUOUS_COMMA.match(text):
+    sign, body = ("-", text[1:]) if text[:1] == "-" else ("", text.removeprefix("+"))
+    spaced = bool(_SPACE_THOUSANDS.match(body))
+    if spaced:
+        body = body.replace(" ", "")
+    found = readings(body)
+    if not found:
+        if "e" in text.lower() and _MACHINE.match(text):
+            return finite_number(raw, float(text))
+        return None, None
+    if value_type in _WHOLE_TYPES:
+        whole = {v: how for v, how in found.items() if v == int(v)}
+        if len(whole) > 1:  # a count is not written with decimals: `1.000` is a thousand
+            whole = {v: how for v, how in whole.items() if how in (_DOTS, _COMMAS)}
+        found = whole or found
+    if len(found) > 1:
+        (first, how_first), (second, how_second) = sorted(found.items(), reverse=True)[:2]
         return None, (
-            f"'{raw}' không rõ là {_vi_decimal(text)} hay {text.replace(',', '.')}: "
-            "đề nghị đơn vị ghi rõ"
+            f"'{raw}' không rõ là {sign}{_plain(first)} ({_MEANING[how_first]}) hay "
+            f"{sign}{_plain(second)} ({_MEANING[how_second]}): giá trị không được nhận, đề nghị "
+            "đơn vị ghi lại số không dùng dấu phân cách hàng nghìn"
         )
-    if _VI_NUMBER.match(text):
-        value = float(text.replace(".", "").replace(",", "."))
-        return value, (
-            f"'{raw}' được đọc là {_plain(value)} (dấu phẩy thập phân, theo cách viết số "
-            "của Việt Nam)"
-        )
-    return None, None
+    ((value, how),) = found.items()
+    value = -value if sign else value
+    number, problem = finite_number(raw, value)
+    if problem or (how == _POINT and not spaced):
+        return number, problem  # machine format: nothing to say
+    grouping = "khoảng trắng phân cách hàng nghìn" if spaced else ""
+    meaning = ", ".join(m for m in (grouping, _MEANING[how] if how != _POINT else "") if m)
+    return number, f"'{raw}' được đọc là {_plain(number)} ({meaning})"
 
 
-def _vi_decimal(text: str) -> str:
-    whole, _, fraction = text.partition(",")
-    return f"{whole},{fraction.rstrip('0') or '0'}"
+def finite_number(raw: str, value: float) -> tuple[float | None, str | None]:
+    """The value, or None with a note when it is no figure a report can hold."""
+    if not math.isfinite(value) or abs(value) >= MAX_MAGNITUDE:
+        return None, f"'{raw}' quá lớn để là một số liệu báo cáo"
+    return value, None

@@ -15,6 +15,9 @@ class RawValue:
     raw: str  # the text as written ("" for an empty cell); numbers from Excel as their repr
     location: str  # where it stood: "dòng 12" for CSV, "BaoCao!E14" for Excel
     note: str | None = None
+    # the number itself when the file typed the cell as one (an Excel number cell): read as it
+    # is, never again from its text
+    number: float | None = None
 
 
 @dataclass

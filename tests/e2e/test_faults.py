@@ -111,7 +111,7 @@ def test_sigkill_mid_load_then_rerun_gives_exact_totals(tmp_path, reference, rel
 def test_disk_full_while_archiving_fails_cleanly_and_rerun_succeeds(
     tmp_path, reference, monkeypatch, reliability
 ):
-    import tonghop.collect as collect_module
+    import tonghop.collect.archive as collect_module
 
     workspace = tmp_path / "ws"
     calls = {"n": 0}
@@ -146,7 +146,7 @@ def test_a_file_that_vanishes_before_it_is_read_is_not_received(tmp_path, monkey
     source.mkdir()
     for name in ("a.csv", "b.csv"):
         (source / name).write_text("unit_code,period,indicator_code,value\nU1,2023,x,1\n")
-    import tonghop.collect as collect
+    import tonghop.collect.source as collect
 
     listed = collect._local_files
 
@@ -166,7 +166,7 @@ def test_a_file_made_a_link_after_listing_is_received_as_a_link_not_followed(tmp
     secret = tmp_path / "secret.txt"
     secret.write_text("mật khẩu")
     (source / "a.csv").write_text("unit_code,period,indicator_code,value\nU1,2023,x,1\n")
-    import tonghop.collect as collect
+    import tonghop.collect.source as collect
 
     listed = collect._local_files
 

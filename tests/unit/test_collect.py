@@ -1,4 +1,8 @@
-"""Collect: reading long CSVs, archiving received bytes, loading them with their provenance."""
+"""Collect: reading long CSVs, archiving received bytes, loading them with their provenance.
+
+Over 500 lines: one file for the collect package's behaviour, its cases sharing the CSVs and
+workspaces defined once at the top.
+"""
 
 from __future__ import annotations
 
@@ -590,7 +594,7 @@ def test_chunks_are_written_together_once_they_hold_enough_values(
     tmp_path: Path, monkeypatch
 ) -> None:
     """A transaction takes whole chunks up to `WRITE_MIN_VALUES`: the rows do not change."""
-    import tonghop.collect as collect_module
+    import tonghop.collect.batch as collect_module
 
     real_write = collect_module._write
     files = [*_files(), SourceFile("a-sua.csv", FILE_A.replace(b"412", b"413"))]
@@ -621,7 +625,7 @@ def test_chunks_are_written_together_once_they_hold_enough_values(
 
 def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
     """The archive process also reads the forms: the rows are those of parsing them here."""
-    import tonghop.collect as collect_module
+    import tonghop.collect.batch as collect_module
     from tonghop.catalog import load_catalog
     from tonghop.forms import write_form
 
@@ -752,3 +756,105 @@ def test_duckdb_memory_limit_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "nhiều")
     with pytest.raises(ValueError, match="TONGHOP_DUCKDB_MEMORY_LIMIT='nhiều' không hợp lệ"):
         connect(tmp_path)
+
+
+# numbers as clerks write them, in a CSV (the reader itself: test_numbers.py) -------------
+
+
+def test_an_ambiguous_value_is_refused_naming_file_row_and_both_readings() -> None:
+    data = (HEADER + 'D1,2024,revenue_bn_vnd,"1.976"\nD1,2024,members_total,12\n').encode()
+    [(status, _fmt, groups, warnings)] = read_chunk([("a.csv", data, None)])
+    assert status == "loaded"
+    [(_key, rows)] = groups
+    assert [(r[0], r[2]) for r in rows] == [("revenue_bn_vnd", None), ("members_total", 12.0)]
+    [warning] = warnings
+    assert "'a.csv', dòng 2" in warning and "1976" in warning and "1,976" in warning
+
+
+@pytest.mark.parametrize(
+    ("row", "code", "meant"),
+    [
+        ("D1,2024,employees,1,532", "employees", 1532.0),
+        ("D1,2024,revenue_bn_vnd,1,532", "revenue_bn_vnd", None),
+        ("D1,2024,revenue_bn_vnd,491,5", "revenue_bn_vnd", 491.5),
+        ("D1,2024,members_total,4,x", "members_total", None),
+    ],
+)
+def test_a_value_cut_at_an_unquoted_comma_is_never_read_as_its_first_part(row, code, meant):
+    data = (HEADER + row + "\nD1,2024,members_official,3\n").encode()
+    [(status, _fmt, [(_key, rows)], warnings)] = read_chunk([("a.csv", data, None)])
+    assert status == "loaded"
+    assert rows[0][0] == code
+    assert rows[0][2] == meant
+    assert rows[1][2] == 3.0  # the unit's other values stay in
+    assert any("dòng 2" in w and "nhiều hơn 4 cột" in w for w in warnings)
+
+
+def test_a_csv_of_a_million_rows_is_refused_before_parsing(tmp_path: Path) -> None:
+    data = HEADER.encode() + b"D1,2024,members_total,1\n" * 1_000_000
+    started = time.process_time()
+    [(status, reason)] = read_chunk([("trieu-dong.csv", data, None)])
+    assert status == "rejected"
+    assert "'trieu-dong.csv'" in reason and "1.000.001 dòng" in reason
+    assert time.process_time() - started < 5  # counted on the bytes, never parsed
+
+
+# files that must not stop a run -------------------------------------------------------------
+
+
+def test_special_files_are_received_with_a_reason_never_opened(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    (tmp_path / "a.csv").write_text(HEADER + "D1,2024,members_total,1\n")
+    os.mkfifo(tmp_path / "ong.csv")
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind("cam.csv")
+    finally:
+        os.chdir(here)
+    with open(os.fsencode(tmp_path) + b"/t\xean.csv", "wb") as handle:
+        handle.write(b"x")
+    files = {f.name: f for f in read_source(str(tmp_path))}
+    assert sorted(files) == ["a.csv", "cam.csv", "ong.csv", "t\\xean.csv"]
+    assert files["a.csv"].problem is None
+    assert "ống dẫn có tên" in files["ong.csv"].problem
+    assert "socket" in files["cam.csv"].problem
+    assert "UTF-8" in files["t\\xean.csv"].problem and files["t\\xean.csv"].data == b"x"
+    assert files["ong.csv"].data != files["cam.csv"].data  # two stand-ins, never one sha256
+
+
+def test_a_file_over_the_limit_is_kept_unread_and_one_far_over_it_not_read(tmp_path: Path):
+    (tmp_path / "lon.csv").write_bytes(b"x" * 5000)
+    (tmp_path / "qua-lon.csv").write_bytes(b"x" * 50_000)
+    over, far = read_source(str(tmp_path), max_bytes=1000)
+    assert over.name == "lon.csv" and over.data == b"x" * 5000  # archived as it is
+    assert "vượt giới hạn" in over.problem
+    assert far.name == "qua-lon.csv" and len(far.data) < 1000  # a line standing in for it
+    assert "vượt giới hạn" in far.problem and "50.000 byte" in far.problem
+
+
+def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:
+    from tests.data.bad.make_corpus import write_deep
+
+    name = write_deep(tmp_path, [f"{i:02d}" + "d" * 200 for i in range(22)], "a.csv", b"du lieu")
+    assert len(str(tmp_path / name)) > 4096
+    [received] = read_source(str(tmp_path))
+    assert (received.name, received.data, received.problem) == (name, b"du lieu", None)
+
+
+def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.mkdir("/nguon-xa")
+    fs.pipe("/nguon-xa/a.csv", b"x" * 50)
+    fs.pipe("/nguon-xa/b.csv", b"x" * 50_000)
+    try:
+        small, far = read_source("memory://nguon-xa", max_bytes=1000)
+    finally:
+        fs.rm("/nguon-xa", recursive=True)
+    assert (small.name, small.data, small.problem) == ("a.csv", b"x" * 50, None)
+    assert far.name == "b.csv" and len(far.data) < 1000 and "50.000 byte" in far.problem

@@ -244,3 +244,86 @@ def test_missing_unit_code_or_period_is_unreadable(tmp_path: Path, cell: str, la
 
     with pytest.raises(UnreadableFile, match=f"form.xlsx.*{label}"):
         read_form(path)
+
+
+def _copied(path: Path, original: dict, copy: dict) -> None:
+    """A form for AGENCY_CHI_BO with `original` values, its sheet copied as 'BaoCao (2)' and
+    filled with `copy`, as a clerk does."""
+    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG, original)
+    wb = load_workbook(path)
+    rows = _rows_by_code(wb[SHEET])
+    sheet = wb.copy_worksheet(wb[SHEET])
+    sheet.title = "BaoCao (2)"
+    for code, value in copy.items():
+        sheet.cell(rows[code], 5).value = value
+    wb.save(path)
+
+
+def test_a_copied_sheet_beside_a_filled_one_is_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "sao-chep.xlsx"
+    _copied(path, {"members_total": 10}, {"members_total": 12})
+    with pytest.raises(UnreadableFile, match=r"sao-chep\.xlsx.*'BaoCao', 'BaoCao \(2\)'"):
+        read_form(path)
+
+
+def test_a_filled_copy_beside_a_blank_original_is_read_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "sao-chep.xlsx"
+    _copied(path, {}, {"members_total": 12})
+    parsed = read_form(path)
+    assert [(v.indicator_code, v.raw, v.location[:10]) for v in parsed.values] == [
+        ("members_total", "12", "BaoCao (2)")
+    ]
+    assert any("'BaoCao (2)'" in w and "'BaoCao'" in w for w in parsed.warnings)
+
+
+def test_excel_error_cells_are_values_with_a_warning_not_blanks(tmp_path: Path) -> None:
+    from tonghop.collect import parse_file
+
+    path = tmp_path / "loi.xlsx"
+    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG, {"members_total": 17})
+    wb = load_workbook(path)
+    rows = _rows_by_code(wb[SHEET])
+    for code, error in (("members_admitted", "#REF!"), ("members_official", "#DIV/0!")):
+        wb[SHEET].cell(rows[code], 5).value = error
+    wb.save(path)
+    parsed = parse_file("loi.xlsx", path.read_bytes())
+    got = {v.indicator_code: v.raw for v in parsed.values}
+    assert got == {
+        "members_total": "17",
+        "members_admitted": "#REF!",
+        "members_official": "#DIV/0!",
+    }
+    cell = f"BaoCao!E{rows['members_admitted']}"
+    assert any(cell in w and "#REF!" in w and "loi.xlsx" in w for w in parsed.warnings)
+
+
+def test_a_number_cell_keeps_its_number_a_text_cell_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "so.xlsx"
+    unit = {**SOE_DANG_BO}
+    write_form(path, unit, "2023", CATALOG, {"revenue_bn_vnd": 1.976})
+    wb = load_workbook(path)
+    wb[SHEET].cell(_rows_by_code(wb[SHEET])["state_budget_paid_bn_vnd"], 5).value = "1.976"
+    wb.save(path)
+    got = {v.indicator_code: (v.raw, v.number) for v in read_form(path).values}
+    assert got == {"revenue_bn_vnd": ("1.976", 1.976), "state_budget_paid_bn_vnd": ("1.976", None)}
+
+
+def test_a_far_away_cell_is_refused_before_the_reader_lays_it_out(tmp_path: Path) -> None:
+    from tonghop.intake import check_xlsx
+
+    path = tmp_path / "xa.xlsx"
+    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG, {"members_total": 17})
+    wb = load_workbook(path)
+    wb[SHEET]["XFD1048576"] = "x"
+    wb.save(path)
+    assert path.stat().st_size < 50_000
+    with pytest.raises(UnreadableFile, match=r"xa\.xlsx.*cột 16\.384, dòng 1\.048\.576"):
+        check_xlsx("xa.xlsx", path.read_bytes())
+
+
+def test_the_form_says_how_to_write_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "form.xlsx"
+    write_form(path, AGENCY_CHI_BO, "2023-H1", CATALOG)
+    texts = [c.value for row in load_workbook(path)[SHEET].iter_rows() for c in row if c.value]
+    [instructions] = [t for t in texts if isinstance(t, str) and t.startswith("Cách ghi số")]
+    assert "1000" in instructions and "491,5" in instructions

@@ -3,7 +3,9 @@
 `build(folder)` writes a registry, a source folder of bad files beside clean ones, and returns
 each case with the outcome it must give. `python tests/data/bad/make_corpus.py DIR` writes it
 to DIR to look at. Files that can be made are made here (a zip bomb, XXE, legacy encodings)
-rather than committed.
+rather than committed; pipes, sockets and devices are made by `build` itself, in its folder.
+
+Over 500 lines: the corpus is one list of cases, each made beside the outcome it must give.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import socket
+import stat
 import sys
 import unicodedata
 import zipfile
@@ -24,6 +28,8 @@ from tonghop.forms import write_form
 from tonghop.intake import _TCVN3
 
 PERIOD = "2023"
+# Units of state enterprises, whose forms carry amounts in tỷ đồng (decimals allowed).
+SOE_UNITS = {"B50", "B51", "B52", "B53", "B58"}
 HEADER = ["unit_code", "period", "indicator_code", "value", "note"]
 NOTE = "Đã sáp nhập chi bộ Hòa Bình"
 
@@ -38,6 +44,8 @@ class Case:
     finding: tuple[str, str] | None = None  # (rule_id, unit_code)
     warning: str | None = None  # a substring of a file-reading warning finding
     counted: str | None = None  # the unit whose data must still be consolidated
+    # indicator -> the number the clerk meant, as stored (None: refused, never guessed)
+    stored: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,14 +162,15 @@ def build(folder: Path) -> Corpus:
     catalog = load_catalog()
     source = folder / "src"
     source.mkdir(parents=True)
-    units = [f"B{i:02d}" for i in range(1, 61)]
+    units = [f"B{i:02d}" for i in range(1, 71)]
     registry = folder / "registry.csv"
     with open(registry, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
         for u in units:
             valid_to = "2021-12-31" if u == "B41" else ""
-            writer.writerow([u, f"Đảng bộ thử {u}", "agency", "dang_bo", "2015-01-01", valid_to])
+            sector = "soe" if u in SOE_UNITS else "agency"
+            writer.writerow([u, f"Đảng bộ thử {u}", sector, "dang_bo", "2015-01-01", valid_to])
     cases: list[Case] = []
     counted: dict[str, int] = {}
 
@@ -169,13 +178,30 @@ def build(folder: Path) -> Corpus:
         values = clean_values(int(unit[1:])) | overrides
         return values
 
-    def csv_case(
-        name, unit, values, rejected=None, finding=None, warning=None, count=False, **kw
+    def add(case: Case) -> None:
+        """Record a case; a counted unit is counted with its clean members."""
+        cases.append(case)
+        if case.counted:
+            counted[case.counted] = int(good(case.counted)["members_total"])
+
+    def csv_case(  # noqa: PLR0913 - one keyword per outcome of a case
+        name,
+        unit,
+        values,
+        rejected=None,
+        finding=None,
+        warning=None,
+        count=False,
+        stored=None,
+        members=None,
+        **kw,
     ) -> None:
         _write_csv(source / name, _rows(unit, values), **kw)
-        cases.append(Case(name, [name], rejected, finding, warning, unit if count else None))
+        case = Case(name, [name], rejected, finding, warning, unit if count else None)
+        cases.append(case)
+        case.stored = stored or {}
         if count:
-            counted[unit] = int(values["members_total"])
+            counted[unit] = members or int(values["members_total"])
 
     # Good files delivered alongside the bad ones.
     for unit in ("B01", "B02", "B03", "B04", "B05"):
@@ -298,12 +324,14 @@ def build(folder: Path) -> Corpus:
         warning="dấu phẩy thập phân",
         count=True,
     )
+    # a count is whole: "1,500" can only be one thousand five hundred
     csv_case(
         "B22.csv",
         "B22",
         good("B22", members_admitted="1,500"),
-        finding=("value_not_number", "B22"),
-        warning="không rõ",
+        warning="được đọc là 1500",
+        count=True,
+        stored={"members_admitted": 1500.0},
     )
     csv_case(
         "B23.csv",
@@ -421,8 +449,241 @@ def build(folder: Path) -> Corpus:
         good("B48", members_total=55, members_official=40, members_probationary=5),
         finding=("members_total_sum", "B48"),
     )
+    _clerks_numbers(source, catalog, add, csv_case, good)
+    _files_that_stop_runs(source, catalog, add, good)
     (folder / "tmp.xlsx").unlink()
     return Corpus(registry, source, cases, counted)
+
+
+def _clerks_numbers(source: Path, catalog, add, csv_case, good) -> None:  # noqa: ANN001
+    """Numbers as Vietnamese clerks write them, in CSV and in Excel cells (issue 28, 1)."""
+    # A count written with thousands dots, in every cell of the sums: 1049 members.
+    members, probationary = 1049, 2 + 49 % 3
+    rated = members - 1
+    dotted = {
+        "members_total": "1.049",
+        "members_official": f"1.{members - probationary - 1000:03d}",
+        "members_rated": f"1.{rated - 1000:03d}",
+        "members_rated_good": f"1.{rated - 5 - 3 - 1 - 1000:03d}",
+    }
+    csv_case(
+        "B49.csv",
+        "B49",
+        good("B49", **dotted),
+        warning="được đọc là 1049",
+        count=True,
+        stored={"members_total": 1049.0, "members_official": 1046.0},
+        members=members,
+    )
+
+    # An amount allows decimals: "1.976" is 1976 or 1,976, never guessed; the rest stays in.
+    csv_case(
+        "B50.csv",
+        "B50",
+        good("B50", revenue_bn_vnd="1.976"),
+        finding=("value_not_number", "B50"),
+        warning="không rõ là 1976",
+        stored={"revenue_bn_vnd": None, "members_total": 90.0},
+    )
+    spelled = {
+        "revenue_bn_vnd": "1.500.050,30",
+        "state_budget_paid_bn_vnd": "122.235,8",
+        "avg_income_mn_vnd_month": "491,5",
+        "employees": "1 000",
+    }
+    csv_case(
+        "B51.csv",
+        "B51",
+        good("B51", **spelled),
+        warning="được đọc là 1500050,3",
+        count=True,
+        stored={
+            "revenue_bn_vnd": 1500050.30,
+            "state_budget_paid_bn_vnd": 122235.8,
+            "avg_income_mn_vnd_month": 491.5,
+            "employees": 1000.0,
+        },
+    )
+    # Unquoted commas: the csv module cuts each value in two cells.
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B52", good("B52"))])
+    text = buffer.getvalue() + "B52,2023,revenue_bn_vnd,1,532,\nB52,2023,employees,1,532,\n"
+    (source / "B52.csv").write_text(text, encoding="utf-8")
+    add(
+        Case(
+            "unquoted '1,532'",
+            ["B52.csv"],
+            finding=("value_not_number", "B52"),
+            warning="bị tách thành nhiều ô",
+            stored={"revenue_bn_vnd": None, "employees": 1532.0, "members_total": 92.0},
+        )
+    )
+    csv_case(
+        "B53.csv",
+        "B53",
+        good("B53", revenue_bn_vnd="1,500.5"),
+        warning="cách viết tiếng Anh",
+        count=True,
+        stored={"revenue_bn_vnd": 1500.5},
+    )
+
+    for unit, error in (("B54", "#REF!"), ("B55", "#DIV/0!")):
+        path = source / f"{unit}.xlsx"
+        _form(path, unit, good(unit), catalog)
+        workbook = load_workbook(path)
+        workbook["BaoCao"][_cell_of(path, "members_admitted")] = error  # an error cell
+        workbook.save(path)
+        add(
+            Case(
+                f"Excel error {error}",
+                [path.name],
+                finding=("value_not_number", unit),
+                warning=f"lỗi Excel '{error}'",
+                stored={"members_admitted": None, "members_total": 40.0 + int(unit[1:])},
+            )
+        )
+
+    # The sheet copied and the copy filled: both filled is refused, a blank original is not.
+    stale = source / "B56.xlsx"
+    _form(stale, "B56", good("B56", members_total=10, members_official=8), catalog)
+    workbook = load_workbook(stale)
+    copy = workbook.copy_worksheet(workbook["BaoCao"])
+    copy.title = "BaoCao (2)"
+    copy[_cell_of(stale, "members_total")] = 96
+    workbook.save(stale)
+    add(Case("two filled copies of the sheet", ["B56.xlsx"], rejected="'BaoCao (2)'"))
+    fresh = source / "B57.xlsx"
+    _form(fresh, "B57", {}, catalog)
+    workbook = load_workbook(fresh)
+    copy = workbook.copy_worksheet(workbook["BaoCao"])
+    copy.title = "BaoCao (2)"
+    for code, value in good("B57").items():
+        copy[_cell_of(fresh, code)] = value
+    workbook.save(fresh)
+    add(
+        Case("the copy filled, the original blank", ["B57.xlsx"], warning="'BaoCao'", counted="B57")
+    )
+
+    # A number cell keeps its number; a text cell is read as written.
+    typed = source / "B58.xlsx"
+    _form(typed, "B58", good("B58", revenue_bn_vnd=1.976), catalog)
+    workbook = load_workbook(typed)
+    workbook["BaoCao"][_cell_of(typed, "state_budget_paid_bn_vnd")] = "1.976"
+    workbook.save(typed)
+    add(
+        Case(
+            "1.976 as a number and as text",
+            ["B58.xlsx"],
+            warning="không rõ là 1976",
+            stored={"revenue_bn_vnd": 1.976, "state_budget_paid_bn_vnd": None},
+        )
+    )
+    text_count = source / "B59.xlsx"
+    _form(text_count, "B59", good("B59"), catalog)
+    workbook = load_workbook(text_count)
+    workbook["BaoCao"][_cell_of(text_count, "members_admitted")].value = "2.000"
+    workbook.save(text_count)
+    add(
+        Case(
+            "'2.000' in a text cell",
+            ["B59.xlsx"],
+            stored={"members_admitted": 2000.0},
+            counted="B59",
+        )
+    )
+
+
+def write_deep(root: Path, folders: list[str], name: str, data: bytes) -> str:
+    """Write `data` as `name` below nested `folders` of `root`, each made relative to the one
+    before (a path past PATH_MAX cannot be made in one call); its path relative to `root`."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for folder in folders:
+            os.mkdir(folder, dir_fd=fd)
+            inner = os.open(folder, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with open(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as handle:
+            handle.write(data)
+    finally:
+        os.close(fd)
+    return "/".join([*folders, name])
+
+
+def _lie_about_sizes(path: Path, padding: bytes) -> None:
+    """Pad the form's sheet with `padding`, then declare its inflated size 1,000 bytes in
+    both zip headers: a bomb that the central directory does not show."""
+    import struct
+
+    sheet = "xl/worksheets/sheet1.xml"
+    _rewrite_xlsx(path, lambda n, d: d + padding if n == sheet else d)
+    data = bytearray(path.read_bytes())
+    for signature, size_at, name_len_at, name_at in (
+        (b"PK\x01\x02", 24, 28, 46),
+        (b"PK\x03\x04", 22, 26, 30),
+    ):
+        at = data.find(signature)
+        while at != -1:
+            (length,) = struct.unpack("<H", data[at + name_len_at : at + name_len_at + 2])
+            if data[at + name_at : at + name_at + length] == sheet.encode():
+                data[at + size_at : at + size_at + 4] = struct.pack("<I", 1000)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
+def _files_that_stop_runs(source: Path, catalog, add, good) -> None:  # noqa: ANN001
+    """Files a shared folder really holds that once stopped or hung a run (issue 28, 3).
+
+    Pipes, sockets and devices are made here, at build time in the test's own folder."""
+    far = source / "B60.xlsx"
+    _form(far, "B60", good("B60"), catalog)
+    workbook = load_workbook(far)
+    workbook["BaoCao"]["XFD1048576"] = "x"  # the reader would lay out 17 billion cells
+    workbook.save(far)
+    add(Case("far-cell bomb", ["B60.xlsx"], rejected="bom ô xa"))
+
+    lying = source / "B64.xlsx"
+    _form(lying, "B64", good("B64"), catalog)
+    _lie_about_sizes(lying, b"<!--" + b" " * 30_000_000 + b"-->")
+    add(Case("zip bomb under a false size", ["B64.xlsx"], rejected="khai sai kích thước"))
+
+    name = os.fsencode(source) + b"/B61-\xff\xfe.csv"
+    with open(name, "wb") as handle:
+        handle.write(b"unit_code,period,indicator_code,value\nB61,2023,members_total,1\n")
+    add(Case("name not UTF-8", ["B61-\\xff\\xfe.csv"], rejected="UTF-8"))
+
+    os.mkfifo(source / "ong-dan.csv")
+    add(Case("named pipe", ["ong-dan.csv"], rejected="ống dẫn có tên"))
+    here = os.getcwd()
+    os.chdir(source)  # a socket's path is limited to about 100 bytes: bind it by its name
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind("o-cam.csv")
+    finally:
+        os.chdir(here)
+    add(Case("socket", ["o-cam.csv"], rejected="socket"))
+    try:
+        os.mknod(source / "thiet-bi.csv", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except PermissionError:
+        pass  # only root makes devices; the other cases still run
+    else:
+        add(Case("character device", ["thiet-bi.csv"], rejected="thiết bị"))
+
+    (source / "vong-lap.csv").symlink_to("vong-lap.csv")
+    add(Case("symbolic link loop", ["vong-lap.csv"], rejected="liên kết tượng trưng"))
+
+    # A good file below folders deeper than PATH_MAX: read, not lost.
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *_rows("B62", good("B62"))])
+    parts = [f"{i:02d}-" + "thu-muc-long-nhau-" * 11 for i in range(24)]
+    deep_name = write_deep(source, parts, "B62.csv", buffer.getvalue().encode())
+    assert len(os.fsencode(source)) + len(deep_name) > 4096
+    add(Case("path longer than PATH_MAX", [deep_name], counted="B62"))
+
+    with open(source / "B63-trieu-dong.csv", "wb") as handle:
+        handle.write(b"unit_code,period,indicator_code,value\n")
+        handle.write(b"B63,2023,members_total,1\n" * 1_000_000)
+    add(Case("a million rows", ["B63-trieu-dong.csv"], rejected="vượt giới hạn"))
 
 
 if __name__ == "__main__":
