@@ -103,14 +103,16 @@ class Figures(Mapping[str, Figure]):
 
     def mart_ids(self) -> list[str]:
         """The ids read from `rpt_term__*` (directly or as another figure's input), each once,
-        the figures `tonghop explain` traces to each unit's contribution."""
+        with a value: the figures `tonghop explain` traces to each unit's contribution."""
         ids: list[str] = []
         for figure in self._figures.values():
             ids += list(figure.inputs) if figure.inputs else [figure.id]
         return [
             i
             for i in dict.fromkeys(ids)
-            if i in self._figures and self._figures[i].model.startswith("rpt_term__")
+            if i in self._figures
+            and self._figures[i].model.startswith("rpt_term__")
+            and self._figures[i].value is not None
         ]
 
 
@@ -143,26 +145,36 @@ class _Placements(HTMLParser):
         self.heading: list[str] | None = None
         self.block: list[str] | None = None
         self.block_figures: list[tuple[str, int]] = []
-        self.figure: str | None = None
+        self.skipping = 0
         self.found: dict[str, list[dict[str, str]]] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "section" and "footnotes" in (dict(attrs).get("class") or ""):
+        attributes = dict(attrs)
+        if self.skipping or tag == "sup" or (attributes.get("href") or "").startswith("#tham"):
+            # a footnote's reference or its way back: not part of the sentence
+            self.skipping += 1
+            return
+        if tag == "section" and "footnotes" in (attributes.get("class") or ""):
             self.section = "Chú thích"
         elif tag in ("td", "th") and self.block:
             self.block.append(" | ")
+        elif tag in ("p", "br") and self.block:
+            self.block.append(" ")
         if tag in self.HEADINGS:
             self.heading = []
         elif tag in self.BLOCKS and self.block is None:
             self.block, self.block_figures = [], []
         elif tag == "span" and self.block is not None:
-            figure_id = dict(attrs).get("data-figure")
+            figure_id = attributes.get("data-figure")
             if figure_id:
                 self.block_figures.append((figure_id, len("".join(self.block))))
         if tag == "br" and self.heading is not None:
             self.heading.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
+        if self.skipping:
+            self.skipping -= 1
+            return
         if tag in self.HEADINGS and self.heading is not None:
             self.section = " ".join("".join(self.heading).split())
             self.heading = None
@@ -175,6 +187,8 @@ class _Placements(HTMLParser):
             self.block = None
 
     def handle_data(self, data: str) -> None:
+        if self.skipping:
+            return
         if self.heading is not None:
             self.heading.append(data)
         if self.block is not None:

@@ -110,9 +110,14 @@ def build_figures(context: Mapping[str, Any], wording: Mapping[str, Any] | None 
             add(_units(measure, name, snap.get(name)))
         for s in SECTORS:
             add(_units(measure, s, (snap.get("sectors") or {}).get(s)))
-        # Every stock of the catalog may be printed: absent ones render as placeholders.
+        # Every stock of the catalog may be printed: absent ones render as placeholders (a
+        # rating's figures are its levels, `org_rating__4`, as the context gives them).
         indicators = (
-            {i.code: None for i in catalog if i.time_aggregation != "flow"}
+            {
+                i.code: None
+                for i in catalog
+                if i.time_aggregation != "flow" and i.unit_aggregation != "distribution"
+            }
             | {SHORT[k]: snap.get(k) for k in SHORT}
             | dict(snap.get("indicators") or {})
         )
