@@ -62,8 +62,20 @@ def explain(
 ) -> Explanation:
     """Explain one figure: its mart and column, and the contributions that add up to it."""
     catalog = catalog or load_catalog()
+    _refuse_derived(figure_id)
     [explanation] = _explain(con, [_checked(con, parse_figure_id(figure_id), catalog)], catalog)
     return explanation
+
+
+def _refuse_derived(figure_id: str) -> None:
+    """A figure of the draft computed from others: say how, and which ones to explain."""
+    derived = build_figures({}).get(figure_id.strip())
+    if derived is not None and derived.inputs:
+        raise ExplainError(
+            f"Số liệu '{derived.id}' ({derived.label}) được tính từ các số liệu khác: "
+            f"{derived.formula}. Xem nguồn của từng số: "
+            + "; ".join(f"tonghop explain {i}" for i in derived.inputs)
+        )
 
 
 def explain_all(

@@ -15,6 +15,7 @@ from tonghop.catalog import load_catalog
 from tonghop.consolidate import report_context, run_models
 from tonghop.db import connect
 from tonghop.explain import explain
+from tonghop.figure_ids import ExplainError
 from tonghop.figures import Figure, Figures, figure_function, placements, read_figures
 from tonghop.periods import PeriodRange
 from tonghop.report.draft import render_report
@@ -187,6 +188,11 @@ def test_a_count_of_tccsd_is_traced_to_the_tccsd_only(moves_con):
     assert (counted.value, counted.total) == (2, 2)  # A and NEW
     assert [c["unit_code"] for c in counted.contributions] == ["A", "NEW"]
     assert explain(moves_con, "cutoff.soe").total == 0  # GONE and LATE left before
+
+
+def test_a_derived_figure_points_to_the_figures_it_is_computed_from(moves_con):
+    with pytest.raises(ExplainError, match="tonghop explain cutoff.culture_achieved; "):
+        explain(moves_con, "cutoff.culture_achieved_share")
 
 
 def test_the_members_reconcile_with_the_moves(moves_con):

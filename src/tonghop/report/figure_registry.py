@@ -22,14 +22,10 @@ SHORT = {"branches": "branches_total", "members": "members_total"}
 
 
 def _group(group: str | None) -> tuple[str, str]:
-    return (
-        ("", "group_type = 'bloc'")
-        if group is None
-        else (
-            f"@sector:{group}",
-            f"group_type = 'sector', group_value = '{group}'",
-        )
-    )
+    """A figure id's group suffix and the mart's filter for it (None: the whole bloc)."""
+    if group is None:
+        return "", "group_type = 'bloc'"
+    return f"@sector:{group}", f"group_type = 'sector', group_value = '{group}'"
 
 
 def _indicator(
