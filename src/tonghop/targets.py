@@ -4,7 +4,9 @@ Each target holds conditions: an arithmetic expression over one year's consolida
 (`rpt_year__indicators`), a comparator and a threshold. A condition is assessed for every
 calendar year whose closing period is in the range; a condition on flows only over whole
 years (a term that starts in July has half of its first year); a condition due `by_year` only
-from that year on. Missing data never passes for a figure: the status says so.
+from that year on. Missing data never passes for a figure: the status says so. A condition is
+assessed against the congress resolution's threshold; a later revision (with its source) is
+shown beside it and only compared with.
 """
 
 from __future__ import annotations
