@@ -16,6 +16,7 @@ from tonghop.db import state_row, transaction
 from tonghop.paths import SQL_DIR
 from tonghop.periods import PeriodRange
 from tonghop.targets import YearFigures, assess, load_targets
+from tonghop.unit_moves import organisation_moves
 from tonghop.validate import write_catalog_table
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -412,6 +413,7 @@ def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) ->
         "years": [vars(y) for y in years],
         "targets": assess(targets, years, load_catalog()),
         "admission": {"target_per_year": targets.condition(targets.admission_target).threshold},
+        "moves": organisation_moves(con),
         "coverage": {
             "units_expected": expected_at_cutoff,
             "units_included": included_at_cutoff,

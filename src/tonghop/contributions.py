@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from tonghop.catalog import Catalog
+from tonghop.catalog import FORMS, Catalog
 from tonghop.figure_ids import FigureRef
 
 
@@ -127,6 +127,10 @@ _SNAPSHOT = """
 """
 
 
+# A count of TCCSĐ is over these forms (the bloc committee is a unit, never a TCCSĐ).
+_TCCSD_FORMS = ", ".join(f"'{form}'" for form in FORMS)
+
+
 def _unit_rows(
     con: duckdb.DuckDBPyConnection, refs: list[FigureRef], limit: int | None = None
 ) -> dict[str, Found]:
@@ -140,6 +144,7 @@ def _unit_rows(
         join stg_registry__units as u
             on u.valid_from <= {_SNAPSHOT}
             and (u.valid_to is null or u.valid_to >= {_SNAPSHOT})
+            and u.form in ({_TCCSD_FORMS})
             and case f.code
                 when 'units' then true
                 when 'dang_bo' then u.form = 'dang_bo'

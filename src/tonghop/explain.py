@@ -14,7 +14,8 @@ import duckdb
 
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.contributions import Found, find_contributions
-from tonghop.figure_ids import ExplainError, FigureRef, context_figures, parse_figure_id
+from tonghop.figure_ids import ExplainError, FigureRef, parse_figure_id
+from tonghop.report.figure_registry import build_figures
 
 
 @dataclass
@@ -61,8 +62,20 @@ def explain(
 ) -> Explanation:
     """Explain one figure: its mart and column, and the contributions that add up to it."""
     catalog = catalog or load_catalog()
+    _refuse_derived(figure_id)
     [explanation] = _explain(con, [_checked(con, parse_figure_id(figure_id), catalog)], catalog)
     return explanation
+
+
+def _refuse_derived(figure_id: str) -> None:
+    """A figure of the draft computed from others: say how, and which ones to explain."""
+    derived = build_figures({}).get(figure_id.strip())
+    if derived is not None and derived.inputs:
+        raise ExplainError(
+            f"Số liệu '{derived.id}' ({derived.label}) được tính từ các số liệu khác: "
+            f"{derived.formula}. Xem nguồn của từng số: "
+            + "; ".join(f"tonghop explain {i}" for i in derived.inputs)
+        )
 
 
 def explain_all(
@@ -71,14 +84,16 @@ def explain_all(
     catalog: Catalog | None = None,
     limit: int | None = None,
 ) -> tuple[list[Explanation], list[str]]:
-    """Explain every figure of a draft context; the ids that cannot be explained are skipped.
+    """Explain every figure of a draft context read from a mart (its figure registry's
+    `mart_ids`: the figures printed, and those a derived figure is computed from); the ids
+    that cannot be explained are skipped.
 
     With `limit`, each figure keeps its first `limit` contributions (by unit code); its total
     and count still cover them all (computed in DuckDB)."""
     catalog = catalog or load_catalog()
     checked: list[tuple[FigureRef, float | None]] = []
     skipped: list[str] = []
-    for figure in context_figures(context):
+    for figure in build_figures(context).mart_ids():
         try:
             checked.append(_checked(con, parse_figure_id(figure), catalog))
         except ExplainError:

@@ -59,15 +59,3 @@ def parse_figure_id(text: str) -> FigureRef:
     if match["gt"] and name in UNIT_COLUMNS:
         raise ExplainError(f"Số đơn vị '{name}' chỉ có cho toàn Đảng bộ, không theo nhóm")
     return FigureRef(match["measure"], name, match["gt"] or "bloc", match["gv"] or "bloc")
-
-
-def context_figures(context: dict) -> list[str]:
-    """The figure ids of a draft context (tonghop.consolidate.report_context), in its order."""
-    ids: list[str] = []
-    for measure in ("start", "cutoff"):
-        snapshot = context.get(measure) or {}
-        ids += [f"{measure}.{name}" for name in ("units", "dang_bo", "chi_bo")]
-        ids += [f"{measure}.{sector}" for sector in (snapshot.get("sectors") or {})]
-        ids += [f"{measure}.{code}" for code in sorted(snapshot.get("indicators") or {})]
-    ids += [f"term.{code}" for code in sorted(context.get("term") or {})]
-    return list(dict.fromkeys(ids))

@@ -4,7 +4,9 @@ Each target holds conditions: an arithmetic expression over one year's consolida
 (`rpt_year__indicators`), a comparator and a threshold. A condition is assessed for every
 calendar year whose closing period is in the range; a condition on flows only over whole
 years (a term that starts in July has half of its first year); a condition due `by_year` only
-from that year on. Missing data never passes for a figure: the status says so.
+from that year on. Missing data never passes for a figure: the status says so. A condition is
+assessed against the congress resolution's threshold; a later revision (with its source) is
+shown beside it and only compared with.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ class ByYear(BaseModel):
     by_year: int
 
 
+class Revision(BaseModel):
+    """A later value of a condition's threshold, and the document that set it."""
+
+    threshold: float | tuple[float, float]
+    source: str
+
+
 class Condition(BaseModel):
     """One measurable part of a target."""
 
@@ -58,6 +67,9 @@ class Condition(BaseModel):
     unit: str
     scope: Literal["each_year"] | ByYear = "each_year"
     exceedable: bool = False
+    revisions: list[Revision] = Field(default_factory=list)
+    # The draft's figure (tonghop.figures id) that shows the progress while not yet due.
+    progress: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Condition:
@@ -91,10 +103,18 @@ class Condition(BaseModel):
         exceeded = self.exceedable and value > self.threshold  # type: ignore[operator]
         return EXCEEDED if exceeded else MET
 
+    def revised(self, revision: Revision) -> Condition:
+        """The condition with a revision's threshold (to say how a figure stands against it)."""
+        return self.model_copy(update={"threshold": revision.threshold, "revisions": []})
+
 
 class Target(BaseModel):
+    """A target as the congress resolution wrote it (`text`, each condition's `threshold`);
+    `revised_text` and the conditions' `revisions` hold any later revision with its source."""
+
     number: int
     text: str
+    revised_text: str | None = None
     conditions: list[Condition] = Field(min_length=1)
 
 
@@ -262,7 +282,7 @@ def _pooled(cond: Condition, years: Sequence[YearFigures]) -> float | None:
     value = evaluate(cond.expr, lookup)
     if value is None or cond.unit == "%":
         return value
-    return value / len(years)
+    return value / (sum(y.months for y in years) / 12)
 
 
 def assess_condition(
@@ -288,16 +308,37 @@ def assess_condition(
         term = {"value": latest, "status": NOT_DUE, "year": last.year if last else None}
     else:
         statuses = [r["status"] for r in rows if r["status"] not in (NOT_DUE, PARTIAL_YEAR)]
-        term = {"value": _pooled(cond, assessed), "status": _combine(statuses), "year": None}
+        # A yearly average of a flow is over the whole range, part years included, as the
+        # draft's sentences say it (2.078 admitted in 3 years: 693 a year); a rate is pooled
+        # over the years it was assessed in.
+        pooled = [y for y in years if y.months] if flows and cond.unit != "%" else assessed
+        term = {"value": _pooled(cond, pooled), "status": _combine(statuses), "year": None}
     return {
         "id": cond.id,
         "label": cond.label,
+        "expr": cond.expr,
         "unit": cond.unit,
         "comparator": cond.comparator,
         "threshold": cond.threshold,
         "requirement": requirement(cond),
+        "flows": flows,
+        # the indicator itself when the expression is one code (Phụ lục 1 prints its average)
+        "code": cond.expr if cond.expr.isidentifier() else None,
+        "progress": cond.progress,
+        "due_year": cond.due_year,
         "years": rows,
         "term": term,
+        "revisions": [
+            {
+                "threshold": r.threshold,
+                "requirement": requirement(cond.revised(r)),
+                "source": r.source,
+                "status": cond.revised(r).status(term["value"])
+                if term["status"] != NOT_DUE
+                else NOT_DUE,
+            }
+            for r in cond.revisions
+        ],
     }
 
 
@@ -320,13 +361,18 @@ def assess(
         conditions = [assess_condition(c, years, catalog) for c in target.conditions]
         due = [c["term"]["status"] for c in conditions if c["term"]["status"] != NOT_DUE]
         status = _combine(due) if due else NOT_DUE
+        status_vi = STATUS_VI[status]
+        if due and len(due) < len(conditions):
+            # Met on what is due so far: it counts as met, and says the rest is not yet due.
+            status_vi += " phần đã đến hạn; phần còn lại chưa đến hạn"
         out.append(
             {
                 "number": target.number,
                 "text": target.text,
+                "revised_text": target.revised_text,
                 "conditions": conditions,
                 "status": status,
-                "status_vi": STATUS_VI[status],
+                "status_vi": status_vi,
             }
         )
     for item in out:
@@ -334,6 +380,8 @@ def assess(
             cond["term"]["status_vi"] = STATUS_VI[cond["term"]["status"]]
             for row in cond["years"]:
                 row["status_vi"] = STATUS_VI[row["status"]]
+            for rev in cond["revisions"]:
+                rev["status_vi"] = STATUS_VI[rev["status"]]
     met = [t["number"] for t in out if t["status"] in (MET, EXCEEDED)]
     return {
         "targets": out,

@@ -14,8 +14,10 @@ import duckdb
 
 from tonghop import contributions, explain, figure_ids
 from tonghop.db import state_row, transaction
-from tonghop.figure_ids import ExplainError, context_figures
+from tonghop.figure_ids import ExplainError
 from tonghop.paths import source_hash
+from tonghop.report import figure_registry
+from tonghop.report.figure_registry import build_figures
 from tonghop.report.templates import make_environment
 from tonghop.report.trace_page import trace_html, write_trace_html
 
@@ -68,9 +70,9 @@ def _trace_basis(con: duckdb.DuckDBPyConnection, context: dict) -> str | None:
         return None
     basis = [
         last["fingerprint"],
-        context_figures(context),
+        build_figures(context).mart_ids(),
         TRACE_UNITS_SHOWN,
-        [source_hash(m.__file__) for m in (figure_ids, contributions, explain)],
+        [source_hash(m.__file__) for m in (figure_ids, figure_registry, contributions, explain)],
         source_hash(__file__),
     ]
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()

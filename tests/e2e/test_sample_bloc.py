@@ -160,7 +160,7 @@ def test_draft_sections_carry_the_figures(demo_run, expected):
     assert f"trao tặng {vn(f['party_badges_awarded'])} Huy hiệu Đảng" in text
     assert f"làm thẻ {vn(f['member_cards_issued'])} đảng viên" in text
     html = (out / "bao-cao.html").read_text(encoding="utf-8")
-    assert f"{vn(c['members'])} đảng viên" in html
+    assert f'<span data-figure="cutoff.members_total">{vn(c["members"])}</span> đảng viên' in html
 
 
 def test_docx_draft_carries_the_cutoff_sentence(demo_run, expected):
@@ -326,9 +326,10 @@ def test_ratings_and_admissions_against_the_target(demo_run, raw):
     ) in text
     admitted = total("members_admitted", RANGE)
     per_year = admitted / 3  # 2020-H2 .. 2023-H1: three years
-    over = vn_dec(round(100 * (per_year - 600) / 600 + 1e-9, 2), 2)
+    # "so với Nghị quyết Đại hội": the congress resolution's 300 a year, not the mid-term 600
+    over = vn_dec(round(100 * (per_year - 300) / 300 + 1e-9, 2), 2)
     assert f"kết nạp {vn(admitted)} quần chúng ưu tú vào Đảng, vượt {over}% so với" in text
-    assert f"kết nạp 600/năm; bình quân kết nạp {vn(per_year)} đảng viên/năm" in text
+    assert f"kết nạp 300/năm; bình quân kết nạp {vn(per_year)} đảng viên/năm" in text
 
 
 def test_appendix_1_has_nine_of_ten_targets_met_and_target_9_not(demo_run, raw):
@@ -342,7 +343,9 @@ def test_appendix_1_has_nine_of_ten_targets_met_and_target_9_not(demo_run, raw):
     rows = [line for line in text.splitlines() if line.startswith("| ") and "**" in line]
     statuses = {int(r.split("|")[1]): r.rsplit("|", 2)[1].strip() for r in rows[:10]}
     assert statuses[9] == "**Chưa đạt**"
-    assert sorted(k for k, v in statuses.items() if v in ("**Đạt**", "**Vượt**")) == [
+    # target 3 is met on what is due, its 2025 conditions not yet due
+    assert statuses[3] == "**Đạt phần đã đến hạn; phần còn lại chưa đến hạn**"
+    assert sorted(k for k, v in statuses.items() if v.startswith(("**Đạt", "**Vượt"))) == [
         1, 2, 3, 4, 5, 6, 7, 8, 10
     ]  # fmt: skip
 
@@ -447,3 +450,130 @@ def test_html_appendix_traces_cutoff_members_to_the_units(demo_run):
     assert len(rows) >= 110
     assert sum(int(v.replace(".", "")) for v, _ in rows) == 14103
     assert "Nguồn gốc số liệu" not in (out / "bao-cao.md").read_text(encoding="utf-8")
+
+
+# --- one value per figure (figures.json, data-figure), and tables that reconcile -------------
+
+_SPAN = re.compile(r'<span data-figure="([^"]+)"[^>]*>([^<]*)</span>')
+
+
+def _listed(out) -> dict[str, dict]:
+    return {f["id"]: f for f in json.loads((out / "figures.json").read_text(encoding="utf-8"))}
+
+
+def test_each_figure_reads_the_same_wherever_it_is_printed(demo_run):
+    """figures.json and the HTML's data-figure agree, and each sentence a figure stands in reads
+    the same in the .md (body, footnotes, tables, appendices) and in the .docx's body."""
+    import docx
+
+    out, _, _ = demo_run
+    listed = _listed(out)
+    spans = _SPAN.findall((out / "bao-cao.html").read_text(encoding="utf-8"))
+    printed: dict[str, set[str]] = {}
+    for figure_id, text in spans:
+        printed.setdefault(figure_id, set()).add(text)
+    assert all(texts == {listed[i]["text"]} for i, texts in printed.items())
+    assert set(printed) == {i for i, f in listed.items() if f["appears_in"]}
+    assert len(printed) >= 150
+    assert {f["source"] for f in listed.values()} <= {"units", "committee", "external"}
+    md = (out / "bao-cao.md").read_text(encoding="utf-8")
+    md = " ".join(re.sub(r"\[\^\d+\]", "", md).replace("**", "").replace("<br>", " ").split())
+    document = docx.Document(str(out / "bao-cao.docx"))
+    body = " ".join(" ".join(p.text.split()) for p in document.paragraphs)
+    for figure in listed.values():
+        for place in figure["appears_in"]:
+            assert place["sentence"] in md, (figure["id"], place)
+            if not place["section"].startswith("Phụ lục") and place["section"] != "Chú thích":
+                assert place["sentence"] in body, (figure["id"], place)
+
+
+def test_culture_and_admissions_read_one_figure_in_the_body_and_in_appendix_1(demo_run, raw):
+    """3.3 and Phụ lục 1 print one culture share (over the TCCSĐ at the cut-off); 4.4 and
+    Phụ lục 1 one yearly average of admissions (over the whole range)."""
+    out, _, _ = demo_run
+    listed = _listed(out)
+    _, _, units_in, total = raw
+    tccsd = units_in("2023-H1", lambda u: u["form"] in TCCSD_FORMS)
+    share = 100 * total("culture_achieved", ["2023-H1"]) / len(tccsd)
+    culture = listed["cutoff.culture_achieved_share"]
+    assert culture["text"] == vn_dec(round(share + 1e-9, 2), 2) + "%"
+    sections = [p["section"] for p in culture["appears_in"]]
+    assert sections[0].startswith("3.3.") and sections[1].startswith("Phụ lục 1")
+    average = listed["term.members_admitted_per_year"]
+    assert average["text"] == vn(total("members_admitted", RANGE) / 3)
+    sections = [p["section"] for p in average["appears_in"]]
+    assert sections[0].startswith("4.4.") and sections[1].startswith("Phụ lục 1")
+
+
+def test_appendix_1_shows_the_resolution_s_target_and_its_revision(demo_run):
+    out, _, _ = demo_run
+    text = (out / "bao-cao.md").read_text(encoding="utf-8")
+    assert "kết nạp trên 300 đảng viên (mỗi năm).<br>Điều chỉnh giữa nhiệm kỳ:" in text
+    assert "(Nghị quyết Đại hội: trên 300 đảng viên; trên 600 đảng viên theo điều chỉnh" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 3 |"))
+    assert row.count("chưa đến hạn") >= 2 and "**Đạt phần đã đến hạn" in row
+
+
+_FLOWS_IN = ("members_admitted", "members_transferred_in")
+_FLOWS_OUT = (
+    "members_transferred_out",
+    "members_deceased",
+    "members_struck_off",
+    "members_removed",
+    "discipline_expulsion",
+)
+_ORDER = ["2020-H1", *RANGE]
+
+
+def test_the_members_table_reconciles_with_the_organisations_that_moved(demo_run, raw):
+    """Phụ lục 2: start + the members' own flows − those who left with their organisation +
+    those who arrived with one = the cut-off, for the bloc and each sector; each total row is
+    the sum of its sectors. The moves are computed here from the registry and the files."""
+    out, _, _ = demo_run
+    listed = _listed(out)
+    registry, values, _, total = raw
+    first_day, last_day = date(2020, 7, 1), CUTOFF_DAY
+
+    def reported(code: str) -> list[str]:
+        return [p for p in _ORDER if "members_total" in values.get((code, p), {})]
+
+    def moved(sector: str | None) -> tuple[float, float]:
+        left = arrived = 0.0
+        for code, unit in registry.items():
+            if sector and unit["sector"] != sector:
+                continue
+            periods = reported(code)
+            if unit["valid_to"] and first_day <= date.fromisoformat(unit["valid_to"]) <= last_day:
+                left += values[(code, periods[-1])]["members_total"]
+            if first_day <= date.fromisoformat(unit["valid_from"]) <= last_day:
+                row = values[(code, periods[0])]
+                own = sum(row.get(c, 0) for c in _FLOWS_IN) - sum(row.get(c, 0) for c in _FLOWS_OUT)
+                arrived += row["members_total"] - own
+        return left, arrived
+
+    def value(figure_id: str, group: str) -> float:
+        return listed[figure_id + group]["value"] or 0
+
+    sectors = ("agency", "soe", "private", "industrial_zone")
+    for sector in (None, *sectors):
+        group = f"@sector:{sector}" if sector else ""
+        left, arrived = moved(sector)
+        assert value("term.members_left_with_orgs", group) == left
+        assert value("term.members_arrived_with_orgs", group) == arrived
+        flows = sum(value(f"term.{c}", group) for c in _FLOWS_IN) - sum(
+            value(f"term.{c}", group) for c in _FLOWS_OUT
+        )
+        start, cutoff = value("start.members_total", group), value("cutoff.members_total", group)
+        assert start + flows - left + arrived == cutoff, sector
+    bloc_left, bloc_arrived = moved(None)
+    assert (bloc_left, bloc_arrived) == (2574, 171)  # 15.484 + 1.022 − 2.574 + 171 = 14.103
+    for name in ("members_total", "branches_total"):
+        for measure in ("start", "cutoff"):
+            parts = [listed[f"{measure}.{name}@sector:{s}"]["value"] for s in sectors]
+            assert sum(parts) == listed[f"{measure}.{name}"]["value"]
+    for measure in ("start", "cutoff"):
+        parts = [listed[f"{measure}.{s}"]["value"] for s in sectors]
+        assert sum(parts) == listed[f"{measure}.units"]["value"]
+    for code in (*_FLOWS_IN, *_FLOWS_OUT, "members_confirmed"):
+        parts = [listed[f"term.{code}@sector:{s}"]["value"] for s in sectors]
+        assert sum(parts) == listed[f"term.{code}"]["value"] == total(code, RANGE)

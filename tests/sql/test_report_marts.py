@@ -126,4 +126,6 @@ def test_year_figures_and_the_report_context(con):
     assert [r["status"] for r in target_10["conditions"][0]["years"]] == ["met", "not_met"]
     assert target_10["status"] == "not_met"
     assert context["sectors"]["soe"]["cutoff"]["members_total"] == 12
-    assert context["admission"]["target_per_year"] == 600
+    assert context["admission"]["target_per_year"] == 300  # the congress resolution's
+    # no unit left or came in the range: nobody moved with an organisation
+    assert context["moves"]["left"]["members"] == context["moves"]["arrived"]["members"] == 0

@@ -145,13 +145,17 @@ def _all_paragraphs(doc):
 
 
 _FOOTNOTE_REFS = re.compile(r"\[\^\d+\]|<sup class=\"footnote-ref\"[^>]*>.*?</sup>")
+# A known figure's element in the HTML draft (a placeholder's keeps its class: tested below).
+_FIGURE_SPAN = re.compile(r'<span data-figure="[^"]*">([^<]*)</span>')
 
 
 def _texts(paths: dict[str, Path]) -> dict[str, str]:
-    """The drafts' text; a sentence reads the same without its footnote marks (tested below)."""
+    """The drafts' text; a sentence reads the same without its footnote marks (tested below)
+    and, in HTML, without the elements that name its figures (tested in test_figures.py)."""
+    html = _FOOTNOTE_REFS.sub("", paths["html"].read_text(encoding="utf-8"))
     return {
         "md": _FOOTNOTE_REFS.sub("", paths["md"].read_text(encoding="utf-8")),
-        "html": _FOOTNOTE_REFS.sub("", paths["html"].read_text(encoding="utf-8")),
+        "html": _FIGURE_SPAN.sub(r"\1", html),
         "docx": docx_text(paths["docx"]),
     }
 
@@ -166,8 +170,9 @@ def texts(rendered) -> dict[str, str]:
     return _texts(rendered)
 
 
-def test_writes_the_three_files(rendered):
-    assert {p.name for p in rendered.values()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
+def test_writes_the_three_files_and_the_figures(rendered):
+    names = {"bao-cao.md", "bao-cao.html", "bao-cao.docx", "figures.json"}
+    assert {p.name for p in rendered.values()} == names
     assert all(p.stat().st_size > 0 for p in rendered.values())
 
 
@@ -240,7 +245,10 @@ def test_none_renders_as_placeholder_never_zero(tmp_path):
         assert "làm thẻ […] đảng viên" in text, fmt
         assert "[tăng/giảm] […] tổ chức so với khi mới thành lập" in text, fmt
         assert "None" not in text, fmt
-    assert 'đưa ra khỏi đảng <span class="placeholder">[…]</span> đảng viên' in texts["html"]
+    assert (
+        'đưa ra khỏi đảng <span data-figure="term.members_removed" class="placeholder">[…]</span>'
+        " đảng viên"
+    ) in texts["html"]
     doc = Document(str(paths["docx"]))
     marked = [r.text for p in doc.paragraphs for r in p.runs if r.font.highlight_color is not None]
     assert marked.count("[…]") >= 3
@@ -688,7 +696,7 @@ def test_docx_footnotes_are_referenced_after_their_totals(footnoted):
 
 def test_md_and_html_footnotes_carry_the_same_breakdowns(footnoted):
     md = footnoted["md"].read_text(encoding="utf-8")
-    html = footnoted["html"].read_text(encoding="utf-8")
+    html = _FIGURE_SPAN.sub(r"\1", footnoted["html"].read_text(encoding="utf-8"))
     for number, (before, text) in enumerate(EXPECTED_FOOTNOTES, start=1):
         assert f"{before}[^{number}]" in md
         assert f"[^{number}]: {text}" in md

@@ -37,7 +37,37 @@ def test_bundled_targets_are_the_ten_of_the_resolution():
     targets = load_targets()
     assert [t.number for t in targets.targets] == list(range(1, 11))
     assert targets.targets[8].text == "100% chi bộ sinh hoạt đúng quy định."
-    assert targets.condition(targets.admission_target).threshold == 600
+
+
+def test_target_8_holds_the_resolution_s_values_and_the_mid_term_revision():
+    targets = load_targets()
+    eight = targets.targets[7]
+    assert eight.text == (
+        "Bồi dưỡng trên 600 đối tượng kết nạp Đảng; kết nạp trên 300 đảng viên (mỗi năm)."
+    )
+    assert "trên 800" in eight.revised_text and "trên 600 đảng viên" in eight.revised_text
+    admitted = targets.condition(targets.admission_target)
+    assert admitted.threshold == 300  # "so với Nghị quyết Đại hội" compares with this one
+    [revision] = admitted.revisions
+    assert revision.threshold == 600 and "21-NQ/TW" in revision.source
+    [candidates] = targets.condition("candidates").revisions
+    assert (targets.condition("candidates").threshold, candidates.threshold) == (600, 800)
+
+
+def test_a_revision_is_shown_beside_the_resolution_s_threshold():
+    c = cond(
+        expr="members_admitted",
+        comparator=">",
+        threshold=300,
+        unit="người",
+        exceedable=True,
+        revisions=[{"threshold": 700, "source": "điều chỉnh"}],
+    )
+    result = assess_condition(c, [year(2021, members_admitted=660)], CATALOG)
+    assert result["term"]["status"] == EXCEEDED
+    [revision] = result["revisions"]
+    assert (revision["status"], revision["source"]) == (NOT_MET, "điều chỉnh")
+    assert revision["requirement"]["low"] == 700
 
 
 def test_met_and_not_met_per_year_and_for_the_term():
@@ -61,7 +91,8 @@ def test_a_quantity_above_its_floor_is_exceeded_and_the_term_is_a_yearly_average
     ]
     result = assess_condition(c, years, CATALOG)
     assert [r["status"] for r in result["years"]] == [PARTIAL_YEAR, EXCEEDED, EXCEEDED]
-    assert result["term"]["value"] == 665  # the two whole years only
+    # a yearly average over the whole range, part years included: 1.710 in 2,5 years
+    assert result["term"]["value"] == (380 + 660 + 670) / 2.5
     assert result["term"]["status"] == EXCEEDED
 
 
@@ -126,7 +157,9 @@ def test_a_target_counts_when_every_due_condition_holds():
     result = assess(targets, [year(2021, members_admitted=700, culture_model=1)], CATALOG)
     assert [t["status"] for t in result["targets"]] == [EXCEEDED, MISSING]
     assert (result["met"], result["missing"], result["not_met"]) == (1, [2], [])
-    assert result["targets"][0]["status_vi"] == "vượt"
+    # met on what is due, and saying the rest is not due yet
+    assert result["targets"][0]["status_vi"] == "vượt phần đã đến hạn; phần còn lại chưa đến hạn"
+    assert result["targets"][0]["conditions"][1]["term"]["status"] == NOT_DUE
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tonghop.figures import FIGURES_JSON, figure_function, write_figures_json
 from tonghop.report.charts import make_charts
 from tonghop.report.context import build_view
 from tonghop.report.footnotes import footnote_function, number_footnotes
@@ -36,7 +37,8 @@ def render_report(
     out_dir: Path,
     template_dirs: Sequence[Path] | None = None,
 ) -> dict[str, Path]:
-    """Write the draft as Markdown, HTML and Word into `out_dir`; returns the paths by format.
+    """Write the draft as Markdown, HTML and Word into `out_dir`, and `figures.json` (every
+    figure of the draft with where it is printed); returns the paths by format (`figures`).
 
     `template_dirs` are searched before the bundled templates, so an office can override any
     template (or `outline.yaml`, or `bao-cao.docx`) without forking.
@@ -47,13 +49,21 @@ def render_report(
     view = build_view(context, settings, load_outline(settings, template_dirs), wording)
     view["charts"] = make_charts(view, wording, out_dir)
     env = make_environment(template_dirs)
-    view["footnotes"] = number_footnotes(env, view)
+    html_fig = figure_function(view["figures"], html=True)
+    view["footnotes"] = number_footnotes(env, view, html_fig)
     view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
     if view["trace"]:
         view["trace"]["html"] = trace_html(view["trace"], env)
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     write_markdown(env, view, paths["md"])
-    write_html(env, view, paths["html"])
+    html_view = view | {
+        "fig": html_fig,
+        "footnotes": [f | {"text": f["html"]} for f in view["footnotes"]],
+    }
+    write_html(env, html_view, paths["html"])
     template = find_template(DOCX_TEMPLATE, search_path(template_dirs))
     render_docx(view, settings, template, paths["docx"])
+    paths["figures"] = write_figures_json(
+        view["figures"], paths["html"].read_text("utf-8"), out_dir / FIGURES_JSON
+    )
     return paths

@@ -44,11 +44,15 @@ def footnote_function(numbers: Mapping[str, int] | None) -> Callable[..., str | 
     return footnote
 
 
-def number_footnotes(env: SandboxedEnvironment, view: Mapping[str, Any]) -> list[dict[str, Any]]:
+def number_footnotes(
+    env: SandboxedEnvironment, view: Mapping[str, Any], html_fig: Callable[..., Any] | None = None
+) -> list[dict[str, Any]]:
     """The footnotes the draft references, numbered in reading order, with their text.
 
     The Markdown draft is rendered once with marks to find the order; each text is the macro
-    of the same name in `_footnotes.j2`, rendered with the draft's figures.
+    of the same name in `_footnotes.j2`, rendered with the draft's figures: `text` as plain
+    text (.md, .docx) and, with `html_fig` (`fig` of the HTML draft), `html` autoescaped with
+    each figure in its `data-figure` element.
     """
     probe = env.get_template("base.md.j2").render(
         dict(view) | {"footnote": footnote_function(None)}
@@ -57,6 +61,12 @@ def number_footnotes(env: SandboxedEnvironment, view: Mapping[str, Any]) -> list
     if not keys:
         return []
     module = env.get_template(FOOTNOTES_TEMPLATE).make_module(dict(view))
+    html_module = None
+    if html_fig is not None:
+        html_env = env.overlay(autoescape=True)
+        html_module = html_env.get_template(FOOTNOTES_TEMPLATE).make_module(
+            dict(view) | {"fig": html_fig}
+        )
     notes: list[dict[str, Any]] = []
     for key in keys:
         macro = getattr(module, key, None)
@@ -64,5 +74,8 @@ def number_footnotes(env: SandboxedEnvironment, view: Mapping[str, Any]) -> list
             raise ValueError(f"không có chú thích '{key}' trong {FOOTNOTES_TEMPLATE}")
         text = " ".join(str(macro()).split())
         if text:
-            notes.append({"key": key, "number": len(notes) + 1, "text": text})
+            note = {"key": key, "number": len(notes) + 1, "text": text}
+            if html_module is not None:
+                note["html"] = Markup(" ".join(getattr(html_module, key)().split()))
+            notes.append(note)
     return notes
