@@ -45,8 +45,8 @@ def render_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     wording = load_wording(template_dirs)
     view = build_view(context, settings, load_outline(settings, template_dirs), wording)
-    view["charts"] = make_charts(view, wording, out_dir)
     env = make_environment(template_dirs)
+    view["charts"] = make_charts(view, wording, out_dir, env)
     view["footnotes"] = number_footnotes(env, view)
     view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
     if view["trace"]:
