@@ -28,7 +28,7 @@ from docx.shared import Cm, Mm, Pt
 
 # Phụ lục 2's tables have a column per figure, looped by docxtpl: the writer gives the tables
 # of this caption their widths once the columns are known.
-from tonghop.report.word import SECTOR_TABLE_CAPTION
+from tonghop.report.word import SECTOR_TABLE_CAPTION, borderless_table
 
 FONT = "Times New Roman"
 HERE = Path(__file__).resolve().parent
@@ -128,23 +128,6 @@ def body(container, text: str, **kwargs):
 
 def placeholder(container, text: str):
     return body(container, text, highlight=True, bold=True)
-
-
-def borderless_table(doc, widths_mm: tuple[float, float]):
-    table = doc.add_table(rows=1, cols=2)
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    borders = OxmlElement("w:tblBorders")
-    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        element = OxmlElement(f"w:{edge}")
-        element.set(qn("w:val"), "nil")
-        borders.append(element)
-    table._tbl.tblPr.append(borders)
-    for cell, width in zip(table.rows[0].cells, widths_mm, strict=True):
-        cell.width = Mm(width)
-    for column, width in zip(table.columns, widths_mm, strict=True):
-        column.width = Mm(width)
-    return table
 
 
 def keep_rows(table, header_rows: int = 1) -> None:

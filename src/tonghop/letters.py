@@ -34,9 +34,7 @@ from typing import Any
 import duckdb
 from docx import Document
 from docx.document import Document as DocxDocument
-from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 from docx.text.paragraph import Paragraph
@@ -47,7 +45,7 @@ from tonghop.db import insert_rows, transaction
 from tonghop.formatting import ngay
 from tonghop.paths import source_hash
 from tonghop.periods import Period, PeriodError
-from tonghop.report.word import highlight_placeholders
+from tonghop.report.word import borderless_table, highlight_placeholders
 from tonghop.review import queue
 from tonghop.review_page import finding_view
 from tonghop.settings import ReportSettings
@@ -473,19 +471,8 @@ class _LetterPackage:
     def add_columns(self, left: list[Line], right: list[Line], widths_mm=(80, 85)) -> None:
         """A borderless table of one row and two cells (the header and closing blocks)."""
         if self._table is None:
-            table = self.doc.add_table(rows=1, cols=2)
-            table.alignment = WD_TABLE_ALIGNMENT.CENTER
-            table.autofit = False
-            borders = OxmlElement("w:tblBorders")
-            for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
-                element = OxmlElement(f"w:{edge}")
-                element.set(qn("w:val"), "nil")
-                borders.append(element)
-            table._tbl.tblPr.append(borders)
-            for cell, column, width in zip(
-                table.rows[0].cells, table.columns, widths_mm, strict=True
-            ):
-                cell.width = column.width = Mm(width)
+            table = borderless_table(self.doc, widths_mm)
+            for cell in table.rows[0].cells:
                 for p in list(cell._tc.p_lst):
                     cell._tc.remove(p)
             self.doc.element.body.remove(table._tbl)

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_COLOR_INDEX
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
-from docx.oxml import parse_xml
+from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from docx.table import Table
@@ -93,6 +94,22 @@ def render_docx(
         _add_footnotes_part(final, notes)
     final.save(str(out_path))
     return out_path
+
+
+def borderless_table(doc: Any, widths_mm: Sequence[float]) -> Table:
+    """A table of one row and two cells without borders: the header and closing blocks."""
+    table = doc.add_table(rows=1, cols=len(widths_mm))
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        element = OxmlElement(f"w:{edge}")
+        element.set(qn("w:val"), "nil")
+        borders.append(element)
+    table._tbl.tblPr.append(borders)
+    for cell, column, width in zip(table.rows[0].cells, table.columns, widths_mm, strict=True):
+        cell.width = column.width = Mm(width)
+    return table
 
 
 def _caption(table: Table) -> str | None:
