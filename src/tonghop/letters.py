@@ -15,6 +15,9 @@ file names) is escaped for Markdown and written into Word as plain runs, so noth
 is ever interpreted. A letter whose content has not changed since the run that wrote it is not
 written again, and one whose unit has nothing left to fix is removed (the workspace's
 `letters_written`).
+
+Over 500 lines: who gets a letter, what it says and its two writers share the one `Letter`
+structure and are read together; the Word writer's reuse of one package is most of the length.
 """
 
 from __future__ import annotations
@@ -316,7 +319,6 @@ def write_letters(
     settings: ReportSettings,
     catalog: Catalog | None = None,
     today: date | None = None,
-    template_dirs: Sequence[Path] | None = None,
 ) -> list[Path]:
     """Write one letter per unit with something to fix (.md and .docx); their paths.
 
@@ -324,9 +326,8 @@ def write_letters(
     states, the settings, the date or this module (a key per letter in the workspace's
     `letters_written`, by folder): saving the Word files was most of a run with nothing new.
     A letter this folder had from an earlier run and whose unit has nothing left to fix is
-    removed. `template_dirs` is kept for callers; the letter's wording is in this module.
+    removed.
     """
-    del template_dirs
     today = today or date.today()
     folder = out / LETTERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
