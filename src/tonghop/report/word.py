@@ -40,6 +40,7 @@ CHART_WIDTH_MM = 150
 SECTOR_TABLE_CAPTION = "Phụ lục 2"
 SECTOR_FIGURE_MIN_MM = 15.5
 SECTOR_LABEL_MAX_MM = 45
+SECTOR_LABEL_MIN_MM = 25  # an office's table with many more columns squeezes the figures
 CELL_MARGIN_MM = 1
 
 # Bracketed text is what the owner must fill or check: "[…]" for a missing figure,
@@ -97,7 +98,7 @@ def render_docx(
 
 
 def borderless_table(doc: Any, widths_mm: Sequence[float]) -> Table:
-    """A table of one row and two cells without borders: the header and closing blocks."""
+    """A borderless table of one row, a cell per width: the header and closing blocks."""
     table = doc.add_table(rows=1, cols=len(widths_mm))
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
@@ -121,7 +122,8 @@ def _fit_sector_table(table: Table, text_width: int) -> None:
     """The label column wide enough for a sector's name, the figures' columns equal."""
     columns = table._tbl.tblGrid.findall(qn("w:gridCol"))
     figures = max(len(columns) - 1, 1)
-    label = min(Mm(SECTOR_LABEL_MAX_MM), text_width - figures * Mm(SECTOR_FIGURE_MIN_MM))
+    room = text_width - figures * Mm(SECTOR_FIGURE_MIN_MM)
+    label = max(Mm(SECTOR_LABEL_MIN_MM), min(Mm(SECTOR_LABEL_MAX_MM), room))
     figure = (text_width - label) // figures
     widths = [label] + [figure] * (len(columns) - 1)
     table.autofit = False  # fixed layout: Word and LibreOffice keep these widths
