@@ -26,10 +26,16 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 
+# Phụ lục 2's tables have a column per figure, looped by docxtpl: the writer gives the tables
+# of this caption their widths once the columns are known.
+from tonghop.report.word import SECTOR_TABLE_CAPTION, borderless_table
+
 FONT = "Times New Roman"
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "bao-cao.docx"
 APPENDIX_TABLES = {"appendix_1_chi_tieu", "appendix_2_theo_khoi"}
+# TT, target, result, assessment: 165 mm, the A4 text width between the default margins.
+APPENDIX_1_WIDTHS_MM = [10, 52, 80, 23]
 _CHART = re.compile(r"^\{% with chart = charts\.(\w+) %\}.*\{% endwith %\}$")
 _TAG = re.compile(r"^\{%-?\s*(.*?)\s*-?%\}$")
 
@@ -88,6 +94,7 @@ def para(
     highlight: bool = False,
     after: float = 0,
     page_break: bool = False,
+    keep_with_next: bool = False,
     reuse_first: bool = False,
 ):
     """Add one paragraph holding one run (docxtpl tags stay whole inside a single run)."""
@@ -101,6 +108,7 @@ def para(
     fmt.space_after = Pt(after)
     fmt.first_line_indent = Cm(1) if indent else None
     fmt.page_break_before = page_break or None
+    fmt.keep_with_next = keep_with_next or None
     run = p.add_run(text)
     set_font(run, size, bold=bold, italic=italic, underline=underline)
     if highlight:
@@ -122,21 +130,43 @@ def placeholder(container, text: str):
     return body(container, text, highlight=True, bold=True)
 
 
-def borderless_table(doc, widths_mm: tuple[float, float]):
-    table = doc.add_table(rows=1, cols=2)
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    borders = OxmlElement("w:tblBorders")
-    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        element = OxmlElement(f"w:{edge}")
-        element.set(qn("w:val"), "nil")
-        borders.append(element)
-    table._tbl.tblPr.append(borders)
-    for cell, width in zip(table.rows[0].cells, widths_mm, strict=True):
-        cell.width = Mm(width)
-    for column, width in zip(table.columns, widths_mm, strict=True):
-        column.width = Mm(width)
-    return table
+def keep_rows(table, header_rows: int = 1) -> None:
+    """No row breaks across pages (`cantSplit`); the header rows repeat on every page."""
+    for index, row in enumerate(table.rows):
+        tr_pr = row._tr.get_or_add_trPr()
+        tr_pr.append(OxmlElement("w:cantSplit"))
+        if index < header_rows:
+            tr_pr.append(OxmlElement("w:tblHeader"))
+
+
+def table_caption(table, caption: str) -> None:
+    """The table's title in its properties (Word's alt text), which the writer looks up."""
+    element = OxmlElement("w:tblCaption")
+    element.set(qn("w:val"), caption)
+    table._tbl.tblPr.append(element)
+
+
+def page_numbers(doc) -> None:
+    """The page number centred in the header, 14 pt; none on the first page (36-HD/VPTW)."""
+    section = doc.sections[0]
+    section.different_first_page_header_footer = True
+    paragraph = section.header.paragraphs[0]
+    paragraph.alignment = CENTER
+    # A PAGE field: Word and LibreOffice put each page's number in place of the "2" cached here.
+    for kind, text in (("begin", ""), ("instr", "PAGE"), ("separate", ""), ("", "2"), ("end", "")):
+        run = paragraph.add_run()
+        set_font(run, 14)
+        if kind == "instr":
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = f" {text} "
+            run._r.append(element)
+        elif kind:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+            run._r.append(element)
+        else:
+            run.text = text
 
 
 def normal_style(doc) -> None:
@@ -168,7 +198,7 @@ def header_block(doc) -> None:
         reuse_first=True,
         after=6,
     )
-    para(right, "{{ settings.place }}, {{ settings.date|ngay }}", italic=True, align=CENTER)
+    para(right, "{{ settings.place_date }}", italic=True, align=CENTER)
 
 
 def title_block(doc) -> None:
@@ -218,7 +248,7 @@ def from_markdown(doc, name: str) -> None:
 def chart_paragraphs(doc, key: str) -> None:
     tag(doc, f"if charts.{key}")
     chart = "{{ charts." + key
-    para(doc, chart + ".image }}", align=CENTER)
+    para(doc, chart + ".image }}", align=CENTER, keep_with_next=True)
     para(doc, chart + ".title }}", size=12, italic=True, align=CENTER, after=6)
     tag(doc, "endif")
 
@@ -255,7 +285,7 @@ def appendix_1_table(doc) -> None:
     table = grid_table(
         doc,
         ["TT", "Chỉ tiêu Nghị quyết Đại hội", "Kết quả thực hiện", "Đánh giá"],
-        [10, 55, 80, 20],
+        APPENDIX_1_WIDTHS_MM,
     )
     row_tag(table, "for t in targets.targets")
     number, text, result, status = table.add_row().cells
@@ -266,37 +296,48 @@ def appendix_1_table(doc) -> None:
     para(result, "{%p endfor %}", size=12, align=LEFT)
     para(status, "{{ t.status_vi|capitalize }}", size=12, bold=True, align=CENTER, reuse_first=True)
     row_tag(table, "endfor")
-    fix_widths(table, [10, 55, 80, 20])
+    fix_widths(table, APPENDIX_1_WIDTHS_MM)
+    keep_rows(table)
 
 
 def appendix_2_tables(doc) -> None:
     """Phụ lục 2: the sector tables of wording.yaml, columns looped with docxtpl's `{%tc %}`."""
     tag(doc, "for table in sector_tables")
-    para(doc, "Bảng {{ loop.index }}. {{ table.title }}", bold=True, align=CENTER, after=3)
+    para(
+        doc,
+        "Bảng {{ loop.index }}. {{ table.title }}",
+        bold=True,
+        align=CENTER,
+        after=3,
+        keep_with_next=True,
+    )
     table = doc.add_table(rows=3, cols=4)
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     head, rows, total = table.rows
+    table_caption(table, SECTOR_TABLE_CAPTION)
     for row, label, value, bold in (
         (head, "Khối", "{{ h }}", True),
-        (rows, "{{ r.label }}", "{{ v|so }}", False),
-        (total, "{{ table.total.label }}", "{{ v|so }}", True),
+        (rows, "{{ r.label }}", "{{ fig(i) }}", False),
+        (total, "{{ table.total.label }}", "{{ fig(i) }}", True),
     ):
         first, loop, cell, end = row.cells
-        para(first, label, size=12, bold=bold, align=LEFT, reuse_first=True)
-        source = {"{{ h }}": "h in table.headers", "{{ v|so }}": "v in r.cells"}[value]
+        size = 9 if row is head else 10  # ten figure columns and the sector name fit the width
+        para(first, label, size=size, bold=bold, align=LEFT, reuse_first=True)
+        source = {"{{ h }}": "h in table.headers", "{{ fig(i) }}": "i in r.ids"}[value]
         if row is total:
-            source = "v in table.total.cells"
+            source = "i in table.total.ids"
         para(loop, "{%tc for " + source + " %}", size=12, reuse_first=True)
         para(
             cell,
             value,
-            size=12,
+            size=size,
             bold=bold,
             align=CENTER if row is head else WD_ALIGN_PARAGRAPH.RIGHT,
             reuse_first=True,
         )
         para(end, "{%tc endfor %}", size=12, reuse_first=True)
+    keep_rows(table)
     rows._tr.addprevious(_row_tag_element(table, "for r in table.rows"))
     rows._tr.addnext(_row_tag_element(table, "endfor"))
     para(doc, "", after=6)
@@ -314,10 +355,12 @@ def _row_tag_element(table, statement: str):
 def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
     tag(doc, f"for node in {items}")
     tag(doc, "if node.level == 1")
-    para(doc, "{{ node.label }}", bold=True, align=CENTER, page_break=page_break)
-    para(doc, "{{ node.title }}", bold=True, align=CENTER, after=6)
+    para(
+        doc, "{{ node.label }}", bold=True, align=CENTER, page_break=page_break, keep_with_next=True
+    )
+    para(doc, "{{ node.title }}", bold=True, align=CENTER, after=6, keep_with_next=True)
     tag(doc, "else")
-    body(doc, "{{ node.heading }}", bold=True)
+    body(doc, "{{ node.heading }}", bold=True, keep_with_next=True)
     tag(doc, "endif")
     keyword = "if"
     for name in partials():
@@ -357,6 +400,7 @@ def build(out: Path = OUT) -> Path:
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
     section.left_margin, section.right_margin = Mm(30), Mm(15)
     normal_style(doc)
+    page_numbers(doc)
     doc.core_properties.title = "Báo cáo (dự thảo)"
     doc.core_properties.author = "tonghop"
     doc.core_properties.language = "vi-VN"

@@ -178,7 +178,7 @@ def demo(
         SAMPLE_PERIOD,
         out / "workspace",
         out,
-        None,
+        SAMPLE_DIR / "bao-cao.yaml",  # the sample's header, marked as a sample in the file
     )
 
 

@@ -1,7 +1,9 @@
 """The report's document settings: who issues it, its number, date, title, recipients, signer.
 
-Defaults are those of the bundled sample bloc (report No. 191-BC/ĐUK of 6 July 2023); an
-office sets its own in a YAML file read by `load_settings`.
+Without a settings file the draft borrows no one's identity: the issuing body, number, place,
+date, term and signatory are bracketed placeholders that every format highlights. An office
+sets its own in a YAML file read by `load_settings` (docs/report.md; the sample bloc's, marked
+as a sample, is `data/sample/bao-cao.yaml`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    computed_field,
     field_validator,
     model_validator,
 )
 
+from tonghop.formatting import ngay
+
 # A flow's `settings` parameter: prefect.yaml renders an unset $TONGHOP_SETTINGS as "", which
 # means no settings file.
 SettingsPath = Annotated[Path | None, BeforeValidator(lambda value: value or None)]
+
+DATE_PLACEHOLDER = "[ngày … tháng … năm …]"
 
 
 class Margins(BaseModel):
@@ -177,49 +184,58 @@ class CollectSettings(BaseModel):
         return self
 
 
-class ReportSettings(BaseModel):
-    """What the header block, title and closing of the draft say."""
+class LetterSettings(BaseModel):
+    """Who signs the feedback letters to units (`thu-phan-hoi/`): the office, not the committee."""
 
     model_config = ConfigDict(extra="forbid")
 
-    superior_body: str = "ĐẢNG BỘ TỈNH THANH HÓA"
-    issuing_body: str = "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
-    bloc_name: str = "Đảng bộ Khối Cơ quan và Doanh nghiệp tỉnh"
-    number: str = "191-BC/ĐUK"
-    place: str = "Thanh Hóa"
-    date: dt.date = dt.date(2023, 7, 6)
-    congress: str = "XX"
-    term: str = "2020 - 2025"
-    title: str = "BÁO CÁO"
-    subtitle: list[str] = Field(
-        default_factory=lambda: [
-            "SƠ KẾT GIỮA NHIỆM KỲ THỰC HIỆN NGHỊ QUYẾT",
-            "ĐẠI HỘI ĐẢNG BỘ KHỐI LẦN THỨ XX, NHIỆM KỲ 2020 - 2025",
-        ]
-    )
-    signer_for: str = "T/M ĐẢNG ỦY"
-    signer_title: str = "BÍ THƯ"
+    signer_for: str = "[T/L hoặc K/T]"
+    signer_title: str = "[Chức vụ người ký]"
     signer_name: str = "[Họ và tên người ký]"
-    recipients: list[str] = Field(
-        default_factory=lambda: [
-            "Ban Thường vụ Tỉnh ủy (để b/c),",
-            "Các đồng chí Ủy viên BCH Đảng bộ Khối,",
-            "Các TCCSĐ trực thuộc,",
-            "Lưu Văn phòng Đảng ủy Khối.",
-        ]
-    )
+    recipients: list[str] = Field(default_factory=lambda: ["Như trên,", "Lưu VT."])
+
+
+class ReportSettings(BaseModel):
+    """What the header block, title and closing of the draft say; a bracketed value is a
+    placeholder the drafting office must fill (no default is a real committee's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    superior_body: str = "[Tên cấp ủy cấp trên]"
+    issuing_body: str = "[Tên cơ quan ban hành]"
+    bloc_name: str = "[Tên đảng bộ]"
+    number: str = "[số, ký hiệu]"
+    place: str = "[Địa danh]"
+    date: dt.date | None = None
+    congress: str = "[…]"
+    term: str = "[nhiệm kỳ]"
+    title: str = "BÁO CÁO"
+    subtitle: list[str] = Field(default_factory=lambda: ["[Trích yếu nội dung báo cáo]"])
+    signer_for: str = "[T/M cấp ủy]"
+    signer_title: str = "[Chức vụ người ký]"
+    signer_name: str = "[Họ và tên người ký]"
+    recipients: list[str] = Field(default_factory=lambda: ["[Nơi nhận]", "Lưu VT."])
+    letters: LetterSettings = Field(default_factory=LetterSettings)
     margins_mm: Margins = Field(default_factory=Margins)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
+    @computed_field
+    @property
+    def place_date(self) -> str:
+        """The header's "Thanh Hóa, ngày 06 tháng 7 năm 2023"; the date a placeholder until
+        it is set (an office often dates a text only when it is signed)."""
+        when = ngay(self.date) if self.date else DATE_PLACEHOLDER
+        return f"{self.place}, {when}"
+
 
 def load_settings(path: Path | None = None) -> ReportSettings:
-    """Read settings from a YAML file; keys left out keep the sample bloc's defaults.
+    """Read settings from a YAML file; keys left out keep their placeholders.
 
     >>> load_settings(None).number
-    '191-BC/ĐUK'
+    '[số, ký hiệu]'
     """
     if path is None:
         return ReportSettings()

@@ -94,7 +94,7 @@ def page(tmp_path_factory) -> tuple[Path, Path]:
         correct(con, "f2", 3, "Gõ nhầm dấu trừ", "điện thoại với đơn vị", None, "thu")
         reject(con, "f3", "Đề nghị nộp lại biểu", "thu")
         write_review_page(con, out, "r1")
-        write_letters(con, out, ReportSettings(), today=date(2024, 7, 10))
+        write_letters(con, out, ReportSettings(place="Thanh Hóa"), today=date(2024, 7, 10))
     return workspace, out
 
 
@@ -191,7 +191,7 @@ def test_letters_for_units_with_open_or_rejected_findings(page) -> None:
         later = Document(str(folder / f"{code}.docx"))
         text = "\n".join(p.text for p in later.paragraphs)
         assert f"(mã {code})" in text and f"(mã {before})" not in text
-        assert text.count("THÔNG BÁO KẾT QUẢ KIỂM TRA SỐ LIỆU BÁO CÁO") == 1
+        assert text.count("Kết quả kiểm tra số liệu báo cáo") == 1
         assert round(later.sections[0].page_width.mm) == 210
 
 

@@ -63,12 +63,13 @@ def test_email_arrives_with_the_drafts_attached(
 ) -> None:  # noqa: ANN001
     inbox, port = smtp_server
     report = ReportSettings(
+        number="191-BC/ĐUK",
         delivery=DeliverySettings(
             smtp_host="127.0.0.1",
             smtp_port=port,
             sender="van-phong@dangbokhoi.example",
             owners=["lanh-dao@dangbokhoi.example", "tong-hop@dangbokhoi.example"],
-        )
+        ),
     )
     coverage = {"units_included": 120, "units_expected": 121}
     delivered = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1", coverage)

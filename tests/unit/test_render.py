@@ -18,10 +18,13 @@ from docx.enum.text import WD_COLOR_INDEX
 from docx.oxml.ns import qn
 from jinja2.exceptions import SecurityError
 
-from tonghop.paths import TEMPLATES_DIR
+from tonghop.paths import SAMPLE_DIR, TEMPLATES_DIR
 from tonghop.report.draft import render_report
 from tonghop.report.templates import make_environment
 from tonghop.settings import Margins, ReportSettings, load_settings
+
+# The sample bloc's header (a sample, marked so): without settings the header is placeholders.
+SAMPLE = load_settings(SAMPLE_DIR / "bao-cao.yaml")
 
 CONTEXT = {
     "period": {"code": "2020-H2..2023-H1", "first": "2020-H2", "last": "2023-H1"},
@@ -162,7 +165,7 @@ def _texts(paths: dict[str, Path]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict[str, Path]:
-    return render_report(CONTEXT, ReportSettings(), tmp_path_factory.mktemp("out"))
+    return render_report(CONTEXT, SAMPLE, tmp_path_factory.mktemp("out"))
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +343,7 @@ def test_load_settings_reads_yaml_over_defaults(tmp_path):
     assert settings.number == "7-BC/ĐUK"
     assert settings.date == date(2024, 1, 5)
     assert settings.margins_mm == Margins(left=35)
-    assert settings.issuing_body == "ĐẢNG ỦY KHỐI CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
+    assert settings.issuing_body == "[Tên cơ quan ban hành]"
     assert load_settings(None) == ReportSettings()
 
 
@@ -549,7 +552,7 @@ NEW_SENTENCES = [
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory) -> dict[str, Path]:
-    return render_report(FULL, ReportSettings(), tmp_path_factory.mktemp("full"))
+    return render_report(FULL, SAMPLE, tmp_path_factory.mktemp("full"))
 
 
 @pytest.mark.parametrize("fmt", ["md", "html", "docx"])
@@ -646,7 +649,7 @@ EXPECTED_FOOTNOTES = [
 
 @pytest.fixture(scope="module")
 def footnoted(tmp_path_factory) -> dict[str, Path]:
-    return render_report(FOOTNOTED, ReportSettings(), tmp_path_factory.mktemp("footnotes"))
+    return render_report(FOOTNOTED, SAMPLE, tmp_path_factory.mktemp("footnotes"))
 
 
 def test_docx_footnotes_part_carries_the_breakdowns(footnoted):

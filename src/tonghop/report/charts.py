@@ -2,12 +2,16 @@
 
 Each chart function takes figures already consolidated and the wording from
 `templates/wording.yaml`, writes one PNG and returns its path; `make_charts` draws those the
-view's data allow. Numbers on the charts go through `tonghop.formatting`.
+view's data allow and numbers them in the order the draft shows them. The caption under each
+chart carries its title, so the image has none; legends sit under the plot, clear of the bars.
+Numbers on the charts go through `tonghop.formatting`.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from jinja2 import Environment  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from tonghop import formatting  # noqa: E402
@@ -26,6 +31,8 @@ WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 150
 CHARTS_DIR = "bieu-do"
 COLOURS = ("#8c1c13", "#e0a526", "#4a6fa5", "#9aa5b1")
 FONT = "DejaVu Serif"  # ships with matplotlib and has every Vietnamese letter
+TICK_WRAP = 16  # characters per line of a category's name under its bars
+_CHART_REF = re.compile(r"\bcharts\.(\w+)")
 
 
 def _figure():
@@ -48,6 +55,17 @@ def _save(fig, path: Path) -> Path:  # noqa: ANN001
 def _label_bars(ax, bars, values: Sequence[float]) -> None:  # noqa: ANN001
     labels = [formatting.so(v) for v in values]
     ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    ax.margins(y=0.12)  # room above the tallest bar for its label
+
+
+def _legend_below(ax, columns: int) -> None:  # noqa: ANN001
+    ax.legend(
+        frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=columns
+    )
+
+
+def _wrapped(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, TICK_WRAP)) or label
 
 
 def members_by_sector(
@@ -66,9 +84,8 @@ def members_by_sector(
         offsets = [p + (i - 0.5) * width for p in x]
         bars = ax.bar(offsets, heights, width, color=COLOURS[i], label=name)
         _label_bars(ax, bars, heights)
-    ax.set_xticks(list(x), [wording["sectors"][s] for s in sectors])
-    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
-    ax.legend(frameon=False)
+    ax.set_xticks(list(x), [_wrapped(wording["sectors"][s]) for s in sectors])
+    _legend_below(ax, 2)
     return _save(fig, path)
 
 
@@ -96,8 +113,7 @@ def ratings_by_year(
                 )
         bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
     ax.set_ylim(0, 100)
-    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    _legend_below(ax, len(series))
     return _save(fig, path)
 
 
@@ -119,13 +135,34 @@ def admissions_by_year(
     _label_bars(ax, bars, values)
     if target is not None:
         ax.axhline(float(target), color=COLOURS[1], linewidth=2, label=wording["target"])
-    ax.set_title(wording["title"], fontsize=10, fontweight="bold")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_below(ax, 2)
     return _save(fig, path)
 
 
-def make_charts(view: Mapping[str, Any], wording: Mapping[str, Any], out_dir: Path) -> dict:
-    """Draw the charts the data allow into `out_dir/bieu-do/`; None for a chart without data."""
+def reading_order(view: Mapping[str, Any], env: Environment | None) -> list[str]:
+    """The charts' keys in the order the outline's sections name them (`charts.<key>` in each
+    section's Markdown partial, which every format follows)."""
+    keys: list[str] = []
+    if env is None or env.loader is None:
+        return keys
+    for node in [*(view.get("outline") or []), *(view.get("appendix") or [])]:
+        if node.get("partial"):
+            source, _, _ = env.loader.get_source(env, f"_{node['partial']}.md.j2")
+            keys += [k for k in _CHART_REF.findall(source) if k not in keys]
+    return keys
+
+
+def make_charts(
+    view: Mapping[str, Any],
+    wording: Mapping[str, Any],
+    out_dir: Path,
+    env: Environment | None = None,
+) -> dict:
+    """Draw the charts the data allow into `out_dir/bieu-do/`; None for a chart without data.
+
+    The charts drawn are numbered in reading order ("Biểu đồ 1.", "Biểu đồ 2.", ...): the
+    templates of `env` tell it.
+    """
     data, words = view["chart_data"], wording["charts"]
     folder = out_dir / CHARTS_DIR
     drawn: dict[str, Path | None] = {key: None for key in data}
@@ -147,11 +184,18 @@ def make_charts(view: Mapping[str, Any], wording: Mapping[str, Any], out_dir: Pa
             words["admissions_by_year"],
             folder / "ket-nap-dang-vien.png",
         )
+    order = reading_order(view, env)
+    shown = sorted(
+        (key for key, path in drawn.items() if path is not None),
+        key=lambda k: order.index(k) if k in order else len(order),
+    )
+    numbers = {key: n for n, key in enumerate(shown, start=1)}
     return {
         key: None
         if path is None
         else {
-            "title": words[key]["title"],
+            "number": numbers[key],
+            "title": f"Biểu đồ {numbers[key]}. {words[key]['title']}",
             "file": f"{CHARTS_DIR}/{path.name}",
             "path": str(path),
             "data_uri": "data:image/png;base64,"

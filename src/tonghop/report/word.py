@@ -1,5 +1,6 @@
 """The Word writer: the docxtpl template filled with the view, then in Word's XML the page
-size and margins, real footnotes for the templates' marks, and placeholders highlighted."""
+size and margins, the widths of the tables whose columns docxtpl looped, real footnotes for the
+templates' marks, and placeholders highlighted."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_COLOR_INDEX
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
-from docx.oxml import parse_xml
+from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm
+from docx.table import Table
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 from docxtpl import DocxTemplate, InlineImage
@@ -31,6 +34,14 @@ from tonghop.settings import ReportSettings
 
 DOCX_TEMPLATE = "bao-cao.docx"
 CHART_WIDTH_MM = 150
+# Phụ lục 2's tables (captioned so by templates/make_docx_template.py): a figure's column is
+# at least as wide as its header's longest word in 11 pt bold ("Chuyển") and a bold "15.484";
+# the sector's name gets what is left, up to its own limit, so it wraps on a few lines only.
+SECTOR_TABLE_CAPTION = "Phụ lục 2"
+SECTOR_FIGURE_MIN_MM = 12.5
+SECTOR_LABEL_MAX_MM = 45
+SECTOR_LABEL_MIN_MM = 25  # an office's table with many more columns squeezes the figures
+CELL_MARGIN_MM = 0.5
 
 # Bracketed text is what the owner must fill or check: "[…]" for a missing figure,
 # "[Phần nội dung do cơ quan soạn thảo bổ sung: …]" for narrative, "[Họ và tên người ký]".
@@ -68,6 +79,10 @@ def render_docx(
         section.page_width, section.page_height = Mm(210), Mm(297)
         section.top_margin, section.bottom_margin = Mm(margins.top), Mm(margins.bottom)
         section.left_margin, section.right_margin = Mm(margins.left), Mm(margins.right)
+    text_width = Mm(210 - margins.left - margins.right)
+    for table in final.tables:
+        if _caption(table) == SECTOR_TABLE_CAPTION:
+            _fit_sector_table(table, text_width)
     texts = {f["key"]: f["text"] for f in view.get("footnotes") or []}
     notes: list[str] = []
     for p in list(final.element.body.iter(qn("w:p"))):
@@ -75,11 +90,62 @@ def render_docx(
         for run in list(paragraph.runs):
             _footnote_references(run, texts, notes)
         for run in list(paragraph.runs):
-            _highlight_placeholders(run, paragraph)
+            highlight_placeholders(run, paragraph)
     if notes:
         _add_footnotes_part(final, notes)
     final.save(str(out_path))
     return out_path
+
+
+def borderless_table(doc: Any, widths_mm: Sequence[float]) -> Table:
+    """A borderless table of one row, a cell per width: the header and closing blocks."""
+    table = doc.add_table(rows=1, cols=len(widths_mm))
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        element = OxmlElement(f"w:{edge}")
+        element.set(qn("w:val"), "nil")
+        borders.append(element)
+    table._tbl.tblPr.append(borders)
+    for cell, column, width in zip(table.rows[0].cells, table.columns, widths_mm, strict=True):
+        cell.width = column.width = Mm(width)
+    return table
+
+
+def _caption(table: Table) -> str | None:
+    caption = table._tbl.tblPr.find(qn("w:tblCaption"))
+    return None if caption is None else caption.get(qn("w:val"))
+
+
+def _fit_sector_table(table: Table, text_width: int) -> None:
+    """The label column wide enough for a sector's name, the figures' columns equal."""
+    columns = table._tbl.tblGrid.findall(qn("w:gridCol"))
+    figures = max(len(columns) - 1, 1)
+    room = text_width - figures * Mm(SECTOR_FIGURE_MIN_MM)
+    label = max(Mm(SECTOR_LABEL_MIN_MM), min(Mm(SECTOR_LABEL_MAX_MM), room))
+    figure = (text_width - label) // figures
+    widths = [label] + [figure] * (len(columns) - 1)
+    table.autofit = False  # fixed layout: Word and LibreOffice keep these widths
+    tbl_pr = table._tbl.tblPr
+    width = tbl_pr.find(qn("w:tblW"))
+    if width is not None:
+        width.set(qn("w:type"), "dxa")
+        width.set(qn("w:w"), str(round(sum(widths) / 635)))  # EMU to twentieths of a point
+    margin = round(Mm(CELL_MARGIN_MM) / 635)
+    cell_margins = parse_xml(
+        f'<w:tblCellMar xmlns:w="{_W}"><w:left w:w="{margin}" w:type="dxa"/>'
+        f'<w:right w:w="{margin}" w:type="dxa"/></w:tblCellMar>'
+    )
+    old = tbl_pr.find(qn("w:tblCellMar"))
+    if old is not None:
+        tbl_pr.remove(old)
+    tbl_pr.find(qn("w:tblLayout")).addnext(cell_margins)
+    for column, size in zip(columns, widths, strict=True):
+        column.set(qn("w:w"), str(round(size / 635)))
+    for row in table.rows:
+        for cell, size in zip(row.cells, widths, strict=False):
+            cell.width = size
 
 
 def _footnote_references(run: Run, texts: Mapping[str, str], notes: list[str]) -> None:
@@ -158,7 +224,7 @@ def _add_footnotes_part(document: Any, notes: Sequence[str]) -> None:
     doc_part.relate_to(part, RT.FOOTNOTES)
 
 
-def _highlight_placeholders(run: Run, paragraph: Paragraph) -> None:
+def highlight_placeholders(run: Run, paragraph: Paragraph) -> None:
     """Split a run around bracketed placeholders and highlight those pieces yellow."""
     text = run.text
     if not _PLACEHOLDER_RE.search(text):
