@@ -36,7 +36,7 @@ def dask_scheduler():
 
 
 def _collect(source: Path, registry: Path, workspace: Path, collect_settings: dict):
-    from flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
 
     settings = workspace.with_suffix(".yaml")
     settings.write_text(yaml.safe_dump({"collect": collect_settings}), encoding="utf-8")

@@ -33,9 +33,9 @@ def _read_artifact(key: str):
 
 
 def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path: Path):
-    from flows.collect import CollectParameters, collect_submissions
-    from flows.consolidate_render import ConsolidateParameters, consolidate_and_render
-    from flows.validate import ValidateParameters, validate_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.consolidate_render import ConsolidateParameters, consolidate_and_render
+    from tonghop.flows.validate import ValidateParameters, validate_submissions
 
     source, registry = partial_bloc
     workspace, out = tmp_path / "ws", tmp_path / "out"
@@ -79,7 +79,7 @@ def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path
 
 
 def test_a_failed_run_emails_the_operator(prefect_api, smtp_server, tmp_path: Path):
-    from flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
 
     inbox, port = smtp_server
     settings = tmp_path / "settings.yaml"
