@@ -283,9 +283,8 @@ def draft(
     review = None
     try:
         findings = findings + check_consolidated(workspace, run_id, out)
-        rejected = pipeline.rejected_files(workspace, batch_id)
-        context["coverage"]["rejected_files"] = len(rejected)
-        context["coverage"] |= pipeline.review_coverage(workspace, PeriodRange.parse(period))
+        coverage, rejected = pipeline.draft_inputs(workspace, PeriodRange.parse(period), batch_id)
+        context["coverage"] |= coverage
         outputs = pipeline.write_findings(out, findings, rejected)
         review = write_review.submit(workspace, out, run_id, settings)
         context["trace"] = explained.result()

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.collect import (
     CHUNK_FILES,
@@ -207,13 +209,24 @@ def mark_pending(workspace: Path, findings: list[dict]) -> int:
         return set_pending(con, findings)
 
 
-def review_coverage(workspace: Path, period_range: PeriodRange) -> dict[str, list[dict]]:
-    """Units of the range whose included values a steward corrected, and units pending review."""
+def draft_inputs(
+    workspace: Path, period_range: PeriodRange, batch_id: str | None
+) -> tuple[dict, list[dict]]:
+    """What the draft's coverage adds to the marts' (units corrected or pending review, the
+    count of unreadable files) and the batch's rejected files, in one opening of the workspace."""
     with open_db(workspace) as con:
-        rows = con.execute(
-            "select unit_code, name, period, corrected, corrected_indicators, pending "
-            "from rpt_coverage__units where corrected or pending order by unit_code, ordinal"
-        ).fetchall()
+        rejected = rejected_files(con, batch_id)
+        return {"rejected_files": len(rejected)} | review_coverage(con, period_range), rejected
+
+
+def review_coverage(
+    con: duckdb.DuckDBPyConnection, period_range: PeriodRange
+) -> dict[str, list[dict]]:
+    """Units of the range whose included values a steward corrected, and units pending review."""
+    rows = con.execute(
+        "select unit_code, name, period, corrected, corrected_indicators, pending "
+        "from rpt_coverage__units where corrected or pending order by unit_code, ordinal"
+    ).fetchall()
     out: dict[str, dict[str, dict]] = {"corrected": {}, "pending": {}}
     for code, name, period, corrected, indicators, pending in rows:
         for key, flag in (("corrected", corrected), ("pending", pending)):
@@ -296,16 +309,15 @@ def latest_batch_id(workspace: Path) -> str | None:
     return row[0] if row else None
 
 
-def rejected_files(workspace: Path, batch_id: str | None) -> list[dict]:
+def rejected_files(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> list[dict]:
     """The files of a collect batch that could not be read, as `rejected.json` lists them (one
     per file seen at the source, a file rejected before included); none without a batch."""
-    with open_db(workspace) as con:
-        rows = con.execute(
-            "select s.source_name, r.archive_path, r.sha256, r.reason "
-            "from file_sightings s join received_files r using (sha256) "
-            "where s.batch_id = ? and r.status = 'rejected' order by s.seen_at, s.source_name",
-            [batch_id],
-        ).fetchall()
+    rows = con.execute(
+        "select s.source_name, r.archive_path, r.sha256, r.reason "
+        "from file_sightings s join received_files r using (sha256) "
+        "where s.batch_id = ? and r.status = 'rejected' order by s.seen_at, s.source_name",
+        [batch_id],
+    ).fetchall()
     return [
         {"file": name, "archived_as": archived, "sha256": sha, "reason": reason}
         for name, archived, sha, reason in rows
