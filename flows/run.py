@@ -24,6 +24,7 @@ from tonghop.flows.tasks import (
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
+from tonghop.review import Decision
 from tonghop.settings import SettingsPath, load_settings
 from tonghop.validate import import_gx_meanwhile
 
@@ -93,8 +94,6 @@ def review_pause(params: RunParameters) -> list[dict]:
         )
         _resume_after_timeout()
         return waiting
-    from tonghop.review import Decision
-
     apply_review(
         params.workspace,
         [Decision(d.finding_key, d.decision, d.note) for d in decision.decisions],
