@@ -1,4 +1,5 @@
-# The few commands a newcomer needs. Each installs what it needs first (a venv in .venv).
+# The few commands a newcomer needs. Each installs what it needs first (a venv in .venv: tonghop
+# editable, with the test tools, the dask extra whose tests are part of the suite, and bench).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -137,7 +137,7 @@ async def _task_seconds(flow_run_id) -> tuple[float, int, list[str]]:  # noqa: A
 
 
 def timed_run(params) -> dict:  # noqa: ANN001 - flows.run.RunParameters
-    from flows.run import run
+    from tonghop.flows.run import run
 
     started = time.perf_counter()
     state = run(params, return_state=True)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     server, url, start_seconds = start_server(home)
     try:
         os.environ.update(QUIET | {"PREFECT_API_URL": url, "PREFECT_HOME": str(home)})
-        from flows.run import RunParameters
+        from tonghop.flows.run import RunParameters
 
         workspace = args.work / f"ws-prefect-{args.units}"
         subprocess.run(["rm", "-rf", str(workspace)], check=True)

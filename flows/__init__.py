@@ -1,1 +1,2 @@
-"""Deployable Prefect flows: each file is one flow that orchestrates tonghop's steps."""
+"""Deployable Prefect flows, installed as `tonghop.flows`: each file but `tasks.py` is one flow
+that orchestrates the tasks of `tasks.py`."""

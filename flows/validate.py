@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from flows.run import publish_findings, sync_reviews, validate
 from tonghop import pipeline
+from tonghop.flows.tasks import validate_and_publish
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
@@ -32,9 +32,6 @@ def validate_submissions(params: ValidateParameters) -> dict[str, int]:
     ensure_writer_limit()
     with writer_slot():
         batch_id = params.batch_id or pipeline.latest_batch_id(params.workspace)
-        sync_reviews(params.workspace)  # while `findings` still holds superseded submissions'
-        findings = validate(params.workspace, params.period, batch_id, run_id)
-        sync_reviews(params.workspace)
-        publish_findings(params.workspace, params.period, run_id)
+        findings = validate_and_publish(params.workspace, params.period, batch_id, run_id)
     errors = sum(f.severity == "error" for f in findings)
     return {"findings_error": errors, "findings_warning": len(findings) - errors}

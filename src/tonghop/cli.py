@@ -111,7 +111,7 @@ def _run(
     _check_inputs(source, registry, period, workspace)
     apply_embedded_defaults()
     started = time.monotonic()
-    from flows.run import RunParameters, run
+    from tonghop.flows.run import RunParameters, run
 
     embedded = _start_embedded_api()
     if embedded is not None:

@@ -5,26 +5,30 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from importlib.resources import files
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+# src/tonghop/ of a source checkout (an editable install included) lies two levels below it.
+_CHECKOUT = Path(__file__).resolve().parent.parent.parent
 
 
 def project_root() -> Path:
-    """The folder holding `catalog/`, `expectations/`, `sql/`, `templates/` and `data/`.
-
-    A source checkout finds them two levels above the package; `TONGHOP_HOME` overrides.
-    """
+    """The folder holding `catalog/`, `deployments/`, `expectations/`, `sql/`, `templates/` and
+    `data/sample/`: `TONGHOP_HOME` when set, else the source checkout this package runs from,
+    else the copy an installed wheel ships inside the package (`tonghop/_data`, same layout)."""
     override = os.environ.get("TONGHOP_HOME")
     if override:
         return Path(override)
-    return _PACKAGE.parent.parent
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "catalog").is_dir():
+        return _CHECKOUT
+    return Path(str(files("tonghop") / "_data"))
 
 
 CATALOG_DIR = project_root() / "catalog"
 EXPECTATIONS_DIR = project_root() / "expectations"
 SQL_DIR = project_root() / "sql"
 TEMPLATES_DIR = project_root() / "templates"
+DEPLOYMENTS_DIR = project_root() / "deployments"
 SAMPLE_DIR = project_root() / "data" / "sample"
 
 

@@ -1,4 +1,4 @@
-"""The steps of one run as plain functions over a workspace; flows/run.py orchestrates them."""
+"""The steps of one run as plain functions over a workspace; the flows (tonghop.flows) call them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.collect import (
@@ -21,6 +23,7 @@ from tonghop.consolidate import report_context, run_models
 from tonghop.db import open_db
 from tonghop.periods import PeriodRange
 from tonghop.registry import load_registry_file, registry_key
+from tonghop.settings import ReportSettings
 from tonghop.validate import Finding, validate
 
 # GX Data Docs of a run, in OUT: the unit-level suites at the top, the consolidated level's in
@@ -206,13 +209,24 @@ def mark_pending(workspace: Path, findings: list[dict]) -> int:
         return set_pending(con, findings)
 
 
-def review_coverage(workspace: Path, period_range: PeriodRange) -> dict[str, list[dict]]:
-    """Units of the range whose included values a steward corrected, and units pending review."""
+def draft_inputs(
+    workspace: Path, period_range: PeriodRange, batch_id: str | None
+) -> tuple[dict, list[dict]]:
+    """What the draft's coverage adds to the marts' (units corrected or pending review, the
+    count of unreadable files) and the batch's rejected files, in one opening of the workspace."""
     with open_db(workspace) as con:
-        rows = con.execute(
-            "select unit_code, name, period, corrected, corrected_indicators, pending "
-            "from rpt_coverage__units where corrected or pending order by unit_code, ordinal"
-        ).fetchall()
+        rejected = rejected_files(con, batch_id)
+        return {"rejected_files": len(rejected)} | review_coverage(con, period_range), rejected
+
+
+def review_coverage(
+    con: duckdb.DuckDBPyConnection, period_range: PeriodRange
+) -> dict[str, list[dict]]:
+    """Units of the range whose included values a steward corrected, and units pending review."""
+    rows = con.execute(
+        "select unit_code, name, period, corrected, corrected_indicators, pending "
+        "from rpt_coverage__units where corrected or pending order by unit_code, ordinal"
+    ).fetchall()
     out: dict[str, dict[str, dict]] = {"corrected": {}, "pending": {}}
     for code, name, period, corrected, indicators, pending in rows:
         for key, flag in (("corrected", corrected), ("pending", pending)):
@@ -226,17 +240,16 @@ def review_coverage(workspace: Path, period_range: PeriodRange) -> dict[str, lis
 
 
 def write_review_outputs(
-    workspace: Path, out: Path, run_id: str, settings_path: Path | None
+    workspace: Path, out: Path, run_id: str, settings: ReportSettings
 ) -> dict[str, Path]:
     """The steward's page (`kiem-tra.html`, `kiem-tra.csv`) and the letters to units."""
     from tonghop.letters import LETTERS_DIR, write_letters
     from tonghop.review_page import write_review_page
-    from tonghop.settings import load_settings
 
     catalog = load_catalog()
     with open_db(workspace) as con:
         paths = write_review_page(con, out, run_id, catalog)
-        write_letters(con, out, load_settings(settings_path), catalog)
+        write_letters(con, out, settings, catalog)
     paths["letters"] = out / LETTERS_DIR
     return paths
 
@@ -296,35 +309,34 @@ def latest_batch_id(workspace: Path) -> str | None:
     return row[0] if row else None
 
 
-def rejected_files(workspace: Path) -> list[dict]:
-    """Every file ever received that could not be read, as `rejected.json` lists them."""
-    with open_db(workspace) as con:
-        rows = con.execute(
-            "select original_name, archive_path, sha256, reason from received_files "
-            "where status = 'rejected' order by received_at, original_name"
-        ).fetchall()
+def rejected_files(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> list[dict]:
+    """The files of a collect batch that could not be read, as `rejected.json` lists them (one
+    per file seen at the source, a file rejected before included); none without a batch."""
+    rows = con.execute(
+        "select s.source_name, r.archive_path, r.sha256, r.reason "
+        "from file_sightings s join received_files r using (sha256) "
+        "where s.batch_id = ? and r.status = 'rejected' order by s.seen_at, s.source_name",
+        [batch_id],
+    ).fetchall()
     return [
         {"file": name, "archived_as": archived, "sha256": sha, "reason": reason}
         for name, archived, sha, reason in rows
     ]
 
 
-def period_status(workspace: Path, period: str, settings_path: Path | None) -> list:
-    """Each active unit's standing for the period (tonghop.status), due date from the settings."""
-    from tonghop.settings import load_settings
+def period_status(workspace: Path, period: str, due: dt.date | None) -> list:
+    """Each active unit's standing for the period (tonghop.status), against its due date."""
     from tonghop.status import unit_status
 
-    due = load_settings(settings_path).schedule.due(period)
     with open_db(workspace) as con:
         return unit_status(con, period, due)
 
 
 def send_reminders(
-    workspace: Path, period: str, settings_path: Path | None, today: dt.date
+    workspace: Path, period: str, settings: ReportSettings, today: dt.date
 ) -> tuple[list, list]:
     """Send today's reminders for the period; return (sent, units without an address)."""
     from tonghop.remind import send_reminders as send
-    from tonghop.settings import load_settings
 
     with open_db(workspace) as con:
-        return send(con, load_settings(settings_path), period, today)
+        return send(con, settings, period, today)

@@ -1,8 +1,8 @@
 """The steward's page of a run: `kiem-tra.html` (findings grouped by unit) and `kiem-tra.csv`.
 
 Everything shown comes from the data and is only ever displayed: the HTML goes through the
-sandboxed, autoescaping environment of `tonghop.render`, and every CSV cell that a spreadsheet
-would read as a formula is neutralised (`safe_cell`).
+sandboxed, autoescaping environment of `tonghop.report.templates`, and every CSV cell that a
+spreadsheet would read as a formula is neutralised (`safe_cell`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from tonghop.prefect_env import EMBEDDED_DEFAULTS
 RUN = """
 import json, sys
 from pathlib import Path
-from flows.run import RunParameters, run
+from tonghop.flows.run import RunParameters, run
 s = run(RunParameters(source=sys.argv[1], registry=Path(sys.argv[2]), period=sys.argv[3],
                       workspace=Path(sys.argv[4]), out=Path(sys.argv[5])))
 print("SUMMARY" + json.dumps({"loaded": s.files_loaded, "skipped": s.files_skipped,

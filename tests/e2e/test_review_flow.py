@@ -65,7 +65,7 @@ def bloc(tmp_path_factory):
 
 
 def _run(root: Path, registry: Path, workspace: Path, out: Path, **kwargs):
-    from flows.run import RunParameters, run
+    from tonghop.flows.run import RunParameters, run
 
     return run(
         RunParameters(
@@ -209,7 +209,7 @@ def test_review_pause_times_out_to_pending_then_takes_a_decision(prefect_api, bl
         extra.unlink()
     workspace = root / "ws-pause"
 
-    from flows.run import RunParameters, run
+    from tonghop.flows.run import RunParameters, run
 
     def params(out: str, timeout: int) -> RunParameters:
         return RunParameters(

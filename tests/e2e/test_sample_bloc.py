@@ -104,7 +104,7 @@ def expected():
 
 @pytest.fixture(scope="module")
 def demo_run(prefect_api, tmp_path_factory):
-    from flows.run import RunParameters, run
+    from tonghop.flows.run import RunParameters, run
 
     out = tmp_path_factory.mktemp("demo")
     params = RunParameters(

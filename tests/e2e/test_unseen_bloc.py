@@ -100,7 +100,7 @@ def bloc(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def unseen_run(prefect_api, bloc):
-    from flows.run import RunParameters, run
+    from tonghop.flows.run import RunParameters, run
 
     root, _ = bloc
     out = root / "out"

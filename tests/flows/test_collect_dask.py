@@ -36,7 +36,7 @@ def dask_scheduler():
 
 
 def _collect(source: Path, registry: Path, workspace: Path, collect_settings: dict):
-    from flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
 
     settings = workspace.with_suffix(".yaml")
     settings.write_text(yaml.safe_dump({"collect": collect_settings}), encoding="utf-8")
@@ -127,3 +127,30 @@ def test_collect_on_dask_or_threads_loads_what_the_flow_loads_itself(
     ).result()
     assert again["files_loaded"] == 0 and again["files_skipped"] == received
     assert _rows(tmp_path / "dask")["submissions"] == rows["submissions"]
+
+
+def test_the_flows_import_no_dask_until_a_collect_asks_for_it():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tonghop.cli, tonghop.flows.run, tonghop.flows.collect;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', "
+        "'prefect_dask'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_dask_without_its_extra_is_refused_in_vietnamese(monkeypatch, tmp_path: Path):
+    import sys
+
+    from tonghop.flows.tasks import collect
+    from tonghop.settings import ReportSettings
+
+    monkeypatch.setitem(sys.modules, "prefect_dask", None)  # as if the extra were not installed
+    settings = ReportSettings.model_validate({"collect": {"task_runner": "dask"}})
+    with pytest.raises(RuntimeError, match=r"cần gói Dask tùy chọn.*tonghop\[dask\]"):
+        collect(tmp_path / "ws", [], settings)
+    assert not (tmp_path / "ws").exists()  # refused before the workspace was opened

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 from email import policy
 from pathlib import Path
 
@@ -33,9 +34,9 @@ def _read_artifact(key: str):
 
 
 def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path: Path):
-    from flows.collect import CollectParameters, collect_submissions
-    from flows.consolidate_render import ConsolidateParameters, consolidate_and_render
-    from flows.validate import ValidateParameters, validate_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.consolidate_render import ConsolidateParameters, consolidate_and_render
+    from tonghop.flows.validate import ValidateParameters, validate_submissions
 
     source, registry = partial_bloc
     workspace, out = tmp_path / "ws", tmp_path / "out"
@@ -77,9 +78,26 @@ def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path
     assert '"kind": "completeness"' in findings
     assert "TCCS001" in findings
 
+    # The unreadable files are those of the last collect, as `tonghop run` counts them: one
+    # removed from the source is no longer in rejected.json nor in the draft's count.
+    rejected = json.loads((out / "rejected.json").read_text(encoding="utf-8"))
+    assert len(rejected) == collected["files_rejected"] == again["files_rejected"] >= 2
+    assert all((source / r["file"]).is_file() for r in rejected)
+    assert f"tệp không đọc được: {len(rejected):02d}" in draft
+    (source / rejected[0]["file"]).unlink()
+    collect_submissions(
+        CollectParameters(source=str(source), registry=registry, period=period, workspace=workspace)
+    )
+    outputs = consolidate_and_render(
+        ConsolidateParameters(workspace=workspace, period=period, out=tmp_path / "out2")
+    )
+    left = json.loads((tmp_path / "out2" / "rejected.json").read_text(encoding="utf-8"))
+    assert left == rejected[1:]
+    assert f"tệp không đọc được: {len(left):02d}" in Path(outputs["md"]).read_text("utf-8")
+
 
 def test_a_failed_run_emails_the_operator(prefect_api, smtp_server, tmp_path: Path):
-    from flows.collect import CollectParameters, collect_submissions
+    from tonghop.flows.collect import CollectParameters, collect_submissions
 
     inbox, port = smtp_server
     settings = tmp_path / "settings.yaml"

@@ -18,6 +18,7 @@ from tonghop.cli import app
 from tonghop.db import connect
 from tonghop.paths import SAMPLE_DIR
 from tonghop.registry import read_registry
+from tonghop.settings import load_settings
 
 LATE = "TCCS003"
 
@@ -98,7 +99,7 @@ def test_reminders_go_once_a_day_to_units_that_have_not_submitted(
     collected: Path, tmp_path: Path, smtp_server
 ):
     inbox, port = smtp_server
-    settings = _settings(tmp_path, port)
+    settings = load_settings(_settings(tmp_path, port))
     before = dt.date(2023, 6, 17)  # three days before the due date
     sent, no_address = pipeline.send_reminders(collected, "2023-H1", settings, before)
     assert sorted(r.unit_code for r in sent) == list(MISSING)
