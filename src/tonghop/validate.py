@@ -6,6 +6,7 @@ name suspect fields (`validation.suspects`), store them (`validation.store`) and
 incremental state (`validation.state`); `validation.run.validate` does it all.
 """
 
+from tonghop.validation.data_docs import DATA_DOCS_SITE
 from tonghop.validation.findings import CONSOLIDATED_KIND, Finding
 from tonghop.validation.frames import (
     MASK_PLACES,
@@ -17,7 +18,7 @@ from tonghop.validation.messages import build_findings, describe_rule, word_mess
 from tonghop.validation.run import import_gx_meanwhile, parse_periods, validate
 from tonghop.validation.state import last_validation, touched_units, validation_fingerprint
 from tonghop.validation.store import load_findings, store_consolidated_findings, store_findings
-from tonghop.validation.suites import DATA_DOCS_SITE, RuleGroup, group_rules, run_expectations
+from tonghop.validation.suites import RuleGroup, group_rules, run_expectations
 
 __all__ = [
     "CONSOLIDATED_KIND",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import great_expectations as gx
 import pytest
@@ -21,14 +22,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from tonghop.db import connect, db_path
+from tonghop.rules import CompiledRule
 from tonghop.validation import gx_adapter
 from tonghop.validation.connection import connection_string
+from tonghop.validation.data_docs import DATA_DOCS_SITE, add_data_docs_site, split_by_rule
 from tonghop.validation.gx_adapter import (
+    FailingRowsExpectation,
     RuleExpectation,
     close_datasource,
     enable_duckdb_in_gx,
     ephemeral_context,
     raised,
+    render_validation_results,
 )
 
 # 250 rows failing rule `negative`, more than GX's own table metric keeps (200); 3 failing `big`.
@@ -211,25 +216,43 @@ def test_validate_hook_and_result_format(workspace: Path, result_format: str) ->
         assert ("details" in results["negative"]) is (result_format == "COMPLETE")
 
 
-def test_one_metric_for_the_rules_of_a_group(workspace: Path) -> None:
-    name = "ValidationGraph's de-duplication of metrics by their arguments"
+def test_results_stored_by_hand_are_rendered(workspace: Path, tmp_path: Path) -> None:
+    name = (
+        "context.validation_results_store.set / build_data_docs(resource_identifiers=) with "
+        "ValidationResultIdentifier and ExpectationSuiteIdentifier"
+    )
     what = (
-        "one run of a group's query for every rule expectation that asks for it, each then "
-        "keeping the rows of its own rule"
+        "a validation result made by hand, stored under a run's identifiers, rendered by GX's "
+        "site builder with its suite (each rule its own expectation in the Data Docs)"
     )
     with relied_on(name, what):
-        seen, listen = _statements()
-        run = _Run(workspace, [_rule("negative"), _rule("big")])
+        docs = tmp_path / "docs"
+        run = _Run(
+            workspace,
+            [FailingRowsExpectation(unexpected_rows_query=GROUP, meta={"name": "g", "group": 0})],
+        )
         try:
-            results = run.run()
+            add_data_docs_site(run.context, docs)
+            result = run.definition.run(result_format="COMPLETE")
+            rules = tuple(
+                CompiledRule(
+                    rule_id, "bounds", "error", "scores", "", f"Quy tắc {rule_id} sai.", ()
+                )
+                for rule_id in ("negative", "big", "never")
+            )
+            group = SimpleNamespace(query=GROUP, rules=rules)
+            suite, by_rule = split_by_rule(result, [group], None)
+            render_validation_results(run.context, DATA_DOCS_SITE, [(suite, by_rule)])
         finally:
-            event.remove(Engine, "before_cursor_execute", listen)
             run.close()
-        assert results["negative"]["observed_value"] == 250
-        assert results["big"]["observed_value"] == 3
-        big = sorted(r["failing_row"] for r in results["big"]["details"]["unexpected_rows"])
-        assert big == sorted(f'{{"k":{k},"v":{v}}}' for k, v in enumerate(VALUES) if v > 100)
-        assert len([s for s in seen if "v > 100" in s]) == 1, seen
+        assert [o.result["observed_value"] for o in by_rule.results] == [250, 3, 0]
+        (page,) = (docs / "validations").rglob("*.html")
+        text = page.read_text(encoding="utf-8")
+        for rule_id in ("negative", "big", "never"):
+            assert f"{rule_id}: Quy tắc {rule_id} sai." in text
+        suite_page = (docs / "expectations" / "c.html").read_text(encoding="utf-8")
+        assert "never: Quy tắc never sai." in suite_page
+        assert "c" in (docs / "index.html").read_text(encoding="utf-8")
 
 
 def test_progress_bars_config() -> None:
@@ -264,6 +287,7 @@ def test_the_adapter_is_the_only_place_of_gx_internals() -> None:
         "_get_sqlalchemy_records",
         "_get_result_format",
         "data_context.types.base",
+        "resource_identifiers",
         "sqlalchemy_execution_engine",
     ]
     allowed = {Path(gx_adapter.__file__).resolve(), Path(__file__).resolve()}

@@ -20,10 +20,13 @@ what it stands in for.
    `UnexpectedRowsExpectation` with `{batch}` substituted, run once with every row fetched
    (GX's own table metric keeps 200 and its row count runs the query a second time).
 4. `Expectation._validate` (GX's hook for a custom expectation's verdict) and
-   `Expectation._get_result_format`: `RuleExpectation` judges from that one metric.
-5. GX resolves a metric once per validation for every expectation that asks for it with the
-   same arguments: the expectations of the rules of one group share their group's query, so
-   each rule is its own expectation in the Data Docs while DuckDB runs one query per group.
+   `Expectation._get_result_format`: `FailingRowsExpectation` judges from that one metric.
+5. `context.validation_results_store.set` and `context.build_data_docs(resource_identifiers=)`
+   with `ValidationResultIdentifier` / `ExpectationSuiteIdentifier`
+   (`great_expectations.data_context.types.resource_identifiers`): GX validates one
+   expectation per group of rules, and the Data Docs show the results split by rule, stored by
+   hand under the run's identifiers and rendered by GX's own site builder
+   (`render_validation_results`).
 6. `great_expectations.data_context.types.base.ProgressBarsConfig` (no public import path):
    progress bars off, so a flow's log is not flooded.
 7. The shape of `ExpectationValidationResult.exception_info` (flat, or keyed by metric), read
@@ -38,6 +41,10 @@ import great_expectations as gx
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
 from great_expectations.expectations import UnexpectedRowsExpectation
@@ -122,16 +129,17 @@ class FailingRowsQueryTable(QueryTable):
         )
 
 
-class RuleExpectation(UnexpectedRowsExpectation):
-    """One rule: fails with the rows of its group's query that name it (`rule_id` column).
+class FailingRowsExpectation(UnexpectedRowsExpectation):
+    """Succeeds when the query returns no row; its result holds every row it returned.
 
-    `unexpected_rows_query` is the query of the rule's whole group; every rule of the group
-    asks for the same metric, which GX runs once. The result's `observed_value` is the number
-    of the rule's rows; with result format COMPLETE, `details.unexpected_rows` holds them all.
+    The result's `observed_value` is the number of rows; with result format COMPLETE,
+    `details.unexpected_rows` holds them all.
     """
 
-    rule_id: str
     metric_dependencies: ClassVar[tuple[str, ...]] = (FAILING_ROWS_METRIC,)
+
+    def _kept(self, rows: list[dict]) -> list[dict]:
+        return rows
 
     def _validate(
         self,
@@ -139,7 +147,7 @@ class RuleExpectation(UnexpectedRowsExpectation):
         runtime_configuration: dict | None = None,
         execution_engine: object = None,
     ) -> dict:
-        rows = [row for row in metrics[FAILING_ROWS_METRIC] if row["rule_id"] == self.rule_id]
+        rows = self._kept(metrics[FAILING_ROWS_METRIC])
         result_format = self._get_result_format(runtime_configuration=runtime_configuration)
         if isinstance(result_format, dict):
             result_format = result_format.get("result_format", ResultFormat.SUMMARY)
@@ -149,6 +157,36 @@ class RuleExpectation(UnexpectedRowsExpectation):
         if result_format == ResultFormat.COMPLETE:
             result["details"] = {"unexpected_rows": rows}
         return {"success": not rows, "result": result}
+
+
+class RuleExpectation(FailingRowsExpectation):
+    """One rule of a group: the rows of its group's query that name it (`rule_id` column)."""
+
+    rule_id: str
+
+    def _kept(self, rows: list[dict]) -> list[dict]:
+        return [row for row in rows if row["rule_id"] == self.rule_id]
+
+
+def render_validation_results(context, site_name: str, runs: list) -> None:  # noqa: ANN001
+    """Write validation results made by hand to a Data Docs site, with their suites.
+
+    `runs`: (suite, result) pairs, each result under the run id and batch of a result GX made;
+    the suite replaces the one of that name in the context, so its page shows these expectations.
+    """
+    identifiers: list = []
+    for suite, result in runs:
+        context.suites.delete(suite.name)
+        context.suites.add(suite)
+        suite_id = ExpectationSuiteIdentifier(name=suite.name)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id,
+            run_id=result.meta["run_id"],
+            batch_identifier=result.batch_id,
+        )
+        context.validation_results_store.set(key, result)
+        identifiers += [key, suite_id]
+    context.build_data_docs(site_names=[site_name], resource_identifiers=identifiers)
 
 
 def raised(exception_info: dict | None) -> str | None:

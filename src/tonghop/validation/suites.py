@@ -1,28 +1,24 @@
-"""Run the compiled rules through Great Expectations: one expectation per rule, Data Docs.
+"""Run the compiled rules through Great Expectations on DuckDB: suites of rule groups.
 
-Each rule of `expectations/rules.yaml` (and each one derived from the catalog) is its own
-expectation, with its rule id and indicator codes in `meta`, its severity, and its Vietnamese
-statement as the description the Data Docs show. The rules of one frame and kind form a group
-whose query (`RuleGroup.query`) returns the failing rows of all of them, tagged with their rule
-id; every rule of the group asks GX for that query's rows, which GX runs once
-(tonghop.validation.gx_adapter), so a rule more costs no scan more. One suite per frame.
-GX's internals are reached only through the adapter; this module uses GX's public API.
+The rules of one frame and kind form a group whose query (`RuleGroup.query`) returns the
+failing rows of all of them, tagged with their rule id: one GX expectation per group, one suite
+per frame, so GX's work does not grow with the number of rules. With a Data Docs folder, the
+results are then written split by rule, each rule its own expectation with its own result
+(tonghop.validation.data_docs). GX's internals are reached only through
+tonghop.validation.gx_adapter.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from tonghop.catalog import Catalog
 from tonghop.db import db_path
 from tonghop.rules import CompiledRule, fused_query
+from tonghop.validation.data_docs import add_data_docs_site, write_data_docs
 from tonghop.validation.findings import CONSOLIDATED_KIND
-from tonghop.validation.messages import describe_rule
-
-DATA_DOCS_SITE = "tonghop"
 
 # What a group of rules checks.
 KIND_LABELS = {
@@ -40,9 +36,6 @@ KIND_LABELS = {
     "policy": "Đúng quy định",
     CONSOLIDATED_KIND: "Số tổng hợp khớp với các phần",
 }
-
-# GX's failure severity for a rule's: an error stops a figure, a warning asks a steward to look.
-_GX_SEVERITY = {"error": "critical", "warning": "warning"}
 
 
 @dataclass(frozen=True)
@@ -81,48 +74,24 @@ def group_rules(rules: list[CompiledRule]) -> list[RuleGroup]:
     return [RuleGroup(frame, kind, tuple(members)) for (frame, kind), members in groups.items()]
 
 
-def rule_expectation(rule: CompiledRule, group: RuleGroup, catalog: Catalog | None):  # noqa: ANN201
-    """The GX expectation of one rule: its group's query, its own verdict and result."""
-    from tonghop.validation.gx_adapter import RuleExpectation
-
-    return RuleExpectation(
-        rule_id=rule.rule_id,
-        unexpected_rows_query=group.query,
-        description=describe_rule(rule, catalog),
-        notes=_notes(rule),
-        severity=_GX_SEVERITY.get(rule.severity, "critical"),
-        meta={
-            "rule_id": rule.rule_id,
-            "indicators": list(rule.indicators),
-            "kind": rule.kind,
-            "severity": rule.severity,
-        },
-    )
-
-
-def _notes(rule: CompiledRule) -> str:
-    """What the Data Docs show beside a rule: its severity and the indicators it reads."""
-    severity = "lỗi" if rule.severity == "error" else "cảnh báo"
-    codes = ", ".join(rule.indicators) or "theo từng dòng"
-    return f"Mức độ: {severity}. Chỉ tiêu: {codes}. Nhóm: {KIND_LABELS.get(rule.kind, rule.kind)}."
-
-
 def run_expectations(
     workspace: Path,
     rules: list[CompiledRule],
     docs_dir: Path | None = None,
     catalog: Catalog | None = None,
 ) -> dict[str, list[dict]]:
-    """Run the rules through GX on DuckDB, one expectation per rule; failing rows by rule.
+    """Run the rules through GX on DuckDB, one expectation per group; failing rows by rule.
 
-    With `docs_dir`, the suites run through a GX Checkpoint whose UpdateDataDocsAction writes a
-    Data Docs site there (`index.html`), replacing what an earlier run wrote. With `catalog`,
-    the Data Docs name indicators by their labels.
+    Each group's expectation is a `FailingRowsExpectation`, which runs its query once and keeps
+    every row it returns, so no failure is ever capped away. With `docs_dir`, a Data Docs site
+    there (`index.html`) shows each rule as its own expectation, replacing what an earlier run
+    wrote; with `catalog`, it names indicators by their labels.
     """
     import great_expectations as gx
 
     from tonghop.validation.connection import connection_string
     from tonghop.validation.gx_adapter import (
+        FailingRowsExpectation,
         close_datasource,
         enable_duckdb_in_gx,
         ephemeral_context,
@@ -150,10 +119,17 @@ def run_expectations(
                 gx.ExpectationSuite(
                     name=f"tonghop_{table}",
                     expectations=[
-                        rule_expectation(rule, group, catalog)
-                        for group in groups
+                        FailingRowsExpectation(
+                            unexpected_rows_query=group.query,
+                            description=group.description,
+                            meta={
+                                "group": index,
+                                "kind": group.kind,
+                                "rule_ids": [r.rule_id for r in group.rules],
+                            },
+                        )
+                        for index, group in enumerate(groups)
                         if group.frame == frame
-                        for rule in group.rules
                     ],
                 )
             )
@@ -162,57 +138,18 @@ def run_expectations(
                     gx.ValidationDefinition(name=f"tonghop_{table}", data=batch, suite=suite)
                 )
             )
-        if docs_dir is None:
-            results = [d.run(result_format="COMPLETE") for d in definitions]
-        else:
-            results = _run_checkpoint(context, definitions)
+        results = [d.run(result_format="COMPLETE") for d in definitions]
         for result in results:
             for outcome in result.results:
-                rule_id = outcome.expectation_config.meta["rule_id"]
+                group = groups[outcome.expectation_config.meta["group"]]
                 error = raised(outcome.exception_info)
                 if error:
-                    raise RuntimeError(f"Great Expectations could not run rule {rule_id}: {error}")
-                if not outcome.success:
-                    failing[rule_id] = outcome.result["details"]["unexpected_rows"]
+                    ids = ", ".join(r.rule_id for r in group.rules)
+                    raise RuntimeError(f"Great Expectations could not run rules {ids}: {error}")
+                for row in [] if outcome.success else outcome.result["details"]["unexpected_rows"]:
+                    failing.setdefault(row["rule_id"], []).append(json.loads(row["failing_row"]))
+        if docs_dir is not None:
+            write_data_docs(context, results, groups, catalog)
     finally:
         close_datasource(datasource)
-    order = {r.rule_id: i for i, r in enumerate(rules)}
-    return {
-        rule_id: [json.loads(row["failing_row"]) for row in failing[rule_id]]
-        for rule_id in sorted(failing, key=order.__getitem__)
-    }
-
-
-def add_data_docs_site(context, docs_dir: Path) -> None:  # noqa: ANN001 - a GX context
-    """A local Data Docs site in `docs_dir` (emptied first: the site shows one run)."""
-    if docs_dir.exists():
-        shutil.rmtree(docs_dir)
-    docs_dir.mkdir(parents=True)
-    context.add_data_docs_site(
-        site_name=DATA_DOCS_SITE,
-        site_config={
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir.resolve()),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-
-
-def _run_checkpoint(context, definitions: list) -> list:  # noqa: ANN001 - GX objects
-    """Run the validation definitions through one Checkpoint that updates the Data Docs."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name="tonghop",
-            validation_definitions=definitions,
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE])],
-            result_format="COMPLETE",
-        )
-    )
-    return list(checkpoint.run().run_results.values())
+    return failing
