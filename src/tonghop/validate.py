@@ -1,9 +1,10 @@
 """The validation's public API, for its callers; the code lives in `tonghop.validation`.
 
-Build the frames (`validation.frames`), run one GX expectation per rule (`validation.suites`,
-GX's internals fenced in `validation.gx_adapter`), word the findings (`validation.messages`),
-name suspect fields (`validation.suspects`), store them (`validation.store`) and keep the
-incremental state (`validation.state`); `validation.run.validate` does it all.
+Build the frames (`validation.frames`), run the rules in GX by group (`validation.suites`; the
+Data Docs show each rule, `validation.data_docs`; GX's internals fenced in
+`validation.gx_adapter`), word the findings (`validation.messages`), name suspect fields
+(`validation.suspects`), store them (`validation.store`) and keep the incremental state
+(`validation.state`); `validation.run.validate` does it all.
 """
 
 from tonghop.validation.data_docs import DATA_DOCS_SITE
