@@ -159,8 +159,8 @@ def db_path(workspace: Path) -> Path:
 def _config() -> dict[str, str]:
     # duckdb_engine opens the file with its own `custom_user_agent`; DuckDB refuses a second
     # connection to the same file in one process with a different configuration, so every
-    # connection tonghop opens uses the same one (see tonghop.gx_duckdb).
-    from tonghop.gx_duckdb import duckdb_engine_config
+    # connection tonghop opens uses the same one (see tonghop.validation.connection).
+    from tonghop.validation.connection import duckdb_engine_config
 
     return duckdb_engine_config()
 

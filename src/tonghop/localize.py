@@ -272,7 +272,7 @@ def _lightest_first(
 
     Subsets of k fields are listed only once the lightest k fields could weigh no more than
     the next subset: a submission one field explains never lists the pairs and triples
-    (thousands of them; at 60,000 units localizing took 2.6 s, most of it listing them).
+    (thousands of them, which listing would make most of localization's time).
 
     >>> from types import SimpleNamespace
     >>> check, fields = SimpleNamespace(rule_id="t"), {"t": frozenset("ab")}

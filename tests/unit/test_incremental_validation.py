@@ -138,13 +138,14 @@ def test_a_changed_registry_validates_everything_again(loaded, tmp_path):
 _FRESH_PROCESS = """
 import sys, threading
 from pathlib import Path
-from tonghop import pipeline, validate
+from tonghop import pipeline
+from tonghop.validation import run
 from tonghop.periods import PeriodRange
 
 assert "great_expectations" not in sys.modules
 imported_on = []
-import_gx = validate._import_gx
-validate._import_gx = lambda: (imported_on.append(threading.current_thread().name), import_gx())
+import_gx = run._import_gx
+run._import_gx = lambda: (imported_on.append(threading.current_thread().name), import_gx())
 pipeline.validate_scope(
     Path(sys.argv[1]), pipeline.load_catalog(), PeriodRange.parse("2024"), sys.argv[2], "t",
     None, False,

@@ -19,7 +19,7 @@ from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
 from tonghop.periods import Period
 from tonghop.registry import Unit, store_registry
-from tonghop.validate import Finding, validate
+from tonghop.validate import Finding, describe_rule, validate
 
 CATALOG = load_catalog()
 PERIOD = "2023-H2"
@@ -591,3 +591,43 @@ def test_a_code_twice_is_found_when_codes_share_a_place_in_the_mask(tmp_path: Pa
     findings = validate(tmp_path, catalog, [Period.parse(PERIOD)], [], BATCH, "run-1")
     twice = [(f.unit_code, f.indicators, f.location) for f in findings if f.kind == "duplicate"]
     assert twice == [("TWICE", [shared], "dòng 7, dòng 8")]
+
+
+def test_data_docs_show_each_rule_with_its_own_result(validated, tmp_path) -> None:  # noqa: ANN001
+    """Each compiled rule is one expectation of its frame's suite, failing as its findings do,
+    described by its id and its Vietnamese message."""
+    import html
+    import re
+
+    from tonghop.rules import compile_rules
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(validated[0], workspace)
+    docs = tmp_path / "docs"
+    periods = [Period.parse(PERIOD)], [Period.parse(BASELINE)]
+    found = validate(workspace, CATALOG, *periods, BATCH, "r", docs, incremental=False)
+    failed = {f.rule_id for f in found}
+    rules = compile_rules(CATALOG)
+
+    def text(path: Path) -> str:
+        page = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))
+        return re.sub(r"\s+", " ", html.unescape(page))
+
+    for frame in ("val_values", "val_wide"):
+        of_frame = [r for r in rules if r.frame == f"frames.{frame}"]
+        (page,) = (docs / "validations" / f"tonghop_{frame}").rglob("*.html")
+        result = text(page)
+        evaluated = re.search(r"Evaluated Expectations (\d+)", result)
+        unsuccessful = re.search(r"Unsuccessful Expectations (\d+)", result)
+        assert evaluated and int(evaluated.group(1)) == len(of_frame)
+        assert unsuccessful
+        assert int(unsuccessful.group(1)) == len(failed & {r.rule_id for r in of_frame})
+        suite = text(docs / "expectations" / f"tonghop_{frame}.html")
+        for rule in of_frame:
+            statement = " ".join(describe_rule(rule, CATALOG).split())
+            assert statement in result and statement in suite, statement
+    bounds = next(r for r in rules if r.kind == "bounds" and r.indicators == ("members_total",))
+    assert describe_rule(bounds, CATALOG) == (
+        f"{bounds.rule_id}: {CATALOG['members_total'].label} = … nằm ngoài miền cho phép: "
+        f"{bounds.params['allowed']}."
+    )

@@ -1,23 +1,26 @@
-"""The guard for tonghop.gx_duckdb: Great Expectations really validating a DuckDB file.
+"""Great Expectations really validating a DuckDB file through tonghop.validation.gx_adapter.
 
-If a GX upgrade moves the internals the fix relies on, these fail loudly (see the module's
-docstring); when GX ships a DuckDB engine, the fix and these tests go together.
+GX's own expectations and tonghop's give the rows computed here from the same values; the
+private names behind it are exercised in tests/contracts/test_gx_contract.py.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import great_expectations as gx
 import pytest
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
 
-from tonghop import gx_duckdb
 from tonghop.db import connect, db_path
-from tonghop.gx_duckdb import close_datasource, duckdb_engine_config, enable_duckdb_in_gx
+from tonghop.validation.connection import connection_string, duckdb_engine_config
+from tonghop.validation.gx_adapter import (
+    RuleExpectation,
+    close_datasource,
+    enable_duckdb_in_gx,
+    ephemeral_context,
+    raised,
+)
 
 ROWS = [("a", 1.0), ("b", -2.0), ("c", 150.0), ("d", 50.0), ("e", None)]
 
@@ -42,10 +45,9 @@ class _Validation:
 
     def __init__(self, workspace: Path) -> None:
         enable_duckdb_in_gx()
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.context = ephemeral_context()
         self.datasource = self.context.data_sources.add_sql(
-            "guard", connection_string=f"duckdb:///{db_path(workspace)}"
+            "guard", connection_string=connection_string(db_path(workspace))
         )
         batch = self.datasource.add_table_asset("scores", table_name="scores")
         definition = batch.add_batch_definition_whole_table("all")
@@ -69,13 +71,8 @@ class _Validation:
         result = self.definition.run(result_format="COMPLETE")
         out = {}
         for outcome in result.results:
-            info = outcome.exception_info or {}
-            raised = [
-                i
-                for i in ([info] if "raised_exception" in info else info.values())
-                if isinstance(i, dict) and i.get("raised_exception")
-            ]
-            assert not raised, f"GX raised while validating DuckDB: {raised}"
+            error = raised(outcome.exception_info)
+            assert error is None, f"GX raised while validating DuckDB: {error}"
             out[outcome.expectation_config.meta["rule_id"]] = {
                 "success": outcome.success,
                 **outcome.result,
@@ -84,45 +81,6 @@ class _Validation:
 
     def close(self) -> None:
         close_datasource(self.datasource)
-
-
-def test_gx_still_exposes_persisted_connection_dialects_as_a_tuple() -> None:
-    dialects = getattr(engine_module, "_PERSISTED_CONNECTION_DIALECTS", None)
-    assert isinstance(dialects, tuple), "GX moved _PERSISTED_CONNECTION_DIALECTS"
-    # GX's get_connection still consults it (the fix depends on this very check)
-    import inspect
-
-    source = inspect.getsource(engine_module.SqlAlchemyExecutionEngine.get_connection)
-    assert "_PERSISTED_CONNECTION_DIALECTS" in source
-
-
-def test_enable_registers_duckdb_once() -> None:
-    enable_duckdb_in_gx()
-    enable_duckdb_in_gx()
-    dialects = engine_module._PERSISTED_CONNECTION_DIALECTS
-    assert isinstance(dialects, tuple)
-    assert [d for d in dialects if d == "duckdb"] == ["duckdb"]
-    duckdb_entry = next(d for d in dialects if d == "duckdb")
-    assert duckdb_entry.value == "duckdb"
-
-
-def test_enable_fails_loudly_when_gx_drops_the_tuple(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gx_duckdb, "_PATCHED", False)
-    monkeypatch.delattr(engine_module, "_PERSISTED_CONNECTION_DIALECTS")
-    with pytest.raises(RuntimeError, match="_PERSISTED_CONNECTION_DIALECTS is gone"):
-        enable_duckdb_in_gx()
-
-
-def test_gx_engine_on_duckdb_keeps_one_connection(workspace: Path) -> None:
-    validation = _Validation(workspace)
-    try:
-        engine = validation.datasource.get_execution_engine()
-        assert engine.dialect_name == "duckdb"
-        assert engine.dialect_name in engine_module._PERSISTED_CONNECTION_DIALECTS
-        with engine.get_connection() as first, engine.get_connection() as second:
-            assert first is second
-    finally:
-        validation.close()
 
 
 def test_expectations_on_duckdb_return_the_right_rows(workspace: Path) -> None:
@@ -220,17 +178,26 @@ def test_engine_config_matches_duckdb_engine() -> None:
     assert f"sqlalchemy/{sqlalchemy.__version__}" in agent
 
 
-def test_close_datasource_releases_the_database_file(workspace: Path) -> None:
+def test_rule_expectations_of_one_group_keep_their_own_rows(workspace: Path) -> None:
+    """Each rule of a group gets the rows its group's query tags with its id, and only those."""
+    group = (
+        "select case when v < 0 then 'negative' else 'over' end as rule_id, "
+        "to_json(s)::varchar as failing_row from (select * from {batch}) s where v < 0 or v > 100"
+    )
     validation = _Validation(workspace)
+    for rule_id in ("negative", "over", "never"):
+        validation.definition.suite.add_expectation(
+            RuleExpectation(rule_id=rule_id, unexpected_rows_query=group, meta={"rule_id": rule_id})
+        )
     try:
-        validation.run()
+        results = validation.run()
     finally:
         validation.close()
-    script = (
-        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-        "c.execute(\"insert into scores values ('p', -1)\"); c.close()"
-    )
-    other = subprocess.run(
-        [sys.executable, "-c", script, str(db_path(workspace))], capture_output=True, text=True
-    )
-    assert other.returncode == 0, other.stderr[-400:]
+    negative = sorted(k for k, v in ROWS if v is not None and v < 0)
+    over = sorted(k for k, v in ROWS if v is not None and v > 100)
+    for rule_id, keys in (("negative", negative), ("over", over), ("never", [])):
+        rows = results[rule_id]["details"]["unexpected_rows"]
+        assert results[rule_id]["success"] is (not keys)
+        assert results[rule_id]["observed_value"] == len(keys)
+        assert {r["rule_id"] for r in rows} <= {rule_id}
+        assert sorted(json.loads(r["failing_row"])["k"] for r in rows) == keys

@@ -1,0 +1,229 @@
+"""Compile the rules of `expectations/rules.yaml` and the catalog into queries for GX to run.
+
+Bounds, ratio and plausibility rules are derived from the catalog, one per indicator; sum,
+part ≤ whole, stock-flow and policy rules come from rules.yaml (the last two through their
+linear form, tonghop.rules.linear); presence, identity and form rules are fixed queries
+(tonghop.rules.checks).
+"""
+
+from __future__ import annotations
+
+from tonghop.catalog import Catalog, Indicator
+from tonghop.formatting import so
+from tonghop.rules.checks import CHECK_QUERIES, KIND_QUERIES
+from tonghop.rules.compiled import KEYS, LONG, WIDE, CompiledRule, literal, q, rounding_tolerance
+from tonghop.rules.linear import SCOPE_ALIAS, Term, linear_rule
+from tonghop.rules.spec import DerivedSpec, PlausibilitySpec, RuleSet, RuleSpec, load_rules
+
+
+def allowed_text(ind: Indicator) -> str:
+    low, high, whole = ind.bounds
+    if ind.value_type == "flag":
+        return "0 hoặc 1"
+    kind = "số nguyên" if whole else "số"
+    if high is None:
+        return f"{kind} ≥ {low:g}"
+    return f"{kind} từ {low:g} đến {high:g}"
+
+
+def _bounds(ind: Indicator, spec: DerivedSpec) -> CompiledRule:
+    low, high, whole = ind.bounds
+    conditions = [f"value < {literal(low)}"]
+    if high is not None:
+        conditions.append(f"value > {literal(high)}")
+    if whole:
+        conditions.append("value <> floor(value)")
+    query = (
+        f"select {KEYS}, location, value as {q('v_' + ind.code)} from {{batch}} "
+        f"where indicator_code = '{ind.code}' and value is not null "
+        f"and ({' or '.join(conditions)})"
+    )
+    return CompiledRule(
+        rule_id=f"{spec.id_prefix}_{ind.code}",
+        kind="bounds",
+        severity=spec.severity,
+        frame=LONG,
+        query=query,
+        message=spec.message,
+        indicators=(ind.code,),
+        params={"allowed": allowed_text(ind)},
+        fuse="value",
+        prefilter="value is not null",
+        condition=f"value is not null and ({' or '.join(conditions)})",
+    )
+
+
+def _ratio(ind: Indicator, catalog: Catalog, spec: DerivedSpec) -> CompiledRule:
+    num = " + ".join(f"coalesce({q(c)}, 0)" for c in ind.numerator)
+    den = " + ".join(f"coalesce({q(c)}, 0)" for c in ind.denominator)
+    shown = q(f"{ind.code}__decimals")
+    # A reported percentage with d decimals stands for an interval of ±0.5·10^-d (XBRL
+    # Calculations 1.1 treats rounding the same way); the counts themselves are exact.
+    tolerance = f"(0.5 * pow(10, -coalesce({shown}, {ind.decimals})))"
+    involved = [ind.code, *ind.numerator, *ind.denominator]
+    columns = ", ".join(f"{q(c)} as {q('v_' + c)}" for c in involved)
+    query = (
+        f"select {KEYS}, null as location, {columns}, "
+        f"100.0 * ({num}) / ({den}) as computed, ({num}) as numerator, ({den}) as denominator, "
+        f"{tolerance} as tolerance from {{batch}} "
+        f"where {q(ind.code)} is not null and ({den}) > 0 "
+        f"and abs({q(ind.code)} - 100.0 * ({num}) / ({den})) > {tolerance} + 1e-9"
+    )
+    return CompiledRule(
+        rule_id=f"{spec.id_prefix}_{ind.code}",
+        kind="ratio",
+        severity=spec.severity,
+        frame=WIDE,
+        query=query,
+        message=spec.message,
+        indicators=tuple(involved),
+    )
+
+
+def _sum(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
+    assert rule.total
+    parts_sum = " + ".join(f"coalesce({q(c)}, 0)" for c in rule.parts)
+    any_part = " or ".join(f"{q(c)} is not null" for c in rule.parts)
+    involved = [rule.total, *rule.parts]
+    columns = ", ".join(f"{q(c)} as {q('v_' + c)}" for c in involved)
+    tolerance = rounding_tolerance(catalog, involved)
+    query = (
+        f"select {KEYS}, null as location, {columns}, {parts_sum} as parts_sum from {{batch}} "
+        f"where {q(rule.total)} is not null and ({any_part}) "
+        f"and abs({q(rule.total)} - ({parts_sum})) > {literal(tolerance)} + 1e-9"
+    )
+    return CompiledRule(
+        rule.id, rule.kind, rule.severity, WIDE, query, rule.message, tuple(involved)
+    )
+
+
+def _part_le_whole(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
+    assert rule.part and rule.whole
+    part, whole = q(rule.part), q(rule.whole)
+    tolerance = rounding_tolerance(catalog, [rule.part, rule.whole])
+    query = (
+        f"select {KEYS}, null as location, {part} as {q('v_' + rule.part)}, "
+        f"{whole} as {q('v_' + rule.whole)} from {{batch}} "
+        f"where {part} is not null and {whole} is not null "
+        f"and {part} > {whole} + {literal(tolerance)} + 1e-9"
+    )
+    return CompiledRule(
+        rule.id, rule.kind, rule.severity, WIDE, query, rule.message, (rule.part, rule.whole)
+    )
+
+
+def _linear(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
+    linear = linear_rule(rule, catalog)
+    assert linear is not None
+
+    def ref(term: Term) -> str:
+        column = f"{SCOPE_ALIAS[term.scope]}.{q(term.code)}"
+        return column if term.key in linear.required else f"coalesce({column}, 0)"
+
+    def side(terms: tuple[Term, ...], constant: float) -> str:
+        return " + ".join([literal(constant), *(f"{literal(t.coef)} * {ref(t)}" for t in terms)])
+
+    left = side(linear.left, linear.left_constant)
+    right = side(linear.right, linear.right_constant)
+    seen: dict[str, Term] = {t.column: t for t in linear.terms}
+    columns = [f"{SCOPE_ALIAS[t.scope]}.{q(t.code)} as {q(c)}" for c, t in seen.items()]
+    columns += [
+        f"{SCOPE_ALIAS[t.scope]}.{q(t.code)} as {q(t.scope + '_' + t.code)}"
+        for t in seen.values()
+        if t.scope != "current"
+    ]
+    conditions = [f"{SCOPE_ALIAS[s]}.{q(c)} is not null" for s, c in sorted(linear.required)]
+    if linear.any_of:
+        present = (f"{SCOPE_ALIAS[s]}.{q(c)} is not null" for s, c in sorted(linear.any_of))
+        conditions.append(f"({' or '.join(present)})")
+    if linear.forms:
+        conditions.append(f"w.form in ({', '.join(repr(f) for f in linear.forms)})")
+    if linear.sectors:
+        conditions.append(f"w.sector in ({', '.join(repr(s) for s in linear.sectors)})")
+    conditions.append(linear.violation_sql(f"(({left}) - ({right}))"))
+    query = (
+        "with w as (select * from {batch}) "
+        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"{', '.join(columns)}, {left} as {q('left')}, {right} as {q('right')}, "
+        "p.previous_period as previous_period from w "
+        "left join frames.val_previous p on p.submission_id = w.submission_id "
+        "left join frames.val_year y on y.submission_id = w.submission_id "
+        f"where {' and '.join(conditions)}"
+    )
+    params = {name: so(value, 2).removesuffix(",00") for name, value in rule.params.items()}
+    return CompiledRule(
+        rule.id, rule.kind, rule.severity, WIDE, query, rule.message, linear.codes, params
+    )
+
+
+def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
+    def score(value: str) -> str:
+        # robust z-score: distance from the unit's own median in units of its scaled MAD
+        # (1.4826 makes the MAD estimate a standard deviation for normal data), as in Hampel's
+        # filter; a floor on the spread keeps a steady stock (MAD of a unit or two) from
+        # flagging growth
+        spread = f"greatest(1.4826 * h.mad, {literal(spec.min_spread_pct / 100)} * abs(h.median))"
+        return f"abs({value} - h.median) / {spread}"
+
+    enough = f"h.history >= {int(spec.min_history)} and h.mad > 0"
+
+    def test(value: str) -> str:
+        return f"{value} is not null and {enough} and {score(value)} > {literal(spec.threshold)}"
+
+    median = "replace(replace(printf('%.1f', h.median), '.0', ''), '.', ',')"
+    column = f"w.{q(ind.code)}"
+    query = (
+        "with w as (select * from {batch}) "
+        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"{column} as {q('v_' + ind.code)}, {median} as median, "
+        f"h.history as history, replace(printf('%.1f', {score(column)}), '.', ',') as score "
+        "from w join frames.val_history h on h.submission_id = w.submission_id "
+        f"and h.indicator_code = '{ind.code}' where {test(column)}"
+    )
+    return CompiledRule(
+        rule_id=f"{spec.id_prefix}_{ind.code}",
+        kind="plausibility",
+        severity=spec.severity,
+        frame=WIDE,
+        query=query,
+        message=spec.message,
+        indicators=(ind.code,),
+        params={"threshold": so(spec.threshold, 1).removesuffix(",0")},
+        fuse="history",
+        condition=test(column),
+        prefilter=enough,
+        extra=(
+            f"'median', {median}, 'history', h.history, "
+            f"'score', replace(printf('%.1f', {score('{value}')}), '.', ',')"
+        ),
+    )
+
+
+def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[CompiledRule]:
+    """Every rule of the rule set and the catalog, as queries over the validation frames."""
+    ruleset = ruleset or load_rules()
+    compiled = [_bounds(ind, ruleset.bounds) for ind in catalog]
+    compiled += [_ratio(ind, catalog, ruleset.ratio) for ind in catalog if ind.is_rate]
+    if ruleset.plausibility:
+        spec = ruleset.plausibility
+        compiled += [_plausibility(i, spec) for i in catalog if i.value_type in spec.value_types]
+    for rule in ruleset.rules:
+        for code in [rule.total, *rule.parts, rule.part, rule.whole]:
+            if code is not None and code not in catalog:
+                raise ValueError(f"rule {rule.id} names unknown indicator {code}")
+        if rule.left and rule.op:
+            compiled.append(_linear(rule, catalog))
+        elif rule.kind == "sum":
+            compiled.append(_sum(rule, catalog))
+        elif rule.kind == "part_le_whole":
+            compiled.append(_part_le_whole(rule, catalog))
+        elif rule.check in CHECK_QUERIES or rule.kind in KIND_QUERIES:
+            frame, query = CHECK_QUERIES.get(
+                rule.check or "", KIND_QUERIES.get(rule.kind, ("", ""))
+            )
+            compiled.append(
+                CompiledRule(rule.id, rule.kind, rule.severity, frame, query, rule.message, ())
+            )
+        else:
+            raise ValueError(f"rule {rule.id}: no compiler for kind {rule.kind} / {rule.check}")
+    return compiled

@@ -1,0 +1,100 @@
+"""The rule set as written in `expectations/rules.yaml`, read and checked by pydantic."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from tonghop.paths import EXPECTATIONS_DIR
+
+Kind = Literal[
+    "bounds",
+    "sum",
+    "part_le_whole",
+    "ratio",
+    "stock_flow",
+    "completeness",
+    "duplicate",
+    "type",
+    "unknown_unit",
+    "unknown_indicator",
+    "plausibility",
+    "policy",
+]
+Severity = Literal["error", "warning"]
+
+
+class RuleSpec(BaseModel):
+    id: str
+    kind: Kind
+    severity: Severity
+    message: str
+    check: str | None = None
+    total: str | None = None
+    parts: list[str] = []
+    part: str | None = None
+    whole: str | None = None
+    # linear rules (stock_flow, policy): `left op right`, each side a list of terms (see Term)
+    left: list[str] = []
+    op: Literal["=", "<=", "<", ">=", ">"] | None = None
+    right: list[str] = []
+    params: dict[str, float] = {}
+    forms: list[str] | None = None
+    sectors: list[str] | None = None
+
+
+class DerivedSpec(BaseModel):
+    id_prefix: str
+    severity: Severity
+    message: str
+
+
+class PlausibilitySpec(DerivedSpec):
+    threshold: float
+    min_history: int
+    value_types: list[str]
+    min_spread_pct: float = 0.0
+
+
+class LocalizationSpec(BaseModel):
+    max_fields: int = 3
+    weights: dict[str, float] = {}
+
+
+class ConsolidatedRuleSpec(BaseModel):
+    """A rule on the consolidated level (compiled by tonghop.consolidated)."""
+
+    id: str
+    check: str
+    severity: Severity
+    message: str
+
+
+class RuleSet(BaseModel):
+    bounds: DerivedSpec
+    ratio: DerivedSpec
+    plausibility: PlausibilitySpec | None = None
+    localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
+    rules: list[RuleSpec]
+    consolidated: list[ConsolidatedRuleSpec] = []
+
+    @property
+    def min_history(self) -> int:
+        """How many past periods the plausibility rules need (1 when there are none)."""
+        return self.plausibility.min_history if self.plausibility else 1
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    """Read `expectations/rules.yaml`."""
+    if path is None:
+        return _default_rules()
+    return RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@cache
+def _default_rules() -> RuleSet:
+    return load_rules(EXPECTATIONS_DIR / "rules.yaml")

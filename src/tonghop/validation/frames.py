@@ -1,0 +1,367 @@
+"""The validation frames: the current submissions of the periods in scope, built in DuckDB.
+
+The rules' queries (tonghop.rules) read these tables of the in-memory database `frames`
+(`tonghop.db.attach_frames`): the long frame (one row per value), the wide frame (one row per
+submission, one column per indicator), the expected units, the batch's sightings, and the
+frames that look beyond the period (previous period, calendar year, past periods).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
+from tonghop.db import FORMER_FRAME_TABLES, attach_frames, insert_rows
+from tonghop.periods import Period, PeriodError
+from tonghop.rules import LONG, WIDE, q
+from tonghop.validation.findings import PERIOD_SQL_RE
+
+# Each indicator's bit in the masks that find the submissions which may hold a code twice
+# (more values than distinct bits): its place in the catalog modulo this (a HUGEINT's positive
+# bits). Past 127 indicators two codes share a bit, which only makes more submissions looked at.
+MASK_PLACES = 127
+
+
+def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """Mirror the catalog into DuckDB (`catalog_indicators`) for the queries that join on it."""
+    con.execute(
+        "create or replace table catalog_indicators (code varchar primary key, label varchar, "
+        "value_type varchar, decimals integer, time_aggregation varchar, unit_aggregation varchar, "
+        "required boolean, annual boolean, sectors varchar[], forms varchar[], "
+        "numerator varchar[], denominator varchar[], weight varchar, applies varchar, "
+        "place integer)"
+    )
+    rows = []
+    for index, ind in enumerate(catalog):
+        scope = ind.applies_to
+        applies = "; ".join(
+            part
+            for part in [
+                ", ".join(SECTOR_LABELS[s] for s in scope.sectors) if scope.sectors else "",
+                ", ".join(FORM_LABELS[f] for f in scope.forms) if scope.forms else "",
+            ]
+            if part
+        )
+        rows.append(
+            [
+                ind.code,
+                ind.label,
+                ind.value_type,
+                ind.decimals,
+                ind.time_aggregation,
+                ind.unit_aggregation,
+                ind.required,
+                ind.annual,
+                scope.sectors,
+                scope.forms,
+                ind.numerator,
+                ind.denominator,
+                ind.weight,
+                f"chỉ áp dụng cho {applies}",
+                index % MASK_PLACES,
+            ]
+        )
+    insert_rows(con, "catalog_indicators", rows)
+
+
+def write_period_table(con: duckdb.DuckDBPyConnection, periods: list[Period], table: str) -> None:
+    """Write the periods in scope to `table`, one row each, in order (`ordinal`)."""
+    con.execute(
+        f"create or replace table {table} (period varchar, period_start date, period_end date, "
+        "closes_year boolean, ordinal integer)"
+    )
+    con.executemany(
+        f"insert into {table} values (?, ?, ?, ?, ?)",
+        [[p.code, p.start, p.end, p.closes_year, i] for i, p in enumerate(periods)],
+    )
+
+
+def prepare_frames(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    expected_periods: list[Period],
+    extra_periods: list[Period],
+    batch_id: str | None,
+    units: list[str] | None = None,
+    min_history: int = 1,
+) -> None:
+    """Build the frames the rules read: current submissions of the periods in scope.
+
+    `expected_periods`: every active unit must have submitted (the range). `extra_periods`:
+    validated when present (the baseline). Submissions with a malformed period are taken from
+    the latest batch so they are reported once, when they arrive. With `units`, only those
+    units' submissions, expectations and history (an incremental validation). `val_history`
+    holds the histories of at least `min_history` past periods.
+
+    The frames are tables (the long one a view) of the in-memory database `frames`
+    (`tonghop.db.attach_frames`): they last while a connection to the workspace stays open in
+    this process.
+    """
+    attach_frames(con)
+    for table in FORMER_FRAME_TABLES:
+        con.execute(f"drop table if exists main.{table}")
+    write_catalog_table(con, catalog)
+    con.execute("create or replace table frames.val_scope_units (unit_code varchar primary key)")
+    if units is not None:
+        insert_rows(con, "frames.val_scope_units", [[u] for u in sorted(set(units))])
+    in_scope = (
+        "" if units is None else " and {col} in (select unit_code from frames.val_scope_units)"
+    )
+    write_period_table(con, expected_periods + extra_periods, "frames.val_periods")
+    write_period_table(con, expected_periods, "frames.val_expected_periods")
+    con.execute(
+        f"""
+        create or replace table frames.val_submissions as
+        with ranked as (
+            select s.*,
+                row_number() over (partition by unit_code, period order by seq desc) as recency,
+                count(distinct sha256) over (partition by unit_code, period, batch_id)
+                    as same_batch_files,
+                string_agg(original_name, ', ' order by original_name)
+                    over (partition by unit_code, period, batch_id) as same_batch_names
+            from submissions s
+            -- the windows partition by unit: only the units in scope are partitioned
+            where true{in_scope.format(col="s.unit_code")}
+        )
+        select r.submission_id, r.sha256, r.unit_code, r.period, r.original_name as file_name,
+            r.batch_id, r.same_batch_files as batch_file_count,
+            r.same_batch_names as batch_files,
+            regexp_full_match(r.period, '{PERIOD_SQL_RE}') as period_ok,
+            u.unit_code is not null as known_unit, u.name as unit_name, u.sector, u.form,
+            u.valid_from, u.valid_to, p.closes_year,
+            coalesce(u.valid_from <= p.period_end
+                and (u.valid_to is null or u.valid_to >= p.period_end), false) as active
+        from ranked r
+        left join registry_units u using (unit_code)
+        left join frames.val_periods p using (period)
+        where r.recency = 1
+            and (p.period is not null or (not regexp_full_match(r.period, '{PERIOD_SQL_RE}')
+                 and r.batch_id = ?))
+        """,
+        [batch_id or ""],
+    )
+    # A view, not a table: each rule group that reads the long frame joins the values it needs
+    # as it runs, where a table would copy every current value first (benchmarks/RESULTS.md).
+    con.execute(
+        f"""
+        create or replace view {LONG} as
+        select s.submission_id, s.unit_code, s.period, s.file_name, s.sector, s.form,
+            s.known_unit, v.indicator_code, v.raw_value, v.value, v.location,
+            c.code is not null as known_indicator
+        from frames.val_submissions s
+        join submitted_values v using (submission_id)
+        left join catalog_indicators c on c.code = v.indicator_code
+        """
+    )
+    _prepare_current_frames(con, catalog, in_scope.format(col="s.unit_code"))
+    # How many decimals each rate was written with: the rates' values alone are read again.
+    rates = [ind.code for ind in catalog if ind.is_rate]
+    decimal_columns = "".join(
+        f", max(length(split_part(v.raw_value, '.', 2))) filter "
+        f"(where v.indicator_code = '{code}' and v.value is not null) as {q(code + '__decimals')}"
+        for code in rates
+    )
+    decimals = f"""
+        left join (
+            select v.submission_id{decimal_columns}
+            from submitted_values v
+            where v.indicator_code in ({", ".join(f"'{code}'" for code in rates)})
+                and v.submission_id in (select submission_id from frames.val_submissions)
+            group by v.submission_id
+        ) d using (submission_id)"""
+    con.execute(
+        f"""
+        create or replace table {WIDE} as
+        select s.*, {", ".join(f"x.{q(ind.code)}" for ind in catalog)}
+            {"".join(f", d.{q(code + '__decimals')}" for code in rates)}
+        from frames.val_submissions s
+        left join frames.val_current_wide x using (submission_id)
+        {decimals if rates else ""}
+        """
+    )
+    con.execute(
+        f"""
+        create or replace table frames.val_expected as
+        select u.unit_code, p.period
+        from registry_units u
+        cross join frames.val_expected_periods p
+        where u.valid_from <= p.period_end and (u.valid_to is null or u.valid_to >= p.period_end)
+            {in_scope.format(col="u.unit_code")}
+        """
+    )
+    con.execute(
+        """
+        create or replace table frames.val_sightings as
+        select distinct f.sha256, f.source_name
+        from file_sightings f
+        where f.batch_id = ?
+        """,
+        [batch_id or ""],
+    )
+    _prepare_history_frames(con, catalog, min_history)
+
+
+def _prepare_current_frames(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, in_scope: str
+) -> None:
+    """The current submission (highest `seq`) of every unit in scope and every period
+    received, in scope or not (`val_current_submissions`), and its numbers pivoted, one column
+    per indicator (`val_current_wide`: a row for each of those submissions that holds a number,
+    of whatever indicator).
+
+    The wide frame and the frames that look beyond the period all read these: the values are
+    pivoted once, where a long table of every current value would be read again by each.
+    """
+    periods = []
+    for (code,) in con.execute("select distinct period from submissions").fetchall():
+        try:
+            period = Period.parse(code)
+        except PeriodError:
+            continue
+        index = period.year * (12 // period.months) + period.n - 1
+        periods.append([code, period.kind, period.year, index])
+    con.execute(
+        "create or replace table frames.val_period_index "
+        "(period varchar, kind varchar, year integer, idx integer)"
+    )
+    insert_rows(con, "frames.val_period_index", periods)
+    # a malformed period has no kind or index: its submission is pivoted for the wide frame
+    # and never met by the frames that look back
+    con.execute(
+        f"""
+        create or replace table frames.val_current_submissions as
+        select submission_id, unit_code, period, kind, year, idx
+        from (
+            select s.submission_id, s.unit_code, s.period, i.kind, i.year, i.idx,
+                row_number() over (partition by s.unit_code, s.period order by s.seq desc) as r
+            from submissions s left join frames.val_period_index i using (period)
+            where true{in_scope}
+        )
+        where r = 1
+        """
+    )
+    # The codes as an enum: each value's code is looked up once, as a small integer.
+    codes = ", ".join(f"'{ind.code}'" for ind in catalog)
+    con.execute(f"create or replace type frames.indicator_code as enum ({codes})")
+    # Each submission's numbers gathered as two lists (codes, values), each column then the
+    # value at its code's position, where one filtered max() per indicator tests every value
+    # against each code. That holds where a submission has each code once; those that may not
+    # (more values than distinct bits of their codes, `MASK_PLACES`: a code written twice, one
+    # outside the catalog) take the filtered max(), so a code written twice keeps its largest
+    # value. The enum's positions are the catalog's: each code's bit is its
+    # `catalog_indicators.place`.
+    at_position = ", ".join(
+        f"vals[list_position(codes, {i})] as {q(ind.code)}" for i, ind in enumerate(catalog)
+    )
+    filtered_max = ", ".join(
+        f"max(value) filter (where code = {i}) as {q(ind.code)}" for i, ind in enumerate(catalog)
+    )
+    con.execute(
+        f"""
+        create or replace table frames.val_current_wide as
+        with numbers as not materialized (
+            select v.submission_id, v.value,
+                enum_code(try_cast(v.indicator_code as frames.indicator_code))::integer as code
+            from submitted_values v
+            where v.value is not null
+                and v.submission_id in (select submission_id from frames.val_current_submissions)
+        ),
+        gathered as (
+            select submission_id, list(code) as codes, list(value) as vals,
+                count(*) > coalesce(
+                    bit_count(bit_or(1::hugeint << (code % {MASK_PLACES})::hugeint)), 0
+                ) as repeats
+            from numbers
+            group by submission_id
+        ),
+        -- A submission whose only numbers are of unknown indicators keeps its row (its codes
+        -- null, every column empty).
+        wide as (
+            select submission_id, {at_position}
+            from gathered
+            where not repeats
+            union all
+            select submission_id, {filtered_max}
+            from numbers
+            where submission_id in (select submission_id from gathered where repeats)
+            group by submission_id
+        )
+        select c.*, x.* exclude (submission_id)
+        from frames.val_current_submissions c
+        join wide x using (submission_id)
+        """
+    )
+
+
+def _prepare_history_frames(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, min_history: int
+) -> None:
+    """Frames that look beyond the period: previous period, calendar year, past periods.
+
+    Each reads the current submissions of the unit (`_prepare_current_frames`) that hold a
+    number: `val_previous` (one row per submission in scope: the unit's values of the period
+    before, same length), `val_year` (its flows summed over the calendar year's periods of the
+    same length), `val_history` (per submission in scope and indicator with at least
+    `min_history` past periods: how many, their median and median absolute deviation).
+    """
+    scoped = """
+        from frames.val_submissions w
+        join frames.val_period_index i using (period)
+        join frames.val_current_wide c on c.unit_code = w.unit_code and c.kind = i.kind
+    """
+    con.execute(
+        f"""
+        create or replace table frames.val_previous as
+        select w.submission_id, c.submission_id as previous_submission_id,
+            c.period as previous_period, {", ".join(f"c.{q(ind.code)}" for ind in catalog)}
+        {scoped} and c.idx = i.idx - 1
+        """
+    )
+    year_columns = ",\n".join(
+        f"sum(c.{q(ind.code)}) as {q(ind.code)}"
+        for ind in catalog
+        if ind.time_aggregation == "flow"
+    )
+    con.execute(
+        f"""
+        create or replace table frames.val_year as
+        select w.submission_id, {year_columns}
+        {scoped} and c.year = i.year
+        group by w.submission_id
+        """
+    )
+    # Medians only for histories the plausibility rules read (at least `min_history` past
+    # periods): a submission with fewer past periods of its length is left out before the
+    # values are gathered, so a workspace with one past period gathers almost nothing.
+    con.execute(
+        f"""
+        create or replace table frames.val_history as
+        with long_enough as (
+            select w.submission_id, w.unit_code, i.kind, i.idx
+            from frames.val_submissions w
+            join frames.val_period_index i using (period)
+            join frames.val_current_submissions c
+                on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
+            group by all
+            having count(*) >= {int(min_history)}
+        ),
+        past as (
+            select e.submission_id, v.indicator_code, max(v.value) as value
+            from long_enough e
+            join frames.val_current_submissions c
+                on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
+            join submitted_values v on v.submission_id = c.submission_id
+            where v.value is not null
+            group by e.submission_id, c.submission_id, v.indicator_code
+        ),
+        centre as (
+            select submission_id, indicator_code, count(*) as history, median(value) as median
+            from past group by all
+            having count(*) >= {int(min_history)}
+        )
+        select c.submission_id, c.indicator_code, c.history, c.median,
+            median(abs(p.value - c.median)) as mad
+        from centre c join past p using (submission_id, indicator_code)
+        group by all
+        """
+    )

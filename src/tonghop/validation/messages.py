@@ -1,0 +1,112 @@
+"""Word the failing rows of the rules as findings a steward reads, in Vietnamese."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from tonghop.catalog import Catalog
+from tonghop.formatting import so
+from tonghop.rules import CompiledRule
+from tonghop.validation.findings import Finding, finding_order
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _fmt(value: Any, decimals: int) -> str:
+    if value is None:
+        return "(trống)"
+    if isinstance(value, float) and math.isnan(value):
+        return "(trống)"
+    if isinstance(value, (int, float)):
+        shown = decimals if float(value) != int(value) or decimals else 0
+        if float(value) != int(value) and not decimals:
+            shown = min(6, len(repr(float(value)).split(".")[1]))
+        return so(value, shown)
+    return str(value)
+
+
+def word_message(rule: CompiledRule, row: dict[str, Any], catalog: Catalog) -> str:
+    """Fill a rule's Vietnamese message from a failing row."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, code = match.group(1), match.group(2)
+        if code:
+            if name == "label":
+                return catalog[code].label if code in catalog else code
+            if name == "value":
+                decimals = catalog[code].decimals if code in catalog else 0
+                return _fmt(row.get(f"v_{code}"), decimals)
+        if name == "label":
+            code = row.get("code") or (rule.indicators[0] if rule.indicators else "")
+            return catalog[code].label if code in catalog else str(code)
+        if name == "value":
+            code = rule.indicators[0]
+            return _fmt(row.get(f"v_{code}"), catalog[code].decimals)
+        if name in ("reported",):
+            return _fmt(row.get(f"v_{rule.indicators[0]}"), 2)
+        if name in ("computed",):
+            return _fmt(round(row.get("computed") or 0, 4), 4)
+        if name in rule.params:
+            return str(rule.params[name])
+        if name == "file":
+            return str(row.get("file") or row.get("file_name") or "")
+        value = row.get(name)
+        if isinstance(value, float):
+            return _fmt(value, 0 if value == int(value) else 4)
+        return "" if value is None else str(value)
+
+    return " ".join(_PLACEHOLDER.sub(replace, rule.message).split())
+
+
+def build_findings(
+    rules: list[CompiledRule],
+    failing: dict[str, list[dict]],
+    catalog: Catalog,
+    unit_names: dict[str, str],
+) -> list[Finding]:
+    """One finding per failing row, worded for a steward."""
+    findings = []
+    by_id = {r.rule_id: r for r in rules}
+    for rule_id, rows in failing.items():
+        rule = by_id[rule_id]
+        for row in rows:
+            values = {k[2:]: row[k] for k in row if k.startswith("v_")}
+            indicators = list(rule.indicators) or ([row["code"]] if row.get("code") else [])
+            findings.append(
+                Finding(
+                    unit_code=row.get("unit_code"),
+                    period=row.get("period"),
+                    rule_id=rule.rule_id,
+                    kind=rule.kind,
+                    severity=rule.severity,
+                    message=word_message(rule, row, catalog),
+                    indicators=indicators,
+                    values=values or {k: row[k] for k in ("raw",) if row.get(k) is not None},
+                    submission_id=row.get("submission_id"),
+                    file=row.get("file") or row.get("file_name"),
+                    location=row.get("location") or row.get("locations"),
+                    unit_name=unit_names.get(row.get("unit_code") or ""),
+                )
+            )
+    findings.sort(key=finding_order)
+    return findings
+
+
+def describe_rule(rule: CompiledRule, catalog: Catalog | None = None) -> str:
+    """A rule's statement for the Data Docs: its id, then its message with what a failing row
+    alone can fill shown as `…` (indicators named by their labels when `catalog` is given)."""
+
+    def label(code: str) -> str:
+        return catalog[code].label if catalog is not None and code in catalog else code
+
+    def replace(match: re.Match[str]) -> str:
+        name, code = match.group(1), match.group(2)
+        if name == "label" and (code or rule.indicators):
+            return label(code or rule.indicators[0])
+        if name in rule.params:
+            return str(rule.params[name])
+        return "…"
+
+    return f"{rule.rule_id}: " + " ".join(_PLACEHOLDER.sub(replace, rule.message).split())
