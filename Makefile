@@ -20,6 +20,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The fast lane, before each commit: lint, then the unit, SQL and contract tests and the
+# doctests, without those marked slow (end-to-end runs, subprocesses). `make test` runs them all.
+.PHONY: check
+check: lint
+	$(BIN)/python -m pytest -q -m "not slow and not real_server" \
+		tests/unit tests/sql tests/contracts src/tonghop
+
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tests data/sample templates benchmarks
 	$(BIN)/ruff format --check src flows tests data/sample templates benchmarks
