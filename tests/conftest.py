@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,20 @@ def fused_and_union_rows(
             )
             for sql in (group.query, union)
         )
+
+
+def sample_run_command(period: str, workspace: Path, out: Path) -> list[str]:
+    """`tonghop run` on the bundled sample bloc, as an operator types it, in a new interpreter."""
+    from tonghop.paths import SAMPLE_DIR
+
+    return [
+        sys.executable, "-m", "tonghop.cli", "run",
+        "--source", str(SAMPLE_DIR / "submissions"),
+        "--registry", str(SAMPLE_DIR / "registry.csv"),
+        "--period", period,
+        "--workspace", str(workspace),
+        "--out", str(out),
+    ]  # fmt: skip
 
 
 def free_port() -> int:
