@@ -203,6 +203,7 @@ def test_consolidated_findings_replace_only_their_own(workspace):
     assert _findings(workspace) == []
 
 
+@pytest.mark.slow  # GX writes three Data Docs sites: out of `make check`
 def test_data_docs_name_the_suites(workspace):
     docs = workspace / "out" / "data-docs"
     validate(workspace, CATALOG, RANGE.periods, [RANGE.baseline], None, "r1", docs)
