@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,13 @@ from tonghop.prefect_env import apply_embedded_defaults
 
 @pytest.fixture(scope="session")
 def prefect_api():
-    """A real, temporary Prefect server and database, started once for the whole session.
-
-    Measured here: Prefect 3.9's temporary server takes ~9 s to start; one per session.
-    """
+    """A real, temporary Prefect server and database, started once for the whole session
+    (starting one is the slowest part of a flow test)."""
     apply_embedded_defaults()
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    # A deadline only against a hang: a machine loaded by other work starts it slowly.
+    with prefect_test_harness(server_startup_timeout=600):
         yield
 
 
@@ -112,6 +112,20 @@ def fused_and_union_rows(
             )
             for sql in (group.query, union)
         )
+
+
+def sample_run_command(period: str, workspace: Path, out: Path) -> list[str]:
+    """`tonghop run` on the bundled sample bloc, as an operator types it, in a new interpreter."""
+    from tonghop.paths import SAMPLE_DIR
+
+    return [
+        sys.executable, "-m", "tonghop.cli", "run",
+        "--source", str(SAMPLE_DIR / "submissions"),
+        "--registry", str(SAMPLE_DIR / "registry.csv"),
+        "--period", period,
+        "--workspace", str(workspace),
+        "--out", str(out),
+    ]  # fmt: skip
 
 
 def free_port() -> int:

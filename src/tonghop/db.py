@@ -172,9 +172,9 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORE
 def memory_limit() -> str | None:
     """The DuckDB memory limit the operator set (`TONGHOP_DUCKDB_MEMORY_LIMIT`, e.g. `3GB`).
 
-    Unset: DuckDB's default, 80 % of the machine's memory. At 60,000 units a whole run peaks
-    at 1.7 GB resident without a limit, the validation frames in memory included; a limit makes
-    DuckDB spill to disk instead, the frames too (measured in benchmarks/RESULTS.md).
+    Unset: DuckDB's default, 80 % of the machine's memory. The validation frames live in
+    memory too; a limit makes DuckDB spill to disk instead, the frames included (peak memory
+    at scale: benchmarks/RESULTS.md).
     """
     value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if not value:
@@ -217,15 +217,15 @@ def attach_frames(con: duckdb.DuckDBPyConnection) -> None:
 
     The frames are rebuilt by every validation and read only while it runs, by this connection
     and by GX's connection to the same file (the same DuckDB instance, so the same attached
-    databases). Writing them into the file cost more than building them: at 60,000 units the
-    frames took 8.2–9.2 s in the file and 5.1–5.6 s in memory. They vanish with
-    `detach_frames`, or when the last connection to the file in the process closes.
+    databases). Writing them into the file cost more than building them, and nothing reads
+    them after the validation. They vanish with `detach_frames`, or when the last connection
+    to the file in the process closes.
     """
     con.execute("attach if not exists ':memory:' as frames")
 
 
 def detach_frames(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the in-memory frames (up to ~1 GB at 60,000 units), even while another connection
+    """Drop the in-memory frames (they grow with the units), even while another connection
     to the file stays open in the process; a connection a failure left broken is let be."""
     with suppress(duckdb.Error):
         con.execute("detach database if exists frames")
@@ -264,7 +264,7 @@ def state_row(con: duckdb.DuckDBPyConnection, table: str) -> dict:
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> None:
     """Insert many rows, each a list of the table's columns in order, in one statement.
 
-    DuckDB's `executemany` inserts row by row (measured: 35 ms for a 45-value file).
+    DuckDB's `executemany` runs one insert a row, which costs more than the file's parsing.
     """
     if rows:
         insert_columns(con, table, [list(c) for c in zip(*rows, strict=True)])
@@ -274,12 +274,10 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[lis
     """`insert_rows` for rows given by column, one list per column of the table.
 
     The lists go to DuckDB as an Arrow table: pyarrow converts each list in C++ and DuckDB
-    reads the arrays without the interpreter. Unnesting the lists as statement parameters
-    converted every value through Python: the 60,000 rows of `submissions` that collect writes
-    at 60,000 units took 0.46 s against 0.19 s (and its 2.4 million values, which went through
-    a pandas frame of objects, 0.096 against 0.077 s a 154,000). Each column's Arrow type is
-    inferred from its values and cast to the table's by the insert (a column of None alone is
-    Arrow's null type: NULL in any column).
+    reads the arrays without the interpreter; unnesting the lists as statement parameters
+    converted every value through Python, a cost that grows with every value collect writes.
+    Each column's Arrow type is inferred from its values and cast to the table's by the insert
+    (a column of None alone is Arrow's null type: NULL in any column).
     """
     if not columns or not columns[0]:
         return

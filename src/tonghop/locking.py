@@ -14,9 +14,9 @@ from contextlib import contextmanager, suppress
 
 WRITER_LIMIT = "tonghop-workspace-writer"
 
-# A slot is held for one step group at most: the longest, validating ~120 units over six
-# periods, takes under a minute here; an hour covers a province's units and stops a stuck
-# holder from blocking the schedule for ever.
+# A slot is held for one step group at most: an hour covers the longest (validating a
+# province's units) with room to spare, and stops a stuck holder from blocking the schedule
+# for ever.
 WAIT_SECONDS = 3600
 
 

@@ -1,8 +1,8 @@
 """Prefect settings for a quiet, quick embedded run (set before Prefect is imported).
 
-Measured here with Prefect 3.9: the temporary local server takes ~9 s to start, logs
-"Failed to send telemetry" errors on a closed network and sqlite "database is locked" errors
-from background services it does not need for a single local run. Operators who point
+Left at its defaults, Prefect's temporary local server starts services a single local run
+does not need, which slow its start and log sqlite "database is locked" errors, and it logs
+"Failed to send telemetry" errors on a closed network. Operators who point
 PREFECT_API_URL at a server keep their own settings: only unset variables get these defaults.
 """
 

@@ -190,8 +190,8 @@ def history(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
 
 
 def histories(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, list[dict]]:
-    """`history` of each finding, in one query (the review page shows every finding's: a query
-    each took 3.5 s for 909 findings at 60,000 units)."""
+    """`history` of each finding, in one query (the review page shows every finding's, and a
+    query per finding grows with the findings)."""
     found: dict[str, list[dict]] = {key: [] for key in keys}
     if not found or not _has_table(con, "review_actions"):
         return found

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
+from tests.conftest import free_port, sample_run_command
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
 from tonghop.db import connect
@@ -19,26 +20,32 @@ from tonghop.periods import PeriodRange
 from tonghop.prefect_env import EMBEDDED_DEFAULTS
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, seconds: float) -> None:
+def _wait_until(ready, what: str, process: subprocess.Popen, seconds: float = 600) -> None:
+    """Poll `ready()` until it holds; fail if `process` ends first or, against a hang, after
+    `seconds` (a deadline far above what a loaded machine needs, never a guess at its speed)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"Prefect server at {url} did not start")
+    while not ready():
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended (code {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} after {seconds:.0f} s")
+        time.sleep(0.05)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _archived(archive: Path) -> int:
+    return sum(1 for _ in archive.rglob("*")) if archive.exists() else 0
 
 
 def test_api_lost_mid_run_then_rerun_gives_exact_totals(tmp_path, reliability):
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = (
         os.environ
@@ -69,42 +76,31 @@ def test_api_lost_mid_run_then_rerun_gives_exact_totals(tmp_path, reliability):
         start_new_session=True,
     )
     workspace = tmp_path / "ws"
+    stderr = tmp_path / "run.stderr"  # a file, not a pipe nobody reads while the run goes on
     try:
-        _wait_healthy(api, 120)
-        run = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tonghop.cli",
-                "run",
-                "--source",
-                str(SAMPLE_DIR / "submissions"),
-                "--registry",
-                str(SAMPLE_DIR / "registry.csv"),
-                "--period",
-                "2020-H2..2023-H1",
-                "--workspace",
-                str(workspace),
-                "--out",
-                str(tmp_path / "out"),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 120
-        archive = workspace / "archive"
-        while time.monotonic() < deadline and run.poll() is None:
-            if archive.exists() and sum(1 for _ in archive.rglob("*")) > 300:
-                break
-            time.sleep(0.05)
-        os.killpg(server.pid, signal.SIGKILL)  # the API is gone, mid-collect
-        server.wait(timeout=30)
-        _out, err = run.communicate(timeout=300)
+        _wait_until(lambda: _healthy(api), "a healthy Prefect server", server)
+        with open(stderr, "w", encoding="utf-8") as err_file:
+            run = subprocess.Popen(
+                sample_run_command("2020-H2..2023-H1", workspace, tmp_path / "out"),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+            )
+        try:
+            # Mid-collect: a third of the sample's files (and their folders) archived.
+            _wait_until(lambda: _archived(workspace / "archive") > 300, "collect", run)
+            os.killpg(server.pid, signal.SIGKILL)  # the API is gone, mid-collect
+            server.wait(timeout=60)
+            run.wait(timeout=900)  # only against a hang: the run fails on its next API call
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    err = stderr.read_text(encoding="utf-8")
     assert run.returncode != 0, "the run cannot have finished without its API"
     assert "chạy lại đúng lệnh này" in err
 

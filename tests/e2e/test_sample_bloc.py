@@ -409,9 +409,10 @@ def test_docx_footnotes_give_the_sectors_of_the_cutoff_totals(demo_run):
         for n in etree.fromstring(part.blob).iter(qn("w:footnote"))
     }
     refs = {}
-    for p in doc.paragraphs:
+    body = etree.fromstring(doc.part.blob).find(qn("w:body"))
+    for p in body.iterchildren(qn("w:p")):  # the body's paragraphs, as `doc.paragraphs`
         text = ""
-        for el in p._p.iter(qn("w:t"), qn("w:footnoteReference")):
+        for el in p.iter(qn("w:t"), qn("w:footnoteReference")):
             if el.tag == qn("w:t"):
                 text += el.text or ""
             else:

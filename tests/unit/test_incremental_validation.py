@@ -154,6 +154,7 @@ print(imported_on)
 """
 
 
+@pytest.mark.slow  # a fresh interpreter imports GX: out of `make check`
 def test_a_process_without_gx_imports_it_while_the_frames_are_built(loaded, tmp_path):
     # A flow run on a worker starts without GX: validate imports it on a thread of its own
     # while DuckDB builds the frames, and finds what a full validation found before.
