@@ -19,7 +19,13 @@ from tonghop.checkdraft.data import ANCHORS, Lookup, anchored_figures, check_dat
 from tonghop.checkdraft.documents import DraftError, Paragraph, read_draft, sentences
 from tonghop.checkdraft.output import Issue, summary
 from tonghop.checkdraft.quantities import Quantity, noun_class, parse_number, quantities
-from tonghop.checkdraft.relations import Sentence, check_differences, check_ratios, check_sums
+from tonghop.checkdraft.relations import (
+    Sentence,
+    check_differences,
+    check_ratios,
+    check_sums,
+    check_tables,
+)
 
 __all__ = [
     "ANCHORS",
@@ -58,6 +64,7 @@ def check_paragraphs(paragraphs: list[Paragraph], lookup: Lookup | None = None) 
                 issues += check_data(text, paragraph.number, lookup, paragraph.where, paragraph.line)
             previous = text
     issues += check_differences(every)
+    issues += check_tables(paragraphs)
     return sorted(issues, key=lambda i: i.location)
 
 

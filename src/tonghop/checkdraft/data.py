@@ -16,10 +16,9 @@ from pathlib import Path
 
 from tonghop.checkdraft.documents import DraftError
 from tonghop.checkdraft.output import Issue, excerpt
-from tonghop.checkdraft.quantities import NUM, parse_number, show
+from tonghop.checkdraft.quantities import NUM, QUALIFIER_RE, Quantity, parse_number, show_like
 
 _NUM = NUM
-_APPROX_WORDS = re.compile(r"(?:gần|khoảng|trên|hơn|dưới|xấp xỉ|ít nhất|tối thiểu|tới)\s*$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,7 @@ class Anchor:
     figures: tuple[str, ...]  # figure ids (tonghop.explain), one per {N}
     context: str | None = None  # the sentence must also match this
     forbid: str | None = None  # ... and must not match this
+    exponent: int = 0  # the written figure is in units of 10^exponent of the data (nghìn: 3)
 
 
 _START = r"sau đại hội"
@@ -119,7 +119,10 @@ ANCHORS: tuple[Anchor, ...] = (
         _NOT_START,
     ),
     # 1.4: enterprises
-    Anchor(r"doanh thu (?:ước )?đạt {N} tỷ đồng", ("term.revenue_bn_vnd",), None, _NOT_TERM),
+    Anchor(
+        r"doanh thu[^.;]{0,40}? (?:ước )?đạt {N} tỷ đồng", ("term.revenue_bn_vnd",), None, _NOT_TERM
+    ),
+    Anchor(r"cho {N} nghìn người lao động", ("cutoff.employees",), None, _START, exponent=3),
     Anchor(
         r"ngân sách (?:nhà nước )?(?:ước )?đạt {N} tỷ đồng",
         ("term.state_budget_paid_bn_vnd",),
@@ -132,7 +135,7 @@ ANCHORS: tuple[Anchor, ...] = (
 
 def _compile(anchor: Anchor) -> re.Pattern[str]:
     # An approximate figure ("gần 4.358,9") is matched, then left unchecked (check_data).
-    number = rf"(?:(?:gần|khoảng|trên|hơn) )?(?<![\w.,])({_NUM})(?![\d])"
+    number = rf"(?:(?:gần|khoảng|trên|hơn|ước đạt|ước) )?(?<![\w.,])({_NUM})(?![\d])"
     return re.compile(anchor.pattern.replace("{N}", number))
 
 
@@ -156,8 +159,11 @@ def _anchor_match(anchor: Anchor, regex: re.Pattern[str], lower: str) -> re.Matc
     return regex.search(lower, start)
 
 
-def check_data(sentence: str, location: int, lookup: Lookup, where: str = "", line: int | None = None) -> list[Issue]:
-    """Figures of known sentences against the data (the first match of each pattern)."""
+def check_data(
+    sentence: str, location: int, lookup: Lookup, where: str = "", line: int | None = None
+) -> list[Issue]:
+    """Figures of known sentences against the data (the first match of each pattern), an
+    approximate one ("gần 16 nghìn") within the interval its qualifier gives."""
     issues = []
     lower = sentence.lower()
     for anchor, regex in _COMPILED:
@@ -165,30 +171,33 @@ def check_data(sentence: str, location: int, lookup: Lookup, where: str = "", li
         if not match:
             continue
         for i, figure in enumerate(anchor.figures, start=1):
-            if not figure:
-                continue
-            if _APPROX_WORDS.search(lower[: match.start(i)]):
-                continue
-            stated, decimals = parse_number(match[i])
-            data = lookup(figure)
+            data = lookup(figure) if figure else None
             if data is None:
                 continue
-            tolerance = Decimal("0.5") * Decimal(10) ** -decimals
-            if abs(stated - Decimal(str(data))) <= tolerance + Decimal("1e-9"):
+            stated, decimals = parse_number(match[i])
+            qualifier = QUALIFIER_RE.search(lower[: match.start(i)].rstrip())
+            scaled = stated * Decimal(10) ** anchor.exponent
+            q = Quantity(0, 0, match[i], "count", scaled, decimals, scale=anchor.exponent)
+            q.qualifier = qualifier["q"] if qualifier else ""
+            low, high = q.bounds()
+            value = Decimal(str(data))
+            eps = Decimal("1e-9")
+            if (low is None or value >= low - eps) and (high is None or value <= high + eps):
                 continue
+            shown = show_like(q, value)
             issues.append(
                 Issue(
                     kind="data_mismatch",
                     excerpt=excerpt(sentence),
                     stated=float(stated),
-                    computed=data,
+                    computed=float(value) / 10**anchor.exponent,
                     location=location,
                     where=where,
                     line=line,
                     figure=figure,
                     message=(
-                        f"Văn bản ghi {match[i]}, số liệu tổng hợp ({figure}) là "
-                        f"{show(data, max(decimals, 0 if float(data).is_integer() else 1))}"
+                        f"Văn bản ghi {q.qualifier + ' ' if q.qualifier else ''}{match[i]}, "
+                        f"số liệu tổng hợp ({figure}) là {shown}"
                     ),
                 )
             )

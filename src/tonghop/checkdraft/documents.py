@@ -27,6 +27,7 @@ class Paragraph:
     line: int | None = None  # the line of the file where it starts (.md, .txt, .html)
     footnote: str | None = None  # the footnote's own number or name
     note_of: str = ""  # for a footnote: the body text before its reference mark
+    cell: tuple[int, int, int] | None = None  # (table, row, column), 0-based, in a table
 
     @property
     def where(self) -> str:
@@ -57,6 +58,7 @@ class _Block:
     line: int | None = None
     footnote: str | None = None
     refs: tuple[tuple[str, int], ...] = ()  # (footnote id, offset of its mark in text)
+    cell: tuple[int, int, int] | None = None
 
 
 def read_draft(path: Path) -> list[Paragraph]:
@@ -91,7 +93,9 @@ def _paragraphs(blocks: list[_Block]) -> list[Paragraph]:
         text = _clean(block.text)
         if text:
             note_of = before.get(block.footnote, "") if block.footnote is not None else ""
-            out.append(Paragraph(len(out) + 1, text, block.line, block.footnote, note_of))
+            out.append(
+                Paragraph(len(out) + 1, text, block.line, block.footnote, note_of, block.cell)
+            )
     return out
 
 
@@ -105,21 +109,26 @@ def _text_blocks(raw: str, markdown: bool) -> list[_Block]:
         elif not line.strip() and start is not None:
             block = lines[start - 1 : number - 1]
             if markdown and all(x.lstrip().startswith("|") for x in block):
-                blocks += _table_cells(block, start)
+                blocks += _table_cells(block, start, len([b for b in blocks if b.cell]) + 1)
             else:
                 blocks.append(_text_block(block, start, markdown))
             start = None
     return blocks
 
 
-def _table_cells(rows: list[str], line: int) -> list[_Block]:
+def _table_cells(rows: list[str], line: int, table: int) -> list[_Block]:
     """A Markdown table: each cell a paragraph of its own, as in a Word table."""
     blocks = []
+    index = 0
     for number, row in enumerate(rows, start=line):
         cells = row.strip().strip("|").split("|")
         if all(re.fullmatch(r"\s*:?-+:?\s*", c) for c in cells):
             continue
-        blocks += [_text_block([c], number, markdown=True) for c in cells if c.strip()]
+        for column, text in enumerate(cells):
+            block = _text_block([text], number, markdown=True)
+            block.cell = (table, index, column)
+            blocks.append(block)
+        index += 1
     return blocks
 
 
@@ -166,8 +175,20 @@ def _html_blocks(raw: str, path: Path) -> list[_Block]:
             (a.get("id") for a in (el, *el.iterancestors()) if a.get("id") in targets), None
         )
         text, refs = _html_text(el, targets)
-        blocks.append(_Block(text, el.sourceline, note, refs))
+        blocks.append(_Block(text, el.sourceline, note, refs, _html_cell(el)))
     return blocks
+
+
+def _html_cell(el: Any) -> tuple[int, int, int] | None:
+    cell = next((a for a in (el, *el.iterancestors()) if a.tag in ("td", "th")), None)
+    if cell is None:
+        return None
+    row = cell.getparent()
+    table = next((a for a in row.iterancestors() if a.tag == "table"), None)
+    if table is None:
+        return None
+    rows = [r for r in table.iter("tr")]
+    return id(table), rows.index(row), [c for c in row if c.tag in ("td", "th")].index(cell)
 
 
 def _html_text(el: Any, targets: set[str]) -> tuple[str, tuple[tuple[str, int], ...]]:
@@ -208,16 +229,18 @@ def _docx_blocks(path: Path) -> list[_Block]:
         raise DraftError(f"Không đọc được tệp Word '{path}': {exc}") from exc
 
     blocks: list[_Block] = []
+    tables = 0
     for child in doc.element.body.iterchildren():
         if child.tag == qn("w:p"):
             blocks.append(_Block(*_run_text(child, qn)))
         elif child.tag == qn("w:tbl"):
-            seen: set[int] = set()
-            for tc in child.iter(qn("w:tc")):
-                if id(tc) in seen:
-                    continue
-                seen.add(id(tc))
-                blocks += [_Block(*_run_text(p, qn)) for p in tc.iterchildren(qn("w:p"))]
+            tables += 1
+            for r, tr in enumerate(child.iterchildren(qn("w:tr"))):
+                for c, tc in enumerate(tr.iterchildren(qn("w:tc"))):
+                    texts = [_run_text(p, qn) for p in tc.iter(qn("w:p"))]
+                    refs = tuple(ref for t in texts for ref in t[3])
+                    text = " ".join(t[0] for t in texts)
+                    blocks.append(_Block(text, None, None, refs, (tables, r, c)))
     for rel in doc.part.rels.values():
         if rel.reltype == RT.FOOTNOTES:
             root = etree.fromstring(rel.target_part.blob)

@@ -49,7 +49,7 @@ _QUALIFIERS: list[tuple[str, tuple[Decimal | None, Decimal | None]]] = [
     (r"khoảng|xấp xỉ|chừng|ước khoảng|trên dưới", (Decimal("0.95"), Decimal("1.05"))),
     (r"ước(?: tính| đạt| thực hiện)?(?: đạt)?", (Decimal("0.99"), Decimal("1.01"))),
 ]
-_QUALIFIER_RE = re.compile(
+QUALIFIER_RE = re.compile(
     r"(?:^|[\s(,;:])(?P<q>" + "|".join(f"(?:{p})" for p, _ in _QUALIFIERS) + r")\s*$"
 )
 
@@ -117,6 +117,8 @@ class Quantity:
         half = Decimal("0.5") * Decimal(10) ** shown if self.decimals or self.scale else Decimal(0)
         for pattern, (low, high) in _QUALIFIERS:
             if self.qualifier and re.fullmatch(pattern, self.qualifier):
+                if self.qualifier.startswith("ước") and len(self.text.strip("0.,")) > 2:
+                    break  # "ước đạt 122.235,8": estimated, but as precise as it is written
                 return (
                     None if low is None else self.value * low - half,
                     None if high is None else self.value * high + half,
@@ -139,7 +141,7 @@ def quantities(sentence: str) -> list[Quantity]:
             q = _figure(m)
         q.before = before
         q.in_parens = depth_at[m.start()] > 0
-        qualifier = _QUALIFIER_RE.search(before)
+        qualifier = QUALIFIER_RE.search(before)
         q.qualifier = qualifier["q"] if qualifier else ""
         change = _CHANGE_RE.search(before)
         if change and q.kind != "rank":

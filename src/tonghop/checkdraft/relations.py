@@ -20,7 +20,7 @@ from decimal import Decimal
 from tonghop.checkdraft.breakdowns import known_breakdown
 from tonghop.checkdraft.documents import Paragraph
 from tonghop.checkdraft.output import Issue, excerpt
-from tonghop.checkdraft.quantities import Quantity, quantities, show, show_like
+from tonghop.checkdraft.quantities import NUM, Quantity, parse_number, quantities, show, show_like
 from tonghop.formatting import phan_tram
 
 _UNIT_NAMES = {
@@ -374,3 +374,60 @@ def _stock_at_start(all_sentences: list[Sentence], unit: str) -> Quantity | None
             if q.unit == unit and q.countable and q.kind == "count" and not q.in_parens:
                 return q
     return None
+
+
+# ---------------------------------------------------------------- tables
+
+_TOTAL_ROW = re.compile(r"^(?:tổng cộng|tổng số|tổng|cộng|toàn đảng bộ|toàn khối|chung)\b")
+_PLAIN = re.compile(rf"\s*({NUM})\s*")
+
+
+def check_tables(paragraphs: list[Paragraph]) -> list[Issue]:
+    """In a table with a total row ("Tổng", "Cộng", "Toàn Đảng bộ"), each column of plain
+    numbers adds up to it."""
+    tables: dict[int, dict[tuple[int, int], Paragraph]] = {}
+    for p in paragraphs:
+        if p.cell is not None:
+            tables.setdefault(p.cell[0], {})[p.cell[1:]] = p
+    issues = []
+    for grid in tables.values():
+        rows = sorted({r for r, _ in grid})
+        first = 1
+        for r in rows:
+            label = grid.get((r, 0))
+            if label is None or not _TOTAL_ROW.search(label.text.lower()):
+                continue
+            issues += _table_total(grid, [x for x in rows if first <= x < r], r)
+            first = r + 1
+    return issues
+
+
+def _table_total(grid: dict[tuple[int, int], Paragraph], rows: list[int], total: int) -> list[Issue]:
+    issues = []
+    for (r, c), cell in sorted(grid.items()):
+        if r != total or c == 0 or not (m := _PLAIN.fullmatch(cell.text)):
+            continue
+        values = [_PLAIN.fullmatch(grid[x, c].text) if (x, c) in grid else None for x in rows]
+        if len(values) < 2 or not all(values):
+            continue
+        parsed = [parse_number(v[1]) for v in values if v]
+        stated, decimals = parse_number(m[1])
+        total_sum = sum((v for v, _ in parsed), Decimal(0))
+        places = max([decimals, *(d for _, d in parsed)])
+        slack = Decimal("0.5") * Decimal(10) ** -places * len(parsed) if places else Decimal(0)
+        if abs(total_sum - stated) <= slack:
+            continue
+        header = grid[(0, c)].text if (0, c) in grid else f"cột {c + 1}"
+        s = Sentence(f"{grid[total, 0].text}: {header} {cell.text}", cell, "")
+        issues.append(
+            _issue(
+                "sum",
+                s,
+                stated,
+                total_sum,
+                f"Cột «{header}»: các dòng cộng lại {show(total_sum, places)}, dòng "
+                f"«{grid[total, 0].text}» ghi {show(stated, decimals)}",
+                [v for v, _ in parsed],
+            )
+        )
+    return issues
