@@ -61,7 +61,9 @@ def check_paragraphs(paragraphs: list[Paragraph], lookup: Lookup | None = None) 
             issues += check_sums(s)
             issues += check_ratios(s)
             if lookup is not None:
-                issues += check_data(text, paragraph.number, lookup, paragraph.where, paragraph.line)
+                issues += check_data(
+                    text, paragraph.number, lookup, paragraph.where, paragraph.line
+                )
             previous = text
     issues += check_differences(every)
     issues += check_tables(paragraphs)

@@ -62,9 +62,7 @@ _LABELS = (
     r"giai đoạn|chỉ tiêu số|nhiệm kỳ|trung ương|covid|iso|quốc lộ|tỉnh lộ|đường|phường|"
     r"tổ|khu phố|thôn|bản|xóm|cụm|lô|phòng|cấp độ|mức độ|hạng|loại|tầng|top|đề án|dự án số"
 )
-_LABEL_RE = re.compile(
-    rf"(?:^|[^\w])(?:{_LABELS})\s*(?:số\s*)?(?:\d[\w./-]*\s*(?:,|và|;)\s*)*$"
-)
+_LABEL_RE = re.compile(rf"(?:^|[^\w])(?:{_LABELS})\s*(?:số\s*)?(?:\d[\w./-]*\s*(?:,|và|;)\s*)*$")
 _ACRONYM_RE = re.compile(r"(?:^|\s)[A-ZĐ]{2,}[A-ZĐ0-9]*\s*$")
 _RANK_RE = re.compile(r"(?:^|\s)(?:thứ|hạng|xếp thứ|vị trí|đứng thứ)\s*$")
 _CHANGE_RE = re.compile(
@@ -212,8 +210,10 @@ def _apply_multiplier(q: Quantity, rest: str) -> int:
     q.value *= Decimal(10) ** exponent
     q.kind = "amount"
     q.scale = exponent
-    if m[1] in ("tỷ", "tỉ") or (more and more[1] in ("tỷ", "tỉ")) or rest[length:].startswith(
-        (" đồng", " vnđ", " vnd")
+    if (
+        m[1] in ("tỷ", "tỉ")
+        or (more and more[1] in ("tỷ", "tỉ"))
+        or rest[length:].startswith((" đồng", " vnđ", " vnd"))
     ):
         q.unit = "đồng"
     return length
@@ -232,7 +232,7 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
         (r"^đảng bộ bộ phận\b", "đảng bộ bộ phận"),
         (r"^chi bộ\b", "branch"),
         (r"^(?:đảng viên|đồng chí)\b", "member"),
-        (r"^tổ chức đảng\b", "org"),
+        (r"^tổ chức(?: đảng)?\b(?!\s+(?:đoàn|chính trị|xã hội|cơ sở|hội))", "org"),
         (r"^(?:quần chúng|đối tượng)\b", "quần chúng"),
     ]
 ]

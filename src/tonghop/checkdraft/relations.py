@@ -61,7 +61,7 @@ def _issue(
 
 
 def _named(q: Quantity, value: Decimal | None = None) -> str:
-    """"121 TCCSĐ", "5,3 tỷ đồng": a value with the figure's own noun."""
+    """ "121 TCCSĐ", "5,3 tỷ đồng": a value with the figure's own noun."""
     number = show_like(q, q.value if value is None else value)
     noun = _UNIT_NAMES.get(q.unit, q.noun.split(" (")[0]) if q.unit != "đồng" else "đồng"
     if q.unit in ("tccsd", "member", "branch", "org") and q.noun:
@@ -94,13 +94,23 @@ def check_sums(s: Sentence) -> list[Issue]:
         head = [q for q in figures if q.end <= m.start() and not q.in_parens]
         if len(inside) < 2 or not head:
             continue
-        if re.search(r"\d[^()]*$", lower[head[-1].end : m.start()]):
-            continue  # a number name (Covid-19, 21-NQ/TW) between: not this total's parts
-        labelled = len(re.findall(r"[^;,:]+:\s*[^;,]*\d", m[1])) >= 2
+        labelled = _labelled(m[1])
         issue = _whole_and_parts(s, head[-1:], inside, lower, m.start() + 1, labelled)
         if issue:
             issues.append(issue)
     return issues
+
+
+def _labelled(inside: str) -> bool:
+    """ "năm 2021: 700; năm 2022: 800", "khối Cơ quan 2,1 tỷ, khối Doanh nghiệp 3,1 tỷ": every
+    item names its part before its number, as a full split does."""
+    items = [x.strip() for x in re.split(r";|,\s", inside) if x.strip()]
+    named = [
+        x
+        for x in items
+        if re.match(r"[^\d\W][^\d]*\s+(?:gần |khoảng |hơn )?\d", x) or re.search(r":\s*\d", x)
+    ]
+    return len(items) >= 2 and len(named) == len(items)
 
 
 def _whole_and_parts(
@@ -234,10 +244,19 @@ def check_ratios(s: Sentence) -> list[Issue]:
     lower = s.text.lower()
     figures = quantities(s.text)
     for i, pct in enumerate(figures):
-        if pct.kind != "percent" or pct.change or pct.value is None or i == 0:
+        if pct.kind != "percent" or pct.change or pct.value is None:
             continue
-        base = figures[i - 1]
+        after = figures[i + 1] if i + 1 < len(figures) else None
+        gap = lower[pct.end : after.start] if after else ""
+        if after and after.kind == "fraction" and re.fullmatch(r"[^;()]{0,80}\(\s*", gap):
+            base = after  # "trên 90% TCCSĐ (112/121 TCCSĐ)"
+        elif i == 0:
+            continue
+        else:
+            base = figures[i - 1]
         between = lower[base.end : pct.start]
+        if base is after:
+            between = "("
         if len(between) > 80 or not _LEAD.search(between) or base.value is None:
             continue
         if re.search(r"trong đó|so với|tăng|giảm|vượt", between):
@@ -297,7 +316,7 @@ _CUTOFF_SENTENCE = re.compile(r"đến nay|hiện nay|hiện có|tính đến")
 
 
 def check_differences(all_sentences: list[Sentence]) -> list[Issue]:
-    """"N …, giảm M … so với X": M against N and the stock at X the document states."""
+    """ "N …, giảm M … so với X": M against N and the stock at X the document states."""
     issues = []
     for index, s in enumerate(all_sentences):
         lower = s.text.lower()
@@ -316,7 +335,9 @@ def check_differences(all_sentences: list[Sentence]) -> list[Issue]:
             start = _stock_at_start(all_sentences, now.unit)
             if start is None or start.value is None or now.value is None:
                 continue
-            expected = now.value - start.value if change.change == "tăng" else start.value - now.value
+            expected = (
+                now.value - start.value if change.change == "tăng" else start.value - now.value
+            )
             if expected == change.value:
                 continue
             direction = "tăng" if now.value >= start.value else "giảm"
@@ -342,7 +363,9 @@ def _stock_now(
     for q in reversed(earlier):
         if q.countable and q.kind == "count" and change.unit in (q.unit, *generic):
             return q
-    named = re.search(r"(?:tổng số|số)\s+(\S+(?:\s\S+)?)\s+(?:tăng|giảm)\s*$", lower[: change.start])
+    named = re.search(
+        r"(?:tổng số|số)\s+(\S+(?:\s\S+)?)\s+(?:tăng|giảm)\s*$", lower[: change.start]
+    )
     if not named:
         return None
     unit = quantities("1 " + named[1])[0].unit if quantities("1 " + named[1]) else ""
@@ -361,7 +384,11 @@ def _stock_at_start(all_sentences: list[Sentence], unit: str) -> Quantity | None
     for s in all_sentences:
         lower = s.text.lower()
         mark = next(
-            (m for m in _START_SENTENCE.finditer(lower) if not _REFERENCE.search(lower, 0, m.start())),
+            (
+                m
+                for m in _START_SENTENCE.finditer(lower)
+                if not _REFERENCE.search(lower, 0, m.start())
+            ),
             None,
         )
         if not mark:
@@ -402,7 +429,9 @@ def check_tables(paragraphs: list[Paragraph]) -> list[Issue]:
     return issues
 
 
-def _table_total(grid: dict[tuple[int, int], Paragraph], rows: list[int], total: int) -> list[Issue]:
+def _table_total(
+    grid: dict[tuple[int, int], Paragraph], rows: list[int], total: int
+) -> list[Issue]:
     issues = []
     for (r, c), cell in sorted(grid.items()):
         if r != total or c == 0 or not (m := _PLAIN.fullmatch(cell.text)):
