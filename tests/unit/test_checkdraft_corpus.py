@@ -46,7 +46,10 @@ def test_corpus_is_large_and_mostly_quiet() -> None:
     assert sum(1 for c in cases if not c["expect"]) > len(cases) / 2
 
 
-@pytest.mark.parametrize(("name", "precision_min", "recall_min"), [("corpus.yaml", 0.95, 0.90)])
+@pytest.mark.parametrize(
+    ("name", "precision_min", "recall_min"),
+    [("corpus.yaml", 0.95, 0.90), ("held-out.yaml", 0.95, 0.90)],
+)
 def test_precision_and_recall(name: str, precision_min: float, recall_min: float) -> None:
     precision, recall, wrong = score(_cases(name))
     assert precision >= precision_min and recall >= recall_min, (precision, recall, wrong)

@@ -57,10 +57,11 @@ QUALIFIER_RE = re.compile(
 _TIME_LABEL_RE = re.compile(r"(?:^|[^\w])(?:năm|tháng|ngày|quý|mùa|niên khóa)\s*$")
 _LABELS = (
     r"khóa|khoá|lần thứ|lần|phụ lục|mục|điều|khoản|điểm|chương|phần|"
-    r"tiết|trang|biểu|bảng|mẫu|(?<!tổng )(?<!trong )(?<!với )số|nghị quyết|nghị định|quyết định|quy định|quy chế|chỉ thị|"
+    r"tiết|trang|biểu|bảng|mẫu|(?<!tổng )(?<!trong )(?<!với )số|nghị quyết|nghị định|"
+    r"quyết định|quy định|quy chế|chỉ thị|"
     r"kết luận|hướng dẫn|thông báo|thông tư|công văn|tờ trình|kế hoạch số|chương trình số|"
     r"giai đoạn|chỉ tiêu số|nhiệm kỳ|trung ương|covid|iso|quốc lộ|tỉnh lộ|đường|phường|"
-    r"tổ|khu phố|thôn|bản|xóm|cụm|lô|phòng|cấp độ|mức độ|hạng|loại|tầng|top|đề án|dự án số"
+    r"tổ|khu phố|thôn|bản|xóm|cụm|lô|phòng|cấp độ|mức độ|hạng|tầng|top|đề án|dự án số"
 )
 _LABEL_RE = re.compile(rf"(?:^|[^\w])(?:{_LABELS})\s*(?:số\s*)?(?:\d[\w./-]*\s*(?:,|và|;)\s*)*$")
 _ACRONYM_RE = re.compile(r"(?:^|\s)[A-ZĐ]{2,}[A-ZĐ0-9]*\s*$")
@@ -179,9 +180,7 @@ def _is_name(sentence: str, m: re.Match[str], before: str) -> bool:
         return True  # a section or list number at the start of a paragraph
     if before.endswith("(") and after.startswith(")") and not _NUMBER_WORDS.search(before):
         return True  # "(3)" enumerates; "ba (03)" repeats a number in words
-    if before.endswith("[") and after.startswith("]"):
-        return True  # a footnote mark [3]
-    return False
+    return before.endswith("[") and after.startswith("]")  # a footnote mark [3]
 
 
 def _figure(m: re.Match[str]) -> Quantity:
@@ -261,10 +260,13 @@ def noun_class(noun: str) -> str | None:
     return " ".join(noun.split()[:2])
 
 
+_MONEY = re.compile(r"(?:tỷ |triệu |nghìn )?(?:đồng|vnđ|vnd)\b(?!\s+(?:chí|bào|đội|hương|tâm))")
+
+
 def _unit(q: Quantity) -> str:
     if q.kind in ("percent", "range") and q.text.rstrip().endswith("%"):
         return "%"
-    if q.unit == "đồng" or q.noun.lower().startswith(("đồng", "tỷ đồng", "triệu đồng")):
+    if q.unit == "đồng" or _MONEY.match(q.noun.lower()):
         return "rate" if "/" in q.noun else "đồng"
     return noun_class(q.noun) or ""
 
