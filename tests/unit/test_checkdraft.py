@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from tonghop.checkdraft import (
     Paragraph,
     check_draft,
     check_paragraphs,
+    quantities,
     read_draft,
+    summary,
     workspace_lookup,
 )
 from tonghop.cli import app
@@ -182,6 +185,117 @@ def test_workspace_is_read_only_and_must_hold_the_period(tmp_path: Path) -> None
     assert (issue["stated"], issue["computed"]) == (14130, 14103)
     assert CliRunner().invoke(app, [*args, "--period", "2024"]).exit_code == 2
     assert CliRunner().invoke(app, ["check-draft", str(draft), "--period", "2024"]).exit_code == 2
+
+
+def test_reader_gives_each_figure_its_value_noun_and_qualifier() -> None:
+    text = (
+        "Doanh thu ước đạt 122.235,8 tỷ đồng; gần 16 nghìn người lao động, thu nhập gần 9,5 "
+        "triệu đồng/người/tháng; hơn 1.268 đề tài; 62/121 đơn vị; 15 - 20% đảng viên; thứ 05/63."
+    )
+    read = [(q.kind, q.value, q.qualifier, q.unit) for q in quantities(text)]
+    assert read == [
+        ("amount", Decimal("122235.8e9"), "ước đạt", "đồng"),
+        ("amount", Decimal("16000"), "gần", "người lao"),
+        ("amount", Decimal("9.5e6"), "gần", "rate"),
+        ("count", Decimal("1268"), "hơn", "đề tài"),
+        ("fraction", Decimal("62"), "", "đơn vị"),
+        ("range", Decimal("15"), "", "%"),
+        ("rank", Decimal("5"), "", ""),
+    ]
+    [count] = [q for q in quantities("Có 121 TCCSĐ, 14.103 đảng viên.") if q.unit == "member"]
+    assert count.value == 14103 and count.bounds() == (14103, 14103)
+    [approx] = quantities("gần 16 nghìn người")
+    assert approx.bounds() == (Decimal("13900"), Decimal("16660"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thực hiện Nghị quyết 21-NQ/TW ngày 16/6/2022 của Trung ương khóa XIII",
+        "Báo cáo Số 191-BC/ĐUK, nhiệm kỳ 2020 - 2025, giai đoạn 2021-2025",
+        "Căn cứ Quyết định 1857, 1858-QĐ/TU của Ban Thường vụ",
+        "Phòng, chống dịch Covid-19 trong năm 2021",
+        "4.4. Công tác tổ chức, cán bộ",
+        "Điều 35 Điều lệ Đảng; Phụ lục 1; Biểu đồ 2; mức độ 3, 4; BCĐ 35; ISO 9001:2015",
+        "(1) Tăng cường công tác giáo dục chính trị",
+        "đảng viên[13] đã được kết nạp",
+    ],
+)
+def test_names_are_not_figures(text: str) -> None:
+    assert quantities(text) == []
+
+
+def test_findings_say_what_should_be_in_vietnamese() -> None:
+    [issue] = _check(
+        "Các cấp ủy đã xử lý kỷ luật 121 đảng viên, trong đó khiển trách 80 đảng viên, cảnh cáo "
+        "30 đảng viên, khai trừ 08 đảng viên."
+    )
+    assert (issue.kind, issue.stated, issue.computed) == ("breakdown_incomplete", 121, 118)
+    assert issue.message == (
+        "Tổng các hình thức kỷ luật (118) nhỏ hơn tổng số 121 đảng viên: 03 đảng viên chưa rõ "
+        "hình thức kỷ luật (chưa nêu: cách chức)"
+    )
+    [issue] = _check(
+        "Huy động hơn 5,2 tỷ đồng ủng hộ phòng, chống dịch Covid-19 (khối Cơ quan 1,9 tỷ đồng, "
+        "khối Doanh nghiệp 2,6 tỷ đồng)."
+    )
+    assert (issue.kind, issue.stated, issue.computed) == ("sum", 5.2e9, 4.5e9)
+    assert issue.message.startswith("Các phần cộng lại 1,9 tỷ + 2,6 tỷ = 4,5 tỷ đồng, nhỏ hơn")
+    assert "hơn 5,2 tỷ đồng (thiếu 0,7 tỷ đồng)" in issue.message
+
+
+def test_difference_against_stocks_stated_in_another_section(tmp_path: Path) -> None:
+    draft = tmp_path / "bao-cao.md"
+    draft.write_text(
+        "# I. BỐI CẢNH\n\nSau Đại hội, Đảng bộ có 177 TCCSĐ với 15.484 đảng viên.\n\n"
+        "# II. KẾT QUẢ\n\n## 4.4. Công tác tổ chức\n\n"
+        "Đến nay, Đảng bộ có 121 TCCSĐ, giảm 65 tổ chức so với khi mới thành lập.\n",
+        encoding="utf-8",
+    )
+    [issue] = check_draft(draft)
+    assert (issue.kind, issue.stated, issue.computed) == ("difference", 65, 56)
+    assert (issue.line, issue.where) == (9, "dòng 9")
+    assert "là giảm 56, không phải giảm 65" in issue.message
+    assert "- dòng 9 [chênh lệch]" in summary([issue], draft, with_data=False)
+
+
+FOOTNOTED_MD = (
+    "Đến nay, Đảng bộ có 121 TCCSĐ[^1], trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở.\n\n"
+    "[^1]: Trong đó: 87 TCCSĐ trong cơ quan, đơn vị sự nghiệp; 20 TCCSĐ trong doanh nghiệp có "
+    "vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà nước; 04 TCCSĐ trong khu công nghiệp.\n"
+)
+
+
+def test_a_footnote_breaks_down_the_figure_its_mark_follows(tmp_path: Path) -> None:
+    md = tmp_path / "bao-cao.md"
+    md.write_text(FOOTNOTED_MD, encoding="utf-8")
+    html = tmp_path / "bao-cao.html"
+    html.write_text(
+        "<html><body><p>Đến nay, Đảng bộ có 121 TCCSĐ<sup><a href='#cc1'>1</a></sup>, trong đó: "
+        "93 đảng bộ cơ sở, 28 chi bộ cơ sở.</p><ol><li id='cc1'>Trong đó: 87 TCCSĐ trong cơ quan;"
+        " 20 TCCSĐ trong doanh nghiệp có vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà "
+        "nước; 04 TCCSĐ trong khu công nghiệp.</li></ol></body></html>",
+        encoding="utf-8",
+    )
+    for path in (md, html):
+        [issue] = check_draft(path)
+        assert (issue.kind, issue.stated, issue.computed) == ("sum", 121, 122), path
+        assert issue.where == "chú thích 1", path
+        assert issue.excerpt.startswith("Trong đó: 87 TCCSĐ"), path
+
+
+def test_a_table_column_against_its_total_row(tmp_path: Path) -> None:
+    draft = tmp_path / "bang.md"
+    draft.write_text(
+        "| Khối | TCCSĐ | Đảng viên |\n|---|---:|---:|\n| Cơ quan | 87 | 9.916 |\n"
+        "| Doanh nghiệp | 34 | 4.187 |\n| **Toàn Đảng bộ** | **121** | **14.130** |\n",
+        encoding="utf-8",
+    )
+    [issue] = check_draft(draft)
+    assert (issue.kind, issue.stated, issue.computed, issue.line) == ("sum", 14130, 14103, 5)
+    assert (
+        issue.message == "Cột «Đảng viên»: các dòng cộng lại 14.103, dòng «Toàn Đảng bộ» ghi 14.130"
+    )
 
 
 @pytest.mark.slow

@@ -166,7 +166,10 @@ def _html_blocks(raw: str, path: Path) -> list[_Block]:
         raise DraftError(f"Không đọc được tệp HTML '{path}': {exc}") from exc
     for el in root.iter("script", "style", "head"):
         el.drop_tree()
-    targets = {a.get("href", "")[1:] for a in root.iter("a") if a.get("href", "").startswith("#")}
+    links = [a.get("href", "")[1:] for a in root.iter("a") if a.get("href", "").startswith("#")]
+    ids = {el.get("id") for el in root.iter() if el.get("id")}
+    order = list(dict.fromkeys(x for x in links if x in ids))  # notes, numbered as marked
+    targets = set(order)
     blocks: list[_Block] = []
     for el in root.iter(*_HTML_BLOCKS):
         if any(child.tag in _HTML_BLOCKS for child in el.iterdescendants()):
@@ -175,7 +178,9 @@ def _html_blocks(raw: str, path: Path) -> list[_Block]:
             (a.get("id") for a in (el, *el.iterancestors()) if a.get("id") in targets), None
         )
         text, refs = _html_text(el, targets)
-        blocks.append(_Block(text, el.sourceline, note, refs, _html_cell(el)))
+        label = str(order.index(note) + 1) if note else None
+        refs = tuple((str(order.index(t) + 1), offset) for t, offset in refs)
+        blocks.append(_Block(text, el.sourceline, label, refs, _html_cell(el)))
     return blocks
 
 

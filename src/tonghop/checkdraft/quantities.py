@@ -57,7 +57,8 @@ QUALIFIER_RE = re.compile(
 _TIME_LABEL_RE = re.compile(r"(?:^|[^\w])(?:năm|tháng|ngày|quý|mùa|niên khóa)\s*$")
 _LABELS = (
     r"khóa|khoá|lần thứ|lần|phụ lục|mục|điều|khoản|điểm|chương|phần|"
-    r"tiết|trang|biểu|bảng|mẫu|(?<!tổng )(?<!trong )(?<!với )số|nghị quyết|nghị định|"
+    r"tiết|trang|biểu đồ|biểu|bảng|hình|sơ đồ|mẫu|(?<!tổng )(?<!trong )(?<!với )số|"
+    r"nghị quyết|nghị định|"
     r"quyết định|quy định|quy chế|chỉ thị|"
     r"kết luận|hướng dẫn|thông báo|thông tư|công văn|tờ trình|kế hoạch số|chương trình số|"
     r"giai đoạn|chỉ tiêu số|nhiệm kỳ|trung ương|covid|iso|quốc lộ|tỉnh lộ|đường|phường|"

@@ -71,6 +71,11 @@ def _named(q: Quantity, value: Decimal | None = None) -> str:
     return f"{number} {noun}".strip()
 
 
+def _stated(q: Quantity) -> str:
+    """A figure as the draft qualifies it: "hơn 5,2 tỷ đồng"."""
+    return f"{q.qualifier} {_named(q)}" if q.qualifier else _named(q)
+
+
 # ---------------------------------------------------------------- totals and parts
 
 
@@ -147,8 +152,9 @@ def _whole_and_parts(
             s,
             whole.value,
             total,
-            f"Các phần cộng lại ({listed} = {show_like(whole, total)}) lớn hơn tổng "
-            f"{_named(whole)}: cần xem lại tổng hoặc các phần",
+            f"Các phần cộng lại {listed} = {_named(whole, total)}, lớn hơn tổng "
+            f"{_stated(whole)} (thừa {_named(whole, total - whole.value)}): tổng hoặc một phần "
+            "ghi sai",
             [p.value for p in parts],
         )
     if whole_low is None or high is None or high >= whole_low:
@@ -160,8 +166,8 @@ def _whole_and_parts(
             s,
             whole.value,
             total,
-            f"Các phần cộng lại ({listed} = {show_like(whole, total)}) nhỏ hơn tổng "
-            f"{_named(whole)}: thiếu {show_like(whole, gap)}",
+            f"Các phần cộng lại {listed} = {_named(whole, total)}, nhỏ hơn tổng "
+            f"{_stated(whole)} (thiếu {_named(whole, gap)}): tổng hoặc một phần ghi sai",
             [p.value for p in parts],
         )
     if known:
