@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -298,9 +300,9 @@ def test_a_table_column_against_its_total_row(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.slow
-def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo"
     run = subprocess.run(
         [sys.executable, "-m", "tonghop.cli", "demo", "--out", str(out)],
         capture_output=True,
@@ -308,12 +310,60 @@ def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    lookup = workspace_lookup(out / "workspace", PERIOD)
-    for name in ("bao-cao.md", "bao-cao.docx"):
-        assert check_draft(out / name) == [], name
-        assert check_draft(out / name, lookup) == [], name
+    return out
+
+
+@pytest.mark.slow
+def test_tonghops_own_draft_reports_nothing(demo: Path) -> None:
+    lookup = workspace_lookup(demo / "workspace", PERIOD)
+    for name in ("bao-cao.md", "bao-cao.html", "bao-cao.docx"):
+        assert check_draft(demo / name) == [], name
+        assert check_draft(demo / name, lookup) == [], name
     # the same run wrote the traceability page and delivered the draft to the outbox
-    assert 'id="nguon-cutoff.members_total"' in (out / "truy-vet.html").read_text(encoding="utf-8")
-    [outbox] = (out / "outbox").iterdir()
+    html = (demo / "truy-vet.html").read_text(encoding="utf-8")
+    assert 'id="nguon-cutoff.members_total"' in html
+    [outbox] = (demo / "outbox").iterdir()
     assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
     assert lookup("cutoff.members_total") == 14103
+
+
+# Figures no check can prove wrong: the scope note, the targets' wording and yearly rates
+# (Phụ lục 1), averages per year, targets met, and figures qualified as approximate.
+_UNPROVABLE = re.compile(r"Ghi chú phạm vi|chỉ tiêu|bình quân")
+
+
+@pytest.mark.slow
+def test_any_figure_changed_by_hand_in_the_docx_is_caught(demo: Path, tmp_path: Path) -> None:
+    from lxml import etree
+
+    lookup = workspace_lookup(demo / "workspace", PERIOD)
+    with zipfile.ZipFile(demo / "bao-cao.docx") as z:
+        contents = [(item, z.read(item.filename)) for item in z.infolist()]
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    changed, missed = 0, []
+    for part in ("word/document.xml", "word/footnotes.xml"):
+        root = etree.fromstring(next(data for i, data in contents if i.filename == part))
+        for p in root.iter(f"{w}p"):
+            table = next(p.iterancestors(f"{w}tbl"), None)
+            if _UNPROVABLE.search("".join((table if table is not None else p).itertext())):
+                continue
+            for t in p.iter(f"{w}t"):
+                original = t.text or ""
+                for q in quantities(original):
+                    if q.kind not in ("count", "amount", "fraction") or q.qualifier:
+                        continue
+                    if q.unit in ("rate", "time", "%"):
+                        continue
+                    at = q.start + len(q.text.split("/")[0].rstrip()) - 1  # its last digit
+                    digit = str((int(original[at]) + 1) % 10)
+                    t.text = original[:at] + digit + original[at + 1 :]
+                    path = tmp_path / "sua-tay.docx"
+                    with zipfile.ZipFile(path, "w") as out:
+                        for item, data in contents:
+                            edited = item.filename == part
+                            out.writestr(item, etree.tostring(root) if edited else data)
+                    changed += 1
+                    if not check_draft(path, lookup):
+                        missed.append(f"{original!r} -> {t.text!r}")
+                    t.text = original
+    assert changed >= 60 and missed == [], (changed, missed)
