@@ -126,12 +126,19 @@ def _whole_and_parts(
         return None
     units = _carried_units(tail)
     candidates = [q for q in head if q.countable]
-    whole = next((q for q in reversed(candidates) if q.unit and q.unit in units), None)
+    whole = next(
+        (
+            q
+            for q in reversed(candidates)
+            if q.unit and any(_within(u, q.unit, labelled) for u in units)
+        ),
+        None,
+    )
     if whole is None and labelled and candidates and not any(units):
         whole = candidates[-1]  # "(năm 2021: 700; năm 2022: 800)": parts of the total's noun
     if whole is None or whole.value is None:
         return None
-    units = [u or whole.unit for u in units]
+    units = [whole.unit if not u or _within(u, whole.unit, labelled) else u for u in units]
     parts = _run_of(tail, units, whole.unit, lower, at)
     if not parts or any(p.value is None for p in parts):
         return None  # an unknown part ([…]) leaves the sum unknown
@@ -184,6 +191,12 @@ def _whole_and_parts(
             [p.value for p in parts],
         )
     return None
+
+
+def _within(part: str, whole: str, labelled: bool) -> bool:
+    """A part counts what its total counts, or, in a labelled split, names it shorter ("(năm
+    2021: 900 lượt; …)" of "2.450 lượt cán bộ")."""
+    return part == whole or (labelled and bool(part) and whole.startswith(part + " "))
 
 
 def _carried_units(parts: list[Quantity]) -> list[str]:
