@@ -237,15 +237,14 @@ def _docx_blocks(path: Path) -> list[_Block]:
     tables = 0
     for child in doc.element.body.iterchildren():
         if child.tag == qn("w:p"):
-            blocks.append(_Block(*_run_text(child, qn)))
+            text, refs = _run_text(child, qn)
+            blocks.append(_Block(text, refs=refs))
         elif child.tag == qn("w:tbl"):
             tables += 1
             for r, tr in enumerate(child.iterchildren(qn("w:tr"))):
                 for c, tc in enumerate(tr.iterchildren(qn("w:tc"))):
-                    texts = [_run_text(p, qn) for p in tc.iter(qn("w:p"))]
-                    refs = tuple(ref for t in texts for ref in t[3])
-                    text = " ".join(t[0] for t in texts)
-                    blocks.append(_Block(text, None, None, refs, (tables, r, c)))
+                    text = " ".join(_run_text(p, qn)[0] for p in tc.iter(qn("w:p")))
+                    blocks.append(_Block(text, cell=(tables, r, c)))
     for rel in doc.part.rels.values():
         if rel.reltype == RT.FOOTNOTES:
             root = etree.fromstring(rel.target_part.blob)
@@ -257,7 +256,8 @@ def _docx_blocks(path: Path) -> list[_Block]:
     return blocks
 
 
-def _run_text(p: Any, qn: Callable[[str], str]) -> tuple[str, None, None, tuple]:
+def _run_text(p: Any, qn: Callable[[str], str]) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """A Word paragraph's text, without raised marks, and where its footnote references are."""
     parts: list[str] = []
     refs: list[tuple[str, int]] = []
     superscript = qn("w:vertAlign")
@@ -272,7 +272,7 @@ def _run_text(p: Any, qn: Callable[[str], str]) -> tuple[str, None, None, tuple]
             parts.append(el.text or "")
         else:
             parts.append(" ")
-    return "".join(parts), None, None, tuple(refs)
+    return "".join(parts), tuple(refs)
 
 
 def sentences(text: str) -> list[str]:

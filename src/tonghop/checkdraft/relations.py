@@ -28,7 +28,6 @@ _UNIT_NAMES = {
     "member": "đảng viên",
     "branch": "chi bộ",
     "org": "tổ chức đảng",
-    "đồng": "",
 }
 _MARKER = re.compile(
     r"\b(?:trong đó|bao gồm|gồm có|gồm|cụ thể là|cụ thể|chia ra|(?:bằng|với) (?:các )?hình thức)"
@@ -63,11 +62,13 @@ def _issue(
 def _named(q: Quantity, value: Decimal | None = None) -> str:
     """ "121 TCCSĐ", "5,3 tỷ đồng": a value with the figure's own noun."""
     number = show_like(q, q.value if value is None else value)
-    noun = _UNIT_NAMES.get(q.unit, q.noun.split(" (")[0]) if q.unit != "đồng" else "đồng"
-    if q.unit in ("tccsd", "member", "branch", "org") and q.noun:
-        noun = " ".join(q.noun.split()[:4]) if len(q.noun.split()) <= 4 else _UNIT_NAMES[q.unit]
-    if q.unit == "đồng" and q.scale:
+    words = q.noun.split(" (")[0].split()
+    if q.unit == "đồng":
         noun = "đồng"
+    elif q.unit in _UNIT_NAMES and not 0 < len(words) <= 4:
+        noun = _UNIT_NAMES[q.unit]
+    else:
+        noun = " ".join(words)
     return f"{number} {noun}".strip()
 
 
@@ -378,10 +379,14 @@ def _stock_now(
     earlier: list[Quantity], change: Quantity, before: list[Sentence], lower: str
 ) -> Quantity | None:
     """The stock a change is stated of: the figure before it, or the noun's latest stock."""
-    generic = ("", "org", "tổ chức", "đơn vị")
-    for q in reversed(earlier):
-        if q.countable and q.kind == "count" and change.unit in (q.unit, *generic):
-            return q
+    stocks = [q for q in reversed(earlier) if q.countable and q.kind == "count"]
+    same = [q for q in stocks if q.unit == change.unit]
+    if change.unit == "org":  # "121 TCCSĐ, giảm 56 tổ chức"
+        same = same or [q for q in stocks if q.unit in ("tccsd", "branch")]
+    elif change.unit in ("", "đơn vị"):
+        same = same or stocks
+    if same:
+        return same[0]
     named = re.search(
         r"(?:tổng số|số)\s+(\S+(?:\s\S+)?)\s+(?:tăng|giảm)\s*$", lower[: change.start]
     )
