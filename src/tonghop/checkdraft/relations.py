@@ -107,6 +107,13 @@ def check_sums(s: Sentence) -> list[Issue]:
     return issues
 
 
+# Words that describe members by a trait rather than split them: such subsets may overlap.
+_ATTRIBUTE = re.compile(
+    r"\bnữ\b|tuổi|dân tộc|tôn giáo|trình độ|\btrẻ\b"
+    r"|là (?:đoàn viên|hội viên|công nhân|người|sinh viên|học sinh|cựu|nông dân|trí thức)"
+)
+
+
 def _labelled(inside: str) -> bool:
     """ "năm 2021: 700; năm 2022: 800", "khối Cơ quan 2,1 tỷ, khối Doanh nghiệp 3,1 tỷ": every
     item names its part before its number, as a full split does."""
@@ -148,6 +155,8 @@ def _whole_and_parts(
     if known:
         breakdown, found = known
         complete = len(found) == len(breakdown.categories)
+    elif any(_ATTRIBUTE.search(label) for label in labels) and not labelled:
+        return None  # "450 đảng viên là nữ, 520 đảng viên dưới 30 tuổi": subsets that overlap
     else:
         complete = labelled and len(parts) >= 2
     total = sum((p.value for p in parts if p.value is not None), Decimal(0))
