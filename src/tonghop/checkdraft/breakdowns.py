@@ -1,9 +1,10 @@
 """The breakdowns known to be exhaustive: when one is listed, its parts make the whole.
 
-A total of TCCSĐ splits into the bloc's forms (đảng bộ cơ sở, chi bộ cơ sở) and sectors (the
-catalog's `agency`, `soe`, `private`, `industrial_zone`); disciplined members into the four
-forms of discipline of a member (Điều lệ Đảng, Điều 35), disciplined organisations into three;
-rated members or organisations into the four rating levels. A list of other parts ("trong đó 8
+A total of TCCSĐ splits into the catalog's forms (đảng bộ cơ sở, chi bộ cơ sở) and sectors
+(`agency`, `soe`, `private`, `industrial_zone`); disciplined members into the four forms of
+discipline the catalog counts (`discipline_*`: khiển trách, cảnh cáo, cách chức, khai trừ),
+disciplined organisations into three; rated members or organisations into the catalog's four
+rating levels (`members_rated_*`). A list of other parts ("trong đó 8
 đề tài cấp tỉnh") is a selection, never known to be complete.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from tonghop.catalog import FORM_LABELS, FORMS, SECTOR_LABELS, SECTORS, load_catalog
 
 
 @dataclass(frozen=True)
@@ -29,56 +33,57 @@ def _b(name: str, classes: set[str], categories: list[tuple[str, str]]) -> Break
     return Breakdown(name, frozenset(classes), tuple((k, re.compile(p)) for k, p in categories))
 
 
-BREAKDOWNS: tuple[Breakdown, ...] = (
-    _b(
-        "hình thức kỷ luật",
-        {"member"},
-        [
-            ("khiển trách", r"khiển trách"),
-            ("cảnh cáo", r"cảnh cáo"),
-            ("cách chức", r"cách chức"),
-            ("khai trừ", r"khai trừ"),
-        ],
-    ),
-    _b(
-        "hình thức kỷ luật",
-        {"org", "tccsd", "branch"},
-        [("khiển trách", r"khiển trách"), ("cảnh cáo", r"cảnh cáo"), ("giải tán", r"giải tán")],
-    ),
-    _b(
-        "mức xếp loại",
-        {"member", "org", "tccsd", "branch"},
-        [
-            ("hoàn thành xuất sắc nhiệm vụ", r"xuất sắc"),
-            ("hoàn thành tốt nhiệm vụ", r"hoàn thành tốt"),
-            ("hoàn thành nhiệm vụ", r"(?<!không )hoàn thành nhiệm vụ"),
-            ("không hoàn thành nhiệm vụ", r"không hoàn thành"),
-        ],
-    ),
-    _b(
-        "khối",
-        {"tccsd", "member", "branch"},
-        [
-            ("cơ quan, đơn vị sự nghiệp, đoàn thể", r"cơ quan|sự nghiệp|đoàn thể|hội cấp"),
-            ("doanh nghiệp có vốn nhà nước", r"(?:doanh nghiệp|dn)(?: có vốn)? nhà nước|dnnn"),
-            ("doanh nghiệp ngoài nhà nước", r"ngoài nhà nước|tư nhân|ngoài quốc doanh|fdi"),
-            ("khu công nghiệp", r"\bkcn\b|khu công nghiệp|khu kinh tế"),
-        ],
-    ),
-    _b(
-        "loại hình",
-        {"tccsd"},
-        [("đảng bộ cơ sở", r"^đảng bộ(?! bộ phận)"), ("chi bộ cơ sở", r"^chi bộ cơ sở")],
-    ),
-)
+# How a report names each category of the catalog's splits, shortened as writers do.
+_SECTOR_WORDS = {
+    "agency": r"cơ quan|sự nghiệp|đoàn thể|hội cấp",
+    "soe": r"(?:doanh nghiệp|dn)(?: có vốn)? nhà nước|dnnn",
+    "private": r"ngoài nhà nước|tư nhân|ngoài quốc doanh|fdi",
+    "industrial_zone": r"\bkcn\b|khu công nghiệp|khu kinh tế",
+}
+_FORM_WORDS = {"dang_bo": r"^đảng bộ(?! bộ phận)", "chi_bo": r"^chi bộ cơ sở"}
+_RATING_WORDS = {
+    "members_rated_excellent": r"xuất sắc",
+    "members_rated_good": r"hoàn thành tốt",
+    "members_rated_complete": r"(?<!không )hoàn thành nhiệm vụ",
+    "members_rated_incomplete": r"không hoàn thành",
+}
+# Điều lệ Đảng, Điều 35: an organisation is reprimanded, warned or dissolved (the catalog
+# counts disciplined organisations, not their forms).
+_ORG_DISCIPLINE = ["khiển trách", "cảnh cáo", "giải tán"]
+
+
+@cache
+def breakdowns() -> tuple[Breakdown, ...]:
+    """The exhaustive breakdowns, their categories named as the catalog names them."""
+    catalog = load_catalog()
+    forms = [
+        i.label.lower().removeprefix("kỷ luật ").strip()
+        for i in catalog.indicators
+        if i.code.startswith("discipline_")
+    ]
+    ratings = [
+        (catalog[code].label.lower().removeprefix("đảng viên ").strip(), words)
+        for code, words in _RATING_WORDS.items()
+    ]
+    return (
+        _b("hình thức kỷ luật", {"member"}, [(f, re.escape(f)) for f in forms]),
+        _b("hình thức kỷ luật", {"org", "tccsd", "branch"}, [(f, f) for f in _ORG_DISCIPLINE]),
+        _b("mức xếp loại", {"member", "org", "tccsd", "branch"}, ratings),
+        _b(
+            "khối",
+            {"tccsd", "member", "branch"},
+            [(SECTOR_LABELS[s], _SECTOR_WORDS[s]) for s in SECTORS],
+        ),
+        _b("loại hình", {"tccsd"}, [(FORM_LABELS[f], _FORM_WORDS[f]) for f in FORMS]),
+    )
 
 
 def known_breakdown(whole_class: str, labels: list[str]) -> tuple[Breakdown, list[str]] | None:
     """The exhaustive breakdown whose categories the parts' words name, one each, if any."""
-    for breakdown in BREAKDOWNS:
+    for breakdown in breakdowns():
         if whole_class not in breakdown.classes:
             continue
         found = [breakdown.category(words) for words in labels]
-        if all(found) and len(set(found)) == len(found) and (len(found) >= 2 or found):
+        if found and all(found) and len(set(found)) == len(found):
             return breakdown, [f for f in found if f]
     return None

@@ -129,6 +129,7 @@ def _labelled(inside: str) -> bool:
 def _whole_and_parts(
     s: Sentence, head: list[Quantity], tail: list[Quantity], lower: str, at: int, labelled: bool
 ) -> Issue | None:
+    """The total among `head` and its parts among `tail` (from `at`), and what is wrong."""
     tail = [q for q in tail if q.countable or q.kind == "placeholder"]
     if not tail:
         return None
