@@ -225,7 +225,7 @@ app.add_typer(review_app, name="review")
 
 @app.command("check-draft")
 def check_draft(
-    file: Path = typer.Argument(..., help="Dự thảo đã chỉnh sửa (.docx, .md, .txt)"),
+    file: Path = typer.Argument(..., help="Dự thảo đã chỉnh sửa (.docx, .md, .txt, .html)"),
     workspace: Path | None = typer.Option(None, help="Thư mục làm việc để đối chiếu số liệu"),
     period: str | None = typer.Option(None, help="Kỳ của số liệu (kiểm tra khớp với workspace)"),
     json_out: Path | None = typer.Option(None, "--json", help="Ghi kết quả ra tệp JSON"),

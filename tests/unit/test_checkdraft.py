@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from tonghop.checkdraft import (
     Paragraph,
     check_draft,
     check_paragraphs,
+    quantities,
     read_draft,
+    summary,
     workspace_lookup,
 )
 from tonghop.cli import app
@@ -184,9 +189,120 @@ def test_workspace_is_read_only_and_must_hold_the_period(tmp_path: Path) -> None
     assert CliRunner().invoke(app, ["check-draft", str(draft), "--period", "2024"]).exit_code == 2
 
 
-@pytest.mark.slow
-def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+def test_reader_gives_each_figure_its_value_noun_and_qualifier() -> None:
+    text = (
+        "Doanh thu ước đạt 122.235,8 tỷ đồng; gần 16 nghìn người lao động, thu nhập gần 9,5 "
+        "triệu đồng/người/tháng; hơn 1.268 đề tài; 62/121 đơn vị; 15 - 20% đảng viên; thứ 05/63."
+    )
+    read = [(q.kind, q.value, q.qualifier, q.unit) for q in quantities(text)]
+    assert read == [
+        ("amount", Decimal("122235.8e9"), "ước đạt", "đồng"),
+        ("amount", Decimal("16000"), "gần", "người lao"),
+        ("amount", Decimal("9.5e6"), "gần", "rate"),
+        ("count", Decimal("1268"), "hơn", "đề tài"),
+        ("fraction", Decimal("62"), "", "đơn vị"),
+        ("range", Decimal("15"), "", "%"),
+        ("rank", Decimal("5"), "", ""),
+    ]
+    [count] = [q for q in quantities("Có 121 TCCSĐ, 14.103 đảng viên.") if q.unit == "member"]
+    assert count.value == 14103 and count.bounds() == (14103, 14103)
+    [approx] = quantities("gần 16 nghìn người")
+    assert approx.bounds() == (Decimal("13900"), Decimal("16660"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thực hiện Nghị quyết 21-NQ/TW ngày 16/6/2022 của Trung ương khóa XIII",
+        "Báo cáo Số 191-BC/ĐUK, nhiệm kỳ 2020 - 2025, giai đoạn 2021-2025",
+        "Căn cứ Quyết định 1857, 1858-QĐ/TU của Ban Thường vụ",
+        "Phòng, chống dịch Covid-19 trong năm 2021",
+        "4.4. Công tác tổ chức, cán bộ",
+        "Điều 35 Điều lệ Đảng; Phụ lục 1; Biểu đồ 2; mức độ 3, 4; BCĐ 35; ISO 9001:2015",
+        "(1) Tăng cường công tác giáo dục chính trị",
+        "đảng viên[13] đã được kết nạp",
+    ],
+)
+def test_names_are_not_figures(text: str) -> None:
+    assert quantities(text) == []
+
+
+def test_findings_say_what_should_be_in_vietnamese() -> None:
+    [issue] = _check(
+        "Các cấp ủy đã xử lý kỷ luật 121 đảng viên, trong đó khiển trách 80 đảng viên, cảnh cáo "
+        "30 đảng viên, khai trừ 08 đảng viên."
+    )
+    assert (issue.kind, issue.stated, issue.computed) == ("breakdown_incomplete", 121, 118)
+    assert issue.message == (
+        "Tổng các hình thức kỷ luật (118) nhỏ hơn tổng số 121 đảng viên: 03 đảng viên chưa rõ "
+        "hình thức kỷ luật (chưa nêu: cách chức)"
+    )
+    [issue] = _check(
+        "Huy động hơn 5,2 tỷ đồng ủng hộ phòng, chống dịch Covid-19 (khối Cơ quan 1,9 tỷ đồng, "
+        "khối Doanh nghiệp 2,6 tỷ đồng)."
+    )
+    assert (issue.kind, issue.stated, issue.computed) == ("sum", 5.2e9, 4.5e9)
+    assert issue.message.startswith("Các phần cộng lại 1,9 tỷ + 2,6 tỷ = 4,5 tỷ đồng, nhỏ hơn")
+    assert "hơn 5,2 tỷ đồng (thiếu 0,7 tỷ đồng)" in issue.message
+
+
+def test_difference_against_stocks_stated_in_another_section(tmp_path: Path) -> None:
+    draft = tmp_path / "bao-cao.md"
+    draft.write_text(
+        "# I. BỐI CẢNH\n\nSau Đại hội, Đảng bộ có 177 TCCSĐ với 15.484 đảng viên.\n\n"
+        "# II. KẾT QUẢ\n\n## 4.4. Công tác tổ chức\n\n"
+        "Đến nay, Đảng bộ có 121 TCCSĐ, giảm 65 tổ chức so với khi mới thành lập.\n",
+        encoding="utf-8",
+    )
+    [issue] = check_draft(draft)
+    assert (issue.kind, issue.stated, issue.computed) == ("difference", 65, 56)
+    assert (issue.line, issue.where) == (9, "dòng 9")
+    assert "là giảm 56, không phải giảm 65" in issue.message
+    assert "- dòng 9 [chênh lệch]" in summary([issue], draft, with_data=False)
+
+
+FOOTNOTED_MD = (
+    "Đến nay, Đảng bộ có 121 TCCSĐ[^1], trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở.\n\n"
+    "[^1]: Trong đó: 87 TCCSĐ trong cơ quan, đơn vị sự nghiệp; 20 TCCSĐ trong doanh nghiệp có "
+    "vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà nước; 04 TCCSĐ trong khu công nghiệp.\n"
+)
+
+
+def test_a_footnote_breaks_down_the_figure_its_mark_follows(tmp_path: Path) -> None:
+    md = tmp_path / "bao-cao.md"
+    md.write_text(FOOTNOTED_MD, encoding="utf-8")
+    html = tmp_path / "bao-cao.html"
+    html.write_text(
+        "<html><body><p>Đến nay, Đảng bộ có 121 TCCSĐ<sup><a href='#cc1'>1</a></sup>, trong đó: "
+        "93 đảng bộ cơ sở, 28 chi bộ cơ sở.</p><ol><li id='cc1'>Trong đó: 87 TCCSĐ trong cơ quan;"
+        " 20 TCCSĐ trong doanh nghiệp có vốn nhà nước; 11 TCCSĐ trong doanh nghiệp ngoài nhà "
+        "nước; 04 TCCSĐ trong khu công nghiệp.</li></ol></body></html>",
+        encoding="utf-8",
+    )
+    for path in (md, html):
+        [issue] = check_draft(path)
+        assert (issue.kind, issue.stated, issue.computed) == ("sum", 121, 122), path
+        assert issue.where == "chú thích 1", path
+        assert issue.excerpt.startswith("Trong đó: 87 TCCSĐ"), path
+
+
+def test_a_table_column_against_its_total_row(tmp_path: Path) -> None:
+    draft = tmp_path / "bang.md"
+    draft.write_text(
+        "| Khối | TCCSĐ | Đảng viên |\n|---|---:|---:|\n| Cơ quan | 87 | 9.916 |\n"
+        "| Doanh nghiệp | 34 | 4.187 |\n| **Toàn Đảng bộ** | **121** | **14.130** |\n",
+        encoding="utf-8",
+    )
+    [issue] = check_draft(draft)
+    assert (issue.kind, issue.stated, issue.computed, issue.line) == ("sum", 14130, 14103, 5)
+    assert (
+        issue.message == "Cột «Đảng viên»: các dòng cộng lại 14.103, dòng «Toàn Đảng bộ» ghi 14.130"
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo"
     run = subprocess.run(
         [sys.executable, "-m", "tonghop.cli", "demo", "--out", str(out)],
         capture_output=True,
@@ -194,12 +310,60 @@ def test_tonghops_own_draft_reports_nothing(tmp_path: Path) -> None:
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    lookup = workspace_lookup(out / "workspace", PERIOD)
-    for name in ("bao-cao.md", "bao-cao.docx"):
-        assert check_draft(out / name) == [], name
-        assert check_draft(out / name, lookup) == [], name
+    return out
+
+
+@pytest.mark.slow
+def test_tonghops_own_draft_reports_nothing(demo: Path) -> None:
+    lookup = workspace_lookup(demo / "workspace", PERIOD)
+    for name in ("bao-cao.md", "bao-cao.html", "bao-cao.docx"):
+        assert check_draft(demo / name) == [], name
+        assert check_draft(demo / name, lookup) == [], name
     # the same run wrote the traceability page and delivered the draft to the outbox
-    assert 'id="nguon-cutoff.members_total"' in (out / "truy-vet.html").read_text(encoding="utf-8")
-    [outbox] = (out / "outbox").iterdir()
+    html = (demo / "truy-vet.html").read_text(encoding="utf-8")
+    assert 'id="nguon-cutoff.members_total"' in html
+    [outbox] = (demo / "outbox").iterdir()
     assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
     assert lookup("cutoff.members_total") == 14103
+
+
+# Figures no check can prove wrong: the scope note, the targets' wording and yearly rates
+# (Phụ lục 1), averages per year, targets met, and figures qualified as approximate.
+_UNPROVABLE = re.compile(r"Ghi chú phạm vi|chỉ tiêu|bình quân")
+
+
+@pytest.mark.slow
+def test_any_figure_changed_by_hand_in_the_docx_is_caught(demo: Path, tmp_path: Path) -> None:
+    from lxml import etree
+
+    lookup = workspace_lookup(demo / "workspace", PERIOD)
+    with zipfile.ZipFile(demo / "bao-cao.docx") as z:
+        contents = [(item, z.read(item.filename)) for item in z.infolist()]
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    changed, missed = 0, []
+    for part in ("word/document.xml", "word/footnotes.xml"):
+        root = etree.fromstring(next(data for i, data in contents if i.filename == part))
+        for p in root.iter(f"{w}p"):
+            table = next(p.iterancestors(f"{w}tbl"), None)
+            if _UNPROVABLE.search("".join((table if table is not None else p).itertext())):
+                continue
+            for t in p.iter(f"{w}t"):
+                original = t.text or ""
+                for q in quantities(original):
+                    if q.kind not in ("count", "amount", "fraction") or q.qualifier:
+                        continue
+                    if q.unit in ("rate", "time", "%"):
+                        continue
+                    at = q.start + len(q.text.split("/")[0].rstrip()) - 1  # its last digit
+                    digit = str((int(original[at]) + 1) % 10)
+                    t.text = original[:at] + digit + original[at + 1 :]
+                    path = tmp_path / "sua-tay.docx"
+                    with zipfile.ZipFile(path, "w") as out:
+                        for item, data in contents:
+                            edited = item.filename == part
+                            out.writestr(item, etree.tostring(root) if edited else data)
+                    changed += 1
+                    if not check_draft(path, lookup):
+                        missed.append(f"{original!r} -> {t.text!r}")
+                    t.text = original
+    assert changed >= 60 and missed == [], (changed, missed)
