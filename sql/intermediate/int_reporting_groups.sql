@@ -2,7 +2,7 @@
 -- bloc, the sector, the form. The registry's key is the unit, so a unit has one sector and one
 -- form: a group's figures are sums over the (sector, form) cells it holds
 with units as (
-    select * from stg_registry__units
+    select * from {{ ref('stg_registry__units') }}
 ),
 
 cells as (
