@@ -229,7 +229,7 @@ def report_context(con: duckdb.DuckDBPyConnection, period_range: PeriodRange) ->
             "indicators": stocks,
         }
 
-    # Counted in DuckDB: the units included (60,000 rows a period at national scale) only
+    # Counted in DuckDB: the units included (tens of thousands a period at national scale) only
     # need counting; the units missing or blocked are listed by name.
     last = period_range.last.code
     expected_at_cutoff, included_at_cutoff, expected_units, fully_included = con.execute(
