@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and value of a distribution indicator (org_rating__4): the
 -- units that gave that value
 with accepted_values as (

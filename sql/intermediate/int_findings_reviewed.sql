@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per finding of the latest validation, with its review state: the state of the latest
 -- review action on its key (open when there is none), and whether the run left it pending
 with findings_current as (

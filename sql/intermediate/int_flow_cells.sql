@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per calendar year of the range, sector, form and flow indicator: each unit's values
 -- summed over the year's periods in the range, then over the cell's units; the units that
 -- reported it and those whose sum is above 0 (a unit has one sector and one form)

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per calendar year of the range, sector, form and rate of flows (int_rates_of_flows):
 -- each unit's parts summed over the year's periods in the range, then over the cell's units,
 -- and how many units they are

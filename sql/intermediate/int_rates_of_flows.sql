@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per rate indicator whose numerator and denominator are all flows: those rates are
 -- recomputed over a span of periods (a year, the term) from the summed flows
 with catalog as (

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per sector and form of the registry and reporting group that holds their units: the
 -- bloc, the sector, the form. The registry's key is the unit, so a unit has one sector and one
 -- form: a group's figures are sums over the (sector, form) cells it holds

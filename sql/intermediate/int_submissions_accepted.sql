@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per unit and period of the run whose current submission passed every error rule, or
 -- whose error findings a steward accepted or corrected, and whose unit belongs to the bloc at
 -- the period's end; a submission with a rejected finding stays out whatever its severity

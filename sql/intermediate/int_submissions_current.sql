@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per unit and period: the latest submission, which supersedes the earlier ones
 with submissions as (
     select * from {{ ref('stg_tonghop__submissions') }}

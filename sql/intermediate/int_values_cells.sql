@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and indicator: the sum of the accepted values, the units that
 -- reported the indicator and the units whose value is 1. A unit has one current submission a
 -- period and it one value an indicator (int_values_accepted), so counting rows counts units;

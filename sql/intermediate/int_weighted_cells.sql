@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and weighted-mean indicator (income weighted by employees):
 -- the sums of value × weight and of the weights over the units that reported both, and how many
 -- they are; a reporting group divides the sums of its cells (rpt_period__indicators)

@@ -28,6 +28,10 @@ create table if not exists consolidation_findings (
 )
 """
 
+# What an incremental consolidation leaves as it stands: the views (their SQL is in the
+# fingerprint) and the models tagged `fingerprinted`, which read only what the fingerprint covers.
+UNCHANGED_WHEN_INCREMENTAL = "config.materialized:view tag:fingerprinted"
+
 # What a consolidation stopped half-way leaves in `consolidation_state.fingerprint`: no
 # fingerprint matches it, so the next consolidation builds everything again.
 UNFINISHED = "unfinished"
@@ -107,6 +111,14 @@ def database_file(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(path)
 
 
+def connection_config(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The configuration the connection's DuckDB instance was opened with that a second
+    connection to the file in this process must repeat (tonghop.db opens every one with
+    duckdb_engine's user agent)."""
+    (agent,) = con.execute("select current_setting('custom_user_agent')").fetchone()
+    return {"custom_user_agent": agent}
+
+
 def run_models(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
@@ -120,14 +132,13 @@ def run_models(
 
     Incremental where it can be (`incremental`, and the last consolidation finished with the
     same `consolidation_fingerprint`): the incremental models rebuild only the rows of the units
-    in int_units_changed, the others are rebuilt whole. Otherwise dbt runs with
+    in int_units_changed, the other tables are rebuilt whole, and what depends only on the
+    fingerprint's inputs is left (`UNCHANGED_WHEN_INCREMENTAL`). Otherwise dbt runs with
     `--full-refresh`. dbt opens its own connection to the file, in this process and with the
     same configuration (tonghop.db), so it shares this connection's DuckDB instance; this
     connection holds no transaction while dbt runs. A model that fails stops the run with
     DbtRunError and leaves the state marked unfinished, so the next consolidation is full.
     """
-    from tonghop.db import _config
-
     database = database_file(con)
     with transaction(con):
         write_catalog_table(con, catalog)
@@ -143,8 +154,9 @@ def run_models(
         database,
         database.parent / "dbt",
         project_dir=sql_dir,
-        connection_config=_config(),
+        connection_config=connection_config(con),
         full_refresh=full,
+        exclude=None if full else UNCHANGED_WHEN_INCREMENTAL,
         on_node=on_model,
     )
     with transaction(con):

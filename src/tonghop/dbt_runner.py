@@ -58,6 +58,7 @@ def run_dbt(
     connection_config: dict[str, str] | None = None,
     full_refresh: bool = False,
     select: str | None = None,
+    exclude: str | None = None,
     on_node: Callable[[NodeResult], None] | None = None,
 ) -> list[NodeResult]:
     """Run `dbt COMMAND` (`run`, `build`, `test`) on `database`; each node's result, in the order
@@ -90,6 +91,8 @@ def run_dbt(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
 
     def finished(event) -> None:  # noqa: ANN001
         if on_node is not None and event.info.name == "NodeFinished":

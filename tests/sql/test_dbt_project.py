@@ -9,7 +9,7 @@ import pytest
 from tonghop.catalog import load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.consolidate import run_models
-from tonghop.db import _config, connect, db_path
+from tonghop.db import connect, db_path
 from tonghop.dbt_runner import DbtRunError, project_models, run_dbt
 from tonghop.paths import SAMPLE_DIR, SQL_DIR
 from tonghop.periods import PeriodRange
@@ -44,9 +44,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dbt(workspace: Path, command: str, select: str | None = None):  # noqa: ANN202
-    return run_dbt(
-        command, db_path(workspace), workspace / "dbt", connection_config=_config(), select=select
-    )
+    return run_dbt(command, db_path(workspace), workspace / "dbt", select=select)
 
 
 def test_dbt_build_builds_every_model_and_passes_every_test_on_the_sample(workspace: Path) -> None:

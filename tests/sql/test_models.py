@@ -295,7 +295,11 @@ def test_run_models_is_idempotent(con) -> None:  # noqa: ANN001
     after = con.execute("select * from rpt_term__indicators order by all").fetchall()
     assert before == after
     assert [r.name for r in results if r.status != "success"] == []
-    assert sorted(r.name for r in results) == sorted(m.name for m in MODELS)
+    # nothing changed: an incremental run, which leaves the views and what reads only the
+    # registry and the periods
+    kept = {"rpt_term__units"}
+    rebuilt = {m.name for m in MODELS if m.materialized != "view"} - kept
+    assert {r.name for r in results} == rebuilt
 
 
 LAYERS = {"staging": 0, "intermediate": 1, "marts": 2}
