@@ -28,9 +28,10 @@ create table if not exists consolidation_findings (
 )
 """
 
-# What an incremental consolidation leaves as it stands: the views (their SQL is in the
-# fingerprint) and the models tagged `fingerprinted`, which read only what the fingerprint covers.
-UNCHANGED_WHEN_INCREMENTAL = "config.materialized:view tag:fingerprinted"
+# What an incremental consolidation leaves as the last one created it: the views, whose SQL is in
+# the fingerprint and which hold no rows. Every table is written again (the incremental ones for
+# the changed units only): the marts always hold what the models compute.
+UNCHANGED_WHEN_INCREMENTAL = "config.materialized:view"
 
 # What a consolidation stopped half-way leaves in `consolidation_state.fingerprint`: no
 # fingerprint matches it, so the next consolidation builds everything again.
@@ -132,8 +133,8 @@ def run_models(
 
     Incremental where it can be (`incremental`, and the last consolidation finished with the
     same `consolidation_fingerprint`): the incremental models rebuild only the rows of the units
-    in int_units_changed, the other tables are rebuilt whole, and what depends only on the
-    fingerprint's inputs is left (`UNCHANGED_WHEN_INCREMENTAL`). Otherwise dbt runs with
+    in int_units_changed, the other tables are rebuilt whole and the views are left as they
+    are (`UNCHANGED_WHEN_INCREMENTAL`). Otherwise dbt runs with
     `--full-refresh`. dbt opens its own connection to the file, in this process and with the
     same configuration (tonghop.db), so it shares this connection's DuckDB instance; this
     connection holds no transaction while dbt runs. A model that fails stops the run with
