@@ -38,7 +38,7 @@ class DbtRunError(RuntimeError):
 
 
 def _node_result(result) -> NodeResult:  # noqa: ANN001
-    """A dbt `RunResult` (or a `NodeFinished` event's `run_result`) as a NodeResult."""
+    """A dbt `RunResult` as a NodeResult."""
     node = result.node
     return NodeResult(
         name=node.name,
@@ -48,6 +48,21 @@ def _node_result(result) -> NodeResult:  # noqa: ANN001
         message=result.message,
         failures=result.failures,
     )
+
+
+def _arguments(command: str, project_dir: Path, work_dir: Path, dbt_vars: dict) -> list[str]:
+    """dbt's command line for the project, with its target and logs under `work_dir`."""
+    return [
+        command,
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--vars", json.dumps(dbt_vars),
+        "--quiet",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+    ]  # fmt: skip
 
 
 def run_dbt(
@@ -76,17 +91,7 @@ def run_dbt(
     dbt_vars = {"tonghop_duckdb": str(database)}
     if "custom_user_agent" in config:
         dbt_vars["tonghop_user_agent"] = config["custom_user_agent"]
-    args = [
-        command,
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-        "--vars", json.dumps(dbt_vars),
-        "--quiet",
-        "--no-use-colors",
-        "--no-send-anonymous-usage-stats",
-    ]  # fmt: skip
+    args = _arguments(command, project_dir, work_dir, dbt_vars)
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -127,48 +132,36 @@ class ProjectModel:
 
 
 def project_models(project_dir: Path = SQL_DIR) -> list[ProjectModel]:
-    """Every model of the dbt project, from the manifest `dbt parse` makes (in a temporary
-    folder), ordered so each comes after the models it reads."""
+    """Every model of the dbt project, by name, from the manifest `dbt parse` makes (in a
+    temporary folder)."""
     import tempfile
-    from graphlib import TopologicalSorter
 
     from dbt.cli.main import dbtRunner
 
     with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
         work = Path(tmp)
-        outcome = dbtRunner().invoke(
-            [
-                "parse",
-                "--project-dir", str(project_dir),
-                "--profiles-dir", str(project_dir),
-                "--target-path", str(work / "target"),
-                "--log-path", str(work / "logs"),
-                "--vars", json.dumps({"tonghop_duckdb": str(work / "parse.duckdb")}),
-                "--quiet",
-                "--no-send-anonymous-usage-stats",
-                "--no-partial-parse",
-            ]
-        )  # fmt: skip
+        dbt_vars = {"tonghop_duckdb": str(work / "parse.duckdb")}
+        arguments = _arguments("parse", project_dir, work, dbt_vars) + ["--no-partial-parse"]
+        outcome = dbtRunner().invoke(arguments)
     if not outcome.success:
         raise DbtRunError("parse", [], outcome.exception)
     manifest = outcome.result
-    models = {}
+    models = []
     for node in manifest.nodes.values():
         if node.resource_type != "model":
             continue
         depends = node.depends_on.nodes
-        models[node.unique_id] = ProjectModel(
-            name=node.name,
-            layer=Path(node.original_file_path).parts[0],
-            materialized=node.config.materialized,
-            depends_on=tuple(
-                sorted(manifest.nodes[d].name for d in depends if d in manifest.nodes)
-            ),
-            sources=tuple(
-                sorted(manifest.sources[d].name for d in depends if d in manifest.sources)
-            ),
+        models.append(
+            ProjectModel(
+                name=node.name,
+                layer=Path(node.original_file_path).parts[0],
+                materialized=node.config.materialized,
+                depends_on=tuple(
+                    sorted(manifest.nodes[d].name for d in depends if d in manifest.nodes)
+                ),
+                sources=tuple(
+                    sorted(manifest.sources[d].name for d in depends if d in manifest.sources)
+                ),
+            )
         )
-    graph = {
-        uid: {d for d in manifest.nodes[uid].depends_on.nodes if d in models} for uid in models
-    }
-    return [models[uid] for uid in TopologicalSorter(graph).static_order()]
+    return sorted(models, key=lambda m: m.name)
