@@ -202,8 +202,14 @@ def mark_pending(workspace: Path, findings: list[dict]) -> int:
 
 @task(cache_policy=NONE)
 def consolidate(workspace: Path, period: str) -> dict:
-    """Run the SQL models; return the report's figures (bloc, sectors, coverage)."""
-    context = pipeline.consolidate(workspace, pipeline.load_catalog(), PeriodRange.parse(period))
+    """Run the SQL models (dbt), one log line per model; return the report's figures."""
+    logger = get_run_logger()
+    context = pipeline.consolidate(
+        workspace,
+        pipeline.load_catalog(),
+        PeriodRange.parse(period),
+        on_model=lambda m: logger.info("Mô hình %s: %s (%.2f giây)", m.name, m.status, m.seconds),
+    )
     _log_mode(
         pipeline.last_consolidation(workspace),
         none="Không đơn vị nào thay đổi: giữ nguyên số liệu tổng hợp lần trước",

@@ -1,12 +1,13 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and value of a distribution indicator (org_rating__4): the
 -- units that gave that value
 with accepted_values as (
-    select * from int_values_accepted
+    select * from {{ ref('int_values_accepted') }}
 ),
 
 catalog as (
-    select * from catalog_indicators where unit_aggregation = 'distribution'
+    select * from {{ ref('stg_tonghop__catalog_indicators') }} where unit_aggregation = 'distribution'
 ),
 
 final as (

@@ -1,15 +1,17 @@
+{{ config(materialized='view') }}
+
 -- one row per finding of the latest validation, with its review state: the state of the latest
 -- review action on its key (open when there is none), and whether the run left it pending
 with findings_current as (
-    select * from findings
+    select * from {{ ref('stg_tonghop__findings') }}
 ),
 
 actions as (
-    select * from review_actions
+    select * from {{ ref('stg_tonghop__review_actions') }}
 ),
 
 pending as (
-    select distinct finding_key from review_pending
+    select distinct finding_key from {{ ref('stg_tonghop__review_pending') }}
 ),
 
 latest as (

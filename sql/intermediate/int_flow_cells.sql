@@ -1,17 +1,18 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per calendar year of the range, sector, form and flow indicator: each unit's values
 -- summed over the year's periods in the range, then over the cell's units; the units that
 -- reported it and those whose sum is above 0 (a unit has one sector and one form)
 with periods as (
-    select * from run_periods where role = 'range'
+    select * from {{ ref('stg_tonghop__run_periods') }} where role = 'range'
 ),
 
 accepted_values as (
-    select * from int_values_accepted
+    select * from {{ ref('int_values_accepted') }}
 ),
 
 catalog as (
-    select * from catalog_indicators where time_aggregation = 'flow'
+    select * from {{ ref('stg_tonghop__catalog_indicators') }} where time_aggregation = 'flow'
 ),
 
 unit_flows as (

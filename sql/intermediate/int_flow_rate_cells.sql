@@ -1,17 +1,18 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per calendar year of the range, sector, form and rate of flows (int_rates_of_flows):
 -- each unit's parts summed over the year's periods in the range, then over the cell's units,
 -- and how many units they are
 with periods as (
-    select * from run_periods where role = 'range'
+    select * from {{ ref('stg_tonghop__run_periods') }} where role = 'range'
 ),
 
 rate_parts as (
-    select * from int_unit_rate_parts
+    select * from {{ ref('int_unit_rate_parts') }}
 ),
 
 rates_of_flows as (
-    select * from int_rates_of_flows
+    select * from {{ ref('int_rates_of_flows') }}
 ),
 
 unit_rates as (

@@ -1,8 +1,9 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and recomputed rate: the sums of the numerators and
 -- denominators of the units that reported both parts (int_unit_rate_parts), and how many they are
 with rate_parts as (
-    select * from int_unit_rate_parts
+    select * from {{ ref('int_unit_rate_parts') }}
 ),
 
 final as (

@@ -1,12 +1,13 @@
--- materialized: view
+{{ config(materialized='view') }}
+
 -- one row per accepted submission, reporting group and rate indicator: int_unit_rate_parts once
 -- per group the unit belongs to (the trace reads it; the marts sum int_unit_rate_parts)
 with unit_parts as (
-    select * from int_unit_rate_parts
+    select * from {{ ref('int_unit_rate_parts') }}
 ),
 
 groups as (
-    select * from int_reporting_groups
+    select * from {{ ref('int_reporting_groups') }}
 ),
 
 final as (

@@ -1,7 +1,9 @@
+{{ config(materialized='view') }}
+
 -- one row per rate indicator whose numerator and denominator are all flows: those rates are
 -- recomputed over a span of periods (a year, the term) from the summed flows
 with catalog as (
-    select * from catalog_indicators
+    select * from {{ ref('stg_tonghop__catalog_indicators') }}
 ),
 
 final as (

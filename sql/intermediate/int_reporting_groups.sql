@@ -1,8 +1,10 @@
+{{ config(materialized='view') }}
+
 -- one row per sector and form of the registry and reporting group that holds their units: the
 -- bloc, the sector, the form. The registry's key is the unit, so a unit has one sector and one
 -- form: a group's figures are sums over the (sector, form) cells it holds
 with units as (
-    select * from stg_registry__units
+    select * from {{ ref('stg_registry__units') }}
 ),
 
 cells as (

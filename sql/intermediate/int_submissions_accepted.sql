@@ -1,21 +1,22 @@
--- partition: unit_code
+{{ config(materialized='view') }}
+
 -- one row per unit and period of the run whose current submission passed every error rule, or
 -- whose error findings a steward accepted or corrected, and whose unit belongs to the bloc at
 -- the period's end; a submission with a rejected finding stays out whatever its severity
 with current_submissions as (
-    select * from int_submissions_current
+    select * from {{ ref('int_submissions_current') }}
 ),
 
 units as (
-    select * from stg_registry__units
+    select * from {{ ref('stg_registry__units') }}
 ),
 
 periods as (
-    select * from run_periods
+    select * from {{ ref('stg_tonghop__run_periods') }}
 ),
 
 reviewed_findings as (
-    select * from int_findings_reviewed
+    select * from {{ ref('int_findings_reviewed') }}
 ),
 
 blocking as (

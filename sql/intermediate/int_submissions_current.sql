@@ -1,7 +1,8 @@
--- partition: unit_code
+{{ config(materialized='view') }}
+
 -- one row per unit and period: the latest submission, which supersedes the earlier ones
 with submissions as (
-    select * from stg_tonghop__submissions
+    select * from {{ ref('stg_tonghop__submissions') }}
 ),
 
 ranked as (

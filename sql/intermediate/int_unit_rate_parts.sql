@@ -1,13 +1,20 @@
--- partition: submission_id
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed_units() }}",
+) }}
+
 -- one row per accepted submission and rate indicator: the unit's numerator and denominator,
 -- kept only where the unit reported both, so a unit that left a part blank neither lowers nor
 -- raises the recomputed rate
+-- depends_on: {{ ref('int_units_changed') }}
 with accepted_values as (
-    select * from int_values_accepted
+    select * from {{ ref('int_values_accepted') }}
+    where {{ changed_units_only() }}
 ),
 
 rates as (
-    select * from catalog_indicators where unit_aggregation = 'recompute'
+    select * from {{ ref('stg_tonghop__catalog_indicators') }} where unit_aggregation = 'recompute'
 ),
 
 rate_terms as (

@@ -1,4 +1,5 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and indicator: the sum of the accepted values, the units that
 -- reported the indicator and the units whose value is 1. A unit has one current submission a
 -- period and it one value an indicator (int_values_accepted), so counting rows counts units;
@@ -6,7 +7,7 @@
 -- places, as in every model that adds values): the same total to the last digit whatever order
 -- the rows come in, which a sum of doubles does not promise
 with accepted_values as (
-    select * from int_values_accepted
+    select * from {{ ref('int_values_accepted') }}
 ),
 
 final as (

@@ -1,13 +1,14 @@
--- partition: sector, form
+{{ config(materialized='view') }}
+
 -- one row per period, sector, form and weighted-mean indicator (income weighted by employees):
 -- the sums of value × weight and of the weights over the units that reported both, and how many
 -- they are; a reporting group divides the sums of its cells (rpt_period__indicators)
 with accepted_values as (
-    select * from int_values_accepted
+    select * from {{ ref('int_values_accepted') }}
 ),
 
 catalog as (
-    select * from catalog_indicators where unit_aggregation = 'weighted_mean'
+    select * from {{ ref('stg_tonghop__catalog_indicators') }} where unit_aggregation = 'weighted_mean'
 ),
 
 terms as (

@@ -1,21 +1,20 @@
--- partition: unit_code
 -- one row per unit expected in a period of the range: included, blocked by an error finding,
 -- or missing; `corrected` when a steward's correction changed an included value, `pending` when
 -- a blocked unit's findings await a decision the run's review pause did not get
 with periods as (
-    select * from run_periods where role = 'range'
+    select * from {{ ref('stg_tonghop__run_periods') }} where role = 'range'
 ),
 
 units as (
-    select * from stg_registry__units
+    select * from {{ ref('stg_registry__units') }}
 ),
 
 current_submissions as (
-    select * from int_submissions_current
+    select * from {{ ref('int_submissions_current') }}
 ),
 
 accepted as (
-    select * from int_submissions_accepted
+    select * from {{ ref('int_submissions_accepted') }}
 ),
 
 expected as (
@@ -27,12 +26,12 @@ expected as (
 ),
 
 reviewed_findings as (
-    select * from int_findings_reviewed
+    select * from {{ ref('int_findings_reviewed') }}
 ),
 
 corrections as (
     select submission_id, list(distinct indicator_code order by indicator_code) as indicators
-    from int_values_accepted
+    from {{ ref('int_values_accepted') }}
     where corrected
     group by submission_id
 ),
@@ -45,7 +44,7 @@ pending as (
 
 error_rules as (
     select submission_id, list(distinct rule_id order by rule_id) as rules
-    from findings
+    from {{ ref('stg_tonghop__findings') }}
     where severity = 'error' and submission_id is not null
     group by submission_id
 ),

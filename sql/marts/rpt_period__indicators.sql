@@ -4,27 +4,27 @@
 -- Each is first summed per (sector, form) cell, then over the cells a group holds: a unit is
 -- in one cell, so sums and unit counts add up
 with cells as (
-    select * from int_values_cells
+    select * from {{ ref('int_values_cells') }}
 ),
 
 groups as (
-    select * from int_reporting_groups
+    select * from {{ ref('int_reporting_groups') }}
 ),
 
 catalog as (
-    select * from catalog_indicators
+    select * from {{ ref('stg_tonghop__catalog_indicators') }}
 ),
 
 weighted_cells as (
-    select * from int_weighted_cells
+    select * from {{ ref('int_weighted_cells') }}
 ),
 
 rate_cells as (
-    select * from int_rate_cells
+    select * from {{ ref('int_rate_cells') }}
 ),
 
 distribution_cells as (
-    select * from int_distribution_cells
+    select * from {{ ref('int_distribution_cells') }}
 ),
 
 sums as (

@@ -2,23 +2,23 @@
 -- the snapshot at the range's start), `cutoff` (values of the range's last period) and `term`
 -- (flows summed over the range; rates of flows recomputed from the term's sums, never averaged)
 with periods as (
-    select * from run_periods
+    select * from {{ ref('stg_tonghop__run_periods') }}
 ),
 
 indicators as (
-    select * from rpt_period__indicators
+    select * from {{ ref('rpt_period__indicators') }}
 ),
 
 catalog as (
-    select * from catalog_indicators
+    select * from {{ ref('stg_tonghop__catalog_indicators') }}
 ),
 
 rate_cells as (
-    select * from int_rate_cells
+    select * from {{ ref('int_rate_cells') }}
 ),
 
 groups as (
-    select * from int_reporting_groups
+    select * from {{ ref('int_reporting_groups') }}
 ),
 
 last_period as (
@@ -52,7 +52,7 @@ flows as (
 ),
 
 rates_of_flows as (
-    select * from int_rates_of_flows
+    select * from {{ ref('int_rates_of_flows') }}
 ),
 
 flow_rates as (

@@ -2,11 +2,11 @@
 -- the registry's TCCSĐ by form and by sector (the bloc committee, form dang_uy_khoi, is a unit
 -- of the registry but not a TCCSĐ)
 with periods as (
-    select * from run_periods
+    select * from {{ ref('stg_tonghop__run_periods') }}
 ),
 
 units as (
-    select * from stg_registry__units where form in ('dang_bo', 'chi_bo')
+    select * from {{ ref('stg_registry__units') }} where form in ('dang_bo', 'chi_bo')
 ),
 
 snapshot_days as (

@@ -6,27 +6,27 @@
 -- `period` is the year's code (YYYY); `status` is closed when the period closing the year is in
 -- the range, open when the range ends inside the year.
 with periods as (
-    select * from run_periods where role = 'range'
+    select * from {{ ref('stg_tonghop__run_periods') }} where role = 'range'
 ),
 
 catalog as (
-    select * from catalog_indicators
+    select * from {{ ref('stg_tonghop__catalog_indicators') }}
 ),
 
 indicators as (
-    select * from rpt_period__indicators
+    select * from {{ ref('rpt_period__indicators') }}
 ),
 
 groups as (
-    select * from int_reporting_groups
+    select * from {{ ref('int_reporting_groups') }}
 ),
 
 flow_cells as (
-    select * from int_flow_cells
+    select * from {{ ref('int_flow_cells') }}
 ),
 
 flow_rate_cells as (
-    select * from int_flow_rate_cells
+    select * from {{ ref('int_flow_rate_cells') }}
 ),
 
 period_years as (
@@ -41,7 +41,7 @@ year_status as (
 ),
 
 rates_of_flows as (
-    select * from int_rates_of_flows
+    select * from {{ ref('int_rates_of_flows') }}
 ),
 
 flow_sums as (

@@ -1,7 +1,8 @@
--- materialized: view
+{{ config(materialized='view') }}
+
 -- one row per unit of the registry
 with source as (
-    select * from registry_units
+    select * from {{ source('tonghop', 'registry_units') }}
 ),
 
 final as (

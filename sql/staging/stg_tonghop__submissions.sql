@@ -1,7 +1,8 @@
--- materialized: view
+{{ config(materialized='view') }}
+
 -- one row per received submission: one unit and period of one received file
 with source as (
-    select * from submissions
+    select * from {{ source('tonghop', 'submissions') }}
 ),
 
 final as (

@@ -1,7 +1,8 @@
--- materialized: view
+{{ config(materialized='view') }}
+
 -- one row per received value
 with source as (
-    select * from submitted_values
+    select * from {{ source('tonghop', 'submitted_values') }}
 ),
 
 final as (

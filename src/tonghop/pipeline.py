@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tonghop.collect import (
 )
 from tonghop.consolidate import report_context, run_models
 from tonghop.db import open_db
+from tonghop.dbt_runner import NodeResult
 from tonghop.periods import PeriodRange
 from tonghop.registry import load_registry_file, registry_key
 from tonghop.settings import ReportSettings
@@ -122,10 +124,16 @@ def last_consolidation(workspace: Path) -> dict:
         return read_state(con)
 
 
-def consolidate(workspace: Path, catalog: Catalog, period_range: PeriodRange) -> dict:
-    """Run the SQL models and return the report's figures."""
+def consolidate(
+    workspace: Path,
+    catalog: Catalog,
+    period_range: PeriodRange,
+    on_model: Callable[[NodeResult], None] | None = None,
+) -> dict:
+    """Run the SQL models (the dbt project; `on_model` hears of each model as it is built) and
+    return the report's figures."""
     with open_db(workspace) as con:
-        run_models(con, catalog, period_range)
+        run_models(con, catalog, period_range, on_model=on_model)
         return report_context(con, period_range)
 
 

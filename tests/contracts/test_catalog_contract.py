@@ -11,8 +11,9 @@ import pytest
 
 from tonghop.catalog import FORMS, SECTORS, load_catalog
 from tonghop.collect import CSV_COLUMNS, SourceFile, collect, parse_csv
-from tonghop.consolidate import discover_models, run_models
+from tonghop.consolidate import run_models
 from tonghop.db import connect
+from tonghop.dbt_runner import project_models
 from tonghop.paths import SAMPLE_DIR
 from tonghop.periods import PeriodRange
 from tonghop.registry import REGISTRY_COLUMNS, read_registry, store_registry
@@ -164,7 +165,7 @@ STRUCTURAL = {
 
 
 def test_every_mart_column_is_structure_or_a_catalog_indicator(sample_marts) -> None:  # noqa: ANN001
-    marts = [m.name for m in discover_models() if m.layer == "marts"]
+    marts = [m.name for m in project_models() if m.layer == "marts"]
     assert marts
     for mart in marts:
         columns = [d[0] for d in sample_marts.execute(f"select * from {mart} limit 0").description]

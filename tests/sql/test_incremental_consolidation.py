@@ -1,6 +1,6 @@
-"""Incremental consolidation: after a resubmission, a review decision or a correction only the
-changed units' partitions are rebuilt, and every model table holds exactly what a full rebuild
-of the same workspace gives."""
+"""Incremental consolidation: after a resubmission, a review decision or a correction the
+incremental models rebuild only the changed units' rows (int_units_changed), and every model
+table holds exactly what a full rebuild (`dbt run --full-refresh`) of the same workspace gives."""
 
 from __future__ import annotations
 
@@ -14,14 +14,9 @@ import pytest
 from tests.conftest import csv_values, generated_workspace
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
-from tonghop.consolidate import (
-    LITERAL_KEYS_MAX,
-    REFRESH_MAX_SHARE,
-    discover_models,
-    last_consolidation,
-    run_models,
-)
+from tonghop.consolidate import UNFINISHED, last_consolidation, run_models
 from tonghop.db import open_db
+from tonghop.dbt_runner import DbtRunError, project_models
 from tonghop.generate import write_csv
 from tonghop.paths import SQL_DIR
 from tonghop.periods import PeriodRange
@@ -30,7 +25,12 @@ from tonghop.review import accept, correct
 
 CATALOG = load_catalog()
 RANGE = PeriodRange.parse("2024")
-TABLES = [m.name for m in discover_models() if m.materialized == "table"]
+# every model stored, but the units the last run rebuilt (what a run did, not what it computed)
+TABLES = [
+    m.name
+    for m in project_models()
+    if m.materialized in ("table", "incremental") and m.name != "int_units_changed"
+]
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +141,7 @@ def test_a_resubmission_rebuilds_its_unit_only_and_moves_the_total_by_its_change
     _assert_same_as_full(workspace)
 
 
-@pytest.mark.parametrize("literal_keys_max", [LITERAL_KEYS_MAX, 0])
-def test_review_decisions_and_corrections_rebuild_their_units(
-    loaded, workspace: Path, literal_keys_max: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Also with the changed keys read from a subquery (more than LITERAL_KEYS_MAX of them)."""
-    monkeypatch.setattr("tonghop.consolidate.LITERAL_KEYS_MAX", literal_keys_max)
+def test_review_decisions_and_corrections_rebuild_their_units(loaded, workspace: Path) -> None:
     with open_db(workspace) as con:
         errors = con.execute(
             "select unit_code, finding_key from findings where severity = 'error' "
@@ -198,9 +193,11 @@ def test_a_changed_registry_period_range_or_model_rebuilds_everything(
     assert _consolidate(workspace, sql_dir)["mode"] == "full"
 
 
-def test_a_failed_consolidation_changes_nothing_and_the_next_one_is_right(
+def test_a_failed_consolidation_is_followed_by_a_full_one_that_is_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
+    """dbt builds model by model: a run that fails half-way leaves some rebuilt; the state says
+    so, and the next consolidation rebuilds everything."""
     bloc, _ = loaded
     unit = sorted(p.stem for p in bloc.source(2024).glob("U*.csv"))[-1]
     _send_again(bloc, workspace, tmp_path / "batch", [unit], {"members_admitted": 1})
@@ -208,26 +205,29 @@ def test_a_failed_consolidation_changes_nothing_and_the_next_one_is_right(
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
     (sql_dir / "marts" / "rpt_zz_broken.sql").write_text(
-        "select * from rpt_year__indicators where error('hỏng') is null\n", encoding="utf-8"
+        "select * from {{ ref('rpt_year__indicators') }} where error('hỏng') is null\n",
+        encoding="utf-8",
     )
-    with pytest.raises(duckdb.Error), open_db(workspace) as con:
+    with pytest.raises(DbtRunError, match="rpt_zz_broken"), open_db(workspace) as con:
         run_models(con, CATALOG, RANGE, sql_dir)
     with open_db(workspace) as con:
-        assert last_consolidation(con)["mode"] == "full"  # the fixture's, not the failed run's
-    state = _consolidate(workspace)
-    assert (state["mode"], state["units"]) == ("incremental", 1)
+        assert last_consolidation(con)["fingerprint"] == UNFINISHED
+    assert _consolidate(workspace)["mode"] == "full"
+    assert _included(workspace, unit)
     _assert_same_as_full(workspace)
 
 
-def test_a_quarter_of_the_units_changed_rebuilds_everything(
+def test_many_units_changed_are_rebuilt_incrementally_and_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
-    """Past REFRESH_MAX_SHARE of the registry, deleting and inserting rows costs more than a
-    rebuild (benchmarks/RESULTS.md): the run is full."""
     bloc, _ = loaded
     units = sorted(p.stem for p in bloc.source(2024).glob("U*.csv"))
-    changed = units[: int(len(units) * REFRESH_MAX_SHARE) + 1]
+    changed = units[: len(units) // 2]
+    before = _bloc_figure(workspace, "members_admitted")
     _send_again(bloc, workspace, tmp_path / "batch", changed, {"members_admitted": 1})
-    assert _consolidate(workspace)["mode"] == "full"
     state = _consolidate(workspace)
-    assert (state["mode"], state["units"]) == ("incremental", 0)
+    assert state["mode"] == "incremental"
+    assert state["units"] == len(changed)
+    included = sum(_included(workspace, u) for u in changed)
+    assert _bloc_figure(workspace, "members_admitted") == before + included
+    _assert_same_as_full(workspace)
