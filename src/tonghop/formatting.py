@@ -237,3 +237,17 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+# docxtpl turns \a into a new paragraph, \f into a page break, \n into a line break and \t into
+# a tab wherever they stand in the rendered XML, and XML forbids the other control characters.
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def docx_text(value: Any) -> Any:
+    r"""A value for a Word template (the docxtpl environment's `finalize`): text on one line.
+
+    >>> docx_text("Chi bộ\aĐoạn\fTrang\tx"), docx_text(12)
+    ('Chi bộ Đoạn Trang x', 12)
+    """
+    return _CONTROL.sub(" ", value) if isinstance(value, str) else value

@@ -91,4 +91,5 @@ def docx_structure(path: Path) -> Counter:
         fields=body.count("<w:fldChar") + body.count("<w:fldSimple"),
         drawings=body.count("<w:drawing"),
         paragraphs=body.count("<w:p>") + body.count("<w:p "),
+        page_breaks=body.count('<w:br w:type="page"/>'),
     )

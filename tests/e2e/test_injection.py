@@ -13,6 +13,7 @@ import pytest
 
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
+from tonghop.formatting import docx_text
 from tonghop.forms import write_form
 from tonghop.periods import PeriodRange
 from tonghop.report.draft import render_report
@@ -133,8 +134,10 @@ MARKUP = {
 HOSTILE_FILE = "S01 [bấm](javascript:alert(1)) <img src=x onerror=1>.csv"
 HOSTILE_VALUE = "<b>12</b>[^1]"
 HOSTILE_NOTE = "![x](http://127.0.0.1/n.png) <img src=x onerror=1>"
+CONTROL = "Chi bộ\aĐoạn mới\fTrang mới\tcột\vdòng"
 CLEAN = {code: f"Chi bộ số {i}" for i, code in enumerate(MARKUP, start=1)}
 # Units the draft names: those that did not report or whose report is held (OK2 is counted).
+LAYOUT = ("paragraphs", "page_breaks")  # of docx_structure: the rest is footnotes, links, ...
 IN_DRAFT = {code: name for code, name in MARKUP.items() if code != "OK2"}
 ROWS = ("members_total", "members_official", "members_probationary", "branches_total")
 
@@ -231,10 +234,35 @@ def test_html_pages_have_the_clean_runs_elements_and_show_every_name(runs, page)
 
 def test_word_draft_has_the_clean_runs_footnotes_and_shows_every_name(runs):
     clean, hostile = (out / "bao-cao.docx" for out in runs)
-    assert docx_structure(hostile) == docx_structure(clean)
+    assert _apart(docx_structure(hostile))[0] == _apart(docx_structure(clean))[0]
     body = _shown(" ".join(p.text for p in docx.Document(str(hostile)).paragraphs))
     for name in IN_DRAFT.values():
-        assert _shown(name) in body, name
+        assert _shown(docx_text(name)) in body, name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(AssertionError, ValueError),
+    reason="report/word.py's environment needs finalize=formatting.docx_text (docxtpl makes a "
+    "paragraph of \\a and a page of \\f) and letters.py's Word paragraphs docx_text too "
+    "(python-docx refuses \\a: the run stops)",
+)
+def test_control_characters_in_a_name_stop_nothing_and_make_no_paragraph(runs, tmp_path):
+    clean, _ = runs
+    out = _whole_run(tmp_path / "control", CLEAN | {"C01": CONTROL}, False)
+    assert (
+        _apart(docx_structure(out / "bao-cao.docx"))[1]
+        == _apart(docx_structure(clean / "bao-cao.docx"))[1]
+    )
+    assert (out / "thu-phan-hoi" / "C01.docx").is_file()
+
+
+def _apart(structure: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """A Word file's structure: what is not layout, and its layout (paragraphs, pages)."""
+    return (
+        {k: v for k, v in structure.items() if k not in LAYOUT},
+        {k: structure[k] for k in LAYOUT},
+    )
 
 
 def test_letters_have_the_clean_runs_structure_and_show_the_raw_value(runs):
