@@ -18,6 +18,7 @@ from tonghop.forms import write_form
 from tonghop.periods import PeriodRange
 from tonghop.report.draft import render_report
 from tonghop.settings import load_settings
+from tonghop.trace import write_trace_page
 
 from .markup import docx_structure, html_structure, md_plain, md_structure
 
@@ -34,12 +35,7 @@ NAMES = {
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("injection")
-    with open(root / "registry.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
-        writer.writerow(["OK1", "Chi bộ bình thường", "agency", "chi_bo", "2015-01-01", ""])
-        for code, name in NAMES.items():
-            writer.writerow([code, name, "agency", "chi_bo", "2015-01-01", ""])
+    _write_registry(root, {"OK1": "Chi bộ bình thường"} | NAMES)
     source = root / "src"
     source.mkdir()
     (source / "OK1.csv").write_text(
@@ -48,15 +44,38 @@ def outputs(tmp_path_factory):
         "OK1,2023,members_probationary,0,\nOK1,2023,branches_total,0,\n",
         encoding="utf-8",
     )
+    _, out = _collect_to_draft(root, trace=False)
+    return root, out
+
+
+def _write_registry(root, names: dict[str, str]) -> None:
+    with open(root / "registry.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
+        for code, name in names.items():
+            writer.writerow([code, name, "agency", "chi_bo", "2015-01-01", ""])
+
+
+def _collect_to_draft(root, trace: bool):
+    """`root/src` collected, validated and consolidated with `root/registry.csv`, to a draft
+    (with its trace appendix when `trace`) in `root/out`; the workspace and the output folder."""
+    from tonghop.db import open_db
+    from tonghop.trace import trace_context
+
     workspace, out = root / "ws", root / "out"
     period = PeriodRange.parse("2023")
     pipeline.load_registry(workspace, root / "registry.csv")
-    collected = pipeline.collect_files(workspace, pipeline.read_source(str(source)))
+    collected = pipeline.collect_files(workspace, pipeline.read_source(str(root / "src")))
     findings = pipeline.validate_scope(workspace, load_catalog(), period, collected.batch_id, "x")
     context = pipeline.consolidate(workspace, load_catalog(), period)
     pipeline.write_findings(out, findings, collected.rejected)
+    if trace:
+        with open_db(workspace) as con:
+            context["trace"] = trace_context(con, context)
     render_report(context, load_settings(None), out)
-    return root, out
+    if trace:
+        write_trace_page(None, context, out)
+    return workspace, out
 
 
 def test_names_appear_literally_in_the_markdown_and_docx(outputs):
@@ -160,15 +179,8 @@ def _quoted(value: str) -> str:
 
 def _whole_run(root, names: dict[str, str], hostile: bool):
     """A run from a registry with these names to every output: draft, trace, review, letters."""
-    from tonghop.db import open_db
-    from tonghop.trace import trace_context, write_trace_page
-
     root.mkdir()
-    with open(root / "registry.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
-        for code, name in names.items():
-            writer.writerow([code, name, "agency", "chi_bo", "2015-01-01", ""])
+    _write_registry(root, names)
     source = root / "src"
     source.mkdir()
     note = HOSTILE_NOTE if hostile else "ghi chú"
@@ -176,17 +188,7 @@ def _whole_run(root, names: dict[str, str], hostile: bool):
     (source / (HOSTILE_FILE if hostile else "S01.csv")).write_text(
         _submission("S01", HOSTILE_VALUE if hostile else "mười hai", note), encoding="utf-8"
     )
-    workspace, out = root / "ws", root / "out"
-    period = PeriodRange.parse("2023")
-    pipeline.load_registry(workspace, root / "registry.csv")
-    collected = pipeline.collect_files(workspace, pipeline.read_source(str(source)))
-    findings = pipeline.validate_scope(workspace, load_catalog(), period, collected.batch_id, "x")
-    context = pipeline.consolidate(workspace, load_catalog(), period)
-    pipeline.write_findings(out, findings, collected.rejected)
-    with open_db(workspace) as con:
-        context["trace"] = trace_context(con, context)
-    render_report(context, load_settings(None), out)
-    write_trace_page(None, context, out)
+    workspace, out = _collect_to_draft(root, trace=True)
     pipeline.write_review_outputs(workspace, out, "x", None)
     return out
 
