@@ -1,4 +1,6 @@
-"""Vietnamese number, percentage and date formatting, and name folding for comparisons.
+"""Vietnamese number, percentage and date formatting, name folding for comparisons, and text
+from the data made safe to write: for Markdown (`md_text`), Word (`docx_text`) and a spreadsheet
+(`csv_cell`).
 
 Numbers follow Babel's `vi` locale (`.` groups thousands, `,` marks decimals) but are rounded
 half up first: Babel quantizes half to even, which turns 0,125 into 0,12 where an office
