@@ -123,7 +123,7 @@ def figure_function(figures: Figures, html: bool) -> Any:
     def fig(figure_id: str) -> str | Markup:
         figure = figures[figure_id]
         if not html:
-            return figure.text
+            return formatting.MarkdownText(figure.text)
         css = ' class="placeholder"' if figure.value is None else ""
         return Markup('<span data-figure="{}"{}>{}</span>').format(
             figure.id, Markup(css), figure.text

@@ -1,4 +1,6 @@
-"""Vietnamese number, percentage and date formatting, and name folding for comparisons.
+"""Vietnamese number, percentage and date formatting, name folding for comparisons, and text
+from the data made safe to write: for Markdown (`md_text`), Word (`docx_text`) and a spreadsheet
+(`csv_cell`).
 
 Numbers follow Babel's `vi` locale (`.` groups thousands, `,` marks decimals) but are rounded
 half up first: Babel quantizes half to even, which turns 0,125 into 0,12 where an office
@@ -12,6 +14,7 @@ import unicodedata
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
+from typing import Any
 
 from babel import Locale
 from babel.numbers import NumberPattern, format_decimal, parse_pattern
@@ -157,3 +160,96 @@ def fold_vi(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     moved = _NEW_TONE.sub(lambda m: m[1][0] + m[2] + m[1][1], decomposed)
     return " ".join(unicodedata.normalize("NFC", moved).split())
+
+
+class MarkdownText(str):
+    """Text the program wrote for Markdown (a figure, a footnote reference): printed as it is."""
+
+    __slots__ = ()
+
+
+# Characters that make Markdown structure wherever they stand: emphasis, code, links, images,
+# footnote references, raw HTML and autolinks, table cells, strikethrough, and `&` that starts
+# an entity (a name "&lt;b&gt;" is shown as typed, not as "<b>"). `(` and `)` make a
+# link only after `]`, and `!` an image only before `[`: escaping the brackets suffices, so names
+# like "Chi bộ (Hà Nội)" are written as typed.
+_MD_INLINE = frozenset("\\`*[]<>|~&")
+# At the start of a line these make a heading, quote, list or setext underline; a value's place
+# in its line is unknown to the filter, so its first character is escaped.
+_MD_LEADING = frozenset("#>-+=")
+_MD_ORDERED = re.compile(r"(\s*\d{1,9})([.)])(?=\s|$)")
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x85\u2028\u2029]")
+
+
+def md_text(value: object) -> MarkdownText:
+    r"""Text from the data as Markdown that shows it as typed and makes no structure.
+
+    Line breaks become spaces (a value cannot start a block); an existing backslash escape is
+    kept, so escaping twice changes nothing (a macro's output is printed again by its caller).
+
+    >>> md_text("[bấm](javascript:alert(1))"), md_text("## Chi bộ"), md_text("1. a\nb")
+    ('\\[bấm\\](javascript:alert(1))', '\\## Chi bộ', '1\\. a b')
+    >>> md_text("<img src=x>"), md_text("Chi bộ (Hà Nội) - số 2"), md_text("a_b _c_")
+    ('\\<img src=x\\>', 'Chi bộ (Hà Nội) - số 2', 'a_b \\_c\\_')
+    >>> md_text(md_text("*[x]* \\ y")) == md_text("*[x]* \\ y") == "\\*\\[x\\]\\* \\\\ y"
+    True
+    """
+    text = _LINE_BREAKS.sub(" ", str(value))
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCTUATION:
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        if char in _MD_INLINE or (char == "_" and not _intraword(text, i)):
+            out.append("\\" + char)
+        else:
+            out.append(char)
+        i += 1
+    escaped = "".join(out)
+    stripped = escaped.lstrip()
+    if stripped[:1] in _MD_LEADING:
+        cut = len(escaped) - len(stripped)
+        escaped = escaped[:cut] + "\\" + stripped
+    escaped = (
+        _MD_ORDERED.sub(r"\1\\\2", escaped, count=1) if _MD_ORDERED.match(escaped) else escaped
+    )
+    return MarkdownText(escaped)
+
+
+def _intraword(text: str, i: int) -> bool:
+    # CommonMark: an underscore between two letters or digits never opens or closes emphasis.
+    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+
+
+# OWASP "CSV injection": a cell starting with one of these is run as a formula by Excel and
+# LibreOffice; a leading apostrophe makes it text. Tab and CR start formulas in some versions.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell value that a spreadsheet shows as text, never evaluates.
+
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("-3"), csv_cell(-3), csv_cell("Chi bộ")
+    ("'=HYPERLINK(1)", "'-3", -3, 'Chi bộ')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+# docxtpl turns \a into a new paragraph, \f into a page break, \n into a line break and \t into
+# a tab wherever they stand in the rendered XML, and XML forbids the other control characters.
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def docx_text(value: Any) -> Any:
+    r"""A value for a Word template (the docxtpl environment's `finalize`): text on one line.
+
+    >>> docx_text("Chi bộ\aĐoạn\fTrang\tx"), docx_text(12)
+    ('Chi bộ Đoạn Trang x', 12)
+    """
+    return _CONTROL.sub(" ", value) if isinstance(value, str) else value

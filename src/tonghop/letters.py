@@ -408,6 +408,9 @@ _WORD_STYLES: dict[str, tuple[bool, bool, bool, bool, bool, float | None]] = {
 }
 
 
+_RUN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class _LetterPackage:
     """A `_blank_letter` written into again and again, and saved: only its body changes.
 
@@ -465,7 +468,9 @@ class _LetterPackage:
         else:
             into.append(p)
         run = Run(p.r_lst[0], None)
-        run.text = text  # tabs and line breaks as python-docx writes them
+        # Tabs and line breaks as python-docx writes them; other control characters (which it
+        # refuses, and a unit's name may carry) as spaces.
+        run.text = _RUN_CONTROL.sub(" ", text)
         if placeholders:
             highlight_placeholders(run, Paragraph(p, None))
 

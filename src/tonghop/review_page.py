@@ -2,7 +2,7 @@
 
 Everything shown comes from the data and is only ever displayed: the HTML goes through the
 sandboxed, autoescaping environment of `tonghop.report.templates`, and every CSV cell that a
-spreadsheet would read as a formula is neutralised (`safe_cell`).
+spreadsheet would read as a formula is neutralised (`formatting.csv_cell`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import Catalog, load_catalog
-from tonghop.formatting import so
+from tonghop.formatting import csv_cell, so
 from tonghop.report.templates import make_environment
 from tonghop.review import (
     ACTION_LABELS,
@@ -29,21 +29,6 @@ from tonghop.review import (
 PAGE_NAME = "kiem-tra.html"
 CSV_NAME = "kiem-tra.csv"
 TEMPLATE = "review/kiem-tra.html.j2"
-
-# OWASP "CSV injection": a cell starting with one of these is run as a formula by Excel and
-# LibreOffice; a leading apostrophe makes it text. Tab and CR start formulas in some versions.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A cell value that a spreadsheet shows as text, never evaluates.
-
-    >>> safe_cell("=HYPERLINK(1)"), safe_cell("-3"), safe_cell(-3), safe_cell("Chi bộ")
-    ("'=HYPERLINK(1)", "'-3", -3, 'Chi bộ')
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def number(value: Any) -> str:
@@ -200,5 +185,5 @@ def write_review_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
         writer = csv.writer(handle)
         writer.writerow([title for _, title in CSV_COLUMNS])
         for row in rows:
-            writer.writerow([safe_cell(row.get(key) or "") for key, _ in CSV_COLUMNS])
+            writer.writerow([csv_cell(row.get(key) or "") for key, _ in CSV_COLUMNS])
     return path

@@ -285,11 +285,14 @@ def test_unit_names_are_data_not_template_code(tmp_path):
     md = paths["md"].read_text("utf-8")
     html = paths["html"].read_text("utf-8")
     docx = docx_text(paths["docx"])
-    for text in (md, docx):
-        assert "Chi bộ {{ 7*7 }} (TCCS001" in text
-        assert "<script>alert(1)</script> & Co (TCCS002" in text
-        assert "{% for x in range(3) %}x{% endfor %}" in text
-        assert "Chi bộ 49" not in text
+    assert "Chi bộ {{ 7\\*7 }} (TCCS001" in md  # escaped for Markdown: shown as typed
+    assert "\\<script\\>alert(1)\\</script\\> \\& Co (TCCS002" in md
+    assert "{% for x in range(3) %}x{% endfor %}" in md
+    assert "Chi bộ 49" not in md
+    assert "Chi bộ {{ 7*7 }} (TCCS001" in docx
+    assert "<script>alert(1)</script> & Co (TCCS002" in docx
+    assert "{% for x in range(3) %}x{% endfor %}" in docx
+    assert "Chi bộ 49" not in docx
     assert "Chi bộ {{ 7*7 }} (TCCS001" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co (TCCS002" in html
     assert "<script>" not in html

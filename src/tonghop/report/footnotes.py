@@ -4,6 +4,7 @@ numbering in reading order with their texts (the macros of `_footnotes.j2`)."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,12 +13,16 @@ from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from tonghop.formatting import MarkdownText
+
 FOOTNOTES_TEMPLATE = "_footnotes.j2"
 
 # What `{{ footnote('key') }}` leaves in the text until the footnote is numbered (and, in the
-# .docx, replaced by a real Word footnote reference).
-FOOTNOTE_MARK = "\u27e6fn:{}\u27e7"
-FOOTNOTE_MARK_RE = re.compile("\u27e6fn:(\\w+)\u27e7")
+# .docx, replaced by a real Word footnote reference). The token drawn per process keeps a name
+# or note that spells a mark from becoming a footnote: the data cannot know it.
+_TOKEN = secrets.token_hex(6)
+FOOTNOTE_MARK = "\u27e6fn" + _TOKEN + ":{}\u27e7"
+FOOTNOTE_MARK_RE = re.compile("\u27e6fn" + _TOKEN + ":(\\w+)\u27e7")
 
 
 def footnote_function(numbers: Mapping[str, int] | None) -> Callable[..., str | Markup]:
@@ -30,7 +35,7 @@ def footnote_function(numbers: Mapping[str, int] | None) -> Callable[..., str | 
     @pass_eval_context
     def footnote(eval_ctx: EvalContext, key: str) -> str | Markup:
         if numbers is None:
-            return FOOTNOTE_MARK.format(key)
+            return MarkdownText(FOOTNOTE_MARK.format(key))
         if key not in numbers:  # its macro rendered nothing: no figure to give
             return ""
         n = numbers[key]
@@ -39,7 +44,7 @@ def footnote_function(numbers: Mapping[str, int] | None) -> Callable[..., str | 
                 '<sup class="footnote-ref" id="tham-chieu-{0}">'
                 '<a href="#chu-thich-{0}">{0}</a></sup>'
             ).format(n)
-        return f"[^{n}]"
+        return MarkdownText(f"[^{n}]")
 
     return footnote
 
@@ -74,7 +79,8 @@ def number_footnotes(
             raise ValueError(f"không có chú thích '{key}' trong {FOOTNOTES_TEMPLATE}")
         text = " ".join(str(macro()).split())
         if text:
-            note = {"key": key, "number": len(notes) + 1, "text": text}
+            # written by the macros for Markdown, their values escaped there already
+            note = {"key": key, "number": len(notes) + 1, "text": MarkdownText(text)}
             if html_module is not None:
                 note["html"] = Markup(" ".join(getattr(html_module, key)().split()))
             notes.append(note)

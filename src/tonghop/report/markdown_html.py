@@ -9,9 +9,14 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from tonghop.report.templates import office_text
+
 
 def write_markdown(env: SandboxedEnvironment, view: Mapping[str, Any], path: Path) -> Path:
-    """Write the Markdown draft, with runs of blank lines left by the templates closed up."""
+    """Write the Markdown draft, with runs of blank lines left by the templates closed up.
+
+    Every value is escaped for Markdown by the environment, except the office's settings."""
+    view = dict(view) | {"settings": office_text(view["settings"])}
     text = env.get_template("base.md.j2").render(view)
     path.write_text(_tidy(text), encoding="utf-8")
     return path

@@ -1,6 +1,13 @@
 """The report's templates: where they are found (an office's folders first), the outline and
 wording they share (`outline.yaml`, `wording.yaml`), and the sandboxed Jinja2 environment with
-the filters that format figures (`|so`, `|phan_tram`, `|ngay`, ...)."""
+the filters that format figures (`|so`, `|phan_tram`, `|ngay`, ...).
+
+Text from the data is never markup, by default rather than by filter: HTML templates are
+autoescaped (so is a template with no name, and a shared `.j2` included from an HTML one), and
+every `{{ ... }}` of a Markdown template is escaped for Markdown (`formatting.md_text`) unless
+the program wrote it for Markdown (`formatting.MarkdownText`, a figure, a footnote's reference,
+a number filter) or the template marks it `|safe`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from tonghop import formatting
+from tonghop.formatting import MarkdownText, md_text
 from tonghop.paths import TEMPLATES_DIR
 from tonghop.report.phrases import gia_tri, yeu_cau
 from tonghop.settings import ReportSettings
@@ -33,17 +41,68 @@ FILTERS: dict[str, Callable[..., str]] = {
 }
 
 
-def _marked(func: Callable[..., str]) -> Callable[..., str | Markup]:
-    """Wrap a filter so that, in an autoescaped (HTML) template, a placeholder is highlighted."""
+# Filters whose text is the data's own (escaped in Markdown like any value); the others write
+# numbers and the program's phrases, printed as they are.
+_DATA_FILTERS = frozenset({"chu"})
+
+
+def _marked(func: Callable[..., str], data: bool = False) -> Callable[..., str | Markup]:
+    """Wrap a filter so that, in an autoescaped (HTML) template, a placeholder is highlighted,
+    and in a Markdown one its text is left unescaped unless it is the data's."""
 
     @pass_eval_context
     def wrapper(eval_ctx: EvalContext, value: Any, *args: Any, **kwargs: Any) -> str | Markup:
         text = func(value, *args, **kwargs)
-        if eval_ctx.autoescape and value is None:
-            return Markup('<span class="placeholder">{}</span>').format(text)
-        return text
+        if eval_ctx.autoescape:
+            if value is None:
+                return Markup('<span class="placeholder">{}</span>').format(text)
+            return text
+        return text if data and value is not None else MarkdownText(text)
 
     return wrapper
+
+
+@pass_eval_context
+def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
+    """Every printed value of a Markdown template escaped, unless written for Markdown."""
+    if eval_ctx.autoescape or not isinstance(value, str):
+        return value
+    if isinstance(value, MarkdownText | Markup):
+        return value
+    return md_text(value)
+
+
+# A shared template (`_target_condition.j2`) included from an HTML one is loaded under this
+# prefix, so that it is compiled autoescaped there and for Markdown when a .md template includes
+# it.
+_HTML_INCLUDE = "html:"
+
+
+def _is_html(name: str | None) -> bool:
+    # No name: a template from a string, escaped for HTML unless said otherwise.
+    return name is None or name.startswith(_HTML_INCLUDE) or ".html" in name
+
+
+class _Loader(BaseLoader):
+    """The template folders, with `html:` names read from the same files."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.files = FileSystemLoader([str(p) for p in folders])
+
+    def get_source(self, environment: Any, template: str) -> Any:
+        return self.files.get_source(environment, template.removeprefix(_HTML_INCLUDE))
+
+    def list_templates(self) -> list[str]:
+        return self.files.list_templates()
+
+
+class ReportEnvironment(SandboxedEnvironment):
+    """The sandboxed environment of the md/html templates (see the module's docstring)."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        if _is_html(parent) and not _is_html(template) and ".md" not in template:
+            return _HTML_INCLUDE + template
+        return template
 
 
 def search_path(template_dirs: Sequence[Path] | None = None) -> list[Path]:
@@ -52,16 +111,20 @@ def search_path(template_dirs: Sequence[Path] | None = None) -> list[Path]:
 
 
 def make_environment(template_dirs: Sequence[Path] | None = None) -> SandboxedEnvironment:
-    """The sandboxed Jinja2 environment of the md/html templates; autoescapes `.html*` only."""
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader([str(p) for p in search_path(template_dirs)]),
+    """The sandboxed Jinja2 environment of the md/html templates: HTML autoescaped, Markdown
+    escaped by `_finalize`."""
+    env = ReportEnvironment(
+        loader=_Loader(search_path(template_dirs)),
         undefined=StrictUndefined,
-        autoescape=lambda name: name is not None and ".html" in name,
+        autoescape=_is_html,
+        finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update({name: _marked(func) for name, func in FILTERS.items()})
+    env.filters.update(
+        {name: _marked(func, name in _DATA_FILTERS) for name, func in FILTERS.items()}
+    )
     return env
 
 
@@ -93,7 +156,22 @@ def load_outline(settings: ReportSettings, template_dirs: Sequence[Path] | None 
 
 
 def _term(text: str | None, settings: ReportSettings) -> str | None:
-    return None if text is None else text.replace("{term}", settings.term)
+    # The office's own outline: its Markdown ("1." before a heading) is meant.
+    return None if text is None else MarkdownText(text.replace("{term}", settings.term))
+
+
+def office_text(settings: dict[str, Any]) -> dict[str, Any]:
+    """The office's settings (`settings.model_dump()`) for a Markdown template: written by the
+    office, not by a unit, so printed as they are ("[Họ và tên người ký]" stays a placeholder)."""
+
+    def trusted(value: Any) -> Any:
+        if isinstance(value, str):
+            return MarkdownText(value)
+        if isinstance(value, list):
+            return [trusted(v) for v in value]
+        return value
+
+    return {key: trusted(value) for key, value in settings.items()}
 
 
 def load_wording(template_dirs: Sequence[Path] | None = None) -> dict[str, Any]:

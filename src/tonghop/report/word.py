@@ -28,6 +28,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
+from tonghop.formatting import docx_text
 from tonghop.report.footnotes import FOOTNOTE_MARK_RE, footnote_function
 from tonghop.report.templates import FILTERS
 from tonghop.settings import ReportSettings
@@ -35,7 +36,7 @@ from tonghop.settings import ReportSettings
 DOCX_TEMPLATE = "bao-cao.docx"
 CHART_WIDTH_MM = 150
 # Phụ lục 2's tables (captioned so by templates/make_docx_template.py): a figure's column is
-# at least as wide as its header's longest word in 11 pt bold ("Chuyển") and a bold "15.484";
+# at least as wide as its header's longest word in 9 pt bold ("Chuyển") and a bold "15.484";
 # the sector's name gets what is left, up to its own limit, so it wraps on a few lines only.
 SECTOR_TABLE_CAPTION = "Phụ lục 2"
 SECTOR_FIGURE_MIN_MM = 12.5
@@ -54,7 +55,8 @@ FOOTNOTE_SIZE_PT = 12
 
 def _docx_environment() -> SandboxedEnvironment:
     # docxtpl renders the document XML as one string: escape like XML, no HTML markup.
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    # Control characters in a value would become paragraphs and pages (formatting.docx_text).
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, finalize=docx_text)
     env.filters.update(FILTERS)
     return env
 
