@@ -94,7 +94,8 @@ def check_received(
     A presence and length check, cheap enough for every run; `tonghop archive verify`
     re-hashes every byte."""
     received = con.execute(
-        "select sha256, size_bytes, original_name, archive_path from received_files"
+        "select sha256, size_bytes, original_name, archive_path from received_files "
+        "order by received_at, original_name"
     ).fetchall()
     missing = set(check_archive(workspace, [(sha256, size) for sha256, size, *_ in received]))
     if not missing:
