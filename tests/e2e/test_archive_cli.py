@@ -15,24 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_archive import packed_files as _packed
 from tonghop import pipeline
 from tonghop.paths import SAMPLE_DIR
 
 SOURCE = SAMPLE_DIR / "submissions"
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _packed(workspace: Path) -> dict[str, bytes]:
-    stored = {}
-    for index in sorted((workspace / "archive" / "packs").glob("*.idx")):
-        pack = index.with_suffix(".pack").read_bytes()
-        for line in index.read_text(encoding="ascii").splitlines():
-            sha256, offset, length = line.split()
-            stored[sha256] = pack[int(offset) : int(offset) + int(length)]
-    return stored
 
 
 def _source() -> dict[str, tuple[str, bytes]]:
@@ -40,7 +27,9 @@ def _source() -> dict[str, tuple[str, bytes]]:
     files = {}
     for path in sorted(p for p in SOURCE.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        files.setdefault(_sha(data), (path.relative_to(SOURCE).as_posix(), data))
+        files.setdefault(
+            hashlib.sha256(data).hexdigest(), (path.relative_to(SOURCE).as_posix(), data)
+        )
     return files
 
 

@@ -24,8 +24,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _packed(workspace: Path) -> dict[str, bytes]:
-    """Every file the packs' indexes name, read by offset and length from its pack."""
+def packed_files(workspace: Path) -> dict[str, bytes]:
+    """Every file the packs' indexes name, read by offset and length from its pack (the
+    e2e tests read packs with it too)."""
     stored = {}
     for index in sorted((workspace / "archive" / "packs").glob("*.idx")):
         pack = index.with_suffix(".pack").read_bytes()
@@ -45,7 +46,7 @@ def test_packed_files_come_back_byte_for_byte(tmp_path: Path) -> None:
     received = [(_sha(d), name, d) for _, name, d in received]
     archive_files(tmp_path, received[:20])
     archive_files(tmp_path, received[10:])
-    stored = _packed(tmp_path)
+    stored = packed_files(tmp_path)
     assert stored == {_sha(d): d for _, _, d in received}
     for sha256, _name, data in received:
         assert read_archived(tmp_path, sha256) == data
@@ -67,9 +68,9 @@ def test_a_torn_pack_is_never_read_and_is_removed(tmp_path: Path) -> None:
         ".99999999999999999999-dead.idx.tmp",
         "99999999999999999999-dead.pack",
     ]
-    assert _packed(tmp_path) == {sha: d for sha, _, d in committed}
+    assert packed_files(tmp_path) == {sha: d for sha, _, d in committed}
     archive_files(tmp_path, committed + torn)  # the rerun archives the rest
-    assert _packed(tmp_path) == {sha: d for sha, _, d in committed + torn}
+    assert packed_files(tmp_path) == {sha: d for sha, _, d in committed + torn}
 
 
 def _loose(workspace: Path, received: list[tuple[str, str, bytes]]) -> list[Path]:
@@ -84,7 +85,7 @@ def _loose(workspace: Path, received: list[tuple[str, str, bytes]]) -> list[Path
     return paths
 
 
-def test_loose_files_are_read_and_packed(tmp_path: Path) -> None:
+def test_loose_files_are_read_andpacked_files(tmp_path: Path) -> None:
     received = _received(12)
     paths = _loose(tmp_path, received)
     for sha256, _name, data in received:
@@ -100,7 +101,7 @@ def test_loose_files_are_read_and_packed(tmp_path: Path) -> None:
     assert (moved, altered) == (11, [os.fspath(paths[3])])
     assert [p for p in paths if p.exists()] == [paths[3]]
     good = [r for i, r in enumerate(received) if i != 3]
-    assert _packed(tmp_path) == {sha: d for sha, _, d in good}
+    assert packed_files(tmp_path) == {sha: d for sha, _, d in good}
     assert verify_archive(tmp_path, [sha for sha, _, _ in received]) == {received[3][0]: "altered"}
 
 
@@ -143,4 +144,4 @@ def test_each_collect_restores_lost_files_from_the_source_and_names_the_others(
     ]
     lost = [r for r in again.rejected if r["sha256"] == received[0][0]]
     assert len(lost) == 1 and "không còn" in lost[0]["reason"]
-    assert _packed(tmp_path) == {sha: d for sha, _, d in received[1:]}
+    assert packed_files(tmp_path) == {sha: d for sha, _, d in received[1:]}
