@@ -126,7 +126,7 @@ def pack_loose(workspace: Path) -> tuple[int, list[str]]:
     moved and the loose files left because their bytes no longer match their name."""
     root = os.fspath(workspace)
     discard_torn(root)
-    moved, altered = 0, []
+    moved, altered, size = 0, [], 0
     batch: list[tuple[str, bytes]] = []
     paths: list[str] = []
     packed = pack_index(root)
@@ -138,10 +138,11 @@ def pack_loose(workspace: Path) -> tuple[int, list[str]]:
             continue
         if sha256 not in packed:
             batch.append((sha256, data))
+            size += len(data)
         paths.append(path)
-        if sum(len(d) for _, d in batch) >= PACK_MAX_BYTES:
+        if size >= PACK_MAX_BYTES:
             moved += _seal(root, batch, paths)
-            batch, paths = [], []
+            batch, paths, size = [], [], 0
     moved += _seal(root, batch, paths)
     for folder in Path(root, "archive").glob("??"):
         if folder.is_dir() and not any(folder.iterdir()):
