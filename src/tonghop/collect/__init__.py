@@ -1,9 +1,10 @@
 """Collect: list a source, archive every file untouched, parse it, load it into DuckDB.
 
-One module a step: `source` (listing and reading the source), `archive` (bytes stored under
-their sha256), `csv_long` (the long CSV), `parsing` (one file by its kind; the Excel form is
-read by `tonghop.forms`), `values` (raw text read as numbers), `load` (rows into DuckDB) and
-`batch` (the orchestration, `collect`). The names other modules use are imported here.
+One module a step: `source` (listing and reading the source), `archive` (bytes kept under
+their sha256, in the append-only packs of `packs`), `csv_long` (the long CSV), `parsing` (one
+file by its kind; the Excel form is read by `tonghop.forms`), `values` (raw text read as
+numbers), `load` (rows into DuckDB) and `batch` (the orchestration, `collect`). The names other
+modules use are imported here.
 """
 
 from tonghop.collect.archive import (

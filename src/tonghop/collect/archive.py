@@ -73,8 +73,8 @@ def discard_torn_packs(workspace: Path) -> list[str]:
 def read_archived(
     workspace: Path, sha256: str, packed: dict | None = None, loose: dict | None = None
 ) -> bytes | None:
-    """The archived bytes of a sha256, a copy whose hash matches first; None when there are
-    none (`packed`, `loose`: as `_locations`)."""
+    """The archived bytes of a sha256: a copy whose hash matches, else an altered copy, else
+    None (`packed`, `loose`: as `_locations`)."""
     altered = None
     for location in _locations(os.fspath(workspace), sha256, packed, loose):
         data = read_location(location)
