@@ -84,6 +84,10 @@ def collect(
         len(result.skipped),
         len(result.rejected),
     )
+    for problem in result.archive:
+        get_run_logger().error(
+            "Kho lưu trữ: %s (%s, sha256 %s)", problem["reason"], problem["file"], problem["sha256"]
+        )
     return result
 
 

@@ -222,6 +222,10 @@ from tonghop.cli_review import review_app  # noqa: E402
 
 app.add_typer(review_app, name="review")
 
+from tonghop.cli_archive import archive_app  # noqa: E402
+
+app.add_typer(archive_app, name="archive")
+
 
 @app.command("check-draft")
 def check_draft(

@@ -15,6 +15,7 @@ import pytest
 
 from tonghop import pipeline
 from tonghop.catalog import load_catalog
+from tonghop.collect import read_archived
 from tonghop.db import connect
 from tonghop.periods import PeriodRange
 
@@ -107,8 +108,7 @@ def test_every_received_file_is_archived_untouched(outcome):
     for source_file in files:
         sha = hashlib.sha256(source_file.data).hexdigest()
         assert sha in archived, source_file.name
-        stored = (workspace / archived[sha]).read_bytes()
-        assert stored == source_file.data
+        assert read_archived(workspace, sha) == source_file.data
         assert (workspace / archived[sha]).resolve().is_relative_to(workspace.resolve())
 
 

@@ -7,12 +7,14 @@ reference report (shared/reference/report-outline.md).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import date
 
 import pytest
 
+from tonghop.collect import read_archived
 from tonghop.paths import SAMPLE_DIR
 
 from .independent import active, read_registry, read_values
@@ -190,7 +192,8 @@ def test_planted_faults_are_reported_and_rejected(demo_run):
     assert first.files_rejected == len(rejected) >= 2
     for item in rejected:
         assert item["sha256"] and item["archived_as"] and item["reason"]
-        assert (out / "workspace" / item["archived_as"]).is_file()
+        data = read_archived(out / "workspace", item["sha256"])
+        assert data is not None and hashlib.sha256(data).hexdigest() == item["sha256"]
     for finding in findings:
         for key in ("unit_code", "period", "rule_id", "kind", "severity", "message", "indicators"):
             assert key in finding

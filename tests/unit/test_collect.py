@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 import stat
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,6 +26,7 @@ from tonghop.collect import (
     collect,
     parse_csv,
     parse_number,
+    read_archived,
     read_chunk,
     read_source,
     read_values,
@@ -229,7 +229,7 @@ def test_a_cell_over_the_csv_modules_limit_rejects_the_file_not_the_batch(tmp_pa
     [rejected] = result.rejected
     assert rejected["file"] == "dai.csv"
     assert "'dai.csv', dòng 2" in rejected["reason"] and "131.072 ký tự" in rejected["reason"]
-    assert (tmp_path / rejected["archived_as"]).read_bytes() == huge
+    assert read_archived(tmp_path, rejected["sha256"]) == huge
 
 
 # parse_number ------------------------------------------------------------------------------
@@ -265,12 +265,11 @@ def test_archive_file_is_content_addressed_and_read_only(tmp_path: Path) -> None
     data = b"unit_code,period\n"
     sha = _sha(data)
     archive_files(tmp_path, [(sha, "sub/Bao Cao.CSV", data)])
-    relative = archive_path(sha, "sub/Bao Cao.CSV")
-    assert relative == f"archive/{sha[:2]}/{sha}.csv"
-    stored = tmp_path / relative
-    assert stored.read_bytes() == data
-    assert stat.S_IMODE(stored.stat().st_mode) == 0o444
-    assert not list(stored.parent.glob(".*.tmp"))
+    assert archive_path(sha, "sub/Bao Cao.CSV") == f"archive/{sha[:2]}/{sha}.csv"
+    assert read_archived(tmp_path, sha) == data
+    stored = [p for p in (tmp_path / "archive").rglob("*") if p.is_file()]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in stored} == {0o444}
+    assert not [p for p in stored if p.name.endswith(".tmp")]
 
 
 def test_archive_file_never_rewrites(tmp_path: Path) -> None:
@@ -279,34 +278,26 @@ def test_archive_file_never_rewrites(tmp_path: Path) -> None:
     archive_files(tmp_path, [(sha, "a.csv", data)])
     archive_files(tmp_path, [(sha, "other-name.csv", b"something else")])
     assert archive_path(sha, "a.csv") == archive_path(sha, "other-name.csv")
-    assert (tmp_path / archive_path(sha, "a.csv")).read_bytes() == b"first"
+    assert read_archived(tmp_path, sha) == b"first"
 
 
 def test_archive_file_drops_an_odd_suffix(tmp_path: Path) -> None:
     data = b"x"
     sha = _sha(data)
     archive_files(tmp_path, [(sha, "weird.c$v", data)])
-    relative = archive_path(sha, "weird.c$v")
-    assert relative == f"archive/{sha[:2]}/{sha}"
-    assert (tmp_path / relative).read_bytes() == data
+    assert archive_path(sha, "weird.c$v") == f"archive/{sha[:2]}/{sha}"
+    assert read_archived(tmp_path, sha) == data
 
 
-def test_archive_files_stages_a_chunk_and_makes_it_durable_at_once(tmp_path: Path) -> None:
-    # 60 files: more than one syncfs covers (_SYNCFS_MIN_FILES), spread over many folders
+def test_archive_files_makes_a_chunk_durable_at_once_in_one_pack(tmp_path: Path) -> None:
     received = [(_sha(d), f"u{i}.CSV", d) for i, d in enumerate(b"value %d" % i for i in range(60))]
     archive_files(tmp_path, received)
-    # a folder removed since (by hand) is made again; what is already archived is not rewritten
-    shutil.rmtree(tmp_path / archive_path(received[0][0], "x").rpartition("/")[0])
+    # what is already archived is not stored again: the second pack holds only the new file
     archive_files(tmp_path, [*received[:2], (_sha(b"new"), "moi.xlsx", b"new")])
-    stored = {
-        p.relative_to(tmp_path).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-        for p in (tmp_path / "archive").rglob("*")
-        if p.is_file()
-    }
-    expected = {archive_path(sha, name): (data, 0o444) for sha, name, data in received}
-    expected[archive_path(_sha(b"new"), "moi.xlsx")] = (b"new", 0o444)
-    assert stored == expected  # no temporary file left either
-    assert all(path.endswith((".csv", ".xlsx")) for path in stored)
+    packs = sorted((tmp_path / "archive" / "packs").glob("*.pack"))
+    assert [p.read_bytes() for p in packs] == [b"".join(d for _, _, d in received), b"new"]
+    for sha, _name, data in [*received, (_sha(b"new"), "moi.xlsx", b"new")]:
+        assert read_archived(tmp_path, sha) == data
 
 
 # collect -----------------------------------------------------------------------------------
@@ -369,8 +360,8 @@ def test_collect_loads_new_files_with_provenance(tmp_path: Path) -> None:
                 "loaded",
             ),
         ]
-        for _name, _sha256, archive_path, _size, _status in received:
-            assert (tmp_path / archive_path).is_file()
+        for _name, sha256, _archived, _size, _status in received:
+            assert hashlib.sha256(read_archived(tmp_path, sha256)).hexdigest() == sha256
 
         submissions = con.execute(
             "select unit_code, period, original_name, sha256, batch_id, file_format "
@@ -447,7 +438,7 @@ def test_collect_rejects_a_corrupt_file_with_its_reason(tmp_path: Path) -> None:
         ).fetchone()[0]
         assert stored_reason == rejected["reason"]
         # the rejected file is archived untouched and loads nothing
-        assert (tmp_path / rejected["archived_as"]).read_bytes() == FILE_CORRUPT
+        assert read_archived(tmp_path, rejected["sha256"]) == FILE_CORRUPT
         assert (
             con.execute("select count(*) from submissions where sha256 = ?", [sha]).fetchone()[0]
             == 0
@@ -661,16 +652,13 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
             rows = collected_rows(con)
         finally:
             con.close()
-        archive = {
-            p.relative_to(workspace).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in (workspace / "archive").rglob("*")
-            if p.is_file()
-        }
-        outcomes[where] = (result.loaded, result.rejected, rows, archive)
+        archive = {r[0]: read_archived(workspace, r[0]) for r in rows["received_files"]}
+        modes = {stat.S_IMODE(p.stat().st_mode) for p in (workspace / "archive").rglob("*.*")}
+        outcomes[where] = (result.loaded, result.rejected, rows, archive, modes)
     assert outcomes["process"] == outcomes["here"]
     # This process parsed the CSVs; the forms were read in the archive process.
     assert sorted(parsed_here) == ["a-sua.csv", "a.csv", "hong.csv", "nhieu-don-vi.csv"]
-    loaded, rejected, rows, archive = outcomes["process"]
+    loaded, rejected, rows, archive, modes = outcomes["process"]
     assert loaded == ["a.csv", "nhieu-don-vi.csv", "bieu-mau.xlsx", "a-sua.csv"]
     assert [r["file"] for r in rejected] == ["hong.csv", "hong.xlsx"]
     (form_submission,) = [s for s in rows["submissions"] if s[6] == "bieu-mau.xlsx"]
@@ -679,10 +667,9 @@ def test_collect_archives_a_big_batch_in_a_process_of_its_own(tmp_path: Path, mo
     assert [(code, raw, float(value)) for code, raw, value in form_values] == [
         ("members_total", "17", 17.0)
     ]
-    # Every file received is archived untouched, read-only, under the name its row gives.
-    assert sorted(archive) == sorted(r[1] for r in rows["received_files"])
-    assert sorted(data for data, _mode in archive.values()) == sorted(f.data for f in files)
-    assert {mode for _data, mode in archive.values()} == {0o444}
+    # Every file received is archived untouched, read-only, found by its sha256.
+    assert sorted(archive.values()) == sorted(f.data for f in files)
+    assert modes == {0o444}
 
 
 def test_collect_settings_choose_the_task_runner() -> None:

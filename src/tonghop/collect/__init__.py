@@ -1,12 +1,20 @@
 """Collect: list a source, archive every file untouched, parse it, load it into DuckDB.
 
-One module a step: `source` (listing and reading the source), `archive` (bytes stored under
-their sha256), `csv_long` (the long CSV), `parsing` (one file by its kind; the Excel form is
-read by `tonghop.forms`), `values` (raw text read as numbers), `load` (rows into DuckDB) and
-`batch` (the orchestration, `collect`). The names other modules use are imported here.
+One module a step: `source` (listing and reading the source), `archive` (bytes kept under
+their sha256, in the append-only packs of `packs`), `csv_long` (the long CSV), `parsing` (one
+file by its kind; the Excel form is read by `tonghop.forms`), `values` (raw text read as
+numbers), `load` (rows into DuckDB) and `batch` (the orchestration, `collect`). The names other
+modules use are imported here.
 """
 
-from tonghop.collect.archive import archive_files, archive_path
+from tonghop.collect.archive import (
+    archive_files,
+    archive_path,
+    check_archive,
+    pack_loose,
+    read_archived,
+    verify_archive,
+)
 from tonghop.collect.batch import CHUNK_FILES, CollectResult, archive_and_read, collect
 from tonghop.collect.csv_long import CSV_COLUMNS, _plain_csv_groups, parse_csv
 from tonghop.collect.parsing import Outcome, ParseChunks, Received, parse_file, read_chunk
@@ -26,12 +34,16 @@ __all__ = [
     "archive_and_read",
     "archive_files",
     "archive_path",
+    "check_archive",
     "collect",
     "nfc",
+    "pack_loose",
     "parse_csv",
     "parse_file",
     "parse_number",
     "read_chunk",
     "read_source",
+    "read_archived",
     "read_values",
+    "verify_archive",
 ]

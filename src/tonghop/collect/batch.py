@@ -15,7 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from tonghop.collect.archive import archive_files, archive_path
+from tonghop.collect.archive import (
+    archive_files,
+    archive_path,
+    check_archive,
+    discard_torn_packs,
+    restore_files,
+)
 from tonghop.collect.load import (
     WRITE_MIN_VALUES,
     _checkpoints_deferred,
@@ -37,6 +43,8 @@ class CollectResult:
     loaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    # received files the archive no longer held at this run's check (`check_received`)
+    archive: list[dict] = field(default_factory=list)
 
 
 # Files archived and parsed together; also one parse task's share.
@@ -67,8 +75,62 @@ def collect(
     (`archive_and_read`), unless `parse_forms` says they are parsed with the CSVs (a cluster
     with cores to spare).
     """
+    discard_torn_packs(workspace)
     with _gc_paused(), _checkpoints_deferred(con):
-        return _collect(con, workspace, files, batch_id, progress, chunk_files, parse, parse_forms)
+        result = _collect(
+            con, workspace, files, batch_id, progress, chunk_files, parse, parse_forms
+        )
+    result.archive = check_received(con, workspace, files)
+    result.rejected += [p for p in result.archive if not p["restored"]]
+    return result
+
+
+def check_received(
+    con: duckdb.DuckDBPyConnection, workspace: Path, files: list[SourceFile]
+) -> list[dict]:
+    """Every received file the archive does not hold at its size, restored from `files` (the
+    source) when they still have its bytes; one entry each, for the operator.
+
+    A presence and length check, cheap enough for every run; `tonghop archive verify`
+    re-hashes every byte."""
+    received = con.execute(
+        "select sha256, size_bytes, original_name, archive_path from received_files "
+        "order by received_at, original_name"
+    ).fetchall()
+    missing = set(check_archive(workspace, [(sha256, size) for sha256, size, *_ in received]))
+    if not missing:
+        return []
+    source, sizes = {}, {size for sha256, size, *_ in received if sha256 in missing}
+    for file in files:
+        if len(file.data) in sizes:
+            sha256 = hashlib.sha256(file.data).hexdigest()
+            if sha256 in missing:
+                source[sha256] = file.data
+    restore_files(workspace, list(source.items()))
+    still = set(check_archive(workspace, [(s, len(d)) for s, d in source.items()]))
+    return [
+        {
+            "file": name,
+            "archived_as": archived,
+            "sha256": sha256,
+            "restored": sha256 in source and sha256 not in still,
+            "reason": (
+                ARCHIVE_RESTORED if sha256 in source and sha256 not in still else ARCHIVE_MISSING
+            ),
+        }
+        for sha256, _, name, archived in received
+        if sha256 in missing
+    ]
+
+
+ARCHIVE_MISSING = (
+    "Tệp đã nhận không còn nguyên trong kho lưu trữ (bị mất hoặc bị thay đổi) và nguồn không "
+    "còn đúng nội dung đó: cần khôi phục kho lưu trữ từ bản sao lưu hoặc đề nghị đơn vị gửi lại"
+)
+ARCHIVE_RESTORED = (
+    "Tệp đã nhận không còn nguyên trong kho lưu trữ; đã lưu lại từ nguồn (cùng nội dung, cùng "
+    "sha256)"
+)
 
 
 def _collect(
