@@ -31,6 +31,13 @@ create table if not exists file_sightings (  -- every time a file was seen at th
     seen_at       timestamp not null,
     batch_id      varchar not null
 );
+create table if not exists file_notices (  -- a received file seen again, not loaded again
+    sha256        varchar not null,
+    source_name   varchar not null,
+    seen_at       timestamp not null,
+    batch_id      varchar not null,
+    reason        varchar not null           -- what the steward is told (Vietnamese)
+);
 create table if not exists submissions (
     submission_id varchar primary key,       -- sha256 of the file + unit + period
     sha256        varchar not null,
