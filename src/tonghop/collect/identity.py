@@ -21,6 +21,7 @@ HELD = "Tạm giữ để xem xét"
 # A period as tonghop writes one (tonghop.periods), standing alone in a name or a folder.
 _PERIOD_HINT = re.compile(r"(?<![A-Za-z0-9])(\d{4}(?:-[HQ][1-4])?)(?![A-Za-z0-9])")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
+_DIGIT = re.compile(r"[0-9]")
 
 
 def _when(at: datetime) -> str:
@@ -138,9 +139,16 @@ class Intake:
         """The reason to hold a file whose units or periods are not those its name says."""
         parts = PurePosixPath(name).parts
         words = [*parts[:-1], PurePosixPath(parts[-1]).stem] if parts else []
-        named_units = {t for w in words for t in _TOKEN.findall(w) if t in self.units}
-        named_periods = {p for w in words for p in _PERIOD_HINT.findall(w)}
         units = sorted({u for (u, _), _ in groups})
+        # a word is a unit code when tonghop knows it, or written like the file's own codes
+        shapes = {_shape(u) for u in units}
+        named_units = {
+            t
+            for w in words
+            for t in _TOKEN.findall(w)
+            if t in self.units or (_DIGIT.search(t) and _shape(t) in shapes)
+        }
+        named_periods = {p for w in words for p in _PERIOD_HINT.findall(w)}
         periods = sorted({p for (_, p), _ in groups})
         odd_units = [u for u in units if named_units and u not in named_units]
         odd_periods = [
@@ -164,6 +172,15 @@ class Intake:
             "đơn vị/kỳ nào; đề nghị cán bộ tổng hợp kiểm tra với đơn vị gửi tệp và đơn vị gửi "
             "lại tệp đúng tên, đúng mã đơn vị và kỳ báo cáo."
         )
+
+
+def _shape(code: str) -> str:
+    """A code with its digits as 9s: TCCS001 and TCCS002 are written alike.
+
+    >>> _shape("TCCS001"), _shape("B43a")
+    ('TCCS999', 'B99a')
+    """
+    return _DIGIT.sub("9", code)
 
 
 def _same(period: str, hint: str) -> bool:
