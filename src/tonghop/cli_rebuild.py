@@ -32,11 +32,8 @@ def rebuild_command(
         done = rebuild(workspace, registry)
     except RegistryError as exc:
         _fail(str(exc))
-    except duckdb.IOException as exc:
-        _fail(
-            f"Tệp dữ liệu của thư mục làm việc '{workspace}' đang được một tiến trình khác mở; "
-            f"chờ tiến trình đó xong rồi chạy lại. ({exc})"
-        )
+    except duckdb.IOException as exc:  # another process has the file open: not damaged
+        _fail(f"Thư mục làm việc '{workspace}' đang được một tiến trình khác dùng ({exc}).")
     if done.old:
         typer.echo(f"Tệp dữ liệu cũ được giữ lại: {done.old}")
     origin = (

@@ -57,6 +57,16 @@ def original(tmp_path_factory) -> tuple[Path, Path, list[tuple]]:
     return root, registry, _totals(workspace)
 
 
+def _received(workspace: Path) -> list[tuple]:
+    con = connect(workspace, read_only=True)
+    try:
+        return con.execute(
+            "select sha256, original_name, status from received_files order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def _copy(original: tuple, name: str) -> Path:
     root = original[0]
     copy = root / name
@@ -112,21 +122,8 @@ def test_a_rebuild_from_a_truncated_database_keeps_names_and_batches(original) -
 
     workspace = _copy(original, "from-db")
     os.truncate(db_path(workspace), db_path(workspace).stat().st_size // 3)
-    con = connect(original[0] / "ws", read_only=True)
-    try:
-        before = con.execute(
-            "select sha256, original_name, status from received_files order by all"
-        ).fetchall()
-    finally:
-        con.close()
+    before = _received(original[0] / "ws")
     done = rebuild(workspace, original[1])
     assert done.order_from == "database" and done.batches == 3
-    con = connect(workspace, read_only=True)
-    try:
-        after = con.execute(
-            "select sha256, original_name, status from received_files order by all"
-        ).fetchall()
-    finally:
-        con.close()
-    assert after == before
+    assert _received(workspace) == before
     assert _totals(workspace) == original[2]
