@@ -63,9 +63,9 @@ class Intake:
             "with cur as (select unit_code, period, arg_max(submission_id, seq) as sid, "
             "arg_max(sha256, seq) as sha256, arg_max(original_name, seq) as name, "
             "arg_max(received_at, seq) as at from submissions group by all) "
-            "select c.unit_code, c.period, c.sha256, c.name, c.at, "
-            "(select count(*) from submitted_values v "
-            "where v.submission_id = c.sid and v.raw_value <> '') from cur c"
+            "select c.unit_code, c.period, c.sha256, c.name, c.at, count(v.submission_id) "
+            "from cur c left join submitted_values v "
+            "on v.submission_id = c.sid and v.raw_value <> '' group by all"
         ).fetchall()
         current = {(u, p): _Current(s, n, at, k) for u, p, s, n, at, k in rows}
         received: dict[str, tuple[datetime, list[tuple[str, str]]]] = {}
