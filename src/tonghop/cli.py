@@ -70,10 +70,12 @@ def _check_workspace_free(workspace: Path) -> None:
     """Refuse to start while another process writes the workspace (DuckDB: one writer)."""
     import duckdb
 
-    from tonghop.db import connect
+    from tonghop.db import DamagedDatabase, connect
 
     try:
         connect(workspace).close()
+    except DamagedDatabase as exc:
+        _fail(str(exc))
     except duckdb.IOException as exc:
         _fail(
             f"Tệp dữ liệu của thư mục làm việc '{workspace}' đang được một tiến trình khác ghi; "
@@ -225,6 +227,10 @@ app.add_typer(review_app, name="review")
 from tonghop.cli_archive import archive_app  # noqa: E402
 
 app.add_typer(archive_app, name="archive")
+
+from tonghop.cli_rebuild import rebuild_command  # noqa: E402
+
+app.command("rebuild")(rebuild_command)
 
 
 @app.command("check-draft")

@@ -31,6 +31,13 @@ create table if not exists file_sightings (  -- every time a file was seen at th
     seen_at       timestamp not null,
     batch_id      varchar not null
 );
+create table if not exists file_notices (  -- a received file seen again, not loaded again
+    sha256        varchar not null,
+    source_name   varchar not null,
+    seen_at       timestamp not null,
+    batch_id      varchar not null,
+    reason        varchar not null           -- what the steward is told (Vietnamese)
+);
 create table if not exists submissions (
     submission_id varchar primary key,       -- sha256 of the file + unit + period
     sha256        varchar not null,
@@ -186,12 +193,62 @@ def memory_limit() -> str | None:
     return value
 
 
+# What DuckDB says when another process holds the file: not damage, the file is in use.
+LOCK_CONFLICT = "Could not set lock"
+
+
+class DamagedDatabase(RuntimeError):
+    """The workspace's DuckDB file exists but cannot be opened (truncated, emptied, overwritten):
+    the message says which file and how to make it again from the archive."""
+
+    def __init__(self, workspace: Path, cause: object) -> None:
+        self.workspace = workspace
+        super().__init__(
+            f"Tệp dữ liệu '{db_path(workspace)}' bị hỏng, không mở được ({cause}). Các tệp đã "
+            "nhận vẫn nguyên trong kho lưu trữ: dựng lại tệp dữ liệu bằng lệnh "
+            f"`tonghop rebuild --workspace {workspace} --registry <tệp danh mục đơn vị>` "
+            "(tệp hỏng được giữ lại bên cạnh, đổi tên); các quyết định rà soát đã ghi trong tệp "
+            "hỏng cần được nhập lại."
+        )
+
+
+# DuckDB's file: three 4 KiB headers, then its blocks.
+_HEADERS_BYTES = 3 * 4096
+# Files whose size this process checked at its first opening (`_check_size`).
+_checked: set[str] = set()
+
+
+def _check_size(con: duckdb.DuckDBPyConnection, workspace: Path) -> None:
+    """Refuse a file shorter than the blocks its header counts (a truncated copy or a disk
+    that filled): DuckDB opens it and fails only on reading a missing block, mid-run.
+
+    Checked at a process's first opening only: the one-writer rule means no other process
+    writes the file then, while later, this process's own checkpoint may count blocks it
+    has not yet written."""
+    _, _, block_size, total_blocks, *_ = con.execute("pragma database_size").fetchone()
+    size = db_path(workspace).stat().st_size
+    expected = _HEADERS_BYTES + block_size * total_blocks
+    if total_blocks and size < expected:
+        con.close()
+        raise DamagedDatabase(
+            workspace, f"tệp dài {size} byte, ngắn hơn {expected} byte các khối dữ liệu của nó"
+        )
+
+
 def connect(workspace: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the workspace database, creating its tables on first use."""
     workspace.mkdir(parents=True, exist_ok=True)
     path = db_path(workspace)
     limit = memory_limit()
-    con = duckdb.connect(str(path), read_only=read_only, config=_config())
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=_config())
+    except duckdb.Error as exc:
+        if not path.exists() or LOCK_CONFLICT in str(exc):
+            raise
+        raise DamagedDatabase(workspace, exc) from exc
+    if str(path) not in _checked:
+        _check_size(con, workspace)
+        _checked.add(str(path))
     # DuckDB draws a progress bar on the terminal for a statement over 2 s; in a flow's log or
     # a scheduled run's output it is noise between the messages.
     con.execute("set enable_progress_bar = false")

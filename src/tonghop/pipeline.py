@@ -318,13 +318,18 @@ def latest_batch_id(workspace: Path) -> str | None:
 
 
 def rejected_files(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> list[dict]:
-    """The files of a collect batch that could not be read, as `rejected.json` lists them (one
-    per file seen at the source, a file rejected before included); none without a batch."""
+    """The files of a collect batch that could not be read or were not used, as `rejected.json`
+    lists them (one per file seen at the source, a file rejected before included; an old file
+    put back, `file_notices`); none without a batch."""
     rows = con.execute(
-        "select s.source_name, r.archive_path, r.sha256, r.reason "
+        "select source_name, archive_path, sha256, reason from ("
+        "select s.seen_at, s.source_name, r.archive_path, r.sha256, r.reason "
         "from file_sightings s join received_files r using (sha256) "
-        "where s.batch_id = ? and r.status = 'rejected' order by s.seen_at, s.source_name",
-        [batch_id],
+        "where s.batch_id = $batch and r.status = 'rejected' union all "
+        "select n.seen_at, n.source_name, r.archive_path, n.sha256, n.reason "
+        "from file_notices n join received_files r using (sha256) where n.batch_id = $batch) "
+        "order by seen_at, source_name",
+        {"batch": batch_id},
     ).fetchall()
     return [
         {"file": name, "archived_as": archived, "sha256": sha, "reason": reason}

@@ -46,7 +46,7 @@ def test_the_corpus_is_large_enough(outcome):
     assert len(corpus.cases) >= 40
 
 
-@pytest.mark.parametrize("index", range(80))
+@pytest.mark.parametrize("index", range(100))
 def test_each_case_gives_its_reason(outcome, index):
     corpus, _files, collected, findings, context, _ = outcome
     if index >= len(corpus.cases):

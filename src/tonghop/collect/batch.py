@@ -22,6 +22,7 @@ from tonghop.collect.archive import (
     discard_torn_packs,
     restore_files,
 )
+from tonghop.collect.identity import Intake
 from tonghop.collect.load import (
     WRITE_MIN_VALUES,
     _checkpoints_deferred,
@@ -43,6 +44,8 @@ class CollectResult:
     loaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    # old files seen again after a newer one superseded them (`Intake.restored`): not loaded
+    notices: list[dict] = field(default_factory=list)
     # received files the archive no longer held at this run's check (`check_received`)
     archive: list[dict] = field(default_factory=list)
 
@@ -151,6 +154,7 @@ def _collect(
         ).fetchall()
     )
     seq = con.execute("select coalesce(max(seq), 0) + 1 from submissions").fetchone()[0]
+    intake = Intake.of(con)
     pending = _Rows()
     windows = [files[start : start + chunk_files] for start in range(0, len(files), chunk_files)]
     window_hashes = [[hashlib.sha256(f.data).hexdigest() for f in w] for w in windows]
@@ -187,9 +191,16 @@ def _collect(
                 pending.sightings.append([sha256, source_file.name, now, result.batch_id])
                 if i not in read:
                     result.skipped.append(source_file.name)
+                    notice = intake.restored(sha256, source_file.name)
+                    if notice:
+                        entry = {"file": source_file.name, "sha256": sha256, "reason": notice}
+                        result.notices.append(entry)
+                        pending.notices.append(
+                            [sha256, source_file.name, now, result.batch_id, notice]
+                        )
                 else:
                     warnings: list[str] = []
-                    outcome = read[i]
+                    outcome = _judged(intake, source_file.name, read[i])
                     if outcome[0] == "rejected":
                         status, reason = "rejected", outcome[1]
                         reasons[sha256] = [reason, archived[sha256]]
@@ -207,6 +218,7 @@ def _collect(
                             pending.values,
                         )
                         seq += len(subs)
+                        intake.loaded(sha256, source_file.name, now, groups)
                         pending.submissions += subs
                         result.loaded.append(source_file.name)
                     pending.files.append(
@@ -329,6 +341,18 @@ def archive_and_read(
     parse, and that process has a core of its own, so the two processes are about as busy."""
     archive_files(workspace, received)
     return read_chunk(items)
+
+
+def _judged(intake: Intake, name: str, outcome: Outcome) -> Outcome:
+    """A parsed file's outcome once judged against the workspace (`Intake.judge`): a file
+    held for review is rejected with the reason; a loaded one gains the judge's warnings."""
+    if outcome[0] != "loaded":
+        return outcome
+    _, file_format, groups, warnings = outcome
+    held, more = intake.judge(name, groups)
+    if held:
+        return ("rejected", held)
+    return ("loaded", file_format, groups, [*warnings, *more])
 
 
 def _wait(futures: list[Future]) -> None:

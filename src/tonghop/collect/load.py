@@ -22,6 +22,7 @@ class _Rows:
     files: list[list] = field(default_factory=list)
     sightings: list[list] = field(default_factory=list)
     submissions: list[list] = field(default_factory=list)
+    notices: list[list] = field(default_factory=list)
     # by column (VALUE_COLUMNS), as they go into DuckDB
     values: list[list] = field(default_factory=lambda: [[] for _ in VALUE_COLUMNS])
 
@@ -75,6 +76,7 @@ def _write(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
         insert_rows(con, "submissions", rows.submissions)
         insert_columns(con, "submitted_values", rows.values)
         insert_rows(con, "file_sightings", rows.sightings)
+        insert_rows(con, "file_notices", rows.notices)
 
 
 # How much DuckDB may write to its log (WAL) during collect before it checkpoints.

@@ -451,6 +451,7 @@ def build(folder: Path) -> Corpus:
     )
     _clerks_numbers(source, catalog, add, csv_case, good)
     _files_that_stop_runs(source, catalog, add, good)
+    _files_that_say_who_they_are(source, catalog, add, good)
     (folder / "tmp.xlsx").unlink()
     return Corpus(registry, source, cases, counted)
 
@@ -684,6 +685,31 @@ def _files_that_stop_runs(source: Path, catalog, add, good) -> None:  # noqa: AN
         handle.write(b"unit_code,period,indicator_code,value\n")
         handle.write(b"B63,2023,members_total,1\n" * 1_000_000)
     add(Case("a million rows", ["B63-trieu-dong.csv"], rejected="vượt giới hạn"))
+
+
+def _files_that_say_who_they_are(source: Path, catalog, add, good) -> None:  # noqa: ANN001
+    """Files whose name and content disagree, and a short correction (issue 28, 2): held for
+    review, the units' own values kept; a file whose name says nothing is believed."""
+    _write_csv(source / "B65-a.csv", _rows("B65", good("B65")))
+    few = {k: good("B65")[k] for k in ("members_total", "members_official", "members_admitted")}
+    _write_csv(source / "B65-b-sua-loi.csv", _rows("B65", few | {"members_total": 500}))
+    add(
+        Case(
+            "a short correction after the full file",
+            ["B65-b-sua-loi.csv"],
+            rejected="không quá một nửa 13 chỉ tiêu",
+            counted="B65",
+        )
+    )
+    # B05 (a good file, sorted before) must keep its numbers
+    _write_csv(source / "B66.csv", _rows("B05", good("B05", members_total=999)))
+    add(Case("another unit's code", ["B66.csv"], rejected="ghi đơn vị B66"))
+    _write_csv(source / "B67-2022.csv", _rows("B67", good("B67")))
+    add(Case("another period than the name's", ["B67-2022.csv"], rejected="ghi kỳ 2022"))
+    _form(source / "B68.xlsx", "B69", good("B69"), catalog)
+    add(Case("a form made for another unit", ["B68.xlsx"], rejected="đơn vị B69"))
+    _write_csv(source / "bao-cao-nam.csv", _rows("B70", good("B70")))
+    add(Case("a name that says nothing", ["bao-cao-nam.csv"], counted="B70"))
 
 
 if __name__ == "__main__":
