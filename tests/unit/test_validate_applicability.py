@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from tests.unit.test_validate import BASE, PERIOD
 from tonghop.catalog import load_catalog
 from tonghop.collect import SourceFile, collect
 from tonghop.db import connect
@@ -14,7 +15,6 @@ from tonghop.periods import Period
 from tonghop.registry import Unit, store_registry
 from tonghop.validate import Finding, validate
 
-PERIOD = "2023-H2"
 BATCH = "batch-appl"
 
 # a clean chi bộ cơ sở (no branches, under 30 members) and a clean agency đảng bộ
@@ -24,12 +24,7 @@ CHI_BO = [
     ("members_official", "18"),
     ("members_probationary", "2"),
 ]
-DANG_BO = [
-    ("branches_total", "5"),
-    ("members_total", "50"),
-    ("members_official", "45"),
-    ("members_probationary", "5"),
-]
+DANG_BO = BASE  # the clean đảng bộ of test_validate
 BRANCH_ROWS_ZERO = [("branches_meeting_regularly", "0"), ("branches_meeting_regularly_pct", "")]
 ENTERPRISE_ROWS_ZERO = [
     ("revenue_bn_vnd", "0"),
