@@ -48,7 +48,15 @@ STEADY = {
     **{p: rows for p, rows in SIZE.items() if p != "2023-H2"},
     "2023-H2": _members(50) + [("employees", "553", ""), ("revenue_bn_vnd", "906.3", "")],
 }
-UNITS = {"MERGE": MERGE, "SIZE": SIZE, "STEADY": STEADY}
+# SMALL: 2, 3, 8 admitted (median 3, MAD 1), then 12: (12 − 3) / 1.4826 ≈ 6.1 > 5, yet within
+# twice its highest (16): a small count's ordinary swing, no finding
+SMALL = {
+    "2022-H1": _members(50) + [("members_admitted", "2", "")],
+    "2022-H2": _members(53) + [("members_admitted", "3", "")],
+    "2023-H1": _members(61) + [("members_admitted", "8", "")],
+    "2023-H2": _members(73) + [("members_admitted", "12", "")],
+}
+UNITS = {"MERGE": MERGE, "SIZE": SIZE, "STEADY": STEADY, "SMALL": SMALL}
 
 
 def _csv(unit: str, period: str, rows: list[tuple[str, str, str]]) -> bytes:
@@ -126,6 +134,7 @@ def test_lost_decimal_comma_names_the_slip(findings: list[Finding]) -> None:
 
 def test_ordinary_values_after_a_short_history_raise_nothing(findings: list[Finding]) -> None:
     assert _of(findings, "STEADY") == []
+    assert _of(findings, "SMALL") == []
     assert {f.unit_code for f in findings} == {"MERGE", "SIZE"}
     assert len(_of(findings, "SIZE")) == 2
 

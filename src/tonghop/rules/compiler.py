@@ -217,9 +217,13 @@ def _plausibility(ind: Indicator, spec: PlausibilitySpec, ruleset: RuleSet) -> C
     # makes the MAD estimate a standard deviation for normal data), as in Hampel's filter; a
     # floor on the spread keeps a steady stock (MAD of a unit or two) from flagging growth
     spread = f"greatest(1.4826 * h.mad, {literal(spec.min_spread_pct / 100)} * abs(h.median))"
+    # small counts swing widely (1, 3, 8 confirmed in three half-years): a value within the
+    # unit's own widened range is ordinary however far from the median
+    factor = literal(spec.range_factor)
     test = (
         f"{{value}} is not null and h.history >= {int(spec.min_history)} and h.mad > 0 "
-        f"and abs({{value}} - h.median) / {spread} > {literal(spec.threshold)}"
+        f"and abs({{value}} - h.median) / {spread} > {literal(spec.threshold)} "
+        f"and ({{value}} > {factor} * h.high or {{value}} * {factor} < h.low)"
     )
     return _history_rule(ind, f"{spec.id_prefix}_{ind.code}", spec, test, ruleset)
 

@@ -59,6 +59,8 @@ class PlausibilitySpec(DerivedSpec):
     min_history: int
     value_types: list[str]
     min_spread_pct: float = 0.0
+    # and outside the unit's own range widened by this factor (highest × f, lowest ÷ f)
+    range_factor: float = 1.0
 
 
 class MagnitudeSpec(DerivedSpec):
