@@ -25,6 +25,7 @@ from tonghop.review import (
     histories,
     queue,
 )
+from tonghop.validation.places import Sources, places_and_notes, value_sources
 
 PAGE_NAME = "kiem-tra.html"
 CSV_NAME = "kiem-tra.csv"
@@ -53,18 +54,39 @@ def _label(catalog: Catalog, code: str | None) -> str:
     return catalog[code].label if code in catalog else code
 
 
-def finding_view(row: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
-    """One finding as the page and the letters show it: labels, formatted numbers, state."""
+def finding_view(
+    row: dict[str, Any], catalog: Catalog, sources: Sources | None = None
+) -> dict[str, Any]:
+    """One finding as the page and the letters show it: labels, formatted numbers, state; with
+    `sources` (tonghop.validation.places.value_sources), where each value stood in the file and
+    the unit's note beside it."""
+    values = row.get("values") or {}
+    places, notes = places_and_notes(
+        sources or {},
+        row.get("submission_id"),
+        list(dict.fromkeys([*(row.get("indicators") or []), *values])),
+    )
+    where = row.get("location") or ", ".join(
+        f"{place} ({_label(catalog, code)})" for code, place in places.items()
+    )
     return row | {
         "severity_label": SEVERITY_LABELS.get(row["severity"], row["severity"]),
         "state_label": STATE_LABELS[row["state"]],
         "numbers": [
-            {"code": code, "label": _label(catalog, code), "value": number(value)}
-            for code, value in (row.get("values") or {}).items()
+            {
+                "code": code,
+                "label": _label(catalog, code),
+                "value": number(value),
+                "place": places.get(code, ""),
+                "note": notes.get(code, ""),
+            }
+            for code, value in values.items()
         ],
+        "places": places,
+        "notes": notes,
         "suspect_label": _label(catalog, row.get("suspect")),
         "suggested": None if row.get("suggested_value") is None else number(row["suggested_value"]),
-        "where": ", ".join(p for p in (row.get("file_name"), row.get("location")) if p),
+        "where": ", ".join(p for p in (row.get("file_name"), where) if p),
     }
 
 
@@ -89,7 +111,9 @@ def group_by_unit(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> dict[str, Any]:
     """What the review page shows: every finding of the latest validation, by unit."""
-    rows = [finding_view(r, catalog) for r in queue(con)]
+    found = queue(con)
+    sources = value_sources(con, (r["submission_id"] for r in found))
+    rows = [finding_view(r, catalog, sources) for r in found]
     actions = histories(con, [row["finding_key"] for row in rows])
     for row in rows:
         row["history"] = [

@@ -245,8 +245,14 @@ def test_year_sum_of_discipline(findings: list[Finding]) -> None:
 def test_plausibility_message(findings: list[Finding]) -> None:
     (f,) = _of(findings, "PLAUS")
     assert f.values == {"members_admitted": 40}
-    assert "Kết nạp đảng viên mới = 40 khác xa các kỳ trước" in f.message
-    assert "trung vị 4 qua 3 kỳ; độ lệch chuẩn hóa 12,1 > 5" in f.message
+    # 40 / median 4 = 10 times; the past values 2, 4, 6 of 2022-H1 .. 2023-H1
+    assert f.message == (
+        "Kết nạp đảng viên mới kỳ 2023-H2 (40) gấp khoảng 10 lần mức thường thấy của đơn vị "
+        "(khoảng 4 mỗi kỳ, từ 2 đến 6, qua 3 kỳ từ 2022-H1 đến 2023-H1); có lẽ gõ nhầm gấp 10 "
+        "lần, số đúng có thể là 4: đề nghị kiểm tra lại."
+    )
+    # 40 / 10 = 4 lies between half the lowest (1) and twice the highest (12): a digit typed twice
+    assert (f.suspect, f.suggested_value) == ("members_admitted", 4)
 
 
 def test_chi_bo_threshold_message(findings: list[Finding]) -> None:
@@ -269,7 +275,7 @@ def test_changed_field_is_suspected_without_a_suggestion(findings: list[Finding]
 
 def test_non_balance_findings_carry_no_suspect(findings: list[Finding]) -> None:
     for f in findings:
-        if f.kind not in ("sum", "part_le_whole", "ratio", "stock_flow"):
+        if f.kind not in ("sum", "part_le_whole", "ratio", "stock_flow", "plausibility"):
             assert f.suspect is None and f.suggested_value is None, f.rule_id
 
 
@@ -321,18 +327,21 @@ PLAIN_FRAMES = {
     """,
     "val_history": """
         with past as (
-            select w.submission_id, c.indicator_code, c.value
+            select w.submission_id, c.indicator_code, c.value, c.period, c.idx
             from frames.val_submissions w
             join frames.val_period_index i using (period)
             join current c on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
         ),
         centre as (
-            select submission_id, indicator_code, count(*) as history, median(value) as median
+            select submission_id, indicator_code, count(*) as history, median(value) as median,
+                min(value) as low, max(value) as high, min(idx) as first_idx, max(idx) as last_idx
             from past group by all
         )
-        select * from (
-            select c.submission_id, c.indicator_code, c.history, c.median,
-                median(abs(p.value - c.median)) as mad
+        select * exclude (first_idx, last_idx) from (
+            select c.submission_id, c.indicator_code, c.history, c.median, c.low, c.high,
+                any_value(p.period) filter (where p.idx = c.first_idx) as first_period,
+                any_value(p.period) filter (where p.idx = c.last_idx) as last_period,
+                median(abs(p.value - c.median)) as mad, c.first_idx, c.last_idx
             from centre c join past p using (submission_id, indicator_code)
             group by all
         )

@@ -38,13 +38,15 @@ CHECK_QUERIES: dict[str, tuple[str, str]] = {
         "and v.raw_value <> '' "
         "and v.indicator_code in (select code from catalog_indicators where required))",
     ),
+    # A zero in a row that does not concern the unit is what clerks type to fill the form: no
+    # finding (SPEC §3). A non-zero value, or text, there is a warning.
     "applicable": (
         LONG,
         "with v as (select * from {batch}) "
         f"select v.{KEYS.replace(', ', ', v.')}, v.location, v.indicator_code as code, "
         "v.raw_value as raw, c.applies as applies from v "
         "join catalog_indicators c on c.code = v.indicator_code "
-        "where v.known_unit and v.raw_value <> '' and not ("
+        "where v.known_unit and v.raw_value <> '' and coalesce(v.value, 1) <> 0 and not ("
         "(c.sectors is null or list_contains(c.sectors, v.sector)) "
         "and (c.forms is null or list_contains(c.forms, v.form)))",
     ),

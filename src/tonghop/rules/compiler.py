@@ -13,7 +13,14 @@ from tonghop.formatting import so
 from tonghop.rules.checks import CHECK_QUERIES, KIND_QUERIES
 from tonghop.rules.compiled import KEYS, LONG, WIDE, CompiledRule, literal, q, rounding_tolerance
 from tonghop.rules.linear import SCOPE_ALIAS, Term, linear_rule
-from tonghop.rules.spec import DerivedSpec, PlausibilitySpec, RuleSet, RuleSpec, load_rules
+from tonghop.rules.spec import (
+    DerivedSpec,
+    MagnitudeSpec,
+    PlausibilitySpec,
+    RuleSet,
+    RuleSpec,
+    load_rules,
+)
 
 
 def allowed_text(ind: Indicator) -> str:
@@ -156,47 +163,80 @@ def _linear(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
     )
 
 
-def _plausibility(ind: Indicator, spec: PlausibilitySpec) -> CompiledRule:
-    def score(value: str) -> str:
-        # robust z-score: distance from the unit's own median in units of its scaled MAD
-        # (1.4826 makes the MAD estimate a standard deviation for normal data), as in Hampel's
-        # filter; a floor on the spread keeps a steady stock (MAD of a unit or two) from
-        # flagging growth
-        spread = f"greatest(1.4826 * h.mad, {literal(spec.min_spread_pct / 100)} * abs(h.median))"
-        return f"abs({value} - h.median) / {spread}"
+# The columns of the unit's history a plausibility finding is worded from
+# (tonghop.validation.messages.usual_level), and the power-of-ten slip that would bring the
+# value back into the unit's range (halved lowest to doubled highest), if any.
+HISTORY_COLUMNS = ("median", "low", "high", "first_period", "last_period", "history")
 
-    enough = f"h.history >= {int(spec.min_history)} and h.mad > 0"
 
-    def test(value: str) -> str:
-        return f"{value} is not null and {enough} and {score(value)} > {literal(spec.threshold)}"
+def _slip(value: str, slips: list[int]) -> str:
+    whens = " ".join(
+        f"when h.low > 0 and {value} / {k} between h.low / 2 and h.high * 2 then {value} / {k}"
+        for k in slips
+    )
+    return f"case {whens} end"
 
-    median = "replace(replace(printf('%.1f', h.median), '.0', ''), '.', ',')"
+
+def _history_rule(
+    ind: Indicator, rule_id: str, spec: DerivedSpec, test: str, ruleset: RuleSet
+) -> CompiledRule:
+    """A rule on a value against the unit's own past periods (`frames.val_history`); every such
+    rule shares one shape (its `extra`, `prefilter`), so they all run as one scan."""
+    slips = ruleset.magnitude.slips if ruleset.magnitude else [1000, 10]
     column = f"w.{q(ind.code)}"
+    condition = test.format(value=column)
     query = (
         "with w as (select * from {batch}) "
         f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
-        f"{column} as {q('v_' + ind.code)}, {median} as median, "
-        f"h.history as history, replace(printf('%.1f', {score(column)}), '.', ',') as score "
+        f"{column} as {q('v_' + ind.code)}, "
+        f"{', '.join(f'h.{name} as {name}' for name in HISTORY_COLUMNS)}, "
+        f"{_slip(column, slips)} as slip "
         "from w join frames.val_history h on h.submission_id = w.submission_id "
-        f"and h.indicator_code = '{ind.code}' where {test(column)}"
+        f"and h.indicator_code = '{ind.code}' where {condition}"
     )
     return CompiledRule(
-        rule_id=f"{spec.id_prefix}_{ind.code}",
+        rule_id=rule_id,
         kind="plausibility",
         severity=spec.severity,
         frame=WIDE,
         query=query,
         message=spec.message,
         indicators=(ind.code,),
-        params={"threshold": so(spec.threshold, 1).removesuffix(",0")},
         fuse="history",
-        condition=test(column),
-        prefilter=enough,
+        condition=condition,
+        prefilter=f"h.history >= {int(ruleset.min_history)}",
         extra=(
-            f"'median', {median}, 'history', h.history, "
-            f"'score', replace(printf('%.1f', {score('{value}')}), '.', ',')"
+            ", ".join(f"'{name}', h.{name}" for name in HISTORY_COLUMNS)
+            + f", 'slip', {_slip('{value}', slips)}"
         ),
     )
+
+
+def _plausibility(ind: Indicator, spec: PlausibilitySpec, ruleset: RuleSet) -> CompiledRule:
+    # robust z-score: distance from the unit's own median in units of its scaled MAD (1.4826
+    # makes the MAD estimate a standard deviation for normal data), as in Hampel's filter; a
+    # floor on the spread keeps a steady stock (MAD of a unit or two) from flagging growth
+    spread = f"greatest(1.4826 * h.mad, {literal(spec.min_spread_pct / 100)} * abs(h.median))"
+    # small counts swing widely (1, 3, 8 confirmed in three half-years): a value within the
+    # unit's own widened range is ordinary however far from the median
+    factor = literal(spec.range_factor)
+    test = (
+        f"{{value}} is not null and h.history >= {int(spec.min_history)} and h.mad > 0 "
+        f"and abs({{value}} - h.median) / {spread} > {literal(spec.threshold)} "
+        f"and ({{value}} > {factor} * h.high or {{value}} * {factor} < h.low)"
+    )
+    return _history_rule(ind, f"{spec.id_prefix}_{ind.code}", spec, test, ruleset)
+
+
+def _magnitude(ind: Indicator, spec: MagnitudeSpec, ruleset: RuleSet) -> CompiledRule:
+    # against the range of the unit's earlier values, all positive: a ratio, not a spread,
+    # which one or two earlier periods can give
+    factor = literal(spec.factor)
+    test = (
+        f"{{value}} is not null and h.history >= {int(spec.min_history)} and h.low > 0 "
+        f"and ({{value}} > {factor} * h.high or {{value}} * {factor} < h.low)"
+    )
+    return _history_rule(ind, f"{spec.id_prefix}_{ind.code}", spec, test, ruleset)
 
 
 def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[CompiledRule]:
@@ -204,9 +244,16 @@ def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[Comp
     ruleset = ruleset or load_rules()
     compiled = [_bounds(ind, ruleset.bounds) for ind in catalog]
     compiled += [_ratio(ind, catalog, ruleset.ratio) for ind in catalog if ind.is_rate]
+    sizes = ruleset.magnitude
     if ruleset.plausibility:
         spec = ruleset.plausibility
-        compiled += [_plausibility(i, spec) for i in catalog if i.value_type in spec.value_types]
+        compiled += [
+            _plausibility(i, spec, ruleset)
+            for i in catalog
+            if i.value_type in spec.value_types and not (sizes and sizes.covers(i))
+        ]
+    if sizes:
+        compiled += [_magnitude(i, sizes, ruleset) for i in catalog if sizes.covers(i)]
     for rule in ruleset.rules:
         for code in [rule.total, *rule.parts, rule.part, rule.whole]:
             if code is not None and code not in catalog:

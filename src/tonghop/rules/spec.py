@@ -9,6 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from tonghop.catalog import Indicator
 from tonghop.paths import EXPECTATIONS_DIR
 
 Kind = Literal[
@@ -58,6 +59,22 @@ class PlausibilitySpec(DerivedSpec):
     min_history: int
     value_types: list[str]
     min_spread_pct: float = 0.0
+    # and outside the unit's own range widened by this factor (highest × f, lowest ÷ f)
+    range_factor: float = 1.0
+
+
+class MagnitudeSpec(DerivedSpec):
+    """Amounts and sizes against the unit's own earlier periods: a jump by more than `factor`,
+    with a power-of-ten slip (`slips`) named where undoing it lands in the unit's range."""
+
+    factor: float
+    min_history: int
+    value_types: list[str]
+    indicators: list[str] = []
+    slips: list[int] = [1000, 10]
+
+    def covers(self, ind: Indicator) -> bool:
+        return ind.value_type in self.value_types or ind.code in self.indicators
 
 
 class LocalizationSpec(BaseModel):
@@ -78,6 +95,7 @@ class RuleSet(BaseModel):
     bounds: DerivedSpec
     ratio: DerivedSpec
     plausibility: PlausibilitySpec | None = None
+    magnitude: MagnitudeSpec | None = None
     localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
     rules: list[RuleSpec]
     consolidated: list[ConsolidatedRuleSpec] = []
@@ -85,7 +103,8 @@ class RuleSet(BaseModel):
     @property
     def min_history(self) -> int:
         """How many past periods the plausibility rules need (1 when there are none)."""
-        return self.plausibility.min_history if self.plausibility else 1
+        needs = [spec.min_history for spec in (self.plausibility, self.magnitude) if spec]
+        return min(needs, default=1)
 
 
 def load_rules(path: Path | None = None) -> RuleSet:

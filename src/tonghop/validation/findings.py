@@ -30,6 +30,10 @@ class Finding:
     suggested_value: float | None = None
     unit_name: str | None = None
     finding_key: str = field(default="")
+    # where each involved value stood in its file, and the unit's note beside it, by indicator
+    # (tonghop.validation.places): read again from the values, never part of the key
+    places: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.finding_key:

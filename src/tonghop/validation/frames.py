@@ -302,7 +302,8 @@ def _prepare_history_frames(
     number: `val_previous` (one row per submission in scope: the unit's values of the period
     before, same length), `val_year` (its flows summed over the calendar year's periods of the
     same length), `val_history` (per submission in scope and indicator with at least
-    `min_history` past periods: how many, their median and median absolute deviation).
+    `min_history` past periods: how many, their median, lowest, highest, first and last period,
+    and median absolute deviation).
     """
     scoped = """
         from frames.val_submissions w
@@ -346,21 +347,24 @@ def _prepare_history_frames(
             having count(*) >= {int(min_history)}
         ),
         past as (
-            select e.submission_id, v.indicator_code, max(v.value) as value
+            select e.submission_id, v.indicator_code, c.period, c.idx, max(v.value) as value
             from long_enough e
             join frames.val_current_submissions c
                 on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
             join submitted_values v on v.submission_id = c.submission_id
             where v.value is not null
-            group by e.submission_id, c.submission_id, v.indicator_code
+            group by e.submission_id, c.submission_id, c.period, c.idx, v.indicator_code
         ),
+        -- the range and the periods too: a steward reads "6–9 mỗi kỳ từ 2021-H1 đến 2022-H2"
         centre as (
-            select submission_id, indicator_code, count(*) as history, median(value) as median
+            select submission_id, indicator_code, count(*) as history, median(value) as median,
+                min(value) as low, max(value) as high,
+                arg_min(period, idx) as first_period, arg_max(period, idx) as last_period
             from past group by all
             having count(*) >= {int(min_history)}
         )
-        select c.submission_id, c.indicator_code, c.history, c.median,
-            median(abs(p.value - c.median)) as mad
+        select c.submission_id, c.indicator_code, c.history, c.median, c.low, c.high,
+            c.first_period, c.last_period, median(abs(p.value - c.median)) as mad
         from centre c join past p using (submission_id, indicator_code)
         group by all
         """

@@ -60,6 +60,55 @@ def word_message(rule: CompiledRule, row: dict[str, Any], catalog: Catalog) -> s
     return " ".join(_PLACEHOLDER.sub(replace, rule.message).split())
 
 
+def _times(ratio: float) -> str:
+    """A ratio as a person says it: one decimal below 10 (`2,5`), whole numbers above (`18`)."""
+    if ratio < 10:
+        return so(round(ratio, 1), 1).removesuffix(",0")
+    return so(round(ratio))
+
+
+def usual_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]:
+    """How a value compares with the unit's own past periods, in words a steward reads: the
+    placeholders `compared` ("gấp khoảng 9 lần") and `usual` ("5 mỗi kỳ, …") of a plausibility
+    finding, from the row's value and the history columns of its query."""
+    value, median = row.get(f"v_{code}"), row.get("median")
+    if value is None or median is None:
+        return {}
+    if median > 0 and value > median:
+        compared = f"gấp khoảng {_times(value / median)} lần"
+    elif median > 0 and value > 0:
+        compared = f"chỉ bằng khoảng 1/{_times(median / value)}"
+    else:
+        compared = "cao hơn hẳn" if value > median else "thấp hơn hẳn"
+    low, high = row.get("low"), row.get("high")
+    usual = f"{_fmt(median, decimals)} mỗi kỳ"
+    if low is not None and high is not None and low != high:
+        usual = f"khoảng {usual}, từ {_fmt(low, decimals)} đến {_fmt(high, decimals)}"
+    first, last = row.get("first_period"), row.get("last_period")
+    if first and last:
+        usual += f", qua {row.get('history')} kỳ từ {first} đến {last}"
+    return {"compared": compared, "usual": usual}
+
+
+def likely_slip(row: dict[str, Any], code: str, decimals: int) -> tuple[float | None, str]:
+    """The value a power-of-ten slip would have been (the query's `slip`), where it can be
+    written with the indicator's decimals, and the words that name it (`slip`)."""
+    value, slip = row.get(f"v_{code}"), row.get("slip")
+    if value is None or slip is None or not slip:
+        return None, ""
+    if abs(round(slip, decimals) - slip) > 1e-9:
+        return None, ""
+    times = round(value / slip)
+    why = (
+        "có lẽ mất dấu phẩy thập phân"
+        if times == 10 and decimals
+        else f"có lẽ gõ nhầm gấp {so(times)} lần"
+    )
+    return round(
+        slip, decimals
+    ), f"; {why}, số đúng có thể là {_fmt(round(slip, decimals), decimals)}"
+
+
 def build_findings(
     rules: list[CompiledRule],
     failing: dict[str, list[dict]],
@@ -72,6 +121,11 @@ def build_findings(
     for rule_id, rows in failing.items():
         rule = by_id[rule_id]
         for row in rows:
+            suggested = None
+            if rule.kind == "plausibility":
+                code = rule.indicators[0]
+                suggested, slip = likely_slip(row, code, catalog[code].decimals)
+                row = row | usual_level(row, code, catalog[code].decimals) | {"slip": slip}
             values = {k[2:]: row[k] for k in row if k.startswith("v_")}
             indicators = list(rule.indicators) or ([row["code"]] if row.get("code") else [])
             findings.append(
@@ -87,6 +141,8 @@ def build_findings(
                     submission_id=row.get("submission_id"),
                     file=row.get("file") or row.get("file_name"),
                     location=row.get("location") or row.get("locations"),
+                    suspect=indicators[0] if suggested is not None else None,
+                    suggested_value=suggested,
                     unit_name=unit_names.get(row.get("unit_code") or ""),
                 )
             )

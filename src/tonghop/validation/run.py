@@ -14,6 +14,7 @@ from tonghop.rules import compile_rules, load_rules
 from tonghop.validation.findings import Finding
 from tonghop.validation.frames import prepare_frames
 from tonghop.validation.messages import build_findings
+from tonghop.validation.places import attach_places
 from tonghop.validation.state import (
     last_validation,
     record_validation,
@@ -62,6 +63,7 @@ def validate(
             # connection stays open while the expectations run
             failing = run_expectations(workspace, rules, docs_dir, catalog)
             findings = build_findings(rules, failing, catalog, unit_names)
+            attach_places(con, findings)
             localize_findings(con, findings, catalog, ruleset)
             store_findings(con, findings, run_id, periods, units)
         finally:

@@ -9,6 +9,7 @@ import duckdb
 from tonghop.db import insert_rows, transaction
 from tonghop.periods import Period
 from tonghop.validation.findings import CONSOLIDATED_KIND, PERIOD_SQL_RE, Finding, finding_order
+from tonghop.validation.places import attach_places
 
 # The unit-level findings of the periods in scope (bound: their codes) and of malformed periods.
 _FINDINGS_IN_SCOPE = (
@@ -62,6 +63,7 @@ def load_findings(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> list
         observed = fields.pop("observed")
         fields |= {"indicators": list(fields["indicators"]), "values": json.loads(observed or "{}")}
         findings.append(Finding(**fields))
+    attach_places(con, findings)
     findings.sort(key=finding_order)
     return findings
 
