@@ -45,7 +45,13 @@ def collect_submissions(params: CollectParameters) -> dict[str, int]:
         collected = collect(params.workspace, files, settings)
         counts = publish_status(params.workspace, last_period, settings.schedule.due(last_period))
     if collected.loaded:
-        announce_loaded(params.workspace, params.period, collected.batch_id, len(collected.loaded))
+        announce_loaded(
+            params.workspace,
+            params.period,
+            collected.batch_id,
+            len(collected.loaded),
+            params.settings,
+        )
     return {
         "files_seen": collected.seen,
         "files_loaded": len(collected.loaded),

@@ -12,7 +12,7 @@ from tonghop.flows.tasks import send_reminders
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import Period
-from tonghop.settings import load_settings
+from tonghop.settings import SettingsPath, load_settings, required_settings_path
 
 
 class RemindParameters(BaseModel):
@@ -20,7 +20,11 @@ class RemindParameters(BaseModel):
 
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB")
     period: str = Field(description="Kỳ báo cáo, ví dụ 2023-H1")
-    settings: Path = Field(description="Tệp YAML thiết lập: schedule (hạn nộp), notify (SMTP)")
+    settings: SettingsPath = Field(
+        default=None,
+        description="Tệp YAML thiết lập: schedule (hạn nộp), notify (SMTP); trống: tệp mà biến "
+        "môi trường TONGHOP_SETTINGS của worker chỉ tới",
+    )
     today: dt.date | None = Field(default=None, description="Ngày nhắc; mặc định hôm nay")
 
 
@@ -28,7 +32,7 @@ class RemindParameters(BaseModel):
 def remind(params: RemindParameters) -> int:
     """Send the reminders today calls for."""
     code = Period.parse(params.period).code
-    settings = load_settings(params.settings)
+    settings = load_settings(required_settings_path(params.settings, "nhắc nộp báo cáo (remind)"))
     ensure_writer_limit()
     with writer_slot():
         return send_reminders(params.workspace, code, settings, params.today or dt.date.today())

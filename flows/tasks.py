@@ -108,8 +108,11 @@ def publish_status(workspace: Path, period: str, due: dt.date | None) -> dict[st
     return counts
 
 
-def announce_loaded(workspace: Path, period: str, batch_id: str, loaded: int) -> None:
-    """Emit the event the `validate` deployment is triggered by (only when files were loaded)."""
+def announce_loaded(
+    workspace: Path, period: str, batch_id: str, loaded: int, settings: Path | None = None
+) -> None:
+    """Emit the event the `validate` deployment is triggered by (only when files were loaded);
+    it carries the collect run's settings file, so validate reports its failures the same way."""
     folder = str(workspace.resolve())
     emit_event(
         event=LOADED_EVENT,
@@ -123,6 +126,7 @@ def announce_loaded(workspace: Path, period: str, batch_id: str, loaded: int) ->
             "period": period,
             "batch_id": batch_id,
             "files_loaded": loaded,
+            "settings": str(settings.resolve()) if settings else "",
         },
     )
 
@@ -369,7 +373,16 @@ def send_reminders(workspace: Path, period: str, settings: ReportSettings, today
     """Email each unit still missing or rejected (one message per unit and reason a day)."""
     sent, no_address = pipeline.send_reminders(workspace, period, settings, today)
     logger = get_run_logger()
-    logger.info("Đã gửi %d thư nhắc nộp báo cáo kỳ %s", len(sent), period)
+    if sent:
+        logger.info("Đã gửi %d thư nhắc nộp báo cáo kỳ %s", len(sent), period)
+    else:
+        from tonghop.db import open_db
+        from tonghop.remind import quiet_reason
+
+        with open_db(workspace) as con:
+            reason = quiet_reason(con, settings, period, today)
+        log = logger.info if settings.notify.smtp_host else logger.warning
+        log("Đã gửi 0 thư nhắc nộp báo cáo kỳ %s: %s", period, reason)
     if no_address:
         logger.warning(
             "Chưa có email (contact_email) của %d đơn vị cần nhắc: %s",

@@ -12,6 +12,7 @@ from tonghop.flows.tasks import validate_and_publish
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
+from tonghop.settings import SettingsPath
 
 
 class ValidateParameters(BaseModel):
@@ -21,6 +22,12 @@ class ValidateParameters(BaseModel):
     period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
     batch_id: str | None = Field(
         default=None, description="Lượt nhận cần kiểm tra trùng; mặc định lượt nhận gần nhất"
+    )
+    # Read by the failure hook (notify:); the trigger passes the collect run's own.
+    settings: SettingsPath = Field(
+        default=None,
+        description="Tệp YAML thiết lập (notify: nơi nhận báo lỗi); trống: tệp mà biến môi "
+        "trường TONGHOP_SETTINGS của worker chỉ tới",
     )
 
 

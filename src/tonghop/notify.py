@@ -16,9 +16,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from tonghop.settings import NotifySettings, load_settings
-
-SETTINGS_ENV = "TONGHOP_SETTINGS"
+from tonghop.settings import NotifySettings, load_settings, settings_path
 
 
 def smtp_password(settings: NotifySettings) -> str | None:
@@ -114,8 +112,7 @@ def _settings_path(parameters: dict[str, Any]) -> Path | None:
     path = getattr(params, "settings", None)
     if path is None and isinstance(params, dict):
         path = params.get("settings")
-    path = path or os.environ.get(SETTINGS_ENV)
-    return Path(path) if path else None
+    return settings_path(path)
 
 
 def notify_failure(flow, flow_run, state) -> None:  # noqa: ANN001 - Prefect's hook signature

@@ -9,6 +9,7 @@ as a sample, is `data/sample/bao-cao.yaml`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -31,6 +32,13 @@ from tonghop.formatting import ngay
 SettingsPath = Annotated[Path | None, BeforeValidator(lambda value: value or None)]
 
 DATE_PLACEHOLDER = "[ngày … tháng … năm …]"
+
+# The worker's fallback for a deployed flow whose `settings` parameter is left empty.
+SETTINGS_ENV = "TONGHOP_SETTINGS"
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used, said in Vietnamese with what to do."""
 
 
 class Margins(BaseModel):
@@ -231,6 +239,23 @@ class ReportSettings(BaseModel):
         return f"{self.place}, {when}"
 
 
+def settings_path(path: Path | str | None) -> Path | None:
+    """The settings file a flow was given, else the one `TONGHOP_SETTINGS` names, else None."""
+    chosen = path or os.environ.get(SETTINGS_ENV)
+    return Path(chosen) if chosen else None
+
+
+def required_settings_path(path: Path | str | None, what: str) -> Path:
+    """`settings_path`, refused in Vietnamese when neither the parameter nor the variable is set."""
+    chosen = settings_path(path)
+    if chosen is None:
+        raise SettingsError(
+            f"Chưa có tệp thiết lập cho {what}: đặt tham số settings của deployment hoặc biến "
+            f"môi trường {SETTINGS_ENV} của worker (docs/operations.md, Thiết lập)"
+        )
+    return chosen
+
+
 def load_settings(path: Path | None = None) -> ReportSettings:
     """Read settings from a YAML file; keys left out keep their placeholders.
 
@@ -239,6 +264,11 @@ def load_settings(path: Path | None = None) -> ReportSettings:
     """
     if path is None:
         return ReportSettings()
+    if not Path(path).is_file():
+        raise SettingsError(
+            f"Không tìm thấy tệp thiết lập '{path}' (cần một tệp YAML, không phải thư mục); "
+            f"kiểm tra tham số settings hoặc biến môi trường {SETTINGS_ENV}"
+        )
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: cần một bảng khóa: giá trị (YAML mapping)")

@@ -133,3 +133,41 @@ def test_reminders_go_once_a_day_to_units_that_have_not_submitted(
     finally:
         con.close()
     assert rows == (6, 6)
+
+
+def test_a_day_without_letters_says_why(collected: Path, tmp_path: Path, smtp_server):
+    from tonghop.remind import quiet_reason
+
+    _inbox, port = smtp_server
+    with_smtp = load_settings(_settings(tmp_path, port))
+    con = connect(collected)
+    try:
+        assert "kỳ 2023-H2 chưa có hạn nộp" in quiet_reason(
+            con, with_smtp, "2023-H2", dt.date(2023, 12, 1)
+        )
+        assert "kỳ 2023-H1 chưa đến hạn nhắc" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 6, 1)
+        )
+        assert "đã qua lần nhắc cuối" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 8, 1)
+        )
+        no_smtp = load_settings(_settings(tmp_path))
+        # three days before the due date, three units missing: nothing sent without a server
+        assert pipeline.send_reminders(collected, "2023-H1", no_smtp, dt.date(2023, 6, 17)) == (
+            [],
+            [],
+        )
+        assert quiet_reason(con, no_smtp, "2023-H1", dt.date(2023, 6, 17)).startswith(
+            f"chưa cấu hình SMTP (notify.smtp_host): {len(MISSING)} đơn vị"
+        )
+    finally:
+        con.close()
+    sent, _ = pipeline.send_reminders(collected, "2023-H1", with_smtp, dt.date(2023, 6, 17))
+    assert len(sent) == len(MISSING)
+    con = connect(collected, read_only=True)
+    try:
+        assert "không có đơn vị nào thiếu báo cáo kỳ 2023-H1" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 6, 17)
+        )
+    finally:
+        con.close()
