@@ -8,11 +8,10 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from tonghop import pipeline
-from tonghop.flows.tasks import validate_and_publish
+from tonghop.flows.tasks import period_for_today, validate_and_publish
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.periods import PeriodRange
-from tonghop.settings import SettingsPath
+from tonghop.settings import SettingsPath, load_settings, settings_path
 
 
 class ValidateParameters(BaseModel):
@@ -34,10 +33,11 @@ class ValidateParameters(BaseModel):
 @flow(name="tonghop-validate", timeout_seconds=1800, on_failure=[notify_failure])
 def validate_submissions(params: ValidateParameters) -> dict[str, int]:
     """Run every rule on the current submissions; publish the findings for the stewards."""
-    PeriodRange.parse(params.period)
+    settings = load_settings(settings_path(params.settings))
+    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
     run_id = pipeline.new_run_id()
     ensure_writer_limit()
-    with writer_slot():
+    with writer_slot(params.workspace):
         batch_id = params.batch_id or pipeline.latest_batch_id(params.workspace)
         findings = validate_and_publish(params.workspace, params.period, batch_id, run_id)
     errors = sum(f.severity == "error" for f in findings)

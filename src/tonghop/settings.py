@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from tonghop.formatting import ngay
+from tonghop.periods import Period
 
 # A flow's `settings` parameter: prefect.yaml renders an unset $TONGHOP_SETTINGS as "", which
 # means no settings file.
@@ -117,9 +118,43 @@ class ScheduleSettings(BaseModel):
         description="Nhắc đơn vị chưa nộp: số ngày so với hạn (âm: trước hạn, dương: sau hạn)",
     )
 
+    cadence: Literal["year", "half-year", "quarter"] = Field(
+        default="half-year",
+        description="Chu kỳ báo cáo, để tính kỳ 'current'/'previous': year (năm), half-year "
+        "(6 tháng), quarter (quý)",
+    )
+
     def due(self, period: str) -> dt.date | None:
         """The due date of a period, when the settings give one."""
         return self.due_dates.get(period)
+
+    def current_period(self, today: dt.date) -> Period:
+        """The period of the cadence that today falls in (its report is the one under way)."""
+        if self.cadence == "year":
+            return Period.parse(str(today.year))
+        if self.cadence == "quarter":
+            return Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
+        return Period.parse(f"{today.year}-H{1 if today.month <= 6 else 2}")
+
+    def resolve(self, text: str, today: dt.date) -> str:
+        """A period or range with `current`, `previous`, `current-5` … resolved for today; an
+        explicit one (2023-H1, 2020-H2..2023-H1) as it is.
+
+        >>> ScheduleSettings().resolve("current-5..current", dt.date(2026, 12, 6))
+        '2024-H1..2026-H2'
+        """
+        return "..".join(self._resolve_one(part.strip(), today) for part in text.split(".."))
+
+    def _resolve_one(self, text: str, today: dt.date) -> str:
+        word = _PERIOD_WORD.fullmatch(text)
+        if word is None:
+            return text
+        steps = (-1 if word["word"] == "previous" else 0) + int(word["steps"] or 0)
+        return self.current_period(today).shift(steps).code
+
+
+# A deployment's period given from today: current, previous, current-5 (five periods back).
+_PERIOD_WORD = re.compile(r"(?P<word>current|previous)(?P<steps>[+-]\d+)?")
 
 
 TaskRunnerName = Literal["flow", "thread", "dask"]

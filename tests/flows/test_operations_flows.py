@@ -82,6 +82,11 @@ def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path
     # removed from the source is no longer in rejected.json nor in the draft's count.
     rejected = json.loads((out / "rejected.json").read_text(encoding="utf-8"))
     assert len(rejected) == collected["files_rejected"] == again["files_rejected"] >= 2
+    # The second collect's table of unreadable files: each with its reason, as rejected.json.
+    table = _read_artifact("tonghop-tep-khong-doc-duoc")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["tệp"], r["lý do"]) for r in rows] == [(r["file"], r["reason"]) for r in rejected]
+    assert f"({len(rejected)} trên {again['files_seen']} tệp đã nhận)" in table.description
     assert all((source / r["file"]).is_file() for r in rejected)
     assert f"tệp không đọc được: {len(rejected):02d}" in draft
     (source / rejected[0]["file"]).unlink()

@@ -171,3 +171,38 @@ def test_a_day_without_letters_says_why(collected: Path, tmp_path: Path, smtp_se
         )
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(
+    ("cadence", "today", "text", "expected"),
+    [
+        ("half-year", dt.date(2026, 6, 30), "current", "2026-H1"),
+        ("half-year", dt.date(2026, 7, 1), "current", "2026-H2"),
+        ("half-year", dt.date(2026, 1, 5), "previous", "2025-H2"),
+        ("half-year", dt.date(2023, 6, 17), "current-5..current", "2020-H2..2023-H1"),
+        ("year", dt.date(2026, 12, 31), "previous-1..current", "2024..2026"),
+        ("quarter", dt.date(2026, 11, 6), "current", "2026-Q4"),
+        ("quarter", dt.date(2026, 1, 1), "previous", "2025-Q4"),
+        ("half-year", dt.date(2026, 1, 1), "2020-H2..2023-H1", "2020-H2..2023-H1"),
+    ],
+)
+def test_periods_roll_with_the_date_and_the_cadence(cadence, today, text, expected):
+    from tonghop.settings import ScheduleSettings
+
+    assert ScheduleSettings(cadence=cadence).resolve(text, today) == expected
+
+
+@pytest.mark.slow
+def test_the_remind_flow_reminds_about_the_current_period(
+    prefect_api, collected: Path, tmp_path: Path, smtp_server
+):
+    from tonghop.flows.remind import RemindParameters, remind
+
+    inbox, port = smtp_server
+    settings = _settings(tmp_path, port)
+    params = RemindParameters(workspace=collected, settings=settings, today=dt.date(2023, 6, 17))
+    assert params.period == "current"
+    assert remind(params) == len(MISSING)
+    for envelope in inbox.envelopes:
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        assert msg["Subject"] == "Nhắc nộp báo cáo kỳ 2023-H1 (hạn 20/06/2023)"
