@@ -37,7 +37,12 @@ class CollectParameters(BaseModel):
     )
 
 
-@flow(name="tonghop-collect", timeout_seconds=1800, on_failure=[notify_failure])
+@flow(
+    name="tonghop-collect",
+    timeout_seconds=1800,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def collect_submissions(params: CollectParameters) -> dict[str, int]:
     """Read the source, archive and load what is new, publish the period's submission status."""
     settings = load_settings(params.settings)

@@ -32,7 +32,12 @@ class ConsolidateParameters(BaseModel):
     settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
 
 
-@flow(name="tonghop-consolidate-render", timeout_seconds=1800, on_failure=[notify_failure])
+@flow(
+    name="tonghop-consolidate-render",
+    timeout_seconds=1800,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def consolidate_and_render(params: ConsolidateParameters) -> dict[str, str]:
     """Validate once more (steward decisions since), consolidate, render and deliver the draft."""
     settings = load_settings(params.settings)

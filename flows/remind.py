@@ -32,7 +32,12 @@ class RemindParameters(BaseModel):
     today: dt.date | None = Field(default=None, description="Ngày nhắc; mặc định hôm nay")
 
 
-@flow(name="tonghop-remind", timeout_seconds=900, on_failure=[notify_failure])
+@flow(
+    name="tonghop-remind",
+    timeout_seconds=900,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def remind(params: RemindParameters) -> int:
     """Send the reminders today calls for."""
     settings = load_settings(required_settings_path(params.settings, "nhắc nộp báo cáo (remind)"))

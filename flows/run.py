@@ -113,7 +113,13 @@ def _resume_after_timeout() -> None:
         client.set_flow_run_state(get_run_context().flow_run.id, Running(), force=True)
 
 
-@flow(name="tonghop-run", timeout_seconds=3600, log_prints=True, on_failure=[notify_failure])
+@flow(
+    name="tonghop-run",
+    timeout_seconds=3600,
+    log_prints=True,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def run(params: RunParameters) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
     settings = load_settings(params.settings)

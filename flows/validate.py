@@ -30,7 +30,12 @@ class ValidateParameters(BaseModel):
     )
 
 
-@flow(name="tonghop-validate", timeout_seconds=1800, on_failure=[notify_failure])
+@flow(
+    name="tonghop-validate",
+    timeout_seconds=1800,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def validate_submissions(params: ValidateParameters) -> dict[str, int]:
     """Run every rule on the current submissions; publish the findings for the stewards."""
     settings = load_settings(settings_path(params.settings))

@@ -180,8 +180,9 @@ def _write_record(fd: int, me: dict) -> None:
 
 def _release_dead_holders_lease(client, record: dict | None) -> None:  # noqa: ANN001
     # The record survives only a holder that died holding the slot (one that finishes empties
-    # it), and we hold the file lock: that run is gone, its lease can go at once.
-    if record and record.get("lease_id"):
+    # it), and we hold the file lock: that run is gone, its lease can go at once. Only a holder
+    # of this machine: on a network share another machine's file lock may not be seen here.
+    if record and record.get("lease_id") and record.get("host") == socket.gethostname():
         with suppress(Exception):  # already expired and revoked by the server
             client.release_concurrency_slots_with_lease(UUID(record["lease_id"]))
             _logger().warning(

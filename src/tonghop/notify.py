@@ -1,8 +1,10 @@
 """Tell the operator when a flow run fails: email (SMTP) and/or a webhook, Vietnamese and English.
 
-The flows attach `notify_failure` as their `on_failure` hook. Where to send comes from the
-`notify:` block of the run's settings file (parameter `settings`, or the `TONGHOP_SETTINGS`
-environment variable); the SMTP password from a Prefect Secret block or an environment variable.
+The flows attach `notify_failure` as their `on_failure` hook, and as their `on_crashed` hook,
+which the process worker runs when the run's process dies (killed, out of memory). Where to
+send comes from the `notify:` block of the run's settings file (parameter `settings`, or the
+`TONGHOP_SETTINGS` environment variable); the SMTP password from a Prefect Secret block or an
+environment variable.
 """
 
 from __future__ import annotations
