@@ -71,14 +71,17 @@ def _check_workspace_free(workspace: Path) -> None:
     import duckdb
 
     from tonghop.db import connect
+    from tonghop.locking import WriterBusy, lock_error_message, workspace_turn
 
     try:
-        connect(workspace).close()
+        with workspace_turn(workspace, lambda line: typer.echo(line, err=True)):
+            connect(workspace).close()
+    except WriterBusy as exc:
+        _fail(str(exc))
     except duckdb.IOException as exc:
-        _fail(
-            f"Tệp dữ liệu của thư mục làm việc '{workspace}' đang được một tiến trình khác ghi; "
-            f"chờ tiến trình đó xong rồi chạy lại. ({exc})"
-        )
+        if "lock" not in str(exc).lower():
+            raise
+        _fail(lock_error_message(workspace))
 
 
 def _check_inputs(source: str, registry: Path, period: str, workspace: Path) -> None:

@@ -268,6 +268,16 @@ def _no_file() -> Iterator[None]:
     yield None
 
 
+@contextmanager
+def workspace_turn(
+    workspace: Path, say: Callable[[str], None], timeout_seconds: float = WAIT_SECONDS
+) -> Iterator[None]:
+    """Hold the workspace's lock file alone for a `with` block, without the Prefect limit: for
+    a check before a run's API is up (`tonghop run`), waiting for a running write meanwhile."""
+    with _workspace_lock(workspace, _Waiting(workspace, timeout_seconds, say)):
+        yield
+
+
 # A reader waits for a running write this long, then says to try later.
 READ_WAIT_SECONDS = 600
 
@@ -287,7 +297,7 @@ def reader_slot(
 def lock_error_message(workspace: Path) -> str:
     """DuckDB's "Could not set lock on file", in Vietnamese, for the workspace and what to do."""
     return (
-        f"Tệp dữ liệu của kho {workspace} đang bị một tiến trình khác mở (một cửa sổ duckdb, "
+        f"Tệp dữ liệu của kho {workspace} đang được một tiến trình khác ghi hoặc mở (duckdb, "
         "DBeaver, Python hay một lần chạy ngoài tonghop). Đóng tiến trình đó rồi chạy lại; "
         "các lần chạy của tonghop tự chờ nhau, không cần mở tệp bằng tay khi đang chạy."
     )

@@ -191,3 +191,41 @@ def test_status_waits_for_a_running_write_and_a_reader_holds_writers_back(prefec
     assert blocked.returncode == 1
     assert "đang giữ: một người đang đọc" in err
     assert "Could not set lock" not in err
+
+
+@pytest.mark.slow
+def test_two_tonghop_run_without_a_server_wait_for_each_other(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    workspace = tmp_path / "ws"
+
+    def tonghop_run(out: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tonghop.cli",
+                "run",
+                "--source",
+                str(SAMPLE_DIR / "submissions"),
+                "--registry",
+                str(SAMPLE_DIR / "registry.csv"),
+                "--period",
+                "2020-H2..2023-H1",
+                "--workspace",
+                str(workspace),
+                "--out",
+                str(tmp_path / out),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    runs = [tonghop_run("out1"), tonghop_run("out2")]
+    outputs = [r.communicate(timeout=900)[0] for r in runs]
+    for run, output in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, output[-3000:]
+        assert "Traceback" not in output and "Could not set lock" not in output
+    # each has its own temporary API: the workspace's lock file made one wait, and said so
+    assert sum("Đang chờ lượt ghi vào kho dữ liệu" in output for output in outputs) == 1
