@@ -12,6 +12,7 @@ from tonghop.flows.tasks import (
     announce_loaded,
     collect,
     load_registry,
+    period_for_today,
     publish_status,
     read_source,
 )
@@ -26,26 +27,41 @@ class CollectParameters(BaseModel):
 
     source: str = Field(description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị")
     registry: Path = Field(description="Tệp CSV danh mục đơn vị (SPEC §4.1)")
-    period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối")
+    period: str = Field(
+        description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối; current-5..current: "
+        "sáu kỳ tới kỳ hiện tại (schedule.cadence)"
+    )
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
     settings: SettingsPath = Field(
         default=None, description="Tệp YAML thiết lập (hạn nộp, nơi đọc tệp: collect.task_runner)"
     )
 
 
-@flow(name="tonghop-collect", timeout_seconds=1800, on_failure=[notify_failure])
+@flow(
+    name="tonghop-collect",
+    timeout_seconds=1800,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def collect_submissions(params: CollectParameters) -> dict[str, int]:
     """Read the source, archive and load what is new, publish the period's submission status."""
-    last_period = PeriodRange.parse(params.period).periods[-1].code
     settings = load_settings(params.settings)
+    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
+    last_period = PeriodRange.parse(params.period).periods[-1].code
     files = read_source(params.source)
     ensure_writer_limit()
-    with writer_slot():
+    with writer_slot(params.workspace):
         load_registry(params.workspace, params.registry)
         collected = collect(params.workspace, files, settings)
         counts = publish_status(params.workspace, last_period, settings.schedule.due(last_period))
     if collected.loaded:
-        announce_loaded(params.workspace, params.period, collected.batch_id, len(collected.loaded))
+        announce_loaded(
+            params.workspace,
+            params.period,
+            collected.batch_id,
+            len(collected.loaded),
+            params.settings,
+        )
     return {
         "files_seen": collected.seen,
         "files_loaded": len(collected.loaded),

@@ -8,10 +8,15 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from tonghop import pipeline
-from tonghop.flows.tasks import deliver_draft, draft, mark_pending, validate_and_publish
+from tonghop.flows.tasks import (
+    deliver_draft,
+    draft,
+    mark_pending,
+    period_for_today,
+    validate_and_publish,
+)
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.periods import PeriodRange
 from tonghop.settings import SettingsPath, load_settings
 
 
@@ -19,19 +24,27 @@ class ConsolidateParameters(BaseModel):
     """What to consolidate and where the draft goes."""
 
     workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    period: str = Field(description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
+    period: str = Field(
+        description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current, previous, "
+        "current-5..current: tính theo ngày chạy và schedule.cadence"
+    )
     out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
     settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
 
 
-@flow(name="tonghop-consolidate-render", timeout_seconds=1800, on_failure=[notify_failure])
+@flow(
+    name="tonghop-consolidate-render",
+    timeout_seconds=1800,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def consolidate_and_render(params: ConsolidateParameters) -> dict[str, str]:
     """Validate once more (steward decisions since), consolidate, render and deliver the draft."""
-    PeriodRange.parse(params.period)
     settings = load_settings(params.settings)
+    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
     run_id = pipeline.new_run_id()
     ensure_writer_limit()
-    with writer_slot():
+    with writer_slot(params.workspace):
         batch_id = pipeline.latest_batch_id(params.workspace)
         findings = validate_and_publish(
             params.workspace, params.period, batch_id, run_id, params.out

@@ -18,12 +18,12 @@ from tonghop.flows.tasks import (
     draft,
     load_registry,
     mark_pending,
+    period_for_today,
     read_source,
     validate_and_publish,
 )
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.periods import PeriodRange
 from tonghop.review import Decision
 from tonghop.settings import SettingsPath, load_settings
 from tonghop.validate import import_gx_meanwhile
@@ -113,18 +113,24 @@ def _resume_after_timeout() -> None:
         client.set_flow_run_state(get_run_context().flow_run.id, Running(), force=True)
 
 
-@flow(name="tonghop-run", timeout_seconds=3600, log_prints=True, on_failure=[notify_failure])
+@flow(
+    name="tonghop-run",
+    timeout_seconds=3600,
+    log_prints=True,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def run(params: RunParameters) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
-    PeriodRange.parse(params.period)
     settings = load_settings(params.settings)
+    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
     run_id = pipeline.new_run_id()
     files = read_source(params.source)
     # Validate needs GX: its import (Python) overlaps collect, which often waits for its
     # archive process; beside read_source (Python too) it would only slow it down.
     import_gx_meanwhile()
     ensure_writer_limit()
-    with writer_slot():  # one run at a time opens the workspace's DuckDB file
+    with writer_slot(params.workspace):  # one run at a time opens the workspace's DuckDB file
         load_registry(params.workspace, params.registry)
         collected = collect(params.workspace, files, settings, params.show_progress)
         findings = validate_and_publish(

@@ -36,6 +36,23 @@ from tonghop.validate import Finding
 LOADED_EVENT = "tonghop.collect.loaded"
 
 
+def period_for_today(text: str, settings: ReportSettings, today: dt.date | None = None) -> str:
+    """The run's period or range, `current`/`previous` … resolved from today and the settings'
+    cadence (schedule.cadence); refused in Vietnamese when it is not a period."""
+    day = today or dt.date.today()
+    resolved = settings.schedule.resolve(text, day)
+    PeriodRange.parse(resolved)
+    if resolved != text:
+        get_run_logger().info(
+            "Kỳ báo cáo '%s' ngày %s (chu kỳ %s): %s",
+            text,
+            day.strftime("%d/%m/%Y"),
+            settings.schedule.cadence,
+            resolved,
+        )
+    return resolved
+
+
 @task(cache_policy=NONE)
 def load_registry(workspace: Path, registry: Path) -> int:
     """Store the unit registry in the workspace (one row per unit)."""
@@ -77,18 +94,54 @@ def collect(
             # Only a cluster has cores to spare: else the archive process reads the forms.
             parse_forms=config.task_runner == "dask",
         )
-    get_run_logger().info(
-        "Đã nhận %d tệp: %d tệp mới được nạp, %d tệp đã có, %d tệp không đọc được",
-        result.seen,
-        len(result.loaded),
-        len(result.skipped),
-        len(result.rejected),
-    )
+    publish_rejected(result)
     for problem in result.archive:
         get_run_logger().error(
             "Kho lưu trữ: %s (%s, sha256 %s)", problem["reason"], problem["file"], problem["sha256"]
         )
     return result
+
+
+# The unreadable files named one by one in the log; the rest only in the table artifact.
+LOGGED_REJECTED = 20
+
+
+def publish_rejected(result: CollectResult) -> None:
+    """Log counts that add up to the files seen, each unreadable file with its reason, and
+    publish them as the table artifact `tonghop-tep-khong-doc-duoc`."""
+    logger = get_run_logger()
+    unreadable = {r["file"] for r in result.rejected}
+    had = sum(name not in unreadable for name in result.skipped)  # a known rejected is skipped
+    other = result.seen - len(result.loaded) - had - len(result.rejected)
+    logger.info(
+        "Đã nhận %d tệp = %d tệp mới được nạp + %d tệp đã có + %d tệp không đọc được%s",
+        result.seen,
+        len(result.loaded),
+        had,
+        len(result.rejected),
+        f" + {other} tệp khác" if other else "",
+    )
+    for r in result.rejected[:LOGGED_REJECTED]:
+        logger.warning("Tệp không đọc được: %s: %s", r["file"], r["reason"])
+    if len(result.rejected) > LOGGED_REJECTED:
+        logger.warning(
+            "… và %d tệp không đọc được khác (bảng tonghop-tep-khong-doc-duoc)",
+            len(result.rejected) - LOGGED_REJECTED,
+        )
+    create_table_artifact(
+        key="tonghop-tep-khong-doc-duoc",
+        table=[
+            {
+                "tệp": r["file"],
+                "lý do": r["reason"],
+                "lưu kho": r["archived_as"],
+                "sha256": r["sha256"],
+            }
+            for r in result.rejected
+        ]
+        or [{"tệp": "", "lý do": "Không có tệp nào không đọc được"}],
+        description=f"Tệp không đọc được ({len(result.rejected)} trên {result.seen} tệp đã nhận)",
+    )
 
 
 @task(cache_policy=NONE)
@@ -108,8 +161,11 @@ def publish_status(workspace: Path, period: str, due: dt.date | None) -> dict[st
     return counts
 
 
-def announce_loaded(workspace: Path, period: str, batch_id: str, loaded: int) -> None:
-    """Emit the event the `validate` deployment is triggered by (only when files were loaded)."""
+def announce_loaded(
+    workspace: Path, period: str, batch_id: str, loaded: int, settings: Path | None = None
+) -> None:
+    """Emit the event the `validate` deployment is triggered by (only when files were loaded);
+    it carries the collect run's settings file, so validate reports its failures the same way."""
     folder = str(workspace.resolve())
     emit_event(
         event=LOADED_EVENT,
@@ -123,6 +179,7 @@ def announce_loaded(workspace: Path, period: str, batch_id: str, loaded: int) ->
             "period": period,
             "batch_id": batch_id,
             "files_loaded": loaded,
+            "settings": str(settings.resolve()) if settings else "",
         },
     )
 
@@ -369,7 +426,16 @@ def send_reminders(workspace: Path, period: str, settings: ReportSettings, today
     """Email each unit still missing or rejected (one message per unit and reason a day)."""
     sent, no_address = pipeline.send_reminders(workspace, period, settings, today)
     logger = get_run_logger()
-    logger.info("Đã gửi %d thư nhắc nộp báo cáo kỳ %s", len(sent), period)
+    if sent:
+        logger.info("Đã gửi %d thư nhắc nộp báo cáo kỳ %s", len(sent), period)
+    else:
+        from tonghop.db import open_db
+        from tonghop.remind import quiet_reason
+
+        with open_db(workspace) as con:
+            reason = quiet_reason(con, settings, period, today)
+        log = logger.info if settings.notify.smtp_host else logger.warning
+        log("Đã gửi 0 thư nhắc nộp báo cáo kỳ %s: %s", period, reason)
     if no_address:
         logger.warning(
             "Chưa có email (contact_email) của %d đơn vị cần nhắc: %s",

@@ -71,16 +71,17 @@ def _check_workspace_free(workspace: Path) -> None:
     import duckdb
 
     from tonghop.db import DamagedDatabase, connect
+    from tonghop.locking import WriterBusy, lock_error_message, workspace_turn
 
     try:
-        connect(workspace).close()
-    except DamagedDatabase as exc:
+        with workspace_turn(workspace, lambda line: typer.echo(line, err=True)):
+            connect(workspace).close()
+    except (WriterBusy, DamagedDatabase) as exc:
         _fail(str(exc))
     except duckdb.IOException as exc:
-        _fail(
-            f"Tệp dữ liệu của thư mục làm việc '{workspace}' đang được một tiến trình khác ghi; "
-            f"chờ tiến trình đó xong rồi chạy lại. ({exc})"
-        )
+        if "lock" not in str(exc).lower():
+            raise
+        _fail(lock_error_message(workspace))
 
 
 def _check_inputs(source: str, registry: Path, period: str, workspace: Path) -> None:
@@ -308,12 +309,10 @@ def status(
     settings: Path | None = typer.Option(None, help="Tệp YAML thiết lập (hạn nộp: schedule)"),
 ) -> None:
     """Tình hình nộp báo cáo của từng đơn vị trong kỳ: đúng hạn, muộn, chưa nộp, bị trả lại."""
-    import duckdb
-
-    from tonghop.db import connect, db_path
+    from tonghop.db import db_path
     from tonghop.periods import Period, PeriodError
     from tonghop.settings import load_settings
-    from tonghop.status import summary_lines, unit_status
+    from tonghop.status import WorkspaceBusy, reading, summary_lines, unit_status
 
     try:
         code = Period.parse(period).code
@@ -323,13 +322,10 @@ def status(
         _fail(f"Thư mục làm việc '{workspace}' chưa có dữ liệu (chưa chạy lần nào)")
     due = load_settings(settings).schedule.due(code)
     try:
-        con = connect(workspace, read_only=True)
-    except duckdb.IOException as exc:
-        _fail(f"Tệp dữ liệu đang được một lần chạy khác ghi; thử lại sau ít phút. ({exc})")
-    try:
-        statuses = unit_status(con, code, due)
-    finally:
-        con.close()
+        with reading(workspace, lambda line: typer.echo(line, err=True)) as con:
+            statuses = unit_status(con, code, due)
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
     for line in summary_lines(statuses, code, due):
         typer.echo(line)
     typer.echo("mã đơn vị\ttên đơn vị\ttình trạng\tnộp lần đầu\tphát hiện chưa xử lý (lỗi)")

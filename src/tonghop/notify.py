@@ -1,8 +1,10 @@
 """Tell the operator when a flow run fails: email (SMTP) and/or a webhook, Vietnamese and English.
 
-The flows attach `notify_failure` as their `on_failure` hook. Where to send comes from the
-`notify:` block of the run's settings file (parameter `settings`, or the `TONGHOP_SETTINGS`
-environment variable); the SMTP password from a Prefect Secret block or an environment variable.
+The flows attach `notify_failure` as their `on_failure` hook, and as their `on_crashed` hook,
+which the process worker runs when the run's process dies (killed, out of memory). Where to
+send comes from the `notify:` block of the run's settings file (parameter `settings`, or the
+`TONGHOP_SETTINGS` environment variable); the SMTP password from a Prefect Secret block or an
+environment variable.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from tonghop.settings import NotifySettings, load_settings
-
-SETTINGS_ENV = "TONGHOP_SETTINGS"
+from tonghop.settings import NotifySettings, load_settings, settings_path
 
 
 def smtp_password(settings: NotifySettings) -> str | None:
@@ -114,8 +114,7 @@ def _settings_path(parameters: dict[str, Any]) -> Path | None:
     path = getattr(params, "settings", None)
     if path is None and isinstance(params, dict):
         path = params.get("settings")
-    path = path or os.environ.get(SETTINGS_ENV)
-    return Path(path) if path else None
+    return settings_path(path)
 
 
 def notify_failure(flow, flow_run, state) -> None:  # noqa: ANN001 - Prefect's hook signature

@@ -116,9 +116,10 @@ def send_reminders(
     """Send today's reminders of a period; return (sent, units without an email address).
 
     Each sent reminder is recorded at once, so a failure halfway leaves the sent ones recorded
-    and a rerun sends only the rest."""
+    and a rerun sends only the rest. Without a mail server nothing is sent (`quiet_reason` says
+    so)."""
     due = settings.schedule.due(period)
-    if due is None:
+    if due is None or not settings.notify.smtp_host:
         return [], []
     reminders = due_reminders(con, period, due, today, settings.schedule.remind_days)
     sent, no_address = [], []
@@ -147,3 +148,33 @@ def send_reminders(
             )
         sent.append(reminder)
     return sent, no_address
+
+
+def quiet_reason(
+    con: duckdb.DuckDBPyConnection, settings: ReportSettings, period: str, today: dt.date
+) -> str:
+    """Why a day's reminders of a period sent no letter, in Vietnamese for the run's log."""
+    due = settings.schedule.due(period)
+    if due is None:
+        return (
+            f"kỳ {period} chưa có hạn nộp trong thiết lập (schedule.due_dates); nếu đã sang kỳ "
+            "mới, thêm hạn nộp của kỳ đó (docs/operations.md, Sang kỳ mới)"
+        )
+    days = (today - due).days
+    offsets = sorted(settings.schedule.remind_days)
+    when = f"hạn {due.strftime('%d/%m/%Y')}, nhắc vào các ngày {offsets} so với hạn"
+    if days not in offsets:
+        if offsets and days < offsets[0]:
+            return f"kỳ {period} chưa đến hạn nhắc ({when})"
+        if offsets and days > offsets[-1]:
+            return f"kỳ {period} đã qua lần nhắc cuối ({when}); kỳ đang nhắc có đúng không?"
+        return f"hôm nay không phải ngày nhắc của kỳ {period} ({when})"
+    if not settings.notify.smtp_host:
+        pending = len(due_reminders(con, period, due, today, offsets))
+        return (
+            f"chưa cấu hình SMTP (notify.smtp_host): {pending} đơn vị cần nhắc kỳ {period} "
+            "chưa được gửi thư"
+        )
+    return (
+        f"không có đơn vị nào thiếu báo cáo kỳ {period} hoặc phải nộp lại mà chưa được nhắc hôm nay"
+    )

@@ -9,6 +9,7 @@ as a sample, is `data/sample/bao-cao.yaml`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -25,12 +26,20 @@ from pydantic import (
 )
 
 from tonghop.formatting import ngay
+from tonghop.periods import Period
 
 # A flow's `settings` parameter: prefect.yaml renders an unset $TONGHOP_SETTINGS as "", which
 # means no settings file.
 SettingsPath = Annotated[Path | None, BeforeValidator(lambda value: value or None)]
 
 DATE_PLACEHOLDER = "[ngày … tháng … năm …]"
+
+# The worker's fallback for a deployed flow whose `settings` parameter is left empty.
+SETTINGS_ENV = "TONGHOP_SETTINGS"
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used, said in Vietnamese with what to do."""
 
 
 class Margins(BaseModel):
@@ -109,9 +118,43 @@ class ScheduleSettings(BaseModel):
         description="Nhắc đơn vị chưa nộp: số ngày so với hạn (âm: trước hạn, dương: sau hạn)",
     )
 
+    cadence: Literal["year", "half-year", "quarter"] = Field(
+        default="half-year",
+        description="Chu kỳ báo cáo, để tính kỳ 'current'/'previous': year (năm), half-year "
+        "(6 tháng), quarter (quý)",
+    )
+
     def due(self, period: str) -> dt.date | None:
         """The due date of a period, when the settings give one."""
         return self.due_dates.get(period)
+
+    def current_period(self, today: dt.date) -> Period:
+        """The period of the cadence that today falls in (its report is the one under way)."""
+        if self.cadence == "year":
+            return Period.parse(str(today.year))
+        if self.cadence == "quarter":
+            return Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
+        return Period.parse(f"{today.year}-H{1 if today.month <= 6 else 2}")
+
+    def resolve(self, text: str, today: dt.date) -> str:
+        """A period or range with `current`, `previous`, `current-5` … resolved for today; an
+        explicit one (2023-H1, 2020-H2..2023-H1) as it is.
+
+        >>> ScheduleSettings().resolve("current-5..current", dt.date(2026, 12, 6))
+        '2024-H1..2026-H2'
+        """
+        return "..".join(self._resolve_one(part.strip(), today) for part in text.split(".."))
+
+    def _resolve_one(self, text: str, today: dt.date) -> str:
+        word = _PERIOD_WORD.fullmatch(text)
+        if word is None:
+            return text
+        steps = (-1 if word["word"] == "previous" else 0) + int(word["steps"] or 0)
+        return self.current_period(today).shift(steps).code
+
+
+# A deployment's period given from today: current, previous, current-5 (five periods back).
+_PERIOD_WORD = re.compile(r"(?P<word>current|previous)(?P<steps>[+-]\d+)?")
 
 
 TaskRunnerName = Literal["flow", "thread", "dask"]
@@ -231,6 +274,23 @@ class ReportSettings(BaseModel):
         return f"{self.place}, {when}"
 
 
+def settings_path(path: Path | str | None) -> Path | None:
+    """The settings file a flow was given, else the one `TONGHOP_SETTINGS` names, else None."""
+    chosen = path or os.environ.get(SETTINGS_ENV)
+    return Path(chosen) if chosen else None
+
+
+def required_settings_path(path: Path | str | None, what: str) -> Path:
+    """`settings_path`, refused in Vietnamese when neither the parameter nor the variable is set."""
+    chosen = settings_path(path)
+    if chosen is None:
+        raise SettingsError(
+            f"Chưa có tệp thiết lập cho {what}: đặt tham số settings của deployment hoặc biến "
+            f"môi trường {SETTINGS_ENV} của worker (docs/operations.md, Thiết lập)"
+        )
+    return chosen
+
+
 def load_settings(path: Path | None = None) -> ReportSettings:
     """Read settings from a YAML file; keys left out keep their placeholders.
 
@@ -239,6 +299,11 @@ def load_settings(path: Path | None = None) -> ReportSettings:
     """
     if path is None:
         return ReportSettings()
+    if not Path(path).is_file():
+        raise SettingsError(
+            f"Không tìm thấy tệp thiết lập '{path}' (cần một tệp YAML, không phải thư mục); "
+            f"kiểm tra tham số settings hoặc biến môi trường {SETTINGS_ENV}"
+        )
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: cần một bảng khóa: giá trị (YAML mapping)")

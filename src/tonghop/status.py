@@ -4,10 +4,14 @@ rejected, open findings (`tonghop status`, the collect flow's table artifact, `r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 
+from tonghop.locking import WriterBusy, lock_error_message, reader_slot
 from tonghop.periods import Period
 
 STATUS_LABELS = {
@@ -135,3 +139,29 @@ def summary_lines(statuses: list[UnitStatus], period: str, due: dt.date | None) 
     lines = [f"Kỳ {period} (hạn nộp: {due_text}): {len(statuses)} TCCSĐ phải nộp"]
     lines += [f"  {STATUS_LABELS[k]}: {n}" for k, n in counts.items() if n]
     return lines
+
+
+class WorkspaceBusy(RuntimeError):
+    """The workspace could not be read; the message says why and what to do, in Vietnamese."""
+
+
+@contextmanager
+def reading(workspace: Path, say: Callable[[str], None]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the workspace once no run writes it (waiting, bounded, with a
+    line through `say`); the next run waits until the `with` block ends."""
+    from tonghop.db import connect
+
+    try:
+        with reader_slot(workspace, say):
+            try:
+                con = connect(workspace, read_only=True)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                raise WorkspaceBusy(lock_error_message(workspace)) from exc
+            try:
+                yield con
+            finally:
+                con.close()
+    except WriterBusy as exc:
+        raise WorkspaceBusy(str(exc)) from exc

@@ -1,12 +1,15 @@
-"""Two runs on one workspace at once: the writer limit serialises them; both complete, no lock
-error, nothing counted twice."""
+"""Two runs on one workspace at once: the writer slot serialises them; both complete, no lock
+error, nothing counted twice. A waiting writer says who holds the slot; a killed holder's slot
+is free again at once."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -84,3 +87,145 @@ def test_two_runs_at_once_both_complete_without_duplicates(prefect_api, tmp_path
         limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
     assert limit.limit == 1
     assert limit.active_slots == 0  # both runs released the slot
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from prefect import flow
+from prefect.context import get_run_context
+from tonghop.locking import ensure_writer_limit, writer_slot
+
+@flow(name="hold-writer-slot")
+def hold(workspace: str, timeout: float, seconds: float) -> None:
+    ensure_writer_limit()
+    with writer_slot(Path(workspace), timeout_seconds=timeout):
+        print("HELD", get_run_context().flow_run.name, flush=True)
+        time.sleep(seconds)
+
+hold(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]))
+print("DONE", flush=True)
+"""
+
+
+def _hold(workspace, env, timeout: float, hold: float) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(workspace), str(timeout), str(hold)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
+    prefect_api, tmp_path
+):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    env = os.environ | EMBEDDED_DEFAULTS | {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    workspace = tmp_path / "ws"
+    holder = _hold(workspace, env, 60, 600)
+    try:
+        held, name = holder.stdout.readline().split()
+        assert held == "HELD", holder.stderr.read()
+
+        impatient = _hold(workspace, env, 3, 0)
+        _out, err = impatient.communicate(timeout=120)
+        assert impatient.returncode == 1
+        assert "Đang chờ lượt ghi vào kho dữ liệu" in err
+        assert f"(đang giữ: {name} (" in err  # the holder's flow run named while waiting
+        assert "vẫn đang được một lần chạy khác ghi sau 3 giây chờ" in err
+
+        patient = _hold(workspace, env, 300, 0)
+        waiting_line = next(line for line in patient.stderr if "Đang chờ lượt ghi" in line)
+        assert f"(đang giữ: {name} (" in waiting_line
+        killed_at = time.monotonic()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        out, err = patient.communicate(timeout=120)
+        waited = time.monotonic() - killed_at
+    finally:
+        holder.kill()
+    assert patient.returncode == 0, err[-3000:]
+    assert out.split()[0::2] == ["HELD", "DONE"]
+    assert f"Đã trả lại lượt ghi của lần chạy đã dừng đột ngột: {name} (" in err
+    assert waited < 60  # not the lease's expiry: the killed holder's lease was released at once
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots == 0
+
+
+@pytest.mark.slow
+def test_status_waits_for_a_running_write_and_a_reader_holds_writers_back(prefect_api, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from tonghop import pipeline
+    from tonghop.cli import app
+    from tonghop.locking import reader_slot
+
+    env = os.environ | EMBEDDED_DEFAULTS | {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    workspace = tmp_path / "ws"
+    pipeline.load_registry(workspace, SAMPLE_DIR / "registry.csv")
+
+    writer = _hold(workspace, env, 60, 8)
+    held, name = writer.stdout.readline().split()
+    assert held == "HELD", writer.stderr.read()
+    result = CliRunner().invoke(
+        app, ["status", "--workspace", str(workspace), "--period", "2023-H1"]
+    )
+    writer.communicate(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert "Đang chờ lần chạy đang ghi kho dữ liệu" in result.output
+    assert f"đang giữ: {name} (" in result.output
+    assert "Could not set lock" not in result.output
+    assert "TCCS001" in result.output
+
+    lines: list[str] = []
+    with reader_slot(workspace, lines.append):
+        blocked = _hold(workspace, env, 3, 0)
+        _out, err = blocked.communicate(timeout=120)
+    assert lines == []  # nothing was writing
+    assert blocked.returncode == 1
+    assert "đang giữ: một người đang đọc" in err
+    assert "Could not set lock" not in err
+
+
+@pytest.mark.slow
+def test_two_tonghop_run_without_a_server_wait_for_each_other(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    workspace = tmp_path / "ws"
+
+    def tonghop_run(out: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tonghop.cli",
+                "run",
+                "--source",
+                str(SAMPLE_DIR / "submissions"),
+                "--registry",
+                str(SAMPLE_DIR / "registry.csv"),
+                "--period",
+                "2020-H2..2023-H1",
+                "--workspace",
+                str(workspace),
+                "--out",
+                str(tmp_path / out),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    runs = [tonghop_run("out1"), tonghop_run("out2")]
+    outputs = [r.communicate(timeout=900)[0] for r in runs]
+    for run, output in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, output[-3000:]
+        assert "Traceback" not in output and "Could not set lock" not in output
+    # each has its own temporary API: the workspace's lock file made one wait, and said so
+    assert sum("Đang chờ lượt ghi vào kho dữ liệu" in output for output in outputs) == 1

@@ -137,6 +137,10 @@ def _flow_runs(api: str, flow_name: str) -> list[dict]:
     return runs
 
 
+def _params(params: dict) -> str:
+    return json.dumps({"params": params})
+
+
 def _wait_completed(api: str, flow_name: str, seconds: float) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -177,7 +181,15 @@ def test_deploy_worker_trigger_and_draft(server, tmp_path):
         start_new_session=True,
     )
     try:
-        prefect("deployment", "run", "tonghop-collect/collect")
+        # The deployments' periods roll with the date (current-5..current); the sample bloc's
+        # are fixed, so these runs name them, as an operator redoing an old report would.
+        bloc = {
+            "source": env["TONGHOP_SOURCE"],
+            "registry": env["TONGHOP_REGISTRY"],
+            "workspace": env["TONGHOP_WORKSPACE"],
+            "period": "2020-H2..2023-H1",
+        }
+        prefect("deployment", "run", "tonghop-collect/collect", "--params", _params(bloc))
         collected = _wait_completed(api, "tonghop-collect", 120)
         validated = _wait_completed(api, "tonghop-validate", 120)  # started by the trigger
         assert validated["deployment_id"] and validated["created"] > collected["created"]
@@ -186,6 +198,14 @@ def test_deploy_worker_trigger_and_draft(server, tmp_path):
             "deployment",
             "run",
             "tonghop-consolidate-render/consolidate-and-render",
+            "--params",
+            _params(
+                {
+                    "workspace": bloc["workspace"],
+                    "period": bloc["period"],
+                    "out": env["TONGHOP_OUT"],
+                }
+            ),
             "--watch",
             "--watch-timeout",
             "150",

@@ -82,6 +82,11 @@ def test_collect_validate_consolidate_render(prefect_api, partial_bloc, tmp_path
     # removed from the source is no longer in rejected.json nor in the draft's count.
     rejected = json.loads((out / "rejected.json").read_text(encoding="utf-8"))
     assert len(rejected) == collected["files_rejected"] == again["files_rejected"] >= 2
+    # The second collect's table of unreadable files: each with its reason, as rejected.json.
+    table = _read_artifact("tonghop-tep-khong-doc-duoc")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["tệp"], r["lý do"]) for r in rows] == [(r["file"], r["reason"]) for r in rejected]
+    assert f"({len(rejected)} trên {again['files_seen']} tệp đã nhận)" in table.description
     assert all((source / r["file"]).is_file() for r in rejected)
     assert f"tệp không đọc được: {len(rejected):02d}" in draft
     (source / rejected[0]["file"]).unlink()
@@ -131,3 +136,37 @@ def test_a_failed_run_emails_the_operator(prefect_api, smtp_server, tmp_path: Pa
     assert "Không tìm thấy tệp danh mục đơn vị" in body  # the error itself
     assert "đã dừng vì lỗi" in body and "failed." in body
     assert f"flow_runs/{state.state_details.flow_run_id}" in body or "/runs/flow-run/" in body
+
+
+def test_remind_without_settings_fails_in_vietnamese(prefect_api, monkeypatch, tmp_path: Path):
+    from tonghop.flows.remind import RemindParameters, remind
+
+    monkeypatch.delenv("TONGHOP_SETTINGS", raising=False)
+    # prefect.yaml renders an unset $TONGHOP_SETTINGS as ""
+    params = RemindParameters(workspace=tmp_path / "ws", period="2023-H1", settings="")
+    state = remind(params, return_state=True)
+    assert state.is_failed()
+    assert "Chưa có tệp thiết lập cho nhắc nộp báo cáo" in state.message
+    assert "TONGHOP_SETTINGS" in state.message
+    assert "IsADirectoryError" not in state.message
+
+
+def test_triggered_validate_notifies_through_its_settings(
+    prefect_api, smtp_server, monkeypatch, tmp_path: Path
+):
+    from tonghop.flows.validate import ValidateParameters, validate_submissions
+
+    inbox, port = smtp_server
+    settings = tmp_path / "settings.yaml"
+    notify = {"smtp_host": "127.0.0.1", "smtp_port": port, "operators": ["it@duk.vn"]}
+    settings.write_text(yaml.safe_dump({"notify": notify}), "utf-8")
+    monkeypatch.delenv("TONGHOP_SETTINGS", raising=False)
+    bad = ValidateParameters(workspace=tmp_path / "ws", period="2023-H9", settings=settings)
+    assert validate_submissions(bad, return_state=True).is_failed()
+    assert [e.rcpt_tos for e in inbox.envelopes] == [["it@duk.vn"]]
+
+    # no parameter: the worker's TONGHOP_SETTINGS
+    monkeypatch.setenv("TONGHOP_SETTINGS", str(settings))
+    bad = ValidateParameters(workspace=tmp_path / "ws", period="2023-H9")
+    assert validate_submissions(bad, return_state=True).is_failed()
+    assert len(inbox.envelopes) == 2

@@ -133,3 +133,76 @@ def test_reminders_go_once_a_day_to_units_that_have_not_submitted(
     finally:
         con.close()
     assert rows == (6, 6)
+
+
+def test_a_day_without_letters_says_why(collected: Path, tmp_path: Path, smtp_server):
+    from tonghop.remind import quiet_reason
+
+    _inbox, port = smtp_server
+    with_smtp = load_settings(_settings(tmp_path, port))
+    con = connect(collected)
+    try:
+        assert "kỳ 2023-H2 chưa có hạn nộp" in quiet_reason(
+            con, with_smtp, "2023-H2", dt.date(2023, 12, 1)
+        )
+        assert "kỳ 2023-H1 chưa đến hạn nhắc" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 6, 1)
+        )
+        assert "đã qua lần nhắc cuối" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 8, 1)
+        )
+        no_smtp = load_settings(_settings(tmp_path))
+        # three days before the due date, three units missing: nothing sent without a server
+        assert pipeline.send_reminders(collected, "2023-H1", no_smtp, dt.date(2023, 6, 17)) == (
+            [],
+            [],
+        )
+        assert quiet_reason(con, no_smtp, "2023-H1", dt.date(2023, 6, 17)).startswith(
+            f"chưa cấu hình SMTP (notify.smtp_host): {len(MISSING)} đơn vị"
+        )
+    finally:
+        con.close()
+    sent, _ = pipeline.send_reminders(collected, "2023-H1", with_smtp, dt.date(2023, 6, 17))
+    assert len(sent) == len(MISSING)
+    con = connect(collected, read_only=True)
+    try:
+        assert "không có đơn vị nào thiếu báo cáo kỳ 2023-H1" in quiet_reason(
+            con, with_smtp, "2023-H1", dt.date(2023, 6, 17)
+        )
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("cadence", "today", "text", "expected"),
+    [
+        ("half-year", dt.date(2026, 6, 30), "current", "2026-H1"),
+        ("half-year", dt.date(2026, 7, 1), "current", "2026-H2"),
+        ("half-year", dt.date(2026, 1, 5), "previous", "2025-H2"),
+        ("half-year", dt.date(2023, 6, 17), "current-5..current", "2020-H2..2023-H1"),
+        ("year", dt.date(2026, 12, 31), "previous-1..current", "2024..2026"),
+        ("quarter", dt.date(2026, 11, 6), "current", "2026-Q4"),
+        ("quarter", dt.date(2026, 1, 1), "previous", "2025-Q4"),
+        ("half-year", dt.date(2026, 1, 1), "2020-H2..2023-H1", "2020-H2..2023-H1"),
+    ],
+)
+def test_periods_roll_with_the_date_and_the_cadence(cadence, today, text, expected):
+    from tonghop.settings import ScheduleSettings
+
+    assert ScheduleSettings(cadence=cadence).resolve(text, today) == expected
+
+
+@pytest.mark.slow
+def test_the_remind_flow_reminds_about_the_current_period(
+    prefect_api, collected: Path, tmp_path: Path, smtp_server
+):
+    from tonghop.flows.remind import RemindParameters, remind
+
+    inbox, port = smtp_server
+    settings = _settings(tmp_path, port)
+    params = RemindParameters(workspace=collected, settings=settings, today=dt.date(2023, 6, 17))
+    assert params.period == "current"
+    assert remind(params) == len(MISSING)
+    for envelope in inbox.envelopes:
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        assert msg["Subject"] == "Nhắc nộp báo cáo kỳ 2023-H1 (hạn 20/06/2023)"
