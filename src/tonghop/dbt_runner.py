@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from tonghop.db import DB_NAME
 from tonghop.paths import SQL_DIR
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,51 @@ def _arguments(command: str, project_dir: Path, work_dir: Path, dbt_vars: dict) 
     ]  # fmt: skip
 
 
+def project_signature(project_dir: Path = SQL_DIR) -> str:
+    """The sha256 of every file of the dbt project (models, tests, macros, configuration)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in project_dir.rglob("*") if p.is_file() and p.suffix in _PROJECT):
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+_PROJECT = {".sql", ".yml", ".yaml"}
+
+# The parsed project of each (folder, project_signature, DuckDB file name) in this process. The
+# manifest names each relation's database, which dbt-duckdb takes from the file's name (every
+# workspace's is tonghop.duckdb); the rest of a workspace is the profile's vars (the file's
+# folder, DuckDB's configuration), which dbt reads again from each invocation's arguments to
+# connect, and the models' SQL is rendered when a run compiles it. So the manifest is the same
+# for every workspace and parsing it (the dearest part of a small run) is done once.
+_MANIFESTS: dict[tuple[str, str, str], Manifest] = {}
+_PARSING = threading.Lock()
+
+
+def parsed_project(project_dir: Path = SQL_DIR, database: str = DB_NAME) -> Manifest:
+    """dbt's manifest of the project as it is now for a DuckDB file named `database`, parsed
+    once per process (a copy: a run compiles into its manifest's nodes)."""
+    key = (str(project_dir.resolve()), project_signature(project_dir), database)
+    with _PARSING:
+        if key not in _MANIFESTS:
+            _MANIFESTS[key] = _parse(project_dir, database)
+        return _MANIFESTS[key].deepcopy()
+
+
+def _parse(project_dir: Path, database: str) -> Manifest:
+    """`dbt parse` of the project, in a temporary folder, against no workspace."""
+    from dbt.cli.main import dbtRunner
+
+    with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
+        work = Path(tmp)
+        dbt_vars = {"tonghop_duckdb": str(work / database)}
+        arguments = _arguments("parse", project_dir, work, dbt_vars) + ["--no-partial-parse"]
+        outcome = dbtRunner().invoke(arguments)
+    if not outcome.success:
+        raise DbtRunError("parse", [], outcome.exception)
+    return outcome.result
+
+
 def run_dbt(
     command: str,
     database: Path,
@@ -113,7 +166,8 @@ def run_dbt(
                 )
             )
 
-    outcome = dbtRunner(callbacks=[finished]).invoke(args)
+    manifest = parsed_project(project_dir, database.name)
+    outcome = dbtRunner(manifest=manifest, callbacks=[finished]).invoke(args)
     results = [_node_result(r) for r in getattr(outcome.result, "results", None) or []]
     if not outcome.success:
         raise DbtRunError(command, [r for r in results if r.failed], outcome.exception)
@@ -132,20 +186,8 @@ class ProjectModel:
 
 
 def project_models(project_dir: Path = SQL_DIR) -> list[ProjectModel]:
-    """Every model of the dbt project, by name, from the manifest `dbt parse` makes (in a
-    temporary folder)."""
-    import tempfile
-
-    from dbt.cli.main import dbtRunner
-
-    with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
-        work = Path(tmp)
-        dbt_vars = {"tonghop_duckdb": str(work / "parse.duckdb")}
-        arguments = _arguments("parse", project_dir, work, dbt_vars) + ["--no-partial-parse"]
-        outcome = dbtRunner().invoke(arguments)
-    if not outcome.success:
-        raise DbtRunError("parse", [], outcome.exception)
-    manifest = outcome.result
+    """Every model of the dbt project, by name, from its manifest."""
+    manifest = parsed_project(project_dir)
     models = []
     for node in manifest.nodes.values():
         if node.resource_type != "model":
