@@ -171,6 +171,7 @@ def test_review_decisions_and_corrections_rebuild_their_units(loaded, workspace:
     _assert_same_as_full(workspace)
 
 
+@pytest.mark.slow  # parses a changed copy of the dbt project: out of `make check`
 def test_a_changed_registry_period_range_or_model_rebuilds_everything(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
@@ -193,6 +194,7 @@ def test_a_changed_registry_period_range_or_model_rebuilds_everything(
     assert _consolidate(workspace, sql_dir)["mode"] == "full"
 
 
+@pytest.mark.slow  # parses a changed copy of the dbt project: out of `make check`
 def test_a_failed_consolidation_is_followed_by_a_full_one_that_is_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
