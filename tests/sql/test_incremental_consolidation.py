@@ -219,6 +219,7 @@ def test_a_failed_consolidation_is_followed_by_a_full_one_that_is_right(
     _assert_same_as_full(workspace)
 
 
+@pytest.mark.slow  # a second batch of half the bloc: out of `make check`
 def test_many_units_changed_are_rebuilt_incrementally_and_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
