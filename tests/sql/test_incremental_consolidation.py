@@ -23,6 +23,10 @@ from tonghop.periods import PeriodRange
 from tonghop.registry import read_registry, store_registry
 from tonghop.review import accept, correct
 
+# each test consolidates three times or more (a full rebuild to compare with), some a changed
+# copy of the dbt project: out of `make check`
+pytestmark = pytest.mark.slow
+
 CATALOG = load_catalog()
 RANGE = PeriodRange.parse("2024")
 # every model stored, but the units the last run rebuilt (what a run did, not what it computed)
@@ -171,7 +175,6 @@ def test_review_decisions_and_corrections_rebuild_their_units(loaded, workspace:
     _assert_same_as_full(workspace)
 
 
-@pytest.mark.slow  # parses a changed copy of the dbt project: out of `make check`
 def test_a_changed_registry_period_range_or_model_rebuilds_everything(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
@@ -194,7 +197,6 @@ def test_a_changed_registry_period_range_or_model_rebuilds_everything(
     assert _consolidate(workspace, sql_dir)["mode"] == "full"
 
 
-@pytest.mark.slow  # parses a changed copy of the dbt project: out of `make check`
 def test_a_failed_consolidation_is_followed_by_a_full_one_that_is_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
@@ -219,7 +221,6 @@ def test_a_failed_consolidation_is_followed_by_a_full_one_that_is_right(
     _assert_same_as_full(workspace)
 
 
-@pytest.mark.slow  # a second batch of half the bloc: out of `make check`
 def test_many_units_changed_are_rebuilt_incrementally_and_right(
     loaded, workspace: Path, tmp_path: Path
 ) -> None:
