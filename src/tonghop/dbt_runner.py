@@ -94,28 +94,43 @@ _MANIFESTS: dict[tuple[str, str, str], Manifest] = {}
 _PARSING = threading.Lock()
 
 
-def parsed_project(project_dir: Path = SQL_DIR, database: str = DB_NAME) -> Manifest:
-    """dbt's manifest of the project as it is now for a DuckDB file named `database`, parsed
-    once per process (a copy: a run compiles into its manifest's nodes)."""
-    key = (str(project_dir.resolve()), project_signature(project_dir), database)
+def parsed_project(
+    project_dir: Path = SQL_DIR, database: Path | None = None, work_dir: Path | None = None
+) -> Manifest:
+    """dbt's manifest of the project as it is now for `database` (a file named tonghop.duckdb
+    when None), parsed once per process (a copy: a run compiles into its manifest's nodes).
+
+    Parsed in `work_dir` when given, where dbt keeps its partial parse of the workspace's last
+    runs (a new process consolidating a workspace again parses only what changed); else in a
+    temporary folder."""
+    name = database.name if database is not None else DB_NAME
+    key = (str(project_dir.resolve()), project_signature(project_dir), name)
     with _PARSING:
         if key not in _MANIFESTS:
-            _MANIFESTS[key] = _parse(project_dir, database)
+            if database is not None and work_dir is not None:
+                _MANIFESTS[key] = _parse(project_dir, database, work_dir)
+            else:
+                with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
+                    _MANIFESTS[key] = _parse(project_dir, Path(tmp) / name, Path(tmp))
         return _MANIFESTS[key].deepcopy()
 
 
-def _parse(project_dir: Path, database: str) -> Manifest:
-    """`dbt parse` of the project, in a temporary folder, against no workspace."""
+def _parse(project_dir: Path, database: Path, work_dir: Path) -> Manifest:
+    """`dbt parse` of the project for `database`, its target and logs in `work_dir`."""
     from dbt.cli.main import dbtRunner
 
-    with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
-        work = Path(tmp)
-        dbt_vars = {"tonghop_duckdb": str(work / database)}
-        arguments = _arguments("parse", project_dir, work, dbt_vars) + ["--no-partial-parse"]
-        outcome = dbtRunner().invoke(arguments)
+    outcome = dbtRunner().invoke(_arguments("parse", project_dir, work_dir, _vars(database, {})))
     if not outcome.success:
         raise DbtRunError("parse", [], outcome.exception)
     return outcome.result
+
+
+def _vars(database: Path, connection_config: dict[str, str]) -> dict[str, str]:
+    """The profile's vars: the DuckDB file and the configuration dbt must open it with."""
+    dbt_vars = {"tonghop_duckdb": str(database)}
+    if "custom_user_agent" in connection_config:
+        dbt_vars["tonghop_user_agent"] = connection_config["custom_user_agent"]
+    return dbt_vars
 
 
 def run_dbt(
@@ -140,11 +155,7 @@ def run_dbt(
     """
     from dbt.cli.main import dbtRunner
 
-    config = connection_config or {}
-    dbt_vars = {"tonghop_duckdb": str(database)}
-    if "custom_user_agent" in config:
-        dbt_vars["tonghop_user_agent"] = config["custom_user_agent"]
-    args = _arguments(command, project_dir, work_dir, dbt_vars)
+    args = _arguments(command, project_dir, work_dir, _vars(database, connection_config or {}))
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -166,7 +177,7 @@ def run_dbt(
                 )
             )
 
-    manifest = parsed_project(project_dir, database.name)
+    manifest = parsed_project(project_dir, database, work_dir)
     outcome = dbtRunner(manifest=manifest, callbacks=[finished]).invoke(args)
     results = [_node_result(r) for r in getattr(outcome.result, "results", None) or []]
     if not outcome.success:
