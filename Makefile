@@ -23,12 +23,14 @@ test: $(STAMP)
 
 # The fast lane, before each commit (under 90 s on 2 cores): lint, then the unit, SQL and
 # contract tests and the doctests, without those marked slow (end-to-end runs, a whole demo, a
-# fresh interpreter). It lists its slowest tests: one that grows past a few seconds is marked
-# `slow` and runs in `make test` only.
+# fresh interpreter, a changed copy of the dbt project). It lists its slowest tests: one that
+# grows past a few seconds is marked `slow` and runs in `make test` only. One pytest-xdist
+# worker per core, a module's tests in the same worker, so that a module's shared workspace
+# (consolidated once) is built once.
 .PHONY: check
 check: lint
 	$(BIN)/python -m pytest -q -m "not slow and not real_server" --durations=5 \
-		tests/unit tests/sql tests/contracts src/tonghop
+		-n auto --dist loadscope tests/unit tests/sql tests/contracts src/tonghop
 
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tests data/sample templates benchmarks

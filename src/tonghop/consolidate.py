@@ -11,7 +11,7 @@ import duckdb
 
 from tonghop.catalog import FORMS, SECTORS, Catalog, load_catalog
 from tonghop.db import state_row, transaction
-from tonghop.dbt_runner import NodeResult, run_dbt
+from tonghop.dbt_runner import NodeResult, project_signature, run_dbt
 from tonghop.paths import SQL_DIR
 from tonghop.periods import PeriodRange
 from tonghop.targets import YearFigures, assess, load_targets
@@ -60,18 +60,6 @@ def write_run_periods(con: duckdb.DuckDBPyConnection, period_range: PeriodRange)
         for i, p in enumerate(period_range.periods, start=1)
     ]
     con.executemany("insert into run_periods values (?, ?, ?, ?, ?, ?)", rows)
-
-
-def project_signature(sql_dir: Path = SQL_DIR) -> str:
-    """The sha256 of every file of the dbt project (models, tests, macros, configuration)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in sql_dir.rglob("*") if p.is_file() and p.suffix in _PROJECT):
-        digest.update(path.relative_to(sql_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-_PROJECT = {".sql", ".yml", ".yaml"}
 
 
 def consolidation_fingerprint(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> str:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from tonghop.db import DB_NAME
 from tonghop.paths import SQL_DIR
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,66 @@ def _arguments(command: str, project_dir: Path, work_dir: Path, dbt_vars: dict) 
     ]  # fmt: skip
 
 
+def project_signature(project_dir: Path = SQL_DIR) -> str:
+    """The sha256 of every file of the dbt project (models, tests, macros, configuration)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in project_dir.rglob("*") if p.is_file() and p.suffix in _PROJECT):
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+_PROJECT = {".sql", ".yml", ".yaml"}
+
+# The parsed project of each (folder, project_signature, DuckDB file name) in this process. The
+# manifest names each relation's database, which dbt-duckdb takes from the file's name (every
+# workspace's is tonghop.duckdb); the rest of a workspace is the profile's vars (the file's
+# folder, DuckDB's configuration), which dbt reads again from each invocation's arguments to
+# connect, and the models' SQL is rendered when a run compiles it. So the manifest is the same
+# for every workspace and parsing it (the dearest part of a small run) is done once.
+_MANIFESTS: dict[tuple[str, str, str], Manifest] = {}
+_PARSING = threading.Lock()
+
+
+def parsed_project(
+    project_dir: Path = SQL_DIR, database: Path | None = None, work_dir: Path | None = None
+) -> Manifest:
+    """dbt's manifest of the project as it is now for `database` (a file named tonghop.duckdb
+    when None), parsed once per process (a copy: a run compiles into its manifest's nodes).
+
+    Parsed in `work_dir` when given, where dbt keeps its partial parse of the workspace's last
+    runs (a new process consolidating a workspace again parses only what changed); else in a
+    temporary folder."""
+    name = database.name if database is not None else DB_NAME
+    key = (str(project_dir.resolve()), project_signature(project_dir), name)
+    with _PARSING:
+        if key not in _MANIFESTS:
+            if database is not None and work_dir is not None:
+                _MANIFESTS[key] = _parse(project_dir, database, work_dir)
+            else:
+                with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
+                    _MANIFESTS[key] = _parse(project_dir, Path(tmp) / name, Path(tmp))
+        return _MANIFESTS[key].deepcopy()
+
+
+def _parse(project_dir: Path, database: Path, work_dir: Path) -> Manifest:
+    """`dbt parse` of the project for `database`, its target and logs in `work_dir`."""
+    from dbt.cli.main import dbtRunner
+
+    outcome = dbtRunner().invoke(_arguments("parse", project_dir, work_dir, _vars(database, {})))
+    if not outcome.success:
+        raise DbtRunError("parse", [], outcome.exception)
+    return outcome.result
+
+
+def _vars(database: Path, connection_config: dict[str, str]) -> dict[str, str]:
+    """The profile's vars: the DuckDB file and the configuration dbt must open it with."""
+    dbt_vars = {"tonghop_duckdb": str(database)}
+    if "custom_user_agent" in connection_config:
+        dbt_vars["tonghop_user_agent"] = connection_config["custom_user_agent"]
+    return dbt_vars
+
+
 def run_dbt(
     command: str,
     database: Path,
@@ -87,11 +155,7 @@ def run_dbt(
     """
     from dbt.cli.main import dbtRunner
 
-    config = connection_config or {}
-    dbt_vars = {"tonghop_duckdb": str(database)}
-    if "custom_user_agent" in config:
-        dbt_vars["tonghop_user_agent"] = config["custom_user_agent"]
-    args = _arguments(command, project_dir, work_dir, dbt_vars)
+    args = _arguments(command, project_dir, work_dir, _vars(database, connection_config or {}))
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -113,7 +177,8 @@ def run_dbt(
                 )
             )
 
-    outcome = dbtRunner(callbacks=[finished]).invoke(args)
+    manifest = parsed_project(project_dir, database, work_dir)
+    outcome = dbtRunner(manifest=manifest, callbacks=[finished]).invoke(args)
     results = [_node_result(r) for r in getattr(outcome.result, "results", None) or []]
     if not outcome.success:
         raise DbtRunError(command, [r for r in results if r.failed], outcome.exception)
@@ -132,20 +197,8 @@ class ProjectModel:
 
 
 def project_models(project_dir: Path = SQL_DIR) -> list[ProjectModel]:
-    """Every model of the dbt project, by name, from the manifest `dbt parse` makes (in a
-    temporary folder)."""
-    import tempfile
-
-    from dbt.cli.main import dbtRunner
-
-    with tempfile.TemporaryDirectory(prefix="tonghop-dbt-") as tmp:
-        work = Path(tmp)
-        dbt_vars = {"tonghop_duckdb": str(work / "parse.duckdb")}
-        arguments = _arguments("parse", project_dir, work, dbt_vars) + ["--no-partial-parse"]
-        outcome = dbtRunner().invoke(arguments)
-    if not outcome.success:
-        raise DbtRunError("parse", [], outcome.exception)
-    manifest = outcome.result
+    """Every model of the dbt project, by name, from its manifest."""
+    manifest = parsed_project(project_dir)
     models = []
     for node in manifest.nodes.values():
         if node.resource_type != "model":

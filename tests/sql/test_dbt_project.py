@@ -47,6 +47,7 @@ def _dbt(workspace: Path, command: str, select: str | None = None):  # noqa: ANN
     return run_dbt(command, db_path(workspace), workspace / "dbt", select=select)
 
 
+@pytest.mark.slow  # every data and unit test of the project: out of `make check`
 def test_dbt_build_builds_every_model_and_passes_every_test_on_the_sample(workspace: Path) -> None:
     before = _project_files()
     results = _dbt(workspace, "build")

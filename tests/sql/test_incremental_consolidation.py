@@ -23,6 +23,10 @@ from tonghop.periods import PeriodRange
 from tonghop.registry import read_registry, store_registry
 from tonghop.review import accept, correct
 
+# each test consolidates three times or more (a full rebuild to compare with), some a changed
+# copy of the dbt project: out of `make check`
+pytestmark = pytest.mark.slow
+
 CATALOG = load_catalog()
 RANGE = PeriodRange.parse("2024")
 # every model stored, but the units the last run rebuilt (what a run did, not what it computed)

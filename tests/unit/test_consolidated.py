@@ -196,6 +196,7 @@ def test_term_units_are_checked_against_the_registry_and_their_parts(workspace):
     ]
 
 
+@pytest.mark.slow  # GX checks three times and the models run again: out of `make check`
 def test_consolidated_findings_replace_only_their_own(workspace):
     _break(workspace, "update rpt_term__units set units = units + 1 where measure = 'cutoff'")
     check(workspace, CATALOG, "r1")

@@ -257,6 +257,7 @@ def test_a_capped_trace_keeps_the_first_units_and_totals_over_all(workspace: Pat
     assert [c["unit_code"] for c in admitted.contributions] == ["U1"]
 
 
+@pytest.mark.slow  # two more consolidations: out of `make check`
 def test_a_kept_trace_is_reused_until_the_consolidation_rebuilds_a_row(
     workspace: Path, tmp_path: Path
 ) -> None:
