@@ -16,8 +16,10 @@ def rebuild_command(
     workspace: Path = typer.Option(..., "--workspace", help="Thư mục làm việc cần dựng lại"),
     registry: Path = typer.Option(..., "--registry", help="Tệp CSV danh mục đơn vị (SPEC §4.1)"),
 ) -> None:
-    """Dựng lại tệp dữ liệu của thư mục làm việc từ kho lưu trữ: nạp lại mọi tệp đã nhận theo
-    thứ tự nhận (tệp cũ được giữ lại, đổi tên)."""
+    """Dựng lại tệp dữ liệu từ kho lưu trữ: mọi tệp đã nhận, theo thứ tự nhận.
+
+    Tệp dữ liệu cũ được giữ lại dưới tên khác, không bị xóa.
+    """
     import duckdb
 
     from tonghop.rebuild import rebuild
