@@ -50,7 +50,8 @@ def clean_values(
     """A consistent set of values for one unit and period: every rule holds, warnings included.
 
     With `previous` (the unit's values of the period before), the stocks follow from it and the
-    period's flows, so the stock-flow and policy rules that look back hold too.
+    period's flows, so the stock-flow and policy rules that look back hold too, and a firm's
+    revenue, budget paid and employees stay near their last values.
     """
     admitted = rng.randint(0, 9)
     moved_in, moved_out, deceased = rng.randint(0, 3), rng.randint(0, 3), rng.randint(0, 1)
@@ -124,6 +125,12 @@ def clean_values(
             "employees": rng.randint(20, 900),
             "avg_income_mn_vnd_month": rng.randint(50, 150) / 10,
         }
+        if previous is not None and "revenue_bn_vnd" in previous:
+            # A firm's size moves by a fraction from one year to the next, as the plausibility
+            # rules against the unit's own history (expectations/rules.yaml, magnitude) expect.
+            for code in ("revenue_bn_vnd", "state_budget_paid_bn_vnd", "employees"):
+                grown = float(previous[code]) * rng.uniform(0.8, 1.25)
+                values[code] = max(1, round(grown)) if code == "employees" else round(grown, 1)
     return values
 
 
