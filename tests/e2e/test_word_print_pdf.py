@@ -72,8 +72,10 @@ def _flat(text: str) -> str:
 
 
 def _grid_tables(path: Path):
-    for table in Document(str(path)).tables:
-        if table._tbl.tblPr.find(qn("w:tblBorders")) is None:  # not the header or closing
+    doc = Document(str(path))
+    # The body's tables in the order of `doc.tables`, read as XML through the public `element`.
+    for table, tbl in zip(doc.tables, doc.element.body.findall(qn("w:tbl")), strict=True):
+        if tbl.find(qn("w:tblPr")).find(qn("w:tblBorders")) is None:  # not the header or closing
             yield table
 
 

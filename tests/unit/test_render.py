@@ -390,8 +390,12 @@ def test_docx_is_times_new_roman_everywhere(rendered):
     doc = Document(str(rendered["docx"]))
     for _, run in _runs(doc):
         assert run.font.name == "Times New Roman", run.text
-        fonts = run._element.rPr.rFonts
-        assert fonts.get(qn("w:eastAsia")) == "Times New Roman", run.text
+    # Every run with text, read from the document's XML (python-docx's public `element`).
+    for r in doc.element.body.iter(qn("w:r")):
+        text = "".join(t.text or "" for t in r.iter(qn("w:t")))
+        if text.strip():
+            fonts = r.find(qn("w:rPr")).find(qn("w:rFonts"))
+            assert fonts.get(qn("w:eastAsia")) == "Times New Roman", text
     normal = doc.styles["Normal"]
     assert normal.font.name == "Times New Roman"
     assert normal.element.rPr.rFonts.get(qn("w:eastAsia")) == "Times New Roman"
@@ -414,7 +418,8 @@ def test_docx_header_block_is_a_borderless_two_column_table(rendered):
     assert nation.runs[0].font.bold and nation.runs[0].font.underline
     assert place.text == "Thanh Hóa, ngày 06 tháng 7 năm 2023"
     assert place.runs[0].font.italic
-    borders = header._tbl.tblPr.find(qn("w:tblBorders"))
+    table = doc.element.body.find(qn("w:tbl"))  # the first table: the header block
+    borders = table.find(qn("w:tblPr")).find(qn("w:tblBorders"))
     assert {b.get(qn("w:val")) for b in borders} == {"nil"}
 
 
@@ -681,9 +686,9 @@ def test_docx_footnotes_part_carries_the_breakdowns(footnoted):
 def test_docx_footnotes_are_referenced_after_their_totals(footnoted):
     doc = Document(str(footnoted["docx"]))
     referenced = {}
-    for paragraph in doc.paragraphs:
+    for paragraph in doc.element.body.findall(qn("w:p")):  # doc.paragraphs, as XML
         text = ""
-        for child in paragraph._p.iter(qn("w:t"), qn("w:footnoteReference")):
+        for child in paragraph.iter(qn("w:t"), qn("w:footnoteReference")):
             if child.tag == qn("w:t"):
                 text += child.text or ""
             else:

@@ -100,47 +100,47 @@ def test_example_settings_file_loads_and_names_every_report_setting() -> None:
 def test_pages_are_numbered_in_the_header_except_the_first(bare) -> None:
     section = Document(str(bare["docx"])).sections[0]
     assert section.different_first_page_header_footer
-    header = section.header._element
+    header = section.header.part.element  # the header part's XML, public in python-docx
     instructions = "".join(t.text for t in header.iter(qn("w:instrText")))
     assert instructions.strip() == "PAGE"
     kinds = [f.get(qn("w:fldCharType")) for f in header.iter(qn("w:fldChar"))]
     assert kinds == ["begin", "separate", "end"]
-    assert not "".join(t.text or "" for t in section.first_page_header._element.iter(qn("w:t")))
+    assert not "".join(t.text or "" for t in section.first_page_header.part.element.iter(qn("w:t")))
 
 
 def _grid_tables(doc):
-    """The bordered tables (the header and closing blocks are borderless)."""
-    for table in doc.tables:
-        borders = table._tbl.tblPr.find(qn("w:tblBorders"))
-        if borders is None:
-            yield table
+    """The bordered tables (the header and closing blocks are borderless), each with its XML
+    (the body's tables in the order of `doc.tables`)."""
+    for table, tbl in zip(doc.tables, doc.element.body.findall(qn("w:tbl")), strict=True):
+        if tbl.find(qn("w:tblPr")).find(qn("w:tblBorders")) is None:
+            yield table, tbl
 
 
 def test_table_rows_never_split_and_headers_repeat(bare) -> None:
     tables = list(_grid_tables(Document(str(bare["docx"]))))
     assert len(tables) == 3  # Phụ lục 1, Phụ lục 2's two tables
-    for table in tables:
-        rows = table._tbl.tr_lst
-        for row in rows:
-            assert row.trPr is not None and row.trPr.find(qn("w:cantSplit")) is not None
-        assert rows[0].trPr.find(qn("w:tblHeader")) is not None
-        assert all(r.trPr.find(qn("w:tblHeader")) is None for r in rows[1:])
+    for _, tbl in tables:
+        rows = tbl.findall(qn("w:tr"))
+        props = [row.find(qn("w:trPr")) for row in rows]
+        assert all(p is not None and p.find(qn("w:cantSplit")) is not None for p in props)
+        assert props[0].find(qn("w:tblHeader")) is not None
+        assert all(p.find(qn("w:tblHeader")) is None for p in props[1:])
 
 
 def test_sector_tables_give_the_sector_name_room_and_fill_the_text_width(bare) -> None:
     text_width = 210 - 30 - 15
     tables = list(_grid_tables(Document(str(bare["docx"]))))[1:]
-    for table in tables:
+    for table, tbl in tables:
         assert table.rows[0].cells[0].text == "Khối"
         # gridCol widths are in twentieths of a point: 1 mm = 72 × 20 / 25.4
-        widths = [int(c.get(qn("w:w"))) * 25.4 / 1440 for c in table._tbl.tblGrid.gridCol_lst]
+        widths = [int(c.get(qn("w:w"))) * 25.4 / 1440 for c in tbl.find(qn("w:tblGrid"))]
         assert sum(widths) == pytest.approx(text_width, abs=0.5)
         label, *figures = widths
         # A sector's name ("Cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh", 57
         # letters) on at most three lines; every figure column as wide as every other.
         assert label >= 38
         assert max(figures) - min(figures) < 0.1 and min(figures) >= 12.5
-        layout = table._tbl.tblPr.find(qn("w:tblLayout"))
+        layout = tbl.find(qn("w:tblPr")).find(qn("w:tblLayout"))
         assert layout is not None and layout.get(qn("w:type")) == "fixed"
 
 
