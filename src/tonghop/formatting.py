@@ -227,7 +227,7 @@ def _intraword(text: str, i: int) -> bool:
 
 # OWASP "CSV injection": a cell starting with one of these is run as a formula by Excel and
 # LibreOffice; a leading apostrophe makes it text. Tab and CR start formulas in some versions.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
@@ -236,7 +236,7 @@ def csv_cell(value: Any) -> Any:
     >>> csv_cell("=HYPERLINK(1)"), csv_cell("-3"), csv_cell(-3), csv_cell("Chi bộ")
     ("'=HYPERLINK(1)", "'-3", -3, 'Chi bộ')
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 

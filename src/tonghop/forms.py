@@ -21,6 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineWorkbook
 
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
+from tonghop.formatting import FORMULA_STARTS
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
 
 FORM_VERSION = "1"
@@ -46,8 +47,6 @@ INSTRUCTIONS = (
     "ô báo lỗi (#REF!, #DIV/0!...) không được nhận. Chỉ điền vào trang này, không sao chép "
     "trang."
 )
-# Excel reads text starting with these as a formula (or as one, after a CSV export).
-_FORMULA_STARTS = ("=", "+", "-", "@")
 
 # Excel data validation per value type: (type, operator, formula1, formula2, message).
 _VALIDATION: dict[str, tuple[str, str, str, str | None, str]] = {
@@ -98,7 +97,7 @@ def _put(cell: Cell, value: object) -> Cell:
     does), so the text itself is unchanged when read back.
     """
     cell.value = value
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         cell.data_type = "s"
         cell.quotePrefix = True
     return cell
