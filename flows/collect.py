@@ -12,29 +12,39 @@ from tonghop.flows.tasks import (
     announce_loaded,
     collect,
     load_registry,
-    period_for_today,
     publish_status,
     read_source,
+    run_settings,
 )
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
-from tonghop.settings import SettingsPath, load_settings
+from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 
 
 class CollectParameters(BaseModel):
     """Where submissions come from and where they go."""
 
-    source: str = Field(description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị")
-    registry: Path = Field(description="Tệp CSV danh mục đơn vị (SPEC §4.1)")
+    source: str | None = Field(
+        default=None,
+        description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị; trống: "
+        "paths.source của tệp thiết lập",
+    )
+    registry: Path | None = Field(
+        default=None, description="Tệp CSV danh mục đơn vị (SPEC §4.1); trống: paths.registry"
+    )
     period: str = Field(
+        default=ROLLING_PERIODS,
         description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối; current-5..current: "
-        "sáu kỳ tới kỳ hiện tại (schedule.cadence)"
+        "sáu kỳ tới kỳ hiện tại (schedule.cadence)",
     )
-    workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    settings: SettingsPath = Field(
-        default=None, description="Tệp YAML thiết lập (hạn nộp, nơi đọc tệp: collect.task_runner)"
+    workspace: Path | None = Field(
+        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
     )
+    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+
+
+DEFAULT = CollectParameters()
 
 
 @flow(
@@ -43,14 +53,13 @@ class CollectParameters(BaseModel):
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
-def collect_submissions(params: CollectParameters) -> dict[str, int]:
+def collect_submissions(params: CollectParameters = DEFAULT) -> dict[str, int]:
     """Read the source, archive and load what is new, publish the period's submission status."""
-    settings = load_settings(params.settings)
-    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
+    params, settings = run_settings(params)
     last_period = PeriodRange.parse(params.period).periods[-1].code
     files = read_source(params.source)
     ensure_writer_limit()
-    with writer_slot(params.workspace):
+    with writer_slot(params.workspace, notify=settings.notify):
         load_registry(params.workspace, params.registry)
         collected = collect(params.workspace, files, settings)
         counts = publish_status(params.workspace, last_period, settings.schedule.due(last_period))

@@ -12,24 +12,33 @@ from tonghop.flows.tasks import (
     deliver_draft,
     draft,
     mark_pending,
-    period_for_today,
+    run_settings,
     validate_and_publish,
 )
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.settings import SettingsPath, load_settings
+from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 
 
 class ConsolidateParameters(BaseModel):
     """What to consolidate and where the draft goes."""
 
-    workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    period: str = Field(
-        description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current, previous, "
-        "current-5..current: tính theo ngày chạy và schedule.cadence"
+    workspace: Path | None = Field(
+        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
     )
-    out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
-    settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
+    period: str = Field(
+        default=ROLLING_PERIODS,
+        description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current, previous, "
+        "current-5..current: tính theo ngày chạy và schedule.cadence",
+    )
+    out: Path | None = Field(
+        default=None,
+        description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*; trống: paths.out",
+    )
+    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+
+
+DEFAULT = ConsolidateParameters()
 
 
 @flow(
@@ -38,13 +47,12 @@ class ConsolidateParameters(BaseModel):
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
-def consolidate_and_render(params: ConsolidateParameters) -> dict[str, str]:
+def consolidate_and_render(params: ConsolidateParameters = DEFAULT) -> dict[str, str]:
     """Validate once more (steward decisions since), consolidate, render and deliver the draft."""
-    settings = load_settings(params.settings)
-    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
+    params, settings = run_settings(params)
     run_id = pipeline.new_run_id()
     ensure_writer_limit()
-    with writer_slot(params.workspace):
+    with writer_slot(params.workspace, notify=settings.notify):
         batch_id = pipeline.latest_batch_id(params.workspace)
         findings = validate_and_publish(
             params.workspace, params.period, batch_id, run_id, params.out

@@ -8,28 +8,29 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from tonghop.flows.tasks import period_for_today, send_reminders
+from tonghop.flows.tasks import run_settings, send_reminders
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import Period
-from tonghop.settings import SettingsPath, load_settings, required_settings_path
+from tonghop.settings import SETTINGS_HELP, SettingsPath
 
 
 class RemindParameters(BaseModel):
     """Which period to remind about, and the settings holding its due date and the mail server."""
 
-    workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB")
+    workspace: Path | None = Field(
+        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
+    )
     period: str = Field(
         default="current",
         description="Kỳ báo cáo, ví dụ 2023-H1; current (mặc định), previous: tính theo ngày nhắc "
         "và schedule.cadence",
     )
-    settings: SettingsPath = Field(
-        default=None,
-        description="Tệp YAML thiết lập: schedule (hạn nộp), notify (SMTP); trống: tệp mà biến "
-        "môi trường TONGHOP_SETTINGS của worker chỉ tới",
-    )
+    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
     today: dt.date | None = Field(default=None, description="Ngày nhắc; mặc định hôm nay")
+
+
+DEFAULT = RemindParameters()
 
 
 @flow(
@@ -38,11 +39,11 @@ class RemindParameters(BaseModel):
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
-def remind(params: RemindParameters) -> int:
+def remind(params: RemindParameters = DEFAULT) -> int:
     """Send the reminders today calls for."""
-    settings = load_settings(required_settings_path(params.settings, "nhắc nộp báo cáo (remind)"))
     today = params.today or dt.date.today()
-    code = Period.parse(period_for_today(params.period, settings, today)).code
+    params, settings = run_settings(params, today, required="nhắc nộp báo cáo (remind)")
+    code = Period.parse(params.period).code
     ensure_writer_limit()
-    with writer_slot(params.workspace):
+    with writer_slot(params.workspace, notify=settings.notify):
         return send_reminders(params.workspace, code, settings, today)

@@ -18,26 +18,41 @@ from tonghop.flows.tasks import (
     draft,
     load_registry,
     mark_pending,
-    period_for_today,
     read_source,
+    run_settings,
     validate_and_publish,
 )
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.review import Decision
-from tonghop.settings import SettingsPath, load_settings
+from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 from tonghop.validate import import_gx_meanwhile
 
 
 class RunParameters(BaseModel):
     """Parameters of a run, as `tonghop run` takes them."""
 
-    source: str = Field(description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị")
-    registry: Path = Field(description="Tệp CSV danh mục đơn vị (SPEC §4.1)")
-    period: str = Field(description="Kỳ báo cáo (2024) hoặc khoảng kỳ (2020-H2..2023-H1)")
-    workspace: Path = Field(description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận")
-    out: Path = Field(description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*")
-    settings: SettingsPath = Field(default=None, description="Tệp YAML thiết lập văn bản")
+    source: str | None = Field(
+        default=None,
+        description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị; trống: "
+        "paths.source của tệp thiết lập",
+    )
+    registry: Path | None = Field(
+        default=None, description="Tệp CSV danh mục đơn vị (SPEC §4.1); trống: paths.registry"
+    )
+    period: str = Field(
+        default=ROLLING_PERIODS,
+        description="Kỳ báo cáo (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current-5..current: "
+        "sáu kỳ tới kỳ hiện tại",
+    )
+    workspace: Path | None = Field(
+        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
+    )
+    out: Path | None = Field(
+        default=None,
+        description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*; trống: paths.out",
+    )
+    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
     show_progress: bool = Field(default=False, description="In tiến độ nhận tệp ra màn hình")
     review_pause: bool = Field(
         default=False,
@@ -66,6 +81,9 @@ class ReviewDecision(RunInput):
 
     actor: str = Field(default="prefect-ui", description="Người xem xét")
     decisions: list[FindingDecision] = Field(default_factory=list)
+
+
+DEFAULT = RunParameters()
 
 
 def review_pause(params: RunParameters) -> list[dict]:
@@ -120,17 +138,17 @@ def _resume_after_timeout() -> None:
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
-def run(params: RunParameters) -> pipeline.RunSummary:
+def run(params: RunParameters = DEFAULT) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
-    settings = load_settings(params.settings)
-    params = params.model_copy(update={"period": period_for_today(params.period, settings)})
+    params, settings = run_settings(params)
     run_id = pipeline.new_run_id()
     files = read_source(params.source)
     # Validate needs GX: its import (Python) overlaps collect, which often waits for its
     # archive process; beside read_source (Python too) it would only slow it down.
     import_gx_meanwhile()
     ensure_writer_limit()
-    with writer_slot(params.workspace):  # one run at a time opens the workspace's DuckDB file
+    # one run at a time opens the workspace's DuckDB file
+    with writer_slot(params.workspace, notify=settings.notify):
         load_registry(params.workspace, params.registry)
         collected = collect(params.workspace, files, settings, params.show_progress)
         findings = validate_and_publish(

@@ -12,6 +12,7 @@ import hashlib
 import sys
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
@@ -22,6 +23,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
 from prefect.utilities.annotations import quote
+from pydantic import BaseModel
 
 from tonghop import deliver as delivery
 from tonghop import pipeline
@@ -29,11 +31,51 @@ from tonghop.collect import CollectResult, Outcome, Received, SourceFile, read_c
 from tonghop.periods import PeriodRange
 from tonghop.report.draft import OUTPUT_NAMES, render_report
 from tonghop.runners import chunk_parser
-from tonghop.settings import ReportSettings
+from tonghop.settings import (
+    ReportSettings,
+    SettingsError,
+    load_settings,
+    required_settings_path,
+    settings_path,
+)
 from tonghop.status import status_table, summary_lines
 from tonghop.validate import Finding
 
 LOADED_EVENT = "tonghop.collect.loaded"
+
+
+# The parameters a run may leave out, taken from the settings' `paths:` block.
+PATH_PARAMETERS = ("source", "registry", "workspace", "out")
+
+
+Params = TypeVar("Params", bound=BaseModel)
+
+
+def run_settings(
+    params: Params, today: dt.date | None = None, required: str | None = None
+) -> tuple[Params, ReportSettings]:
+    """The run's settings (its `settings` parameter, else the Prefect Variable
+    `tonghop_settings`, else `TONGHOP_SETTINGS`) and its parameters completed from them: a path
+    left out from `paths:`, the period's words resolved for today. `required` names what needs a
+    settings file (remind), refused in Vietnamese without one."""
+    path = (
+        required_settings_path(params.settings, required)
+        if required
+        else settings_path(params.settings)
+    )
+    settings = load_settings(path)
+    filled = {"settings": path}
+    for name in PATH_PARAMETERS:
+        if name in type(params).model_fields and getattr(params, name) is None:
+            filled[name] = getattr(settings.paths, name)
+            if filled[name] is None:
+                raise SettingsError(
+                    f"Chưa biết '{name}' của lần chạy: đặt tham số {name} hoặc paths.{name} "
+                    f"trong tệp thiết lập ({path or 'chưa có tệp thiết lập nào'}; "
+                    "docs/operations.md, Thiết lập)"
+                )
+    filled["period"] = period_for_today(params.period, settings, today)
+    return params.model_copy(update=filled), settings
 
 
 def period_for_today(text: str, settings: ReportSettings, today: dt.date | None = None) -> str:
@@ -371,7 +413,8 @@ def draft(
 def to_outbox(
     outputs: dict[str, Path], settings: ReportSettings, out: Path, period: str
 ) -> delivery.Delivery:
-    """Copy the draft (md, html, docx) into this run's own outbox folder."""
+    """Copy the draft (md, html, docx) into a new outbox folder, unless it is the draft
+    delivered last time (then nothing is copied)."""
     drafts = [outputs[fmt] for fmt in OUTPUT_NAMES if fmt in outputs]
     return delivery.deliver(drafts, settings, out, period, email=False)
 
@@ -386,38 +429,50 @@ def email_draft(
 
 
 @task(cache_policy=NONE)
-def link_draft(delivered: delivery.Delivery, period: str) -> None:
-    """Link the delivered draft as Prefect artifacts (a summary and the .docx)."""
+def link_draft(
+    delivered: delivery.Delivery, period: str, out: Path, settings: ReportSettings
+) -> None:
+    """Name the delivered draft in Prefect artifacts: a summary, and a link to the .docx when
+    OUT is published at `delivery.base_url` (a worker's file:// path opens nowhere else)."""
+    base_url = settings.delivery.base_url
     create_markdown_artifact(
         key="tonghop-du-thao",
-        markdown=delivery.artifact_markdown(delivered, period),
+        markdown=delivery.artifact_markdown(delivered, period, out, base_url),
         description=f"Dự thảo báo cáo kỳ {period}",
     )
     docx = next((p for p in delivered.files if p.suffix == ".docx"), None)
-    if docx is not None:
-        create_link_artifact(
-            key="tonghop-du-thao-docx", link=docx.resolve().as_uri(), link_text=docx.name
-        )
+    url = delivery.published_url(docx, out, base_url) if docx is not None else None
+    if url is not None:
+        create_link_artifact(key="tonghop-du-thao-docx", link=url, link_text=docx.name)
 
 
 def deliver_draft(
     outputs: dict[str, Path], settings: ReportSettings, out: Path, period: str, coverage: dict
 ) -> None:
-    """Copy the draft into the outbox (`outputs["outbox"]`), email it when the settings say so,
-    then link it; a mail failure is logged, the draft stays in the outbox."""
+    """Copy the draft into the outbox (`outputs["outbox"]`) and email it when the settings say
+    so, once per changed draft; then name it in artifacts. A mail failure is logged, the draft
+    stays in the outbox and the next run sends it."""
     delivered = to_outbox(outputs, settings, out, period)
     outputs["outbox"] = delivered.outbox
-    if settings.delivery.email_enabled:
+    logger = get_run_logger()
+    if delivered.repeated:
+        logger.info(
+            "Dự thảo không đổi so với lần gửi %s (%s): không sao chép, không gửi lại",
+            delivered.delivered_at,
+            delivered.outbox,
+        )
+    if delivery.needs_email(delivered, settings.delivery):
         state = email_draft(delivered, settings, period, coverage, return_state=True)
         if state.is_failed():
-            get_run_logger().error(
+            logger.error(
                 "Không gửi được email dự thảo (vẫn có trong %s): %s",
                 delivered.outbox,
                 state.message,
             )
         else:
             delivered.emailed_to = state.result()
-    link_draft(delivered, period)
+            delivery.remember(delivered, settings.delivery, out)
+    link_draft(delivered, period, out, settings)
 
 
 # No retries: each send is recorded as it is made, so the next scheduled run sends the rest.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from tonghop.prefect_env import apply_embedded_defaults
+from tonghop.prefect_env import apply_embedded_defaults, private_prefect_home
 
 app = typer.Typer(
     add_completion=False,
@@ -43,9 +43,9 @@ def _start_embedded_api():  # noqa: ANN202 - (server, thread) or None
 
     if PREFECT_API_URL.value():
         return None
-    from prefect.server.api.server import SubprocessASGIServer
+    from tonghop.prefect_env import bound_api_server
 
-    server = SubprocessASGIServer()
+    server = bound_api_server()  # stops with this process, even killed
     thread = threading.Thread(target=server.start, kwargs={"timeout": 120}, daemon=True)
     thread.start()
     # Registered before Prefect's own exit handlers (its log worker drains to the API at
@@ -174,6 +174,8 @@ def demo(
 ) -> None:
     """Chạy toàn bộ quy trình trên khối mẫu kèm theo (121 TCCSĐ), không cần máy chủ."""
     from tonghop.paths import SAMPLE_DIR
+
+    private_prefect_home()  # never the operator's server nor database
 
     _run(
         str(SAMPLE_DIR / "submissions"),

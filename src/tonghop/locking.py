@@ -16,6 +16,12 @@ The slot is two locks taken in one order (so two waiters never hold one each):
   sharing the workspace. Its lease is short and renewed by the holder while it runs; a holder
   killed without releasing it is released by the next writer of its workspace (its lease is in
   the record), else by the server once the lease expires.
+
+A record left in the lock file when the next writer gets the lock is a holder that died
+holding the slot (one that ends empties it). That writer settles it: releases its lease, marks
+its flow run Crashed when nothing did (no worker saw it die: `tonghop run` killed, or the
+worker died too) and then tells the operator (`notify:`), so even a run killed with `kill -9`
+is never silent.
 """
 
 from __future__ import annotations
@@ -30,7 +36,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from tonghop.settings import NotifySettings
 
 WRITER_LIMIT = "tonghop-workspace-writer"
 HOLDER_FILE = ".tonghop-writer.lock"
@@ -96,6 +106,7 @@ def _me() -> dict:
     ctx = FlowRunContext.get()
     run = ctx.flow_run if ctx is not None else None
     return {
+        "flow": ctx.flow.name if ctx is not None and ctx.flow is not None else None,
         "flow_run": run.name if run is not None else None,
         "flow_run_id": str(run.id) if run is not None else None,
         "pid": os.getpid(),
@@ -178,16 +189,79 @@ def _write_record(fd: int, me: dict) -> None:
     os.pwrite(fd, json.dumps(me, ensure_ascii=False).encode(), 0)
 
 
-def _release_dead_holders_lease(client, record: dict | None) -> None:  # noqa: ANN001
+def _settle_dead_holder(
+    client,  # noqa: ANN001 - a sync PrefectClient
+    record: dict | None,
+    workspace: Path,
+    notify: NotifySettings | None,
+) -> None:
     # The record survives only a holder that died holding the slot (one that finishes empties
     # it), and we hold the file lock: that run is gone, its lease can go at once. Only a holder
     # of this machine: on a network share another machine's file lock may not be seen here.
-    if record and record.get("lease_id") and record.get("host") == socket.gethostname():
+    if not record or record.get("host") != socket.gethostname():
+        return
+    if record.get("lease_id"):
         with suppress(Exception):  # already expired and revoked by the server
             client.release_concurrency_slots_with_lease(UUID(record["lease_id"]))
             _logger().warning(
                 "Đã trả lại lượt ghi của lần chạy đã dừng đột ngột: %s", describe_holder(record)
             )
+    if _mark_crashed(client, record.get("flow_run_id")):
+        _tell_operator(record, workspace, notify)
+
+
+def _mark_crashed(client, flow_run_id: str | None) -> bool:  # noqa: ANN001
+    """Mark the dead holder's flow run Crashed unless something did (a worker, whose crash
+    hook has told the operator): True when nobody has been told yet."""
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Crashed
+
+    if not flow_run_id:
+        return True
+    try:
+        run = client.read_flow_run(UUID(flow_run_id))
+    except ObjectNotFound:  # another API (a `tonghop run` with its own, gone with it)
+        return True
+    if run.state is not None and run.state.is_final():
+        return False
+    client.set_flow_run_state(
+        run.id,
+        Crashed(message="Tiến trình của lần chạy đã dừng đột ngột khi đang giữ lượt ghi"),
+        force=True,
+    )
+    return True
+
+
+def dead_holder_notice(record: dict, workspace: Path) -> tuple[str, str, dict]:
+    """Subject, body and webhook payload telling the operator that a holder died."""
+    from tonghop.notify import failure_message, run_link
+
+    flow = record.get("flow") or "tonghop"
+    run = record.get("flow_run") or f"tiến trình {record.get('pid')}"
+    error = (
+        f"tiến trình {record.get('pid')} trên {record.get('host')} đã dừng đột ngột (kill -9, "
+        f"hết bộ nhớ) khi đang ghi kho dữ liệu {workspace}, từ {record.get('since')} / the "
+        "process died (killed, out of memory) while writing the workspace"
+    )
+    link = run_link(record["flow_run_id"]) if record.get("flow_run_id") else str(workspace)
+    subject, body = failure_message(flow, run, link, error)
+    return subject, body, {"flow": flow, "run": run, "link": link, "error": error}
+
+
+def _tell_operator(record: dict, workspace: Path, notify: NotifySettings | None) -> None:
+    from tonghop.notify import notify as send
+
+    subject, body, payload = dead_holder_notice(record, workspace)
+    try:
+        sent = send(notify, subject, body, payload) if notify is not None else []
+    except Exception:  # our own run goes on; the log says the notice could not go
+        _logger().exception("Không gửi được thông báo về lần chạy đã dừng đột ngột")
+        return
+    _logger().warning(
+        "Lần chạy %s đã dừng đột ngột khi đang ghi; đã báo tới: %s",
+        describe_holder(record),
+        ", ".join(sent) or "(chưa đặt nơi nhận báo lỗi, notify:)",
+    )
 
 
 def _acquire_lease(client, name: str, me: dict, waiting: _Waiting) -> UUID:  # noqa: ANN001
@@ -235,9 +309,11 @@ def writer_slot(
     workspace: Path | None = None,
     name: str = WRITER_LIMIT,
     timeout_seconds: float = WAIT_SECONDS,
+    notify: NotifySettings | None = None,
 ) -> Iterator[None]:
     """Hold the writer slot (the workspace's lock file, then the Prefect limit) for a `with`
-    block, logging who holds it while we wait; WriterBusy after `timeout_seconds`."""
+    block, logging who holds it while we wait; WriterBusy after `timeout_seconds`. A holder
+    found dead is settled, the operator told through `notify`."""
     from prefect.client.orchestration import get_client
 
     me = _me()
@@ -245,7 +321,7 @@ def writer_slot(
     held = _workspace_lock(workspace, waiting) if workspace is not None else _no_file()
     with held as fd, get_client(sync_client=True) as client:
         if fd is not None:
-            _release_dead_holders_lease(client, read_holder(workspace))
+            _settle_dead_holder(client, read_holder(workspace), workspace, notify)
             _write_record(fd, me)
         lease_id = _acquire_lease(client, name, me, waiting)
         if fd is not None:

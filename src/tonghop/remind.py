@@ -98,7 +98,8 @@ def reminder_text(
         [
             f"Kính gửi {reminder.name},",
             "",
-            f"Văn phòng {settings.issuing_body.title()} thông báo: {ask}.",
+            # as the settings write it: title-casing a Vietnamese name breaks it
+            f"Văn phòng {settings.issuing_body} thông báo: {ask}.",
             "Nếu đơn vị đã gửi trong hôm nay, xin bỏ qua thư này.",
             "",
             "(Thư gửi tự động từ tonghop.)",

@@ -34,8 +34,17 @@ SettingsPath = Annotated[Path | None, BeforeValidator(lambda value: value or Non
 
 DATE_PLACEHOLDER = "[ngày … tháng … năm …]"
 
-# The worker's fallback for a deployed flow whose `settings` parameter is left empty.
+# Where a deployed flow whose `settings` parameter is left empty finds its settings file: the
+# Prefect Variable (set once on the server, read by every worker), else the worker's variable.
+SETTINGS_VARIABLE = "tonghop_settings"
 SETTINGS_ENV = "TONGHOP_SETTINGS"
+# A deployed flow's `settings` parameter, as its form in the Prefect UI explains it.
+SETTINGS_HELP = (
+    "Tệp YAML thiết lập (hạn nộp, thư mục: paths, báo lỗi: notify); trống: tệp mà biến Prefect "
+    f"{SETTINGS_VARIABLE} chỉ tới, sau đó biến môi trường {SETTINGS_ENV} của worker"
+)
+# A deployed flow's periods by default: the last six, up to the one today falls in.
+ROLLING_PERIODS = "current-5..current"
 
 
 class SettingsError(ValueError):
@@ -73,6 +82,11 @@ class DeliverySettings(BaseModel):
         default=None, description="Tên biến môi trường chứa mật khẩu SMTP (không ghi mật khẩu)"
     )
     sender: str = "tonghop@localhost"
+    base_url: str | None = Field(
+        default=None,
+        description="Địa chỉ web nơi thư mục kết quả (OUT) được công bố, ví dụ "
+        "https://tep.vanphong.vn/tonghop/; trống: liên kết trong Prefect chỉ ghi đường dẫn",
+    )
 
     @property
     def email_enabled(self) -> bool:
@@ -227,6 +241,22 @@ class CollectSettings(BaseModel):
         return self
 
 
+class PathSettings(BaseModel):
+    """Where the deployed flows read and write when a run's parameter leaves it out: one place
+    to set them, so a run given only `today` (or nothing) still knows its workspace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(
+        default=None, description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị"
+    )
+    registry: Path | None = Field(default=None, description="Tệp CSV danh mục đơn vị")
+    workspace: Path | None = Field(
+        default=None, description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận"
+    )
+    out: Path | None = Field(default=None, description="Thư mục kết quả (dự thảo, findings.json)")
+
+
 class LetterSettings(BaseModel):
     """Who signs the feedback letters to units (`thu-phan-hoi/`): the office, not the committee."""
 
@@ -264,6 +294,7 @@ class ReportSettings(BaseModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
 
     @computed_field
     @property
@@ -275,9 +306,27 @@ class ReportSettings(BaseModel):
 
 
 def settings_path(path: Path | str | None) -> Path | None:
-    """The settings file a flow was given, else the one `TONGHOP_SETTINGS` names, else None."""
-    chosen = path or os.environ.get(SETTINGS_ENV)
+    """The settings file a flow was given, else the one the Prefect Variable `tonghop_settings`
+    names, else the one `TONGHOP_SETTINGS` names, else None."""
+    chosen = path or _settings_variable() or os.environ.get(SETTINGS_ENV)
     return Path(chosen) if chosen else None
+
+
+def _settings_variable() -> str | None:
+    """The Prefect Variable naming the settings file, when a Prefect API is at hand."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    # Outside a flow run without a server (tonghop run before its API is up): none to ask.
+    if FlowRunContext.get() is None and not PREFECT_API_URL.value():
+        return None
+    from prefect.variables import Variable
+
+    try:
+        value = Variable.get(SETTINGS_VARIABLE, default=None)
+    except Exception:  # the API unreachable: the worker's environment variable decides
+        return None
+    return str(value) if value else None
 
 
 def required_settings_path(path: Path | str | None, what: str) -> Path:
@@ -285,8 +334,10 @@ def required_settings_path(path: Path | str | None, what: str) -> Path:
     chosen = settings_path(path)
     if chosen is None:
         raise SettingsError(
-            f"Chưa có tệp thiết lập cho {what}: đặt tham số settings của deployment hoặc biến "
-            f"môi trường {SETTINGS_ENV} của worker (docs/operations.md, Thiết lập)"
+            f"Chưa có tệp thiết lập cho {what}: đặt biến Prefect {SETTINGS_VARIABLE} (prefect "
+            f"variable set {SETTINGS_VARIABLE} /duong/dan/settings.yaml), tham số settings "
+            f"của lần chạy hoặc biến môi trường {SETTINGS_ENV} của worker "
+            "(docs/operations.md, Thiết lập)"
         )
     return chosen
 
@@ -302,7 +353,8 @@ def load_settings(path: Path | None = None) -> ReportSettings:
     if not Path(path).is_file():
         raise SettingsError(
             f"Không tìm thấy tệp thiết lập '{path}' (cần một tệp YAML, không phải thư mục); "
-            f"kiểm tra tham số settings hoặc biến môi trường {SETTINGS_ENV}"
+            f"kiểm tra biến Prefect {SETTINGS_VARIABLE}, tham số settings hoặc biến môi trường "
+            f"{SETTINGS_ENV}"
         )
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):

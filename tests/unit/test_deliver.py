@@ -42,13 +42,30 @@ def test_default_settings_copy_to_a_new_outbox_folder_and_send_nothing(
     report = ReportSettings()
     assert not report.delivery.email_enabled
     first = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
-    second = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
     assert first.outbox.parent == tmp_path / "out" / "outbox"
-    assert first.outbox != second.outbox  # a draft already delivered is never overwritten
     assert [p.name for p in first.files] == ["bao-cao.md", "bao-cao.html", "bao-cao.docx"]
     assert all(c.read_bytes() == o.read_bytes() for c, o in zip(first.files, drafts, strict=True))
     assert first.emailed_to == []
     assert "Không gửi email" in artifact_markdown(first, "2023-H1")
+
+    # The same draft again: nothing copied. A changed draft: a new folder, the first kept.
+    same = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
+    assert same.repeated and same.outbox == first.outbox
+    assert len(list((tmp_path / "out" / "outbox").iterdir())) == 2  # the folder, the record
+    drafts[0].write_text("Đến nay, Đảng bộ có 122 TCCSĐ.\n", encoding="utf-8")
+    changed = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
+    assert not changed.repeated and changed.outbox != first.outbox
+    assert "121 TCCSĐ" in (first.outbox / "bao-cao.md").read_text(encoding="utf-8")
+
+
+def test_artifact_names_files_without_file_links(drafts: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    delivered = deliver(drafts, ReportSettings(), out, "2023-H1")
+    local = artifact_markdown(delivered, "2023-H1", out)
+    assert "file://" not in local and f"`{delivered.outbox / 'bao-cao.docx'}`" in local
+    published = artifact_markdown(delivered, "2023-H1", out, "https://tep.vp.vn/th/")
+    folder = delivered.outbox.name
+    assert f"(https://tep.vp.vn/th/outbox/{folder}/bao-cao.docx)" in published
 
 
 def test_outbox_setting_and_timestamp(tmp_path: Path) -> None:
@@ -91,6 +108,17 @@ def test_email_arrives_with_the_drafts_attached(
     assert attachments["bao-cao.docx"].get_content() == drafts[2].read_bytes()
     assert "121 TCCSĐ" in attachments["bao-cao.md"].get_content()
     assert "Đã gửi email tới" in artifact_markdown(delivered, "2023-H1")
+
+    # the committee's name as the settings write it, never title-cased
+    report.issuing_body = "Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh"
+    drafts[0].write_text("Đến nay, Đảng bộ có 120 TCCSĐ.\n", encoding="utf-8")
+    deliver(drafts, report, tmp_path / "out", "2023-H1", coverage)
+    again = deliver(drafts, report, tmp_path / "out", "2023-H1", coverage)
+    assert again.repeated and again.emailed_to == report.delivery.owners
+    assert len(inbox.envelopes) == 2  # once per changed draft
+    message = email.message_from_bytes(inbox.envelopes[1].original_content, policy=policy.default)
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "của Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh, kỳ 2023-H1" in body
 
 
 def test_unreachable_server_raises_after_the_outbox_copy(
