@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import typer
 
-from tonghop.db import connect, db_path, open_db
+from tonghop.db import db_path, open_db
 from tonghop.review import (
     ACTION_LABELS,
     STATES,
@@ -22,6 +24,7 @@ from tonghop.review import (
     reject,
 )
 from tonghop.review_page import finding_view, number
+from tonghop.status import WorkspaceBusy, reading
 
 review_app = typer.Typer(
     add_completion=False,
@@ -39,10 +42,16 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _read(workspace: Path) -> duckdb.DuckDBPyConnection:
+@contextmanager
+def _read(workspace: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The workspace read-only once no run writes it (status.reading: waits, saying so)."""
     if not db_path(workspace).is_file():
         _fail(f"Không có cơ sở dữ liệu trong '{workspace}': chạy 'tonghop run' trước")
-    return connect(workspace, read_only=True)
+    try:
+        with reading(workspace, lambda line: typer.echo(line, err=True)) as con:
+            yield con
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
 
 
 def _catalog():  # noqa: ANN202
@@ -59,13 +68,11 @@ def list_(
     state: str | None = typer.Option(None, help=f"Chỉ trạng thái: {', '.join(STATES)}"),
 ) -> None:
     """Liệt kê các phát hiện của lần kiểm tra gần nhất và trạng thái xử lý."""
-    con = _read(workspace)
     try:
-        rows = queue(con, period=period, unit=unit, state=state)
+        with _read(workspace) as con:
+            rows = queue(con, period=period, unit=unit, state=state)
     except ReviewError as exc:
         _fail(str(exc))
-    finally:
-        con.close()
     if not rows:
         typer.echo("Không có phát hiện nào phù hợp.")
         return
@@ -84,14 +91,12 @@ def list_(
 def show(key: str = typer.Argument(..., help="Mã phát hiện (có thể ghi phần đầu)"),
          workspace: Path = WORKSPACE) -> None:  # fmt: skip
     """Xem chi tiết một phát hiện: số liệu, chỉ tiêu nghi sai, lịch sử xử lý."""
-    con = _read(workspace)
     try:
-        row = find(con, key)
-        steps = history(con, row["finding_key"])
+        with _read(workspace) as con:
+            row = find(con, key)
+            steps = history(con, row["finding_key"])
     except ReviewError as exc:
         _fail(str(exc))
-    finally:
-        con.close()
     f = finding_view(row, _catalog())
     typer.echo(f"Phát hiện {f['finding_key']}: {f['severity_label']}, {f['state_label']}")
     typer.echo(f"  Đơn vị: {f['unit_name'] or ''} ({f['unit_code'] or '-'}), kỳ {f['period']}")

@@ -68,11 +68,17 @@ _GUARD = """
 import os, signal, sys, time
 parent, server = int(sys.argv[1]), int(sys.argv[2])
 def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    try:  # a zombie (ended, not yet reaped by its new parent) is not alive
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 while alive(server) and os.getppid() == parent:
     time.sleep(0.5)
 if alive(server):

@@ -4,15 +4,20 @@ is free again at once."""
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from email import policy
+from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from tests.conftest import sample_run_command
 from tonghop.db import connect
 from tonghop.locking import WRITER_LIMIT
 from tonghop.paths import SAMPLE_DIR
@@ -95,22 +100,25 @@ from pathlib import Path
 from prefect import flow
 from prefect.context import get_run_context
 from tonghop.locking import ensure_writer_limit, writer_slot
+from tonghop.settings import NotifySettings
 
 @flow(name="hold-writer-slot")
-def hold(workspace: str, timeout: float, seconds: float) -> None:
+def hold(workspace: str, timeout: float, seconds: float, smtp_port: int) -> None:
     ensure_writer_limit()
-    with writer_slot(Path(workspace), timeout_seconds=timeout):
-        print("HELD", get_run_context().flow_run.name, flush=True)
+    notify = NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp_port, operators=["it@duk.vn"])
+    with writer_slot(Path(workspace), timeout_seconds=timeout, notify=notify):
+        run = get_run_context().flow_run
+        print("HELD", run.name, run.id, flush=True)
         time.sleep(seconds)
 
-hold(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]))
+hold(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
 print("DONE", flush=True)
 """
 
 
-def _hold(workspace, env, timeout: float, hold: float) -> subprocess.Popen:
+def _hold(workspace, env, timeout: float, hold: float, smtp_port: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(workspace), str(timeout), str(hold)],
+        [sys.executable, "-c", HOLD, str(workspace), str(timeout), str(hold), str(smtp_port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -120,7 +128,7 @@ def _hold(workspace, env, timeout: float, hold: float) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
-    prefect_api, tmp_path
+    prefect_api, smtp_server, tmp_path
 ):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
@@ -129,7 +137,7 @@ def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
     workspace = tmp_path / "ws"
     holder = _hold(workspace, env, 60, 600)
     try:
-        held, name = holder.stdout.readline().split()
+        held, name, run_id = holder.stdout.readline().split()
         assert held == "HELD", holder.stderr.read()
 
         impatient = _hold(workspace, env, 3, 0)
@@ -139,7 +147,8 @@ def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
         assert f"(đang giữ: {name} (" in err  # the holder's flow run named while waiting
         assert "vẫn đang được một lần chạy khác ghi sau 3 giây chờ" in err
 
-        patient = _hold(workspace, env, 300, 0)
+        inbox, port = smtp_server
+        patient = _hold(workspace, env, 300, 0, port)
         waiting_line = next(line for line in patient.stderr if "Đang chờ lượt ghi" in line)
         assert f"(đang giữ: {name} (" in waiting_line
         killed_at = time.monotonic()
@@ -150,11 +159,18 @@ def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
     finally:
         holder.kill()
     assert patient.returncode == 0, err[-3000:]
-    assert out.split()[0::2] == ["HELD", "DONE"]
+    assert [line.split()[0] for line in out.splitlines()] == ["HELD", "DONE"]
     assert f"Đã trả lại lượt ghi của lần chạy đã dừng đột ngột: {name} (" in err
     assert waited < 60  # not the lease's expiry: the killed holder's lease was released at once
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots == 0
+        killed = client.read_flow_run(UUID(run_id))
+    # No worker saw it die: the next writer marked it Crashed and told the operator.
+    assert killed.state.is_crashed()
+    assert [e.rcpt_tos for e in inbox.envelopes] == [["it@duk.vn"]]
+    notice = email.message_from_bytes(inbox.envelopes[0].content, policy=policy.default)
+    assert f"hold-writer-slot/{name} bị lỗi" in notice["Subject"]
+    assert "đã dừng đột ngột (kill -9, hết bộ nhớ) khi đang ghi kho dữ liệu" in notice.get_content()
 
 
 @pytest.mark.slow
@@ -171,12 +187,21 @@ def test_status_waits_for_a_running_write_and_a_reader_holds_writers_back(prefec
     pipeline.load_registry(workspace, SAMPLE_DIR / "registry.csv")
 
     writer = _hold(workspace, env, 60, 8)
-    held, name = writer.stdout.readline().split()
+    held, name, _run_id = writer.stdout.readline().split()
     assert held == "HELD", writer.stderr.read()
     result = CliRunner().invoke(
         app, ["status", "--workspace", str(workspace), "--period", "2023-H1"]
     )
     writer.communicate(timeout=60)
+    # review list waits the same way for a running write (here a second holder)
+    writer = _hold(workspace, env, 60, 4)
+    assert writer.stdout.readline().startswith("HELD")
+    listed = CliRunner().invoke(app, ["review", "list", "--workspace", str(workspace)])
+    writer.communicate(timeout=60)
+    assert listed.exit_code == 0, listed.output
+    assert "Đang chờ lần chạy đang ghi kho dữ liệu" in listed.output
+    assert "Không có phát hiện nào phù hợp." in listed.output  # answered once the write ended
+    assert "Could not set lock" not in listed.output and "Traceback" not in listed.output
     assert result.exit_code == 0, result.output
     assert "Đang chờ lần chạy đang ghi kho dữ liệu" in result.output
     assert f"đang giữ: {name} (" in result.output
@@ -229,3 +254,51 @@ def test_two_tonghop_run_without_a_server_wait_for_each_other(tmp_path):
         assert "Traceback" not in output and "Could not set lock" not in output
     # each has its own temporary API: the workspace's lock file made one wait, and said so
     assert sum("Đang chờ lượt ghi vào kho dữ liệu" in output for output in outputs) == 1
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines (Linux's /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_text()
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return found
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+def test_a_killed_tonghop_run_takes_its_api_server_with_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    run = subprocess.Popen(
+        sample_run_command("2020-H2..2023-H1", tmp_path / "ws", tmp_path / "out"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(started := _children(run.pid)) < 2:  # the server and its guard
+            assert run.poll() is None and time.monotonic() < deadline, "no API server started"
+            time.sleep(0.2)
+        (server,) = (pid for pid, cmd in started.items() if "uvicorn" in cmd)
+        run.send_signal(signal.SIGKILL)  # no exit handler runs
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not all(_ended(pid) for pid in started):
+            assert time.monotonic() < deadline, f"left running: {started}"
+            time.sleep(0.2)
+    finally:
+        run.kill()
+        run.wait()
+    assert _ended(server)
