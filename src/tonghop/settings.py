@@ -323,7 +323,7 @@ def _settings_variable() -> str | None:
     from prefect.variables import Variable
 
     try:
-        value = Variable.get(SETTINGS_VARIABLE, default=None)
+        value = Variable.get(SETTINGS_VARIABLE, default=None, _sync=True)
     except Exception:  # the API unreachable: the worker's environment variable decides
         return None
     return str(value) if value else None

@@ -1,11 +1,14 @@
 """Against a real `prefect server start` (pytest -m real_server): an auth string keeps
 unauthenticated clients out; the deployments of deployments/prefect.yaml run on a process
-worker, collect's event triggers validate, and consolidate-and-render writes the draft.
+worker started outside any checkout, their paths from the settings file the Prefect Variable
+names; collect's event triggers validate, consolidate-and-render writes the draft, remind runs
+given only `today`, and a run killed with SIGKILL emails the operator (the worker's crash hook).
 Everything started here is stopped by its process id."""
 
 from __future__ import annotations
 
 import base64
+import email
 import json
 import os
 import signal
@@ -15,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -152,15 +156,50 @@ def _wait_completed(api: str, flow_name: str, seconds: float) -> dict:
     raise AssertionError(f"no completed run of {flow_name} within {seconds} s")
 
 
-def test_deploy_worker_trigger_and_draft(server, tmp_path):
+@pytest.fixture(scope="module")
+def inbox():
+    """A real SMTP server (aiosmtpd) on loopback for the module: (inbox, port)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import Inbox, free_port
+
+    received = Inbox()
+    controller = Controller(received, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield received, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(server, inbox, tmp_path_factory):
+    """The deployments of deployments/prefect.yaml and a process worker, deployed and started
+    as docs/operations.md says: the settings file (paths, due dates, SMTP) named by the
+    Prefect Variable tonghop_settings, no TONGHOP_* variable anywhere."""
     api, client_env, home = server
-    env = client_env | {
-        "TONGHOP_HOME": str(REPO),
-        "TONGHOP_SOURCE": str(SAMPLE_DIR / "submissions"),
-        "TONGHOP_REGISTRY": str(SAMPLE_DIR / "registry.csv"),
-        "TONGHOP_WORKSPACE": str(tmp_path / "ws"),
-        "TONGHOP_OUT": str(tmp_path / "out"),
-    }
+    root = tmp_path_factory.mktemp("office")
+    settings = root / "settings.yaml"
+    settings.write_text(
+        json.dumps(
+            {
+                "paths": {
+                    "source": str(SAMPLE_DIR / "submissions"),
+                    "registry": str(SAMPLE_DIR / "registry.csv"),
+                    "workspace": str(root / "ws"),
+                    "out": str(root / "out"),
+                },
+                "schedule": {"due_dates": {"2023-H1": "2023-06-20"}},
+                "notify": {
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": inbox[1],
+                    "operators": ["it@vp.vn"],
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in client_env.items() if not k.startswith("TONGHOP_")}
 
     def prefect(*args: str) -> str:
         done = subprocess.run(
@@ -170,56 +209,91 @@ def test_deploy_worker_trigger_and_draft(server, tmp_path):
         return done.stdout
 
     prefect("work-pool", "create", "tonghop", "--type", "process")
+    prefect("variable", "set", "tonghop_settings", str(settings))
     prefect("deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
     worker_log = open(home / "worker.log", "w")  # noqa: SIM115 - closed after the worker stops
     worker = subprocess.Popen(
         [*PREFECT, "worker", "start", "--pool", "tonghop", "--type", "process"],
         env=env,
-        cwd=REPO,
+        cwd=root,  # anywhere: the flows are modules of the installed package
         stdout=worker_log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        # The deployments' periods roll with the date (current-5..current); the sample bloc's
-        # are fixed, so these runs name them, as an operator redoing an old report would.
-        bloc = {
-            "source": env["TONGHOP_SOURCE"],
-            "registry": env["TONGHOP_REGISTRY"],
-            "workspace": env["TONGHOP_WORKSPACE"],
-            "period": "2020-H2..2023-H1",
-        }
-        prefect("deployment", "run", "tonghop-collect/collect", "--params", _params(bloc))
-        collected = _wait_completed(api, "tonghop-collect", 120)
-        validated = _wait_completed(api, "tonghop-validate", 120)  # started by the trigger
-        assert validated["deployment_id"] and validated["created"] > collected["created"]
-        assert validated["parameters"]["params"]["workspace"] == str((tmp_path / "ws").resolve())
-        prefect(
-            "deployment",
-            "run",
-            "tonghop-consolidate-render/consolidate-and-render",
-            "--params",
-            _params(
-                {
-                    "workspace": bloc["workspace"],
-                    "period": bloc["period"],
-                    "out": env["TONGHOP_OUT"],
-                }
-            ),
-            "--watch",
-            "--watch-timeout",
-            "150",
-        )
-        _wait_completed(api, "tonghop-consolidate-render", 10)
+        yield prefect, root
     finally:
         _stop(worker)
         worker_log.close()
 
-    draft = (tmp_path / "out" / "bao-cao.md").read_text(encoding="utf-8")
+
+# The deployments' periods roll with the date (current-5..current); the sample bloc's are fixed,
+# so these runs name them, as an operator redoing an old report would. Nothing else is given:
+# the paths come from the settings.
+SAMPLE_PERIODS = _params({"period": "2020-H2..2023-H1"})
+
+
+def test_deploy_worker_trigger_and_draft(server, deployed):
+    api, _client_env, _home = server
+    prefect, root = deployed
+    prefect("deployment", "run", "tonghop-collect/collect", "--params", SAMPLE_PERIODS)
+    collected = _wait_completed(api, "tonghop-collect", 120)
+    validated = _wait_completed(api, "tonghop-validate", 120)  # started by the trigger
+    assert validated["deployment_id"] and validated["created"] > collected["created"]
+    assert validated["parameters"]["params"]["workspace"] == str((root / "ws").resolve())
+    prefect(
+        "deployment",
+        "run",
+        "tonghop-consolidate-render/consolidate-and-render",
+        "--params",
+        SAMPLE_PERIODS,
+        "--watch",
+        "--watch-timeout",
+        "150",
+    )
+    _wait_completed(api, "tonghop-consolidate-render", 10)
+
+    draft = (root / "out" / "bao-cao.md").read_text(encoding="utf-8")
     assert (
         "Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ sở, "
         "1.117 chi bộ trực thuộc đảng ủy cơ sở và 14.103"
     ) in " ".join(draft.split())
-    findings = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    findings = json.loads((root / "out" / "findings.json").read_text(encoding="utf-8"))
     assert any(f["kind"] == "completeness" for f in findings)
     assert all({"unit_code", "rule_id", "severity", "message"} <= f.keys() for f in findings)
+
+    # One parameter alone: the deployment's parameters are replaced by it, the rest comes from
+    # the settings the Variable names.
+    today = _params({"today": "2023-06-17"})
+    prefect("deployment", "run", "tonghop-remind/remind", "--params", today, "--watch")
+    _wait_completed(api, "tonghop-remind", 10)
+
+
+def test_a_killed_deployed_run_tells_the_operator(server, deployed, inbox):
+    from tonghop.locking import HOLDER_FILE
+
+    api, _client_env, _home = server
+    prefect, root = deployed
+    received, _port = inbox
+    before = len(received.envelopes)
+    prefect("deployment", "run", "tonghop-run/run", "--params", SAMPLE_PERIODS)
+    lock = root / "ws" / HOLDER_FILE
+    deadline = time.monotonic() + 180
+    while not (lock.is_file() and lock.read_text(encoding="utf-8").strip()):
+        assert time.monotonic() < deadline, "the run never took the writer slot"
+        time.sleep(0.2)
+    holder = json.loads(lock.read_text(encoding="utf-8"))
+    assert holder["flow"] == "tonghop-run"
+    os.kill(holder["pid"], signal.SIGKILL)  # the flow run's process, as an out-of-memory kill
+    deadline = time.monotonic() + 120
+    while len(received.envelopes) == before:
+        assert time.monotonic() < deadline, "no notice of the killed run"
+        time.sleep(0.5)
+    (run,) = [r for r in _flow_runs(api, "tonghop-run") if r["id"] == holder["flow_run_id"]]
+    assert run["state_type"] == "CRASHED"
+    assert received.envelopes[-1].rcpt_tos == ["it@vp.vn"]
+    notice = email.message_from_bytes(received.envelopes[-1].content, policy=policy.default)
+    assert (
+        notice["Subject"]
+        == f"[tonghop] Lần chạy tonghop-run/{holder['flow_run']} bị lỗi / run failed"
+    )

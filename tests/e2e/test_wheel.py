@@ -80,7 +80,10 @@ def test_the_wheel_holds_one_package_and_its_data(venv: Path, tmp_path: Path):
 def test_demo_runs_from_an_empty_folder(venv: Path, tmp_path: Path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    _run([venv / "bin" / "tonghop", "demo"], cwd=folder, env=_clean_env(tmp_path / "prefect"))
+    # An operator's Prefect: a home and a server (here nothing listens) the demo must not touch.
+    operator = _clean_env(tmp_path / "prefect") | {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    _run([venv / "bin" / "tonghop", "demo"], cwd=folder, env=operator)
+    assert not (tmp_path / "prefect").exists()  # no database, no profile: a home of its own
 
     registry = read_registry(SAMPLE_DIR / "registry.csv")
     values = read_values(SAMPLE_DIR / "submissions")

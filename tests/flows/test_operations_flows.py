@@ -150,6 +150,13 @@ def test_remind_without_settings_fails_in_vietnamese(prefect_api, monkeypatch, t
     assert "TONGHOP_SETTINGS" in state.message
     assert "IsADirectoryError" not in state.message
 
+    # a path neither given nor in the settings: named, with where to set it
+    from tonghop.flows.collect import collect_submissions
+
+    state = collect_submissions(return_state=True)
+    assert state.is_failed()
+    assert "Chưa biết 'source' của lần chạy: đặt tham số source hoặc paths.source" in state.message
+
 
 def test_triggered_validate_notifies_through_its_settings(
     prefect_api, smtp_server, monkeypatch, tmp_path: Path

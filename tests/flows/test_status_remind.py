@@ -193,16 +193,45 @@ def test_periods_roll_with_the_date_and_the_cadence(cadence, today, text, expect
 
 
 @pytest.mark.slow
-def test_the_remind_flow_reminds_about_the_current_period(
-    prefect_api, collected: Path, tmp_path: Path, smtp_server
+def test_the_remind_flow_given_only_today_takes_the_rest_from_the_settings(
+    prefect_api, collected: Path, tmp_path: Path, smtp_server, monkeypatch
 ):
+    from prefect.variables import Variable
+
     from tonghop.flows.remind import RemindParameters, remind
 
     inbox, port = smtp_server
     settings = _settings(tmp_path, port)
-    params = RemindParameters(workspace=collected, settings=settings, today=dt.date(2023, 6, 17))
-    assert params.period == "current"
-    assert remind(params) == len(MISSING)
+    data = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    settings.write_text(yaml.safe_dump(data | {"paths": {"workspace": str(collected)}}), "utf-8")
+    monkeypatch.delenv("TONGHOP_SETTINGS", raising=False)
+    # As `prefect deployment run tonghop-remind/remind --param params='{"today": ...}'` does:
+    # the deployment's parameters replaced by today alone; the settings named by the Variable.
+    Variable.set("tonghop_settings", str(settings), overwrite=True)
+    try:
+        params = RemindParameters.model_validate({"today": "2023-06-17"})
+        assert (params.period, params.workspace, params.settings) == ("current", None, None)
+        assert remind(params) == len(MISSING)
+    finally:
+        Variable.unset("tonghop_settings")
     for envelope in inbox.envelopes:
         msg = email.message_from_bytes(envelope.content, policy=policy.default)
         assert msg["Subject"] == "Nhắc nộp báo cáo kỳ 2023-H1 (hạn 20/06/2023)"
+
+
+def test_no_deployment_parameter_is_required():
+    """Each flow's form asks for nothing: a run given one parameter (or none) is valid."""
+    from prefect.utilities.callables import parameter_schema
+
+    from tonghop.flows import collect, consolidate_render, remind, run, validate
+
+    for flow in (
+        collect.collect_submissions,
+        validate.validate_submissions,
+        consolidate_render.consolidate_and_render,
+        remind.remind,
+        run.run,
+    ):
+        schema = parameter_schema(flow)
+        assert not schema.required, flow.name
+        assert all(not d.get("required") for d in schema.definitions.values()), flow.name
