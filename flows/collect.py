@@ -3,11 +3,10 @@ submitted; announce new data so the `validate` deployment's trigger starts a val
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from tonghop.flows.parameters import ROLLING_PERIODS, Periods, Registry, Settings, Source, Workspace
 from tonghop.flows.tasks import (
     announce_loaded,
     collect,
@@ -19,29 +18,16 @@ from tonghop.flows.tasks import (
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import PeriodRange
-from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 
 
 class CollectParameters(BaseModel):
-    """Where submissions come from and where they go."""
+    """Where submissions come from and where they go; the status table is of the last period."""
 
-    source: str | None = Field(
-        default=None,
-        description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị; trống: "
-        "paths.source của tệp thiết lập",
-    )
-    registry: Path | None = Field(
-        default=None, description="Tệp CSV danh mục đơn vị (SPEC §4.1); trống: paths.registry"
-    )
-    period: str = Field(
-        default=ROLLING_PERIODS,
-        description="Kỳ (2024) hoặc khoảng kỳ; tình hình nộp của kỳ cuối; current-5..current: "
-        "sáu kỳ tới kỳ hiện tại (schedule.cadence)",
-    )
-    workspace: Path | None = Field(
-        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
-    )
-    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+    source: Source = None
+    registry: Registry = None
+    period: Periods = ROLLING_PERIODS
+    workspace: Workspace = None
+    settings: Settings = None
 
 
 DEFAULT = CollectParameters()

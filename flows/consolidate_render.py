@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tonghop import pipeline
+from tonghop.flows.parameters import ROLLING_PERIODS, Out, Periods, Settings, Workspace
 from tonghop.flows.tasks import (
     deliver_draft,
     draft,
@@ -17,25 +16,15 @@ from tonghop.flows.tasks import (
 )
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 
 
 class ConsolidateParameters(BaseModel):
     """What to consolidate and where the draft goes."""
 
-    workspace: Path | None = Field(
-        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
-    )
-    period: str = Field(
-        default=ROLLING_PERIODS,
-        description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current, previous, "
-        "current-5..current: tính theo ngày chạy và schedule.cadence",
-    )
-    out: Path | None = Field(
-        default=None,
-        description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*; trống: paths.out",
-    )
-    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+    workspace: Workspace = None
+    period: Periods = ROLLING_PERIODS
+    out: Out = None
+    settings: Settings = None
 
 
 DEFAULT = ConsolidateParameters()

@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from tonghop.flows.parameters import Settings, Workspace
 from tonghop.flows.tasks import run_settings, send_reminders
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.periods import Period
-from tonghop.settings import SETTINGS_HELP, SettingsPath
 
 
 class RemindParameters(BaseModel):
     """Which period to remind about, and the settings holding its due date and the mail server."""
 
-    workspace: Path | None = Field(
-        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
-    )
+    workspace: Workspace = None
     period: str = Field(
         default="current",
         description="Kỳ báo cáo, ví dụ 2023-H1; current (mặc định), previous: tính theo ngày nhắc "
         "và schedule.cadence",
     )
-    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+    settings: Settings = None
     today: dt.date | None = Field(default=None, description="Ngày nhắc; mặc định hôm nay")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
@@ -11,6 +10,15 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from tonghop import pipeline
+from tonghop.flows.parameters import (
+    ROLLING_PERIODS,
+    Out,
+    Periods,
+    Registry,
+    Settings,
+    Source,
+    Workspace,
+)
 from tonghop.flows.tasks import (
     apply_review,
     collect,
@@ -25,34 +33,18 @@ from tonghop.flows.tasks import (
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
 from tonghop.review import Decision
-from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 from tonghop.validate import import_gx_meanwhile
 
 
 class RunParameters(BaseModel):
     """Parameters of a run, as `tonghop run` takes them."""
 
-    source: str | None = Field(
-        default=None,
-        description="Thư mục hoặc URL fsspec chứa các tệp báo cáo của đơn vị; trống: "
-        "paths.source của tệp thiết lập",
-    )
-    registry: Path | None = Field(
-        default=None, description="Tệp CSV danh mục đơn vị (SPEC §4.1); trống: paths.registry"
-    )
-    period: str = Field(
-        default=ROLLING_PERIODS,
-        description="Kỳ báo cáo (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current-5..current: "
-        "sáu kỳ tới kỳ hiện tại",
-    )
-    workspace: Path | None = Field(
-        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
-    )
-    out: Path | None = Field(
-        default=None,
-        description="Thư mục kết quả: findings.json, rejected.json, bao-cao.*; trống: paths.out",
-    )
-    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+    source: Source = None
+    registry: Registry = None
+    period: Periods = ROLLING_PERIODS
+    workspace: Workspace = None
+    out: Out = None
+    settings: Settings = None
     show_progress: bool = Field(default=False, description="In tiến độ nhận tệp ra màn hình")
     review_pause: bool = Field(
         default=False,

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
 from pydantic import BaseModel, Field
 
 from tonghop import pipeline
+from tonghop.flows.parameters import ROLLING_PERIODS, Periods, Settings, Workspace
 from tonghop.flows.tasks import run_settings, validate_and_publish
 from tonghop.locking import ensure_writer_limit, writer_slot
 from tonghop.notify import notify_failure
-from tonghop.settings import ROLLING_PERIODS, SETTINGS_HELP, SettingsPath
 
 
 class ValidateParameters(BaseModel):
     """Which workspace and periods to validate."""
 
-    workspace: Path | None = Field(
-        default=None, description="Thư mục làm việc (DuckDB, kho lưu); trống: paths.workspace"
-    )
-    period: str = Field(
-        default=ROLLING_PERIODS,
-        description="Kỳ (2024) hoặc khoảng kỳ (2020-H2..2023-H1); current-5..current: sáu kỳ "
-        "tới kỳ hiện tại",
-    )
+    workspace: Workspace = None
+    period: Periods = ROLLING_PERIODS
     batch_id: str | None = Field(
         default=None, description="Lượt nhận cần kiểm tra trùng; mặc định lượt nhận gần nhất"
     )
     # Read by the failure hook (notify:) too; the trigger passes the collect run's own.
-    settings: SettingsPath = Field(default=None, description=SETTINGS_HELP)
+    settings: Settings = None
 
 
 DEFAULT = ValidateParameters()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -146,9 +148,9 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture()
-def smtp_server():
-    """A real SMTP server (aiosmtpd) on 127.0.0.1: (inbox, port)."""
+@contextmanager
+def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 for a `with` block: (inbox, port)."""
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
@@ -158,3 +160,10 @@ def smtp_server():
         yield inbox, controller.port
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: (inbox, port)."""
+    with smtp_inbox() as server:
+        yield server

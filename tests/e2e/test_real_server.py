@@ -159,17 +159,10 @@ def _wait_completed(api: str, flow_name: str, seconds: float) -> dict:
 @pytest.fixture(scope="module")
 def inbox():
     """A real SMTP server (aiosmtpd) on loopback for the module: (inbox, port)."""
-    from aiosmtpd.controller import Controller
+    from tests.conftest import smtp_inbox
 
-    from tests.conftest import Inbox, free_port
-
-    received = Inbox()
-    controller = Controller(received, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield received, controller.port
-    finally:
-        controller.stop()
+    with smtp_inbox() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
