@@ -471,7 +471,7 @@ def deliver_draft(
             )
         else:
             delivered.emailed_to = state.result()
-            delivery.remember(delivered, settings.delivery, out)
+            delivery.remember(delivered, out)
     link_draft(delivered, period, out, settings)
 
 

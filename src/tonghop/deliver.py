@@ -3,7 +3,7 @@
 A draft is delivered once: each changed draft gets its own outbox folder
 (`<outbox>/<timestamp>/`), so a draft already sent is never overwritten, and is emailed once. A
 run whose draft is the one last delivered (the same text, the same owners) copies nothing and
-sends nothing; the outbox's `LAST_DELIVERY` file remembers what went out. Email uses the
+sends nothing; OUT's `LAST_DELIVERY` file remembers what went out. Email uses the
 standard library only (smtplib, email.message).
 """
 
@@ -28,7 +28,7 @@ from urllib.parse import quote
 from tonghop.settings import DeliverySettings, ReportSettings
 
 OUTBOX_NAME = "outbox"
-# In the outbox root: the last delivered draft's digest, folder and who received it.
+# In OUT: the last delivered draft's digest, outbox folder and who received it.
 LAST_DELIVERY = ".lan-gui-cuoi.json"
 # The formats whose text is the draft: the .docx is rendered from the same text, its zip's
 # bytes carry no more.
@@ -163,7 +163,7 @@ def deliver(
     email them too when `email`, configured and not yet sent to these owners."""
     files = list(files)
     digest = draft_digest(files)
-    last = last_delivery(report.delivery, out)
+    last = last_delivery(out)
     if last is not None and last.digest == digest:
         delivered = last
         delivered.repeated = True
@@ -171,10 +171,10 @@ def deliver(
         folder = outbox_folder(report.delivery, out)
         delivered = Delivery(outbox=folder, files=copy_to_outbox(files, folder), digest=digest)
         delivered.delivered_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        remember(delivered, report.delivery, out)
+        remember(delivered, out)
     if email and needs_email(delivered, report.delivery):
         send_draft(delivered, report, period, coverage)
-        remember(delivered, report.delivery, out)
+        remember(delivered, out)
     return delivered
 
 
@@ -192,10 +192,10 @@ def needs_email(delivered: Delivery, settings: DeliverySettings) -> bool:
     return settings.email_enabled and not set(settings.owners) <= set(delivered.emailed_to)
 
 
-def last_delivery(settings: DeliverySettings, out: Path) -> Delivery | None:
+def last_delivery(out: Path) -> Delivery | None:
     """The draft delivered last (its outbox folder still there), or None."""
     try:
-        record = json.loads((outbox_root(settings, out) / LAST_DELIVERY).read_text("utf-8"))
+        record = json.loads((Path(out) / LAST_DELIVERY).read_text("utf-8"))
         folder = Path(record["outbox"])
         files = [folder / name for name in record["files"]]
     except (OSError, ValueError, KeyError, TypeError):
@@ -211,9 +211,9 @@ def last_delivery(settings: DeliverySettings, out: Path) -> Delivery | None:
     )
 
 
-def remember(delivered: Delivery, settings: DeliverySettings, out: Path) -> None:
+def remember(delivered: Delivery, out: Path) -> None:
     """Record the delivery as the last one (written whole, then renamed into place)."""
-    path = outbox_root(settings, out) / LAST_DELIVERY
+    path = Path(out) / LAST_DELIVERY
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(delivered.to_json(), ensure_ascii=False), encoding="utf-8")
     temporary.replace(path)

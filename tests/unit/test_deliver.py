@@ -51,7 +51,7 @@ def test_default_settings_copy_to_a_new_outbox_folder_and_send_nothing(
     # The same draft again: nothing copied. A changed draft: a new folder, the first kept.
     same = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
     assert same.repeated and same.outbox == first.outbox
-    assert len(list((tmp_path / "out" / "outbox").iterdir())) == 2  # the folder, the record
+    assert len(list((tmp_path / "out" / "outbox").iterdir())) == 1
     drafts[0].write_text("Đến nay, Đảng bộ có 122 TCCSĐ.\n", encoding="utf-8")
     changed = deliver(drafts, report, tmp_path / "out", "2020-H2..2023-H1")
     assert not changed.repeated and changed.outbox != first.outbox
