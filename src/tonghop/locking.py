@@ -15,7 +15,10 @@ The slot is two locks taken in one order (so two waiters never hold one each):
 - the limit `tonghop-workspace-writer` (1 slot) on the Prefect API, for runs on other machines
   sharing the workspace. Its lease is short and renewed by the holder while it runs; a holder
   killed without releasing it is released by the next writer of its workspace (its lease is in
-  the record), else by the server once the lease expires.
+  the record); a writer of another workspace waiting for the limit reads the holder's record
+  from the Prefect Variable `tonghop_writer` and releases the lease of a holder whose process
+  is gone (same machine) or whose flow run is over; else the server does once the lease
+  expires (60–75 s).
 
 A record left in the lock file when the next writer gets the lock is a holder that died
 holding the slot (one that ends empties it). That writer settles it: releases its lease, marks
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
     from tonghop.settings import NotifySettings
 
 WRITER_LIMIT = "tonghop-workspace-writer"
+# The Prefect Variable naming the limit's holder, for waiters of other workspaces.
+HOLDER_VARIABLE = "tonghop_writer"
 HOLDER_FILE = ".tonghop-writer.lock"
 
 # A writer waits at most this long: an hour covers the longest step group (validating a
@@ -285,12 +290,73 @@ def _acquire_lease(client, name: str, me: dict, waiting: _Waiting) -> UUID:  # n
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code != 423:  # 423 Locked: taken by another run
                 raise
-            waiting.still(lambda: f"một lần chạy khác; xem: prefect gcl inspect {name}")
+            current = server_holder()
+            if _release_if_dead(client, current):
+                continue  # its slot is free now: ask again at once
+            unknown = f"một lần chạy khác; xem: prefect gcl inspect {name}"
+            said = describe_holder(current) if current else unknown
+            waiting.still(lambda said=said: said)
             continue
         body = response.json()
         if not body.get("limits"):
             raise RuntimeError(f"Chưa có giới hạn đồng thời '{name}' trên máy chủ Prefect")
         return UUID(body["lease_id"])
+
+
+def server_holder() -> dict | None:
+    """The record of the run holding the Prefect limit (the Variable `tonghop_writer`)."""
+    from prefect.variables import Variable
+
+    try:
+        record = Variable.get(HOLDER_VARIABLE, default=None, _sync=True)
+    except Exception:  # a blip: the waiting line says less this once
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _publish_holder(record: dict | None) -> None:
+    """Name the holder on the server for waiters of every workspace (None: clear it)."""
+    from prefect.variables import Variable
+
+    try:
+        if record is None:
+            Variable.unset(HOLDER_VARIABLE, _sync=True)
+        else:
+            Variable.set(HOLDER_VARIABLE, record, overwrite=True, _sync=True)
+    except Exception:  # only the waiting line loses the name
+        _logger().warning("Chưa ghi được tên lần chạy giữ lượt ghi lên máy chủ Prefect")
+
+
+def _release_if_dead(client, record: dict | None) -> bool:  # noqa: ANN001
+    """Release the lease of a holder that is gone: its process ended on this machine, or its
+    flow run is over (a worker reported it Crashed). True when its slot was given back."""
+    if not record or not record.get("lease_id") or not _is_dead(client, record):
+        return False
+    try:
+        client.release_concurrency_slots_with_lease(UUID(record["lease_id"]))
+    except Exception:  # already released, or expired and revoked by the server
+        return False
+    _logger().warning(
+        "Đã trả lại lượt ghi của lần chạy đã dừng đột ngột: %s", describe_holder(record)
+    )
+    return True
+
+
+def _is_dead(client, record: dict) -> bool:  # noqa: ANN001
+    if record.get("host") == socket.gethostname() and record.get("pid"):
+        try:
+            os.kill(int(record["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # another user's process: alive
+            pass
+    if not record.get("flow_run_id"):
+        return False
+    try:
+        run = client.read_flow_run(UUID(record["flow_run_id"]))
+    except Exception:  # another API, or a blip: not known to be dead
+        return False
+    return run.state is not None and run.state.is_final()
 
 
 def _renew(name: str, lease_id: UUID, stop: threading.Event) -> None:
@@ -324,8 +390,10 @@ def writer_slot(
             _settle_dead_holder(client, read_holder(workspace), workspace, notify)
             _write_record(fd, me)
         lease_id = _acquire_lease(client, name, me, waiting)
+        record = me | {"lease_id": str(lease_id)}
         if fd is not None:
-            _write_record(fd, me | {"lease_id": str(lease_id)})
+            _write_record(fd, record)
+        _publish_holder(record)
         stop = threading.Event()
         renewer = threading.Thread(target=_renew, args=(name, lease_id, stop), daemon=True)
         renewer.start()
@@ -333,6 +401,7 @@ def writer_slot(
             yield
         finally:
             stop.set()
+            _publish_holder(None)  # before the release: a record never names the next holder
             try:
                 client.release_concurrency_slots_with_lease(lease_id)
             except Exception:  # the server frees it when the lease expires

@@ -134,7 +134,7 @@ def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
     from prefect.settings import PREFECT_API_URL
 
     env = os.environ | EMBEDDED_DEFAULTS | {"PREFECT_API_URL": PREFECT_API_URL.value()}
-    workspace = tmp_path / "ws"
+    workspace, other = tmp_path / "ws", tmp_path / "ws2"
     holder = _hold(workspace, env, 60, 600)
     try:
         held, name, run_id = holder.stdout.readline().split()
@@ -147,25 +147,32 @@ def test_a_waiting_writer_names_the_holder_and_a_killed_holder_frees_the_slot(
         assert f"(đang giữ: {name} (" in err  # the holder's flow run named while waiting
         assert "vẫn đang được một lần chạy khác ghi sau 3 giây chờ" in err
 
-        inbox, port = smtp_server
-        patient = _hold(workspace, env, 300, 0, port)
-        waiting_line = next(line for line in patient.stderr if "Đang chờ lượt ghi" in line)
-        assert f"(đang giữ: {name} (" in waiting_line
+        # A writer of another workspace waits for the server's limit and names the holder too.
+        elsewhere = _hold(other, env, 300, 0)
+        waiting_line = next(line for line in elsewhere.stderr if "Đang chờ lượt ghi" in line)
+        assert f"{other} (đang giữ: {name} (" in waiting_line
         killed_at = time.monotonic()
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
-        out, err = patient.communicate(timeout=120)
+        out, err = elsewhere.communicate(timeout=120)
         waited = time.monotonic() - killed_at
+
+        # The next writer of its own workspace finds its record in the lock file.
+        inbox, port = smtp_server
+        patient = _hold(workspace, env, 300, 0, port)
+        patient_out, patient_err = patient.communicate(timeout=120)
     finally:
         holder.kill()
-    assert patient.returncode == 0, err[-3000:]
+    assert elsewhere.returncode == 0, err[-3000:]
     assert [line.split()[0] for line in out.splitlines()] == ["HELD", "DONE"]
     assert f"Đã trả lại lượt ghi của lần chạy đã dừng đột ngột: {name} (" in err
-    assert waited < 60  # not the lease's expiry: the killed holder's lease was released at once
+    assert waited < 60  # not the lease's expiry: the dead holder's lease was released at once
+    assert patient.returncode == 0, patient_err[-3000:]
+    assert [line.split()[0] for line in patient_out.splitlines()] == ["HELD", "DONE"]
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots == 0
         killed = client.read_flow_run(UUID(run_id))
-    # No worker saw it die: the next writer marked it Crashed and told the operator.
+    # No worker saw it die: its workspace's next writer marked it Crashed, told the operator.
     assert killed.state.is_crashed()
     assert [e.rcpt_tos for e in inbox.envelopes] == [["it@duk.vn"]]
     notice = email.message_from_bytes(inbox.envelopes[0].content, policy=policy.default)
