@@ -307,22 +307,27 @@ def explain(
 @app.command()
 def status(
     workspace: Path = typer.Option(..., help="Thư mục làm việc (DuckDB)"),
-    period: str = typer.Option(..., help="Kỳ báo cáo, ví dụ 2023-H1"),
+    period: str = typer.Option(
+        ..., help="Kỳ báo cáo, ví dụ 2023-H1; current, previous: theo hôm nay và schedule.cadence"
+    ),
     settings: Path | None = typer.Option(None, help="Tệp YAML thiết lập (hạn nộp: schedule)"),
 ) -> None:
     """Tình hình nộp báo cáo của từng đơn vị trong kỳ: đúng hạn, muộn, chưa nộp, bị trả lại."""
+    import datetime as dt
+
     from tonghop.db import db_path
     from tonghop.periods import Period, PeriodError
-    from tonghop.settings import load_settings
+    from tonghop.settings import SettingsError, load_settings
     from tonghop.status import WorkspaceBusy, reading, summary_lines, unit_status
 
     try:
-        code = Period.parse(period).code
-    except PeriodError as exc:
+        schedule = load_settings(settings).schedule
+        code = Period.parse(schedule.resolve(period, dt.date.today())).code
+    except (PeriodError, SettingsError) as exc:
         _fail(str(exc))
     if not db_path(workspace).is_file():
         _fail(f"Thư mục làm việc '{workspace}' chưa có dữ liệu (chưa chạy lần nào)")
-    due = load_settings(settings).schedule.due(code)
+    due = schedule.due(code)
     try:
         with reading(workspace, lambda line: typer.echo(line, err=True)) as con:
             statuses = unit_status(con, code, due)

@@ -93,6 +93,11 @@ def test_status_without_due_date_says_submitted(collected: Path):
     assert result.exit_code == 0
     assert "hạn nộp: chưa đặt" in result.output
     assert "đã nộp muộn" not in result.output
+    today = CliRunner().invoke(
+        app, ["status", "--workspace", str(collected), "--period", "current"]
+    )
+    half = 1 if dt.date.today().month <= 6 else 2
+    assert today.output.startswith(f"Kỳ {dt.date.today().year}-H{half} (hạn nộp: chưa đặt)")
 
 
 def test_reminders_go_once_a_day_to_units_that_have_not_submitted(
