@@ -222,21 +222,3 @@ def test_the_remind_flow_given_only_today_takes_the_rest_from_the_settings(
     for envelope in inbox.envelopes:
         msg = email.message_from_bytes(envelope.content, policy=policy.default)
         assert msg["Subject"] == "Nhắc nộp báo cáo kỳ 2023-H1 (hạn 20/06/2023)"
-
-
-def test_no_deployment_parameter_is_required():
-    """Each flow's form asks for nothing: a run given one parameter (or none) is valid."""
-    from prefect.utilities.callables import parameter_schema
-
-    from tonghop.flows import collect, consolidate_render, remind, run, validate
-
-    for flow in (
-        collect.collect_submissions,
-        validate.validate_submissions,
-        consolidate_render.consolidate_and_render,
-        remind.remind,
-        run.run,
-    ):
-        schema = parameter_schema(flow)
-        assert not schema.required, flow.name
-        assert all(not d.get("required") for d in schema.definitions.values()), flow.name
