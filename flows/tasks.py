@@ -455,13 +455,15 @@ def deliver_draft(
     delivered = to_outbox(outputs, settings, out, period)
     outputs["outbox"] = delivered.outbox
     logger = get_run_logger()
+    unsent = delivery.needs_email(delivered, settings.delivery)
     if delivered.repeated:
         logger.info(
-            "Dự thảo không đổi so với lần gửi %s (%s): không sao chép, không gửi lại",
+            "Dự thảo không đổi so với lần gửi %s (%s): không sao chép, %s",
             delivered.delivered_at,
             delivered.outbox,
+            "gửi email lần trước chưa gửi được" if unsent else "không gửi lại",
         )
-    if delivery.needs_email(delivered, settings.delivery):
+    if unsent:
         state = email_draft(delivered, settings, period, coverage, return_state=True)
         if state.is_failed():
             logger.error(
