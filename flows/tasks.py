@@ -56,8 +56,9 @@ def run_settings(
 ) -> tuple[Params, ReportSettings]:
     """The run's settings (its `settings` parameter, else the Prefect Variable
     `tonghop_settings`, else `TONGHOP_SETTINGS`) and its parameters completed from them: a path
-    left out from `paths:`, the period's words resolved for today. `required` names what needs a
-    settings file (remind), refused in Vietnamese without one."""
+    left out from `paths:` (a relative one from the settings file's folder), the period's words
+    resolved for today. `required` names what needs a settings file (remind), refused in
+    Vietnamese without one."""
     path = (
         required_settings_path(params.settings, required)
         if required
@@ -68,6 +69,8 @@ def run_settings(
     for name in PATH_PARAMETERS:
         if name in type(params).model_fields and getattr(params, name) is None:
             filled[name] = getattr(settings.paths, name)
+            if isinstance(filled[name], Path) and path is not None:
+                filled[name] = path.parent / filled[name]  # an absolute one stays as it is
             if filled[name] is None:
                 raise SettingsError(
                     f"Chưa biết '{name}' của lần chạy: đặt tham số {name} hoặc paths.{name} "
