@@ -51,7 +51,24 @@ def number(value: Any) -> str:
 def _label(catalog: Catalog, code: str | None) -> str:
     if code is None:
         return ""
+    if code == "raw":
+        return "Giá trị đã ghi (không phải số)"
     return catalog[code].label if code in catalog else code
+
+
+def _named_values(row: dict[str, Any]) -> dict[str, Any]:
+    """The finding's values by indicator code. A value that is not a number comes from
+    validation as `raw` (the text as typed): it is the finding's indicator's, shown in quotes.
+
+    >>> _named_values({"values": {"raw": "1,5"}, "indicators": ["members_admitted"]})
+    {'members_admitted': '“1,5”'}
+    """
+    values = dict(row.get("values") or {})
+    if "raw" in values:
+        raw = values.pop("raw")
+        codes = [c for c in row.get("indicators") or [] if c not in values]
+        values[codes[0] if len(codes) == 1 else "raw"] = f"“{raw}”"
+    return values
 
 
 def finding_view(
@@ -60,7 +77,7 @@ def finding_view(
     """One finding as the page and the letters show it: labels, formatted numbers, state; with
     `sources` (tonghop.validation.places.value_sources), where each value stood in the file and
     the unit's note beside it."""
-    values = row.get("values") or {}
+    values = _named_values(row)
     places, notes = places_and_notes(
         sources or {},
         row.get("submission_id"),

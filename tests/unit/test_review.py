@@ -200,10 +200,17 @@ def test_resubmission_makes_old_findings_moot_and_reopens_accepted_rules(
         assert sync_resubmissions(con) == []  # idempotent
         assert [h["action"] for h in history(con, "kA2")] == ["accept", "supersede"]
         assert [h["action"] for h in history(con, "kA4")] == ["reject", "supersede"]
-        assert {r["finding_key"]: r["state"] for r in queue(con)} == {
-            "kA2b": "open",
-            "kA3": "open",
+        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con)}
+        assert listed == {
+            "kA2b": ("open", False),
+            "kA3": ("open", False),
+            "kA2": ("moot", True),  # superseded: listed with why, never to act on
+            "kA4": ("moot", True),
         }
+        moot = {r["finding_key"]: r for r in queue(con, state="moot")}
+        assert set(moot) == {"kA2", "kA4"}
+        assert "A4-2.csv" in moot["kA4"]["state_note"]  # the file that superseded it
+        assert moot["kA4"]["message"] == "Quy tắc members_rated_note không đạt"  # its words kept
         with pytest.raises(ReviewError, match="hết hiệu lực"):
             accept(con, "kA2", "muộn", actor="thu")
         verify_history(con)
