@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import duckdb
 import typer
 
@@ -225,11 +226,20 @@ def reject_(
     finally:
         con.close()
     _show_impact(impact)
-    if not yes and not typer.confirm("Ghi yêu cầu nộp lại?", default=False):
+    if not yes and not _confirmed("Ghi yêu cầu nộp lại?"):
         typer.echo("Chưa ghi gì.")
         raise typer.Exit(code=1)
     record = _write(workspace, reject, key=key, note=note, actor=actor or default_actor())
     _done(record, "yêu cầu nộp lại,")
+
+
+def _confirmed(question: str) -> bool:
+    """The steward's yes; no answer (input closed, Ctrl-C) is a no."""
+    try:
+        return typer.confirm(question, default=False)
+    except click.exceptions.Abort:
+        typer.echo("")
+        return False
 
 
 def _show_impact(impact) -> None:  # noqa: ANN001 - tonghop.review.Impact

@@ -594,7 +594,7 @@ def correct(
     if preview.errors and not force:
         raise ReviewError(
             f"Sau khi sửa {catalog[code].label} thành {_number(value)}, báo cáo vẫn còn lỗi: "
-            + "; ".join(preview.errors)
+            + "; ".join(m.rstrip(".") for m in preview.errors)
             + ". Chưa ghi hiệu chỉnh; nếu vẫn muốn ghi (ví dụ sẽ sửa tiếp chỉ tiêu khác), "
             "thêm --force"
         )

@@ -8,8 +8,10 @@ spreadsheet would read as a formula is neutralised (`formatting.csv_cell`).
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,17 @@ def number(value: Any) -> str:
         return "(trống)"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if float(value) == int(value):
+    if not math.isfinite(value):
+        return str(value)
+    return _number(float(value))
+
+
+@lru_cache(maxsize=65536)
+def _number(value: float) -> str:
+    # cached: the page and the letters write the same few numbers many times over
+    if value == int(value):
         return so(value)
-    decimals = min(4, len(repr(float(value)).split(".")[1]))
-    return so(value, decimals)
+    return so(value, min(4, len(repr(value).split(".")[1])))
 
 
 def _label(catalog: Catalog, code: str | None) -> str:
