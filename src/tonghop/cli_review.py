@@ -82,13 +82,13 @@ def list_(
             f"{f['finding_key']}  {f['unit_code'] or '-':<8} {f['period'] or '-':<8} "
             f"{f['severity_label'] or '-':<9} {f['state_label']:<16} {f['message']}"
         )
-        if f["state"] == "moot":
+        if f["gone"]:
             typer.echo(f"{'':22}vì: {f['state_note']}")
     current = [r for r in rows if not r["gone"]]
     errors = sum(r["severity"] == "error" for r in current)
     typer.echo(
         f"Tổng: {len(rows)} phát hiện ({errors} lỗi, {len(current) - errors} cảnh báo của lần "
-        f"kiểm tra gần nhất; {len(rows) - len(current)} không còn phát hiện, hết hiệu lực)."
+        f"kiểm tra gần nhất; {len(rows) - len(current)} không còn ở lần kiểm tra gần nhất)."
     )
 
 
@@ -116,8 +116,8 @@ def show(key: str = typer.Argument(..., help="Mã phát hiện (có thể ghi ph
         typer.echo(f"  Chỉ tiêu nghi sai: {f['suspect_label']} ({f['suspect']}){hint}")
     if f["where"]:
         typer.echo(f"  Tệp, vị trí: {f['where']}")
-    if f["state"] == "moot":
-        typer.echo(f"  Hết hiệu lực vì: {f['state_note']}")
+    if f["gone"]:
+        typer.echo(f"  Không còn ở lần kiểm tra gần nhất: {f['state_note']}")
     if not steps:
         typer.echo("  Chưa có xử lý nào.")
     for h in steps:

@@ -189,7 +189,9 @@ def queue(
     state: str | None = None,
 ) -> list[dict[str, Any]]:
     """The findings of the latest validation with their review state, by unit and period; then
-    those acted on that it no longer raises (`gone`), as `moot` with why (`state_note`)."""
+    those acted on that it no longer raises (`gone`), with why (`state_note`): `accepted` or
+    `corrected` as a steward left them (a correction that made the rule pass), else `moot`
+    (superseded by a resubmission), never as something left to act on."""
     if state is not None and state not in STATES:
         raise ReviewError(f"Trạng thái '{state}' không có; chọn một trong: {', '.join(STATES)}")
     rows = _rows(
@@ -210,10 +212,14 @@ def queue(
                     g.kind, coalesce(g.severity, '') as severity,
                     coalesce(g.message, 'Quy tắc ' || g.rule_id) as message, g.indicators,
                     g.observed, g.suspect, g.suggested_value, g.file_name, g.location,
-                    'moot' as state, l.acted_at, l.actor,
+                    case when g.last_state in ('accepted', 'corrected') then g.last_state
+                        else 'moot' end as state,
+                    l.acted_at, l.actor,
                     case when g.last_action = 'supersede' then g.last_note
-                        else 'Lần kiểm tra gần nhất không còn phát hiện này (số liệu dùng để '
-                            || 'tổng hợp đã đạt quy tắc, hoặc quy tắc đã thay đổi)'
+                        when g.last_state = 'corrected' then 'Đã hiệu chỉnh; kiểm tra lại với '
+                            || 'số đã hiệu chỉnh, quy tắc đạt'
+                        else 'Lần kiểm tra gần nhất không còn phát hiện này (quy tắc đã thay '
+                            || 'đổi, hoặc số liệu đã đạt)'
                     end as state_note, true as gone, g.last_state
                 from gone g
                 left join latest l using (finding_key)
@@ -406,6 +412,11 @@ def _actionable(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
         raise ReviewError(
             f"Phát hiện {finding['finding_key']} đã hết hiệu lực: "
             f"{finding.get('state_note') or 'đơn vị đã nộp lại báo cáo'}"
+        )
+    if finding["gone"]:
+        raise ReviewError(
+            f"Phát hiện {finding['finding_key']} không còn ở lần kiểm tra gần nhất "
+            f"({finding['state_note']}): không còn gì để xử lý"
         )
     _check_unit(con, finding)
     return finding
