@@ -86,10 +86,12 @@ def list_(
             typer.echo(f"{'':22}vì: {f['state_note']}")
     current = [r for r in rows if not r["gone"]]
     errors = sum(r["severity"] == "error" for r in current)
-    typer.echo(
-        f"Tổng: {len(rows)} phát hiện ({errors} lỗi, {len(current) - errors} cảnh báo của lần "
-        f"kiểm tra gần nhất; {len(rows) - len(current)} không còn ở lần kiểm tra gần nhất)."
-    )
+    typer.echo(f"Tổng: {len(current)} phát hiện ({errors} lỗi, {len(current) - errors} cảnh báo).")
+    if len(rows) > len(current):
+        typer.echo(
+            f"Và {len(rows) - len(current)} phát hiện không còn ở lần kiểm tra gần nhất "
+            "(đã hiệu chỉnh đạt, hoặc hết hiệu lực vì đơn vị đã nộp lại)."
+        )
 
 
 @review_app.command()
