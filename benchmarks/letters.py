@@ -11,6 +11,7 @@ nothing changed (every letter kept). Prints a Markdown table for RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -80,13 +81,15 @@ def build_workspace(root: Path, units: int) -> tuple[Path, int]:
     return workspace, sum(1 for i in range(units) if i % 10 != 9)
 
 
-def time_letters(workspace: Path, out: Path) -> tuple[float, int]:
+def time_letters(workspace: Path, out: Path) -> tuple[float, float, int]:
+    """Wall time and this process's processor time (user + system) of `write_letters`, and
+    the number of letters: on a shared machine the processor time is the steadier figure."""
     settings = load_settings(None)
     catalog = load_catalog()
     with open_db(workspace) as con:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         paths = write_letters(con, out, settings, catalog, today=date(2024, 7, 20))
-        return time.perf_counter() - start, len(paths) // 2
+        return time.perf_counter() - start, time.process_time() - cpu, len(paths) // 2
 
 
 def main() -> None:
@@ -96,22 +99,27 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     root = args.work or Path(tempfile.mkdtemp(prefix="tonghop-letters-"))
-    print("| units | letters | first write, median (s) | per letter (ms) | unchanged (s) |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        "| units | letters | first write, median (s) | per letter (ms) | "
+        "processor per letter (ms) | unchanged (s) | load average |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for units in args.units:
         workspace, expected = build_workspace(root, units)
-        first, again = [], []
+        first, cpu, again = [], [], []
         for repeat in range(args.repeat):
             out = root / f"out-{units}-{repeat}"
             shutil.rmtree(out, ignore_errors=True)
-            seconds, letters = time_letters(workspace, out)
+            seconds, processor, letters = time_letters(workspace, out)
             assert letters == expected, (letters, expected)
             first.append(seconds)
+            cpu.append(processor)
             again.append(time_letters(workspace, out)[0])
         median = statistics.median(first)
         print(
             f"| {units:,} | {expected:,} | {median:.2f} | {1000 * median / expected:.2f} | "
-            f"{statistics.median(again):.2f} |"
+            f"{1000 * statistics.median(cpu) / expected:.2f} | {statistics.median(again):.2f} | "
+            f"{os.getloadavg()[0]:.1f} |"
         )
 
 
