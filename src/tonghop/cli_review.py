@@ -51,6 +51,17 @@ def _read(workspace: Path) -> duckdb.DuckDBPyConnection:
     return connect(workspace, read_only=True)
 
 
+def _query(workspace: Path, action, **kwargs):  # noqa: ANN001, ANN202
+    """`action(con, **kwargs)` on the workspace opened read-only; its refusal, in Vietnamese."""
+    con = _read(workspace)
+    try:
+        return action(con, **kwargs)
+    except ReviewError as exc:
+        _fail(str(exc))
+    finally:
+        con.close()
+
+
 def _catalog():  # noqa: ANN202
     from tonghop.catalog import load_catalog
 
@@ -65,13 +76,7 @@ def list_(
     state: str | None = typer.Option(None, help=f"Chỉ trạng thái: {', '.join(STATES)}"),
 ) -> None:
     """Liệt kê các phát hiện của lần kiểm tra gần nhất và trạng thái xử lý."""
-    con = _read(workspace)
-    try:
-        rows = queue(con, period=period, unit=unit, state=state)
-    except ReviewError as exc:
-        _fail(str(exc))
-    finally:
-        con.close()
+    rows = _query(workspace, queue, period=period, unit=unit, state=state)
     if not rows:
         typer.echo("Không có phát hiện nào phù hợp.")
         return
@@ -98,14 +103,8 @@ def list_(
 def show(key: str = typer.Argument(..., help="Mã phát hiện (có thể ghi phần đầu)"),
          workspace: Path = WORKSPACE) -> None:  # fmt: skip
     """Xem chi tiết một phát hiện: số liệu, chỉ tiêu nghi sai, lịch sử xử lý."""
-    con = _read(workspace)
-    try:
-        row = find(con, key)
-        steps = history(con, row["finding_key"])
-    except ReviewError as exc:
-        _fail(str(exc))
-    finally:
-        con.close()
+    row = _query(workspace, find, key=key)
+    steps = _query(workspace, history, key=row["finding_key"])
     f = finding_view(row, _catalog())
     typer.echo(f"Phát hiện {f['finding_key']}: {f['severity_label']}, {f['state_label']}")
     typer.echo(f"  Đơn vị: {f['unit_name'] or ''} ({f['unit_code'] or '-'}), kỳ {f['period']}")
@@ -220,13 +219,7 @@ def reject_(
 ) -> None:
     """Yêu cầu đơn vị nộp lại: cả bản báo cáo của kỳ bị loại khỏi tổng hợp cho đến khi có bản
     mới; cho xem số tổng hợp thay đổi thế nào và hỏi trước khi ghi."""
-    con = _read(workspace)
-    try:
-        impact = rejection_impact(con, key)
-    except ReviewError as exc:
-        _fail(str(exc))
-    finally:
-        con.close()
+    impact = _query(workspace, rejection_impact, key=key)
     _show_impact(impact)
     if not yes and not _confirmed("Ghi yêu cầu nộp lại?"):
         typer.echo("Chưa ghi gì.")
