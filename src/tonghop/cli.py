@@ -275,6 +275,7 @@ def explain(
     """Cho biết một số liệu của dự thảo lấy từ mô hình nào và từng đơn vị đóng góp bao nhiêu."""
     from tonghop.checkdraft import DraftError, workspace_lookup
     from tonghop.db import connect
+    from tonghop.explain import contribution_line
     from tonghop.explain import explain as explain_figure
     from tonghop.figure_ids import ExplainError
     from tonghop.formatting import so
@@ -296,10 +297,7 @@ def explain(
     typer.echo(f"Cách tính: {result.method}")
     typer.echo("mã đơn vị\ttên đơn vị\tkỳ\tgiá trị\ttệp\tvị trí\tsha256")
     for c in result.contributions:
-        typer.echo(
-            f"{c['unit_code']}\t{c['name']}\t{c['period']}\t{so(c['value'], d)}\t"
-            f"{c['file_name'] or 'danh mục đơn vị'}\t{c['location'] or ''}\t{c['sha256'] or ''}"
-        )
+        typer.echo(contribution_line(c, d))
     verdict = "bằng số liệu của dự thảo" if result.matches else "KHÔNG bằng số liệu của dự thảo"
     typer.echo(f"Tổng {len(result.contributions)} dòng: {so(result.total, d)} ({verdict})")
 

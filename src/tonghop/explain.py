@@ -15,6 +15,7 @@ import duckdb
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.contributions import Found, find_contributions
 from tonghop.figure_ids import ExplainError, FigureRef, parse_figure_id
+from tonghop.formatting import so
 from tonghop.report.figure_registry import build_figures
 
 
@@ -133,12 +134,80 @@ def _explain(
     """The explanations of checked figures, from their contributions."""
     rows = find_contributions(con, [ref for ref, _ in checked], catalog, limit)
     empty = Found([], {"count": 0})
-    return [
+    explanations = [
         _units_explanation(ref, value, rows.get(ref.id, empty))
         if ref.is_unit_count
         else _explanation(ref, value, rows.get(ref.id, empty), catalog)
         for ref, value in checked
     ]
+    _mark_corrections(con, explanations, catalog)
+    return explanations
+
+
+def _mark_corrections(
+    con: duckdb.DuckDBPyConnection, explanations: list[Explanation], catalog: Catalog
+) -> None:
+    """Give each contribution a steward corrected its `corrections`: for each value of it the
+    steward changed (the indicator, or a part or weight it is computed from), the value the
+    file said and the one used, who, when, why and on what source. The file, place and sha256
+    beside the contribution are the file's, which said the original value."""
+    corrected: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    cursor = con.execute(
+        """
+        select v.unit_code, v.period, v.indicator_code, v.submitted_value, c.after_value,
+            c.reason, c.source, c.actor, strftime(c.acted_at, '%d/%m/%Y %H:%M') as acted_at
+        from int_values_accepted v
+        join (
+            select submission_id, indicator_code, arg_max(after_value, seq) as after_value,
+                arg_max(reason, seq) as reason, arg_max(source, seq) as source,
+                arg_max(actor, seq) as actor, arg_max(acted_at, seq) as acted_at
+            from value_corrections group by all
+        ) c using (submission_id, indicator_code)
+        where v.corrected
+        """
+    )
+    names = [d[0] for d in cursor.description]
+    for row in cursor.fetchall():
+        item = dict(zip(names, row, strict=True))
+        corrected.setdefault((item.pop("unit_code"), item.pop("period")), []).append(item)
+    if not corrected:
+        return
+    for explanation in explanations:
+        code = explanation.figure.split(".")[-1].split("__")[0]
+        if code not in catalog:
+            continue
+        indicator = catalog[code]
+        codes = {code, *indicator.numerator, *indicator.denominator, indicator.weight}
+        for row in explanation.contributions:
+            found = corrected.get((row["unit_code"], row["period"]), [])
+            mine = [c for c in found if c["indicator_code"] in codes]
+            if mine:
+                row["corrections"] = mine
+
+
+def contribution_line(row: dict[str, Any], decimals: int) -> str:
+    """One contribution as `tonghop explain` prints it, tab-separated. A value a steward
+    corrected is given as the steward's (who, when, why, on what source), and the file, its
+    place and sha256 only as where the original value stood, with what it said."""
+    fixes = row.get("corrections", [])
+    value = so(row["value"], decimals)
+    if not fixes:
+        return (
+            f"{row['unit_code']}\t{row['name']}\t{row['period']}\t{value}\t"
+            f"{row['file_name'] or 'danh mục đơn vị'}\t{row['location'] or ''}\t"
+            f"{row['sha256'] or ''}"
+        )
+    who = ", ".join(dict.fromkeys(f"cán bộ {c['actor']}" for c in fixes))
+    line = f"{row['unit_code']}\t{row['name']}\t{row['period']}\t{value}\thiệu chỉnh của {who}\t\t"
+    for c in fixes:
+        said = "(trống)" if c["submitted_value"] is None else so(c["submitted_value"], decimals)
+        line += (
+            f"\n\t- {c['indicator_code']} = {so(c['after_value'], decimals)}: hiệu chỉnh lúc "
+            f"{c['acted_at']}, lý do: {c['reason']}; nguồn: {c['source']}. Số gốc trong tệp "
+            f"{row['file_name']} ({row['location'] or c['indicator_code']}, sha256 "
+            f"{row['sha256']}): {said}"
+        )
+    return line
 
 
 def _explanation(

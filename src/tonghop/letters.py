@@ -29,7 +29,7 @@ import json
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -336,6 +336,8 @@ def write_letters(
         con.execute("select stem, key from letters_written where folder = ?", [where]).fetchall()
     )
     units = registry_units(con)
+    # this module's source: a change to how a letter is written writes every letter again
+    basis = json.dumps([source_hash(__file__), settings.model_dump()], sort_keys=True, default=str)
     keys: dict[str, str] = {}
     written = []
     letters: _LetterPackage | None = None
@@ -347,7 +349,7 @@ def write_letters(
         text = to_markdown(letter)
         stem = _SAFE_NAME.sub("_", unit["unit_code"])
         md_path, docx_path = folder / f"{stem}.md", folder / f"{stem}.docx"
-        keys[stem] = _letter_key(letter, settings, text)
+        keys[stem] = _letter_key(basis, text)
         written += [md_path, docx_path]
         if known.get(stem) == keys[stem] and md_path.exists() and docx_path.exists():
             continue
@@ -366,14 +368,10 @@ def write_letters(
     return written
 
 
-def _letter_key(letter: Letter, settings: ReportSettings, text: str) -> str:
-    # this module's source: a change to how a letter is written writes every letter again
-    basis = json.dumps(
-        [source_hash(__file__), asdict(letter), settings.model_dump(), text],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(basis.encode()).hexdigest()
+def _letter_key(basis: str, text: str) -> str:
+    """The key of a letter's content: its Markdown (every word of it, data and settings alike),
+    after `basis` (this module's source and the settings, which set the Word layout)."""
+    return hashlib.sha256(f"{basis}\n{text}".encode()).hexdigest()
 
 
 def _blank_letter(settings: ReportSettings) -> DocxDocument:
@@ -409,6 +407,7 @@ _WORD_STYLES: dict[str, tuple[bool, bool, bool, bool, bool, float | None]] = {
 
 
 _RUN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_RUN_BREAKS = re.compile("[\t\n\r]")
 
 
 class _LetterPackage:
@@ -425,6 +424,10 @@ class _LetterPackage:
         self._rest: bytes | None = None
         self._paragraphs: dict[tuple, Any] = {}
         self._table: Any = None
+        # paragraphs and tables from the settings (every letter's header, "Nơi nhận" and
+        # signature), finished once: setting a run's text and highlighting its placeholders
+        # through python-docx was most of a letter's time
+        self._finished: dict[tuple, Any] = {}
 
     def add_paragraph(
         self,
@@ -445,6 +448,10 @@ class _LetterPackage:
         paragraph was a noticeable part of the letters' time for a national batch). With
         `placeholders`, its bracketed pieces are highlighted."""
         kind = (bold, italic, center, underline, justify, size)
+        finished = (kind, text) if placeholders else None
+        if finished in self._finished:
+            self._insert(copy.deepcopy(self._finished[finished]), into)
+            return
         if kind not in self._paragraphs:
             body = self.doc.element.body
             p = self.doc.add_paragraph()
@@ -463,19 +470,33 @@ class _LetterPackage:
             body.remove(p._p)
             self._paragraphs[kind] = p._p
         p = copy.deepcopy(self._paragraphs[kind])
+        self._insert(p, into)
+        # Tabs and line breaks as python-docx writes them; other control characters (which it
+        # refuses, and a unit's name may carry) as spaces.
+        text = _RUN_CONTROL.sub(" ", text)
+        r = p.r_lst[0]
+        if text and text == text.strip() and not _RUN_BREAKS.search(text):
+            # what python-docx's `Run.text` writes for such a text: one <w:t>, no xml:space
+            r.append(r.makeelement(qn("w:t")))
+            r[-1].text = text
+        else:
+            Run(r, None).text = text
+        if placeholders:
+            highlight_placeholders(Run(r, None), Paragraph(p, None))
+            self._finished[finished] = copy.deepcopy(p)
+
+    def _insert(self, p: Any, into: Any) -> None:
         if into is None:
             self.doc.element.body._insert_p(p)
         else:
             into.append(p)
-        run = Run(p.r_lst[0], None)
-        # Tabs and line breaks as python-docx writes them; other control characters (which it
-        # refuses, and a unit's name may carry) as spaces.
-        run.text = _RUN_CONTROL.sub(" ", text)
-        if placeholders:
-            highlight_placeholders(run, Paragraph(p, None))
 
     def add_columns(self, left: list[Line], right: list[Line], widths_mm=(80, 85)) -> None:
         """A borderless table of one row and two cells (the header and closing blocks)."""
+        key = ("table", *((x.text, x.style, x.settings) for x in [*left, None, *right] if x))
+        if key in self._finished:
+            self.doc.element.body._insert_tbl(copy.deepcopy(self._finished[key]))
+            return
         if self._table is None:
             table = borderless_table(self.doc, widths_mm)
             for cell in table.rows[0].cells:
@@ -488,6 +509,7 @@ class _LetterPackage:
         for tc, lines in zip(tbl.tr_lst[0].tc_lst, (left, right), strict=True):
             for line in lines or [Line("")]:
                 self.add_line(line, into=tc)
+        self._finished[key] = copy.deepcopy(tbl)  # the same in every letter: made once
 
     def add_line(self, line: Line, into: Any = None) -> None:
         bold, italic, underline, center, justify, size = _WORD_STYLES[line.style]
@@ -509,7 +531,8 @@ class _LetterPackage:
         if self._rest is None:
             self._rest = self._without_body()
         package = io.BytesIO(self._rest)
-        with zipfile.ZipFile(package, "a", zipfile.ZIP_DEFLATED) as z:
+        # the fastest deflate: the body is a few kilobytes, its level changes bytes, not size
+        with zipfile.ZipFile(package, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
             z.writestr(self._body_name, self.doc.part.blob)
         path.write_bytes(package.getvalue())
 

@@ -8,8 +8,10 @@ spreadsheet would read as a formula is neutralised (`formatting.csv_cell`).
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +44,40 @@ def number(value: Any) -> str:
         return "(trống)"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if float(value) == int(value):
+    if not math.isfinite(value):
+        return str(value)
+    return _number(float(value))
+
+
+@lru_cache(maxsize=65536)
+def _number(value: float) -> str:
+    # cached: the page and the letters write the same few numbers many times over
+    if value == int(value):
         return so(value)
-    decimals = min(4, len(repr(float(value)).split(".")[1]))
-    return so(value, decimals)
+    return so(value, min(4, len(repr(value).split(".")[1])))
 
 
 def _label(catalog: Catalog, code: str | None) -> str:
     if code is None:
         return ""
+    if code == "raw":
+        return "Giá trị đã ghi (không phải số)"
     return catalog[code].label if code in catalog else code
+
+
+def _named_values(row: dict[str, Any]) -> dict[str, Any]:
+    """The finding's values by indicator code. A value that is not a number comes from
+    validation as `raw` (the text as typed): it is the finding's indicator's, shown in quotes.
+
+    >>> _named_values({"values": {"raw": "1,5"}, "indicators": ["members_admitted"]})
+    {'members_admitted': '“1,5”'}
+    """
+    values = dict(row.get("values") or {})
+    if "raw" in values:
+        raw = values.pop("raw")
+        codes = [c for c in row.get("indicators") or [] if c not in values]
+        values[codes[0] if len(codes) == 1 else "raw"] = f"“{raw}”"
+    return values
 
 
 def finding_view(
@@ -60,7 +86,7 @@ def finding_view(
     """One finding as the page and the letters show it: labels, formatted numbers, state; with
     `sources` (tonghop.validation.places.value_sources), where each value stood in the file and
     the unit's note beside it."""
-    values = row.get("values") or {}
+    values = _named_values(row)
     places, notes = places_and_notes(
         sources or {},
         row.get("submission_id"),

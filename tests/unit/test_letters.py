@@ -13,7 +13,7 @@ from docx.oxml.ns import qn
 
 from tonghop.db import open_db
 from tonghop.letters import write_letters
-from tonghop.review import accept
+from tonghop.review import ReviewError, accept
 from tonghop.settings import ReportSettings, load_settings
 
 DAY = date(2023, 7, 20)
@@ -189,3 +189,18 @@ def test_a_letter_with_nothing_left_to_fix_is_removed(workspace, tmp_path) -> No
         write_letters(con, tmp_path, ReportSettings(), today=DAY)
     assert not (folder / "A5.md").exists() and not (folder / "A5.docx").exists()
     assert (folder / "A1.md").exists() and own.exists()
+
+
+def test_no_letter_for_a_warning_a_steward_accepted_and_no_decision_on_a_departed_unit(
+    workspace, tmp_path
+) -> None:
+    folder = tmp_path / "thu-phan-hoi"
+    with open_db(workspace) as con:
+        accept(con, "f3", "Đơn vị kết nạp theo đợt, số liệu đúng", "thu")  # A2's only warning
+        with pytest.raises(ReviewError, match="không hoạt động trong kỳ 2023-H1"):
+            accept(con, "f2", "x", "thu")  # A2 left in 2021: a decision would change nothing
+        with pytest.raises(ReviewError, match="không có trong danh mục đơn vị"):
+            accept(con, "f4", "x", "thu")
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        assert con.execute("select count(*) from review_actions").fetchone()[0] == 1
+    assert sorted(p.stem for p in folder.glob("*.md")) == ["A1", "A3", "A5"]

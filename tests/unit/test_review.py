@@ -200,10 +200,17 @@ def test_resubmission_makes_old_findings_moot_and_reopens_accepted_rules(
         assert sync_resubmissions(con) == []  # idempotent
         assert [h["action"] for h in history(con, "kA2")] == ["accept", "supersede"]
         assert [h["action"] for h in history(con, "kA4")] == ["reject", "supersede"]
-        assert {r["finding_key"]: r["state"] for r in queue(con)} == {
-            "kA2b": "open",
-            "kA3": "open",
+        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con)}
+        assert listed == {
+            "kA2b": ("open", False),
+            "kA3": ("open", False),
+            "kA2": ("moot", True),  # superseded: listed with why, never to act on
+            "kA4": ("moot", True),
         }
+        moot = {r["finding_key"]: r for r in queue(con, state="moot")}
+        assert set(moot) == {"kA2", "kA4"}
+        assert "A4-2.csv" in moot["kA4"]["state_note"]  # the file that superseded it
+        assert moot["kA4"]["message"] == "Quy tắc members_rated_note không đạt"  # its words kept
         with pytest.raises(ReviewError, match="hết hiệu lực"):
             accept(con, "kA2", "muộn", actor="thu")
         verify_history(con)
@@ -283,7 +290,8 @@ def test_cli_speaks_vietnamese(workspace: Path) -> None:
     shown = runner.invoke(app, ["review", "show", "kA3", "--workspace", str(workspace)])
     assert shown.exit_code == 0, shown.output
     assert "đã hiệu chỉnh" in shown.output
-    assert "thu: hiệu chỉnh members_admitted: 40 → 4. Gõ nhầm (nguồn: điện thoại" in shown.output
+    assert "thu: hiệu chỉnh (đã hiệu chỉnh) phát hiện kA3" in shown.output
+    assert "members_admitted: 40 → 4. Lý do: Gõ nhầm. Nguồn: điện thoại" in shown.output
 
     only = runner.invoke(
         app, ["review", "list", "--workspace", str(workspace), "--state", "corrected"]
@@ -295,3 +303,72 @@ def test_cli_speaks_vietnamese(workspace: Path) -> None:
     )
     assert missing.exit_code == 2
     assert "Lỗi: Không tìm thấy phát hiện có mã 'nope'" in missing.output
+
+
+def test_a_correction_is_checked_against_its_indicator_and_the_rules_before_it_is_stored(
+    workspace: Path,
+) -> None:
+    with open_db(workspace) as con:
+        with pytest.raises(ReviewError, match=r"là số nguyên .*: 12,5 không hợp lệ"):
+            correct(con, "kA3", 12.5, "Gõ nhầm", "điện thoại", "members_admitted", "thu")
+        with pytest.raises(ReviewError, match="phải ≥ 0: -1 nằm ngoài giới hạn"):
+            correct(con, "kA3", -1, "Gõ nhầm", "điện thoại", "members_admitted", "thu")
+        # 24 leaves A2's sum unbalanced (20 + 3 = 23): refused, the rule's own words given
+        with pytest.raises(ReviewError, match=r"vẫn còn lỗi: Tổng số đảng viên \(24\)"):
+            correct(con, "kA2", 24, "Gõ nhầm", "điện thoại", "members_total", "thu")
+        assert con.execute("select count(*) from review_actions").fetchone()[0] == 0
+        forced = correct(
+            con, "kA2", 24, "Sẽ sửa tiếp số dự bị", "điện thoại", "members_total", "thu",
+            force=True,
+        )  # fmt: skip
+        assert [s for s, _ in forced["preview"].remaining] == ["error"]
+
+        # The next validation reads the corrected value (24) and still raises the sum rule
+        # under the same key: the correction did not fix it, so the finding is open again.
+        con.execute(
+            'update findings set observed = \'{"members_total": 24, "members_official": 20,'
+            " \"members_probationary\": 3}' where finding_key = 'kA2'"
+        )
+        reopened = sync_resubmissions(con)
+        assert [(a["finding_key"], a["action"]) for a in reopened] == [("kA2", "reopen")]
+        assert "24 quy tắc vẫn không đạt" in reopened[0]["note"]
+        assert sync_resubmissions(con) == []  # idempotent
+
+        fixed = correct(con, "kA2", 23, "Đơn vị xác nhận", "công văn", "members_total", "thu")
+        assert fixed["preview"].errors == []
+        assert any("Tổng số đảng viên (24)" in m for _, m in fixed["preview"].cleared)
+        verify_history(con)
+
+
+def test_reject_says_it_takes_the_whole_submission_out_and_by_how_much(workspace: Path) -> None:
+    from tonghop.review import rejection_impact
+
+    _figures(workspace)  # A1 and A4 included (A2, A3 blocked by their errors)
+    with open_db(workspace) as con:
+        warning = rejection_impact(con, "kA4")  # A4's warning: its submission is included
+        error = rejection_impact(con, "kA2")
+        assert con.execute("select count(*) from review_actions").fetchone()[0] == 0
+    assert warning.included is True
+    changes = {code: (before, after) for code, _, before, after in warning.changes}
+    assert changes["members_total"] == (100 + 12, 100)
+    assert changes["members_admitted"] == (5 + 1, 5)
+    assert error.included is False and error.changes == []
+
+
+def test_review_log_prints_the_audit_without_duckdb(workspace: Path) -> None:
+    from tonghop.cli import app
+
+    with open_db(workspace) as con:
+        correct(con, "kA3", 4, "Gõ nhầm 40", "điện thoại với đơn vị", "members_admitted", "thu")
+        accept(con, "kA2", "Đơn vị có 2 đảng viên chuyển đến", actor="lan")
+    logged = CliRunner().invoke(app, ["review", "log", "--workspace", str(workspace)])
+    assert logged.exit_code == 0, logged.output
+    lines = logged.output.splitlines()
+    assert re.match(
+        r"\s+1\. \d\d/\d\d/\d{4} \d\d:\d\d thu: hiệu chỉnh \(đã hiệu chỉnh\) phát hiện kA3, "
+        r"đơn vị A3, kỳ 2024, quy tắc admitted_le_total\. members_admitted: 40 → 4\. "
+        r"Lý do: Gõ nhầm 40\. Nguồn: điện thoại với đơn vị\.",
+        lines[0],
+    )
+    assert "lan: chấp nhận (đã chấp nhận) phát hiện kA2" in lines[1]
+    assert lines[-1] == "Nhật ký nguyên vẹn (2 dòng, chưa bị sửa hay xóa)."

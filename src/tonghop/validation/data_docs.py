@@ -5,7 +5,8 @@ per rule would cost GX's own work per expectation, more than a fifth of validate
 (benchmarks/RESULTS.md). The Data Docs are written from the same results split by rule: a suite
 of one expectation per rule (rule id, indicator codes, kind and severity in `meta`, the rule's
 Vietnamese statement as its description) and a result per rule (its own failing rows), rendered
-by GX's site builder (tonghop.validation.gx_adapter.render_validation_results).
+by GX's site builder (tonghop.validation.gx_adapter.render_validation_results), then rewritten to
+work offline (tonghop.validation.offline_docs).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from tonghop.catalog import Catalog
 from tonghop.rules import CompiledRule
 from tonghop.validation.messages import describe_rule
+from tonghop.validation.offline_docs import make_offline
 
 DATA_DOCS_SITE = "tonghop"
 
@@ -110,8 +112,11 @@ def split_by_rule(result, groups: list, catalog: Catalog | None) -> tuple:  # no
 
 
 def write_data_docs(context, results: list, groups: list, catalog: Catalog | None) -> None:  # noqa: ANN001
-    """Write the Data Docs of a run by group, each rule shown as its own expectation."""
+    """Write the Data Docs of a run by group, each rule shown as its own expectation, then make
+    them load nothing from the internet (tonghop.validation.offline_docs)."""
     from tonghop.validation.gx_adapter import render_validation_results
 
     runs = [split_by_rule(result, groups, catalog) for result in results]
     render_validation_results(context, DATA_DOCS_SITE, runs)
+    site = context.variables.data_docs_sites[DATA_DOCS_SITE]
+    make_offline(Path(site["store_backend"]["base_directory"]))

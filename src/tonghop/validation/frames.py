@@ -8,6 +8,8 @@ frames that look beyond the period (previous period, calendar year, past periods
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
@@ -84,6 +86,7 @@ def prepare_frames(
     batch_id: str | None,
     units: list[str] | None = None,
     min_history: int = 1,
+    proposed: Sequence[tuple[str, str, float]] = (),
 ) -> None:
     """Build the frames the rules read: current submissions of the periods in scope.
 
@@ -96,8 +99,13 @@ def prepare_frames(
     The frames are tables (the long one a view) of the in-memory database `frames`
     (`tonghop.db.attach_frames`): they last while a connection to the workspace stays open in
     this process.
+
+    The values read are the submitted ones with the stewards' corrections applied
+    (`frames.val_submitted`, tonghop.review_check), and with `proposed` (submission, indicator,
+    value) too: a correction is validated before it is stored and at every validation after.
     """
     attach_frames(con)
+    prepare_values_view(con, proposed)
     for table in FORMER_FRAME_TABLES:
         con.execute(f"drop table if exists main.{table}")
     write_catalog_table(con, catalog)
@@ -149,7 +157,7 @@ def prepare_frames(
             s.known_unit, v.indicator_code, v.raw_value, v.value, v.location,
             c.code is not null as known_indicator
         from frames.val_submissions s
-        join submitted_values v using (submission_id)
+        join frames.val_submitted v using (submission_id)
         left join catalog_indicators c on c.code = v.indicator_code
         """
     )
@@ -164,7 +172,7 @@ def prepare_frames(
     decimals = f"""
         left join (
             select v.submission_id{decimal_columns}
-            from submitted_values v
+            from frames.val_submitted v
             where v.indicator_code in ({", ".join(f"'{code}'" for code in rates)})
                 and v.submission_id in (select submission_id from frames.val_submissions)
             group by v.submission_id
@@ -199,6 +207,25 @@ def prepare_frames(
         [batch_id or ""],
     )
     _prepare_history_frames(con, catalog, min_history)
+
+
+def prepare_values_view(
+    con: duckdb.DuckDBPyConnection, proposed: Sequence[tuple[str, str, float]] = ()
+) -> None:
+    """`frames.val_submitted`: `submitted_values` with each (submission, indicator)'s latest
+    correction, then `proposed`, in place of what the file said (tonghop.review_check)."""
+    from tonghop.review_check import corrected_values_sql
+
+    con.execute(
+        "create or replace table frames.val_proposed "
+        "(submission_id varchar, indicator_code varchar, value double)"
+    )
+    insert_rows(con, "frames.val_proposed", [list(row) for row in proposed])
+    corrections = con.execute("select count(*) from value_corrections").fetchone()[0]
+    con.execute(
+        "create or replace view frames.val_submitted as "
+        + corrected_values_sql(bool(corrections or proposed))
+    )
 
 
 def _prepare_current_frames(
@@ -262,7 +289,7 @@ def _prepare_current_frames(
         with numbers as not materialized (
             select v.submission_id, v.value,
                 enum_code(try_cast(v.indicator_code as frames.indicator_code))::integer as code
-            from submitted_values v
+            from frames.val_submitted v
             where v.value is not null
                 and v.submission_id in (select submission_id from frames.val_current_submissions)
         ),
@@ -351,7 +378,7 @@ def _prepare_history_frames(
             from long_enough e
             join frames.val_current_submissions c
                 on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
-            join submitted_values v on v.submission_id = c.submission_id
+            join frames.val_submitted v on v.submission_id = c.submission_id
             where v.value is not null
             group by e.submission_id, c.submission_id, c.period, c.idx, v.indicator_code
         ),

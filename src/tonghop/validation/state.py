@@ -23,7 +23,8 @@ def validation_fingerprint(
     periods: list[Period],
 ) -> str:
     """What a unit's findings depend on besides its own submissions: rules, catalog, registry,
-    periods in scope. Two validations with the same fingerprint judge a unit the same way."""
+    periods in scope, stewards' corrections (the frames read them: a new one is validated
+    again). Two validations with the same fingerprint judge a unit the same way."""
     from tonghop.registry import registry_signature
 
     registry = registry_signature(con)
@@ -33,6 +34,7 @@ def validation_fingerprint(
             "catalog": [repr(ind) for ind in catalog],
             "registry": list(registry),
             "periods": [p.code for p in periods],
+            "corrections": con.execute("select count(*) from value_corrections").fetchone(),
         },
         sort_keys=True,
         default=str,
