@@ -1207,7 +1207,9 @@ COMMITTEE_FLOWS = {
     },
     "DUKUBKT": {"bloc_events_inspection": 6, "bloc_attendees_inspection": 750},
 }  # fmt: skip
-COMMITTEE_STOCKS = {"DUKBTG": {"ideology_team_members": 30, "speakers_provincial": 4, "speakers_bloc": 11}}
+COMMITTEE_STOCKS = {
+    "DUKBTG": {"ideology_team_members": 30, "speakers_provincial": 4, "speakers_bloc": 11}
+}
 # "UBKT 2 cấp": the bloc committee's Ủy ban Kiểm tra and those of the đảng bộ cơ sở, summed.
 UBKT_TOTALS = {
     "ubkt_ktgs_orgs": 419, "ubkt_discipline_orgs": 196, "ubkt_fee_orgs": 368,

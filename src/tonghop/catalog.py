@@ -44,6 +44,7 @@ SECTOR_LABELS = {
     "soe": "doanh nghiệp có vốn nhà nước",
     "private": "doanh nghiệp ngoài nhà nước",
     "industrial_zone": "khu công nghiệp",
+    COMMITTEE_SECTOR: "cơ quan tham mưu, giúp việc của Đảng ủy Khối",
 }
 FORM_LABELS = {
     "dang_bo": "đảng bộ cơ sở",

@@ -103,7 +103,9 @@ def registry_key(path: Path) -> str:
 
 @functools.cache
 def _reader_version() -> str:
-    source = Path(__file__).read_bytes() + repr((SECTORS, REGISTRY_SECTORS, REGISTRY_FORMS)).encode()
+    source = (
+        Path(__file__).read_bytes() + repr((SECTORS, REGISTRY_SECTORS, REGISTRY_FORMS)).encode()
+    )
     return hashlib.sha256(source).hexdigest()
 
 
