@@ -1261,11 +1261,6 @@ def committee_body_values(pi: int, own: dict[str, object]) -> dict[str, dict[str
     return out
 
 
-def _spread_over_cells(total, cells, weights) -> dict[tuple[str, int], int]:
-    rng = Random(SEED + 2)  # its own stream: the other figures stay as they were
-    return dict(zip(cells, allocate(total, weights, rng), strict=True))
-
-
 def plan_sentence_figures(bloc: Bloc, branches: dict) -> dict[tuple[str, int], dict[str, object]]:
     """The TCCSĐ's values behind the report's other sentences, per unit and period: flows
     spread over the units in proportion to their members, stocks as the published rates."""
@@ -1273,11 +1268,17 @@ def plan_sentence_figures(bloc: Bloc, branches: dict) -> dict[tuple[str, int], d
     out: dict[tuple[str, int], dict[str, object]] = defaultdict(dict)
     by_code = bloc.by_code
 
+    rng = Random(SEED + 2)  # its own stream: the other figures stay as they were
+
     def flow(code: str, total: int, pred, periods=TERM) -> None:
-        cells = [c for c in bloc.term_cells(pred) if c[1] in periods]
-        weights = [members[c] + 1 for c in cells]
-        for cell, value in _spread_over_cells(total, cells, weights).items():
-            out[cell][code] = value
+        """`total` over the units in proportion to their members in `periods`, each unit's
+        share spread evenly over its periods (steady: no plausibility warning)."""
+        cells = {u.code: [p for p in bloc.cells[u.code] if p in periods] for u in bloc.units}
+        units = [u.code for u in bloc.units if pred(u) and cells[u.code]]
+        weights = [sum(members[(c, p)] for p in cells[c]) + 1 for c in units]
+        for c, share in zip(units, allocate(total, weights, rng), strict=True):
+            for p, value in zip(cells[c], spread(share, len(cells[c])), strict=True):
+                out[(c, p)][code] = value
 
     scopes = {
         "agency": lambda u: u.sector == "agency",
@@ -1289,7 +1290,7 @@ def plan_sentence_figures(bloc: Bloc, branches: dict) -> dict[tuple[str, int], d
         flow(code, total, scopes[scope])
     for code, total in UBKT_TOTALS.items():
         flow(code, total - total // 3, scopes["dang_bo"])
-    covid = range(1, 5)  # 2020-H2 .. 2022-H1
+    covid = range(3, 4)  # reported once, in 2021-H2 (the year of the donation drives)
     flow("covid_tenths", COVID_TENTHS["agency"], lambda u: u.sector == "agency", covid)
     flow("covid_tenths_e", COVID_TENTHS["enterprises"], lambda u: u.sector != "agency", covid)
     for cell in list(out):
