@@ -45,9 +45,12 @@ def missing_function(figures: Figures) -> Any:
     and who gives it (the placeholder an owner reads instead of the sentence)."""
 
     def missing(*ids: str) -> str:
-        unknown = [i for i in ids if figures.value(i) is None]
+        unknown = [i for i in ids if i not in figures or figures.value(i) is None]
         return "; ".join(
-            f"{figures[i].label} ({_origin(figures, i) or 'chưa đủ số liệu'})" for i in unknown
+            f"{figures[i].label} ({_origin(figures, i) or 'chưa đủ số liệu'})"
+            if i in figures
+            else f"{i} (chưa đủ số liệu)"
+            for i in unknown
         )
 
     return missing
@@ -252,7 +255,7 @@ def build_view(
     return {
         "figures": figures,
         "fig": figure_function(figures, html=False),
-        "known": lambda *ids: all(figures.value(i) is not None for i in ids),
+        "known": lambda *ids: all(i in figures and figures.value(i) is not None for i in ids),
         "missing": missing_function(figures),
         "cite": cite_function(figures),
         "written": _written,
