@@ -8,18 +8,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from markupsafe import Markup
-
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, SECTORS, load_catalog
 from tonghop.external import external_specs, load_external
 from tonghop.figures import Figures, figure_function
-from tonghop.formatting import MarkdownText
+from tonghop.formatting import MarkdownText, md_text
 from tonghop.report.figure_registry import build_figures, condition_figure_ids, move_id
 from tonghop.report.footnotes import footnote_function
 from tonghop.report.templates import load_wording
 from tonghop.settings import ReportSettings
 
 logger = logging.getLogger(__name__)
+PLACEHOLDER_START = "Phần nội dung do cơ quan soạn thảo bổ sung"
 
 
 def _origin(figures: Figures, figure_id: str) -> str:
@@ -41,24 +40,21 @@ def _origin(figures: Figures, figure_id: str) -> str:
 
 
 def missing_function(figures: Figures) -> Any:
-    """`{{ missing('id', ...) }}`: what a sentence lacks, named: each unknown figure's label
-    and who gives it (the placeholder an owner reads instead of the sentence)."""
+    """`{{ missing_note('id', ...) }}`: the placeholder an owner reads instead of a sentence
+    whose figures are not all known, naming each unknown figure and who gives it; a partial
+    writes `{% if known(ids) %}sentence{% else %}**{{ missing_note(ids) }}**{% endif %}`."""
 
-    def missing(*ids: str) -> str:
+    def missing(*ids: str) -> MarkdownText:
         unknown = [i for i in ids if i not in figures or figures.value(i) is None]
-        return "; ".join(
+        named = "; ".join(
             f"{figures[i].label} ({_origin(figures, i) or 'chưa đủ số liệu'})"
             if i in figures
             else f"{i} (chưa đủ số liệu)"
             for i in unknown
         )
+        return MarkdownText(f"[{PLACEHOLDER_START} — chưa có số liệu: {md_text(named)}]")
 
     return missing
-
-
-def _written(text: str) -> str:
-    """A block the template already rendered (and escaped for its format), printed as it is."""
-    return text if isinstance(text, Markup) else MarkdownText(text)
 
 
 def cite_function(figures: Figures) -> Any:
@@ -256,9 +252,8 @@ def build_view(
         "figures": figures,
         "fig": figure_function(figures, html=False),
         "known": lambda *ids: all(i in figures and figures.value(i) is not None for i in ids),
-        "missing": missing_function(figures),
+        "missing_note": missing_function(figures),
         "cite": cite_function(figures),
-        "written": _written,
         "external_problems": external_problems,
         "targets": _targets(context),
         "sector_tables": _sector_tables(figures, wording),
