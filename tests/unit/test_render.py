@@ -657,7 +657,9 @@ EXPECTED_FOOTNOTES = [
 
 @pytest.fixture(scope="module")
 def footnoted(tmp_path_factory) -> dict[str, Path]:
-    return render_report(FOOTNOTED, SAMPLE, tmp_path_factory.mktemp("footnotes"))
+    # the breakdowns' footnotes only: without the outside figures' citations
+    settings = SAMPLE.model_copy(update={"external_figures": None})
+    return render_report(FOOTNOTED, settings, tmp_path_factory.mktemp("footnotes"))
 
 
 def test_docx_footnotes_part_carries_the_breakdowns(footnoted):

@@ -11,7 +11,7 @@ from typing import Any
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, SECTORS, load_catalog
 from tonghop.external import external_specs, load_external
 from tonghop.figures import Figures, figure_function
-from tonghop.formatting import MarkdownText, md_text
+from tonghop.formatting import MarkdownText
 from tonghop.report.figure_registry import build_figures, condition_figure_ids, move_id
 from tonghop.report.footnotes import footnote_function
 from tonghop.report.templates import load_wording
@@ -52,7 +52,7 @@ def missing_function(figures: Figures) -> Any:
             else f"{i} (chưa đủ số liệu)"
             for i in unknown
         )
-        return MarkdownText(f"[{PLACEHOLDER_START} — chưa có số liệu: {md_text(named)}]")
+        return MarkdownText(f"[{PLACEHOLDER_START} — chưa có số liệu: {named}]")
 
     return missing
 

@@ -590,7 +590,7 @@ def _sentences(
         _derived(
             "lastyear.mass_orgs_total",
             (last.get("values") or {}).get("mass_orgs_total"),
-            f"{catalog['mass_orgs_total'].label}, năm {last.get('year', '[…]')}",
+            f"{catalog['mass_orgs_total'].label}, năm {last.get('year', 'gần nhất')}",
             "mass_orgs_total of the last closed year (rpt_year__indicators, bloc): reported "
             "once a year",
             (),
