@@ -144,7 +144,7 @@ def build_figures(
     _admission(figures, context, term)
     _ratings(figures, context, wording)
     _targets(figures, context)
-    _sentences(figures, context, sectors, wording, catalog)
+    _sentences(figures, context, wording, catalog)
     _external(figures, external or {})
     return figures
 
@@ -536,14 +536,11 @@ def _share(
 
 
 def _sentences(
-    figures: Figures,
-    context: Mapping[str, Any],
-    sectors: Mapping[str, Any],
-    wording: Mapping[str, Any],
-    catalog: Catalog,
+    figures: Figures, context: Mapping[str, Any], wording: Mapping[str, Any], catalog: Catalog
 ) -> None:
     """The derived figures of the outline's other sentences: shares worded "trên T%",
     approximations ("gần 1.200"), sums of committee figures and sector splits."""
+    sectors = dict(context.get("sectors") or {})
     ladder = wording["over_ladder"]
     over = {"phrase": lambda r: over_phrase(r, ladder), "worded": "theo bậc over_ladder"}
     for figure_id, part, whole, label in (
