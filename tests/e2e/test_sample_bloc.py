@@ -623,6 +623,7 @@ def markdown_figures(demo_run):
     from tonghop.db import connect
     from tonghop.periods import PeriodRange
     from tonghop.report.context import build_view
+    from tonghop.report.footnotes import number_footnotes
     from tonghop.report.templates import load_outline, make_environment
     from tonghop.settings import load_settings
 
@@ -640,8 +641,10 @@ def markdown_figures(demo_run):
         printed.append(figure_id)
         return view["fig"](figure_id)
 
-    text = make_environment().get_template("base.md.j2").render(view | {"fig": fig})
-    return view["figures"], set(printed), text
+    env = make_environment()
+    text = env.get_template("base.md.j2").render(view | {"fig": fig})
+    notes = [n["text"] for n in number_footnotes(env, view)]
+    return view["figures"], set(printed), text + "\n".join(notes)
 
 
 def _number(text: str) -> float:
@@ -669,6 +672,10 @@ def test_the_draft_has_45_or_more_outline_sentences_with_the_published_values(ma
     assert "1. Trên 90% cơ quan, doanh nghiệp" in text  # row 54: the ten targets
     assert "8. Bồi dưỡng trên 800 đối tượng kết nạp Đảng; kết nạp trên 600" in text
     assert len(covered) >= 45
+    # outside figures are cited with their document in a footnote
+    assert (
+        "Nguồn: MẪU — theo Báo cáo số 191-BC/ĐUK (số liệu của Cục Thống kê tỉnh), ngày 06" in text
+    )
     assert "Độ phủ" in REPORT_DOC.read_text(encoding="utf-8")
     for row in rows:
         if not row["status"].startswith("có"):
@@ -700,6 +707,5 @@ def test_outline_figures_of_units_and_committee_equal_the_files(demo_run, expect
     assert listed["external.grdp_growth_avg"]["source"] == "external"
     md = (out / "bao-cao.md").read_text(encoding="utf-8")
     assert "Số liệu tổng hợp từ 121/121 TCCSĐ" in md
-    assert "Nguồn: MẪU — theo Báo cáo số 191-BC/ĐUK (số liệu của Cục Thống kê tỉnh)" in md
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     assert not [f for f in findings if f["unit_code"] in COMMITTEE_CODES]  # clean, as sent
