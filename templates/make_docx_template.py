@@ -37,7 +37,7 @@ APPENDIX_TABLES = {"appendix_1_chi_tieu", "appendix_2_theo_khoi"}
 # TT, target, result, assessment: 165 mm, the A4 text width between the default margins.
 APPENDIX_1_WIDTHS_MM = [10, 52, 80, 23]
 _CHART = re.compile(r"^\{% with chart = charts\.(\w+) %\}.*\{% endwith %\}$")
-_TAG = re.compile(r"^\{%-?\s*(.*?)\s*-?%\}$")
+_TAG = re.compile(r"^\{%-?\s*([^%]*?)\s*-?%\}$")  # one tag alone on its line
 
 CENTER = WD_ALIGN_PARAGRAPH.CENTER
 JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY

@@ -66,7 +66,7 @@ CANDIDATES_BY_PERIOD = [0, 450, 430, 480, 455, 490, 470]  # 2021: 910, 2022: 945
 INDIVIDUAL_IN, DECEASED = 1450, 41
 # The bloc committee (Đảng ủy Khối): a unit of the registry, not a TCCSĐ; it reports what only it
 # knows: the four mass organisations' ratings (target 10) and the classes it ran.
-COMMITTEE = ("DUK", "Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh", "agency", "dang_uy_khoi")
+COMMITTEE = ("DUK", "Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh", "committee", "dang_uy_khoi")
 COMMITTEE_SINCE = date(2015, 10, 1)
 MASS_ORGS = 4  # Công đoàn, Đoàn Thanh niên, Hội Cựu chiến binh, Hội Liên hiệp Phụ nữ Khối
 EMPLOYEES_AT_CUT = 15_946  # "gần 16 nghìn người lao động"
@@ -1010,6 +1010,7 @@ def main() -> None:
     with_rates = {u.code: rng.random() < 0.35 for u in units}
     committee_rng = Random(SEED + 1)  # its own stream: the TCCSĐ files stay as they were
     plan_target_figures(bloc, committee_rng, ratings)
+    sentence_values = plan_sentence_figures(bloc, branches)
 
     if SUBMISSIONS.exists():
         shutil.rmtree(SUBMISSIONS)
@@ -1019,7 +1020,7 @@ def main() -> None:
         for u in units:
             to = u.valid_to.isoformat() if u.valid_to else ""
             w.writerow([u.code, u.name, u.sector, u.form, u.valid_from.isoformat(), to])
-        w.writerow([*COMMITTEE, COMMITTEE_SINCE.isoformat(), ""])
+        w.writerows(committee_registry_rows())
 
     not_applicable_unit = rng.choice([u for u in agency_stay if u.code != policy_unit.code])
     not_applicable = (not_applicable_unit.code, 5)
@@ -1029,14 +1030,10 @@ def main() -> None:
         folder = SUBMISSIONS / period.code
         folder.mkdir(parents=True)
         stamp = period.end + timedelta(days=12)
-        write_csv(
-            folder / f"{COMMITTEE[0]}.csv",
-            COMMITTEE[0],
-            period.code,
-            committee_values(pi, committee_rng),
-            {},
-        )
-        csv_count += 1
+        own = committee_values(pi, committee_rng)
+        for code, values in committee_body_values(pi, own).items():
+            write_csv(folder / f"{code}.csv", code, period.code, values, {})
+            csv_count += 1
         for u in units:
             if not u.active(pi):
                 continue
@@ -1054,6 +1051,7 @@ def main() -> None:
                 merged_in,
                 with_rates[u.code],
             )
+            values |= sentence_values.get((u.code, pi), {})
             notes = notes_by_cell.get((u.code, pi), {})
             name = u.code
             if (u.code, pi) == not_applicable:
@@ -1086,6 +1084,7 @@ def main() -> None:
         f"(kể cả 2 tệp có cảnh báo cố ý) và {len(faults)} tệp lỗi cố ý."
     )
     verify(bloc, branch_members, faults, policy_fault, not_applicable)
+    verify_sentence_figures(bloc)
 
 
 def submission_notes(bloc: Bloc) -> dict[tuple[str, int], dict[str, str]]:
@@ -1169,6 +1168,184 @@ def write_faulty_files(bloc: Bloc, rng: Random, members, prob, branches) -> dict
     header.write_text("\n".join(lines) + "\n", encoding="utf-8")
     faults[header.name] = "rejected"
     return faults
+
+
+# --- the report's other sentences (report-outline.md) ----------------------------------------
+# The bloc committee's bodies besides the Đảng ủy Khối itself (COMMITTEE): units of sector
+# `committee` (SPEC §3), each with its own form; never TCCSĐ.
+COMMITTEE_BODIES = (
+    ("DUKVP", "Văn phòng Đảng ủy Khối", "van_phong"),
+    ("DUKBTC", "Ban Tổ chức Đảng ủy Khối", "ban_to_chuc"),
+    ("DUKBTG", "Ban Tuyên giáo Đảng ủy Khối", "ban_tuyen_giao"),
+    ("DUKUBKT", "Ủy ban Kiểm tra Đảng ủy Khối", "uy_ban_kiem_tra"),
+)
+COMMITTEE_FORMS = {COMMITTEE[0]: COMMITTEE[3]} | {c: f for c, _, f in COMMITTEE_BODIES}
+# What each body reports over the term (2020-H2 .. 2023-H1), as report 191-BC/ĐUK publishes it.
+COMMITTEE_FLOWS = {
+    "DUK": {"branches_attended_bloc": 264, "bloc_events_working_session": 6},
+    "DUKVP": {"petitions_forwarded": 45, "bloc_events_office": 1, "bloc_attendees_office": 170},
+    "DUKBTC": {
+        "bloc_events_candidates": 30, "bloc_attendees_candidates": 3728,
+        "bloc_events_new_members": 10, "bloc_attendees_new_members": 1555,
+        "bloc_events_secretaries": 4, "bloc_attendees_secretaries": 1063,
+        "orgs_out_local": 44, "orgs_out_dntw": 10, "orgs_received": 4, "orgs_founded": 1,
+        "branches_out": 5, "members_out_with_orgs": 2366,
+        "cadre_appraisals": 262, "committee_posts_filled": 195, "political_vetting": 3467,
+        "contest_entrants_secretary": 75, "contest_units_secretary": 64,
+    },
+    "DUKBTG": {
+        "bloc_events_students": 15, "bloc_attendees_students": 1807,
+        "bloc_events_enterprise": 5, "bloc_attendees_enterprise": 299,
+        "bloc_events_bcd35": 2, "bloc_attendees_bcd35": 380,
+        "bloc_events_reportage": 12, "bloc_events_film": 3, "bloc_attendees_film": 15000,
+        "bloc_events_outreach": 2, "bloc_attendees_outreach": 600,
+        "bloc_events_conference": 15, "bloc_attendees_conference": 85000,
+        "bloc_conf_bridge_points": 660,
+        "bloc_events_briefing": 19, "bloc_attendees_briefing": 2850,
+        "contest_entrants_essay": 207, "contest_awards_essay": 1, "contest_entrants_speaker": 45,
+        "contest_entrants_ideology": 2, "contest_awards_ideology": 1,
+    },
+    "DUKUBKT": {"bloc_events_inspection": 6, "bloc_attendees_inspection": 750},
+}  # fmt: skip
+COMMITTEE_STOCKS = {
+    "DUKBTG": {"ideology_team_members": 30, "speakers_provincial": 4, "speakers_bloc": 11}
+}
+# "UBKT 2 cấp": the bloc committee's Ủy ban Kiểm tra and those of the đảng bộ cơ sở, summed.
+UBKT_TOTALS = {
+    "ubkt_ktgs_orgs": 419, "ubkt_discipline_orgs": 196, "ubkt_fee_orgs": 368,
+    "ubkt_fee_members": 3840, "ubkt_violation_members": 212, "ubkt_violation_orgs": 4,
+    "ubkt_thematic_orgs": 583, "ubkt_thematic_members": 3228,
+}  # fmt: skip
+# TCCSĐ flows over the term: (total, which units report it). Published, except Covid-19
+# donations (the report leaves the figure to the draft), in tenths of a tỷ đồng.
+HEALTH_NAMES = ("Bệnh viện", "Sở Y tế", "Kiểm soát bệnh tật", "Cao đẳng Y tế")
+UNIT_FLOWS = {
+    "advised_docs_scheme": (255, "agency"), "advised_docs_resolution": (430, "agency"),
+    "advised_docs_directive": (68, "agency"), "advised_docs_plan": (914, "agency"),
+    "advised_docs_other": (90000, "agency"),
+    "health_staff_sent": (295, "health"), "health_beds_added": (950, "health"),
+    "health_postgrad_sent": (500, "health"), "health_research": (1268, "health"),
+    "health_research_provincial": (8, "health"), "health_testing_volunteers": (1000, "health"),
+    "online_contest_entries": (92000, "all"), "commended_collectives": (582, "all"),
+    "commended_individuals": (1303, "all"), "branches_attended_standing": (1196, "dang_bo"),
+}  # fmt: skip
+COVID_TENTHS = {"agency": 412, "enterprises": 1086}  # 41,2 + 108,6 tỷ đồng
+THEMATIC_AT_CUT, PLAN_NOT_MET_AT_CUT = 76, 2  # 76/121 "trên 60%"; 29/31 "trên 90%"
+
+
+def committee_registry_rows() -> list[list[str]]:
+    """The registry's rows of the bloc committee and its bodies (sector `committee`)."""
+    since = COMMITTEE_SINCE.isoformat()
+    bodies = [COMMITTEE, *((c, n, "committee", f) for c, n, f in COMMITTEE_BODIES)]
+    return [[*body, since, ""] for body in bodies]
+
+
+def spread(total: int, n: int) -> list[int]:
+    """`total` over `n` periods, as evenly as whole numbers go (the first ones get the rest)."""
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def committee_body_values(pi: int, own: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Each committee unit's values for a period: the Đảng ủy Khối's `own` (committee_values)
+    and every body's share of its term totals (the baseline period, before the term, like the
+    term's first)."""
+    out: dict[str, dict[str, object]] = {COMMITTEE[0]: dict(own)}
+    for code, _, _ in COMMITTEE_BODIES:
+        out[code] = {}
+    at = max(pi - 1, 0)
+    for code, flows in COMMITTEE_FLOWS.items():
+        out[code] |= {k: spread(total, len(TERM))[at] for k, total in flows.items()}
+    for code, stocks in COMMITTEE_STOCKS.items():
+        out[code] |= stocks
+    out["DUKUBKT"] |= {k: spread(t // 3, len(TERM))[at] for k, t in UBKT_TOTALS.items()}
+    return out
+
+
+def plan_sentence_figures(bloc: Bloc, branches: dict) -> dict[tuple[str, int], dict[str, object]]:
+    """The TCCSĐ's values behind the report's other sentences, per unit and period: flows
+    spread over the units in proportion to their members, stocks as the published rates."""
+    members, _ = bloc.sim()
+    out: dict[tuple[str, int], dict[str, object]] = defaultdict(dict)
+    by_code = bloc.by_code
+
+    rng = Random(SEED + 2)  # its own stream: the other figures stay as they were
+
+    def flow(code: str, total: int, pred, periods=TERM) -> None:
+        """`total` over the units in proportion to their members in `periods`, each unit's
+        share spread evenly over its periods (steady: no plausibility warning)."""
+        cells = {u.code: [p for p in bloc.cells[u.code] if p in periods] for u in bloc.units}
+        units = [u.code for u in bloc.units if pred(u) and cells[u.code]]
+        weights = [sum(members[(c, p)] for p in cells[c]) + 1 for c in units]
+        for c, share in zip(units, allocate(total, weights, rng), strict=True):
+            for p, value in zip(cells[c], spread(share, len(cells[c])), strict=True):
+                out[(c, p)][code] = value
+
+    scopes = {
+        "agency": lambda u: u.sector == "agency",
+        "health": lambda u: u.sector == "agency" and any(n in u.name for n in HEALTH_NAMES),
+        "all": lambda u: True,
+        "dang_bo": lambda u: u.is_db,
+    }
+    for code, (total, scope) in UNIT_FLOWS.items():
+        flow(code, total, scopes[scope])
+    for code, total in UBKT_TOTALS.items():
+        flow(code, total - total // 3, scopes["dang_bo"])
+    covid = range(3, 4)  # reported once, in 2021-H2 (the year of the donation drives)
+    flow("covid_tenths", COVID_TENTHS["agency"], lambda u: u.sector == "agency", covid)
+    flow("covid_tenths_e", COVID_TENTHS["enterprises"], lambda u: u.sector != "agency", covid)
+    for cell in list(out):
+        tenths_ = out[cell].pop("covid_tenths", 0) + out[cell].pop("covid_tenths_e", 0)
+        if cell[1] in covid:
+            out[cell]["covid_donations_bn_vnd"] = Decimal(tenths(tenths_))
+    at_cut = sorted(u.code for u in bloc.units if u.active(CUT))
+    thematic = set(at_cut[::2][:THEMATIC_AT_CUT])
+    thematic |= set(at_cut[1::2][: THEMATIC_AT_CUT - len(thematic)])
+    enterprises = [c for c in at_cut if by_code[c].enterprise]
+    plan_missed = set(enterprises[3 : 3 + PLAN_NOT_MET_AT_CUT])
+    for u in bloc.units:
+        for pi in bloc.cells[u.code]:
+            m = members[(u.code, pi)]
+            v = out[(u.code, pi)]
+            v["working_rules_issued"] = 1
+            v["thematic_resolutions_issued"] = int(u.code in thematic and pi >= 3)
+            v["members_studied"] = round(Decimal(m) * Decimal("0.98"))
+            v["members_residence_introduced"] = m
+            if u.is_db:
+                b = branches[(u.code, pi)]
+                v["branches_secretary_is_head"] = b - b * 35 // 1000
+            if u.enterprise:
+                v["business_plan_met"] = int(u.code not in plan_missed or pi < CUT)
+    return out
+
+
+def verify_sentence_figures(bloc: Bloc) -> None:
+    """Recompute the published totals of the report's other sentences from the files."""
+    data, _, _ = read_back()
+    periods = [PERIODS[pi].code for pi in TERM]
+
+    def term(code: str, units) -> Decimal:
+        return sum(data.get((u, p), {}).get(code, Decimal(0)) for u in units for p in periods)
+
+    tccsd = [u.code for u in bloc.units]
+    for body, flows in COMMITTEE_FLOWS.items():
+        for code, total in flows.items():
+            assert term(code, [body]) == total, (body, code)
+    totals = {code: total for code, (total, _) in UNIT_FLOWS.items()} | UBKT_TOTALS
+    for code, total in totals.items():
+        assert term(code, [*tccsd, "DUKUBKT"]) == total, code
+    at_cut = [u.code for u in bloc.units if u.active(CUT)]
+    cut = PERIODS[CUT].code
+
+    def stock(code: str) -> Decimal:
+        return sum(data[(u, cut)].get(code, Decimal(0)) for u in at_cut)
+
+    members = stock("members_total")
+    assert round(100 * stock("members_studied") / members) == 98
+    assert stock("members_residence_introduced") == members
+    assert 95 < 100 * stock("branches_secretary_is_head") / stock("branches_total") < 100
+    assert stock("thematic_resolutions_issued") == THEMATIC_AT_CUT
+    assert stock("business_plan_met") == sum(bloc.by_code[u].enterprise for u in at_cut) - 2
+    print("Các số liệu khác của báo cáo (đoàn thể, lớp bồi dưỡng, chuyển giao...) đều khớp.")
 
 
 # --- reading back -----------------------------------------------------------------------------
@@ -1340,8 +1517,8 @@ def check_rules(bloc, data, at, val, catalog, policy_fault, not_applicable) -> N
     by_code = bloc.by_code
     policy, not_applying = [], []
     for (unit_code, period), v in data.items():
-        if unit_code == COMMITTEE[0]:
-            assert all(catalog[k].applies(COMMITTEE[2], COMMITTEE[3]) for k in v), v
+        if unit_code in COMMITTEE_FORMS:
+            assert all(catalog[k].applies("committee", COMMITTEE_FORMS[unit_code]) for k in v), v
             continue
         u, pi = by_code[unit_code], [p.code for p in PERIODS].index(period)
         g = partial(_value, v)

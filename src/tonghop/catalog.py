@@ -12,27 +12,48 @@ from pydantic import BaseModel, Field, model_validator
 
 from tonghop.paths import CATALOG_DIR
 
-Sector = Literal["agency", "soe", "private", "industrial_zone"]
-Form = Literal["dang_bo", "chi_bo", "dang_uy_khoi"]
+Sector = Literal["agency", "soe", "private", "industrial_zone", "committee"]
+Form = Literal[
+    "dang_bo", "chi_bo", "dang_uy_khoi", "van_phong", "ban_to_chuc", "ban_tuyen_giao",
+    "uy_ban_kiem_tra"
+]  # fmt: skip
 SECTORS: tuple[str, ...] = ("agency", "soe", "private", "industrial_zone")
+"""The sectors of the TCCSĐ: every breakdown by sector is over these."""
+COMMITTEE_SECTOR = "committee"
+"""The bloc committee's own bodies (SPEC §3, §4.1): units of the registry that report figures
+only they know, never TCCSĐ, never in a count or a breakdown of TCCSĐ."""
+REGISTRY_SECTORS: tuple[str, ...] = (*SECTORS, COMMITTEE_SECTOR)
 FORMS: tuple[str, ...] = ("dang_bo", "chi_bo")
 """The forms of a TCCSĐ: every count of TCCSĐ is over these."""
 BLOC_COMMITTEE_FORM = "dang_uy_khoi"
 """The bloc committee (Đảng ủy Khối) itself: a unit of the registry, never a TCCSĐ. It reports
 only the indicators that name its form in `applies_to` (SPEC §3: classes it ran, the mass
 organisations' ratings, ...)."""
-REGISTRY_FORMS: tuple[str, ...] = (*FORMS, BLOC_COMMITTEE_FORM)
+COMMITTEE_FORMS: tuple[str, ...] = (
+    BLOC_COMMITTEE_FORM,
+    "van_phong",
+    "ban_to_chuc",
+    "ban_tuyen_giao",
+    "uy_ban_kiem_tra",
+)
+"""The bodies of the bloc committee, each with its own form (the indicators that name it)."""
+REGISTRY_FORMS: tuple[str, ...] = (*FORMS, *COMMITTEE_FORMS)
 
 SECTOR_LABELS = {
     "agency": "cơ quan, đơn vị sự nghiệp công lập, đoàn thể, hội cấp tỉnh",
     "soe": "doanh nghiệp có vốn nhà nước",
     "private": "doanh nghiệp ngoài nhà nước",
     "industrial_zone": "khu công nghiệp",
+    COMMITTEE_SECTOR: "cơ quan tham mưu, giúp việc của Đảng ủy Khối",
 }
 FORM_LABELS = {
     "dang_bo": "đảng bộ cơ sở",
     "chi_bo": "chi bộ cơ sở",
     BLOC_COMMITTEE_FORM: "Đảng ủy Khối",
+    "van_phong": "Văn phòng Đảng ủy Khối",
+    "ban_to_chuc": "Ban Tổ chức Đảng ủy Khối",
+    "ban_tuyen_giao": "Ban Tuyên giáo Đảng ủy Khối",
+    "uy_ban_kiem_tra": "Ủy ban Kiểm tra Đảng ủy Khối",
 }
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -102,6 +123,12 @@ class Indicator(BaseModel):
 
     def applies(self, sector: str, form: str) -> bool:
         return self.applies_to.applies(sector, form)
+
+    @property
+    def source(self) -> str:
+        """`committee` when only the bloc committee's bodies report it (SPEC §3), else `units`."""
+        forms = set(self.applies_to.forms or ())
+        return "committee" if forms and forms <= set(COMMITTEE_FORMS) else "units"
 
 
 class Catalog(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from tonghop.catalog import REGISTRY_FORMS, SECTORS
+from tonghop.catalog import REGISTRY_FORMS, REGISTRY_SECTORS, SECTORS
 from tonghop.collect import nfc
 from tonghop.db import insert_rows, transaction
 
@@ -64,9 +64,9 @@ def read_registry(path: Path) -> list[Unit]:
         cell = {c: nfc(row[i]).strip() if i < len(row) else "" for c, i in at.items()}
         if not cell["unit_code"]:
             raise RegistryError(f"{where}: thiếu mã đơn vị")
-        if cell["sector"] not in SECTORS:
+        if cell["sector"] not in REGISTRY_SECTORS:
             raise RegistryError(
-                f"{where}: khối '{cell['sector']}' không hợp lệ ({', '.join(SECTORS)})"
+                f"{where}: khối '{cell['sector']}' không hợp lệ ({', '.join(REGISTRY_SECTORS)})"
             )
         if cell["form"] not in REGISTRY_FORMS:
             raise RegistryError(
@@ -103,7 +103,9 @@ def registry_key(path: Path) -> str:
 
 @functools.cache
 def _reader_version() -> str:
-    source = Path(__file__).read_bytes() + repr((SECTORS, REGISTRY_FORMS)).encode()
+    source = (
+        Path(__file__).read_bytes() + repr((SECTORS, REGISTRY_SECTORS, REGISTRY_FORMS)).encode()
+    )
     return hashlib.sha256(source).hexdigest()
 
 

@@ -288,6 +288,8 @@ class ReportSettings(BaseModel):
     signer_title: str = "[Chức vụ người ký]"
     signer_name: str = "[Họ và tên người ký]"
     recipients: list[str] = Field(default_factory=lambda: ["[Nơi nhận]", "Lưu VT."])
+    # the sourced-figures file of outside figures (tonghop.external); relative to this file
+    external_figures: Path | None = None
     letters: LetterSettings = Field(default_factory=LetterSettings)
     margins_mm: Margins = Field(default_factory=Margins)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
@@ -359,4 +361,7 @@ def load_settings(path: Path | None = None) -> ReportSettings:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: cần một bảng khóa: giá trị (YAML mapping)")
-    return ReportSettings.model_validate(data)
+    settings = ReportSettings.model_validate(data)
+    if settings.external_figures is not None and not settings.external_figures.is_absolute():
+        settings.external_figures = Path(path).parent / settings.external_figures
+    return settings

@@ -581,3 +581,131 @@ def test_the_members_table_reconciles_with_the_organisations_that_moved(demo_run
     for code in (*_FLOWS_IN, *_FLOWS_OUT, "members_confirmed"):
         parts = [listed[f"term.{code}@sector:{s}"]["value"] for s in sectors]
         assert sum(parts) == listed[f"term.{code}"]["value"] == total(code, RANGE)
+
+
+# --- the outline's sentences: coverage, committee and outside figures --------------------------
+
+REPORT_DOC = SAMPLE_DIR.parents[1] / "docs" / "report.md"
+COMMITTEE_CODES = ("DUK", "DUKVP", "DUKBTC", "DUKBTG", "DUKUBKT")
+# Flows of the outline's sentences over the term, published in report 191-BC/ĐUK.
+OUTLINE_FLOWS = {
+    "bloc_attendees_candidates": 3728, "bloc_events_candidates": 30,
+    "members_out_with_orgs": 2366, "orgs_out_local": 44, "orgs_out_dntw": 10,
+    "orgs_received": 4, "branches_out": 5, "political_vetting": 3467,
+    "bloc_attendees_conference": 85000, "petitions_forwarded": 45,
+    "branches_attended_bloc": 264, "advised_docs_plan": 914, "health_research": 1268,
+    "commended_individuals": 1303, "ubkt_fee_members": 3840, "ubkt_violation_orgs": 4,
+    "covid_donations_bn_vnd": None,
+}  # fmt: skip
+
+
+def _coverage_rows() -> list[dict]:
+    """The table "Độ phủ của dự thảo" of docs/report.md: one row per outline sentence."""
+    section = REPORT_DOC.read_text(encoding="utf-8").split("## Độ phủ của dự thảo")[1]
+    rows = []
+    for line in section.split("\n## ")[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].isdigit():
+            ids = [] if cells[4] == "—" else [i.strip() for i in cells[4].split(",")]
+            published = [] if cells[5] == "—" else [v.strip() for v in cells[5].split(";")]
+            rows.append(
+                {"n": int(cells[0]), "ids": ids, "published": published, "status": cells[6]}
+            )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def markdown_figures(demo_run):
+    """The demo's figures, and the ids its Markdown draft prints (rendered again with a `fig`
+    that records each id: the HTML prints the new sentences only once it is made from the
+    Markdown partials)."""
+    from tonghop.consolidate import report_context
+    from tonghop.db import connect
+    from tonghop.periods import PeriodRange
+    from tonghop.report.context import build_view
+    from tonghop.report.footnotes import number_footnotes
+    from tonghop.report.templates import load_outline, make_environment
+    from tonghop.settings import load_settings
+
+    out, _, _ = demo_run
+    con = connect(out / "workspace", read_only=True)
+    try:
+        context = report_context(con, PeriodRange.parse("2020-H2..2023-H1"))
+    finally:
+        con.close()
+    settings = load_settings(SAMPLE_DIR / "bao-cao.yaml")
+    view = build_view(context, settings, load_outline(settings))
+    printed: list[str] = []
+
+    def fig(figure_id: str):
+        printed.append(figure_id)
+        return view["fig"](figure_id)
+
+    env = make_environment()
+    text = env.get_template("base.md.j2").render(view | {"fig": fig})
+    notes = [n["text"] for n in number_footnotes(env, view)]
+    return view["figures"], set(printed), text + "\n".join(notes)
+
+
+def _number(text: str) -> float:
+    return float(text.rstrip("%").replace(".", "").replace(",", "."))
+
+
+def test_the_draft_has_45_or_more_outline_sentences_with_the_published_values(markdown_figures):
+    figures, printed, text = markdown_figures
+    rows = _coverage_rows()
+    assert [r["n"] for r in rows] == list(range(1, 56))
+    covered = [r for r in rows if r["status"].startswith("có")]
+    for row in covered:
+        assert row["ids"] or row["n"] == 54, row
+        assert len(row["published"]) == len(row["ids"]), row
+        for figure_id, published in zip(row["ids"], row["published"], strict=True):
+            figure = figures[figure_id]
+            assert figure_id in printed and figure.value is not None, (row["n"], figure_id)
+            if published == "…":
+                continue
+            if figure.style == "phrase" or not re.fullmatch(r"[\d.,]+%?", published):
+                assert figure.text == published, (row["n"], figure_id)
+            else:
+                value = round(float(figure.value), figure.decimals)
+                assert value == _number(published), (row["n"], figure_id)
+    assert "1. Trên 90% cơ quan, doanh nghiệp" in text  # row 54: the ten targets
+    assert "8. Bồi dưỡng trên 800 đối tượng kết nạp Đảng; kết nạp trên 600" in text
+    assert len(covered) >= 45
+    # outside figures are cited with their document in a footnote
+    assert (
+        "Nguồn: MẪU — theo Báo cáo số 191-BC/ĐUK (số liệu của Cục Thống kê tỉnh), ngày 06" in text
+    )
+    assert "Độ phủ" in REPORT_DOC.read_text(encoding="utf-8")
+    for row in rows:
+        if not row["status"].startswith("có"):
+            assert row["status"].startswith("chỗ trống:") and len(row["status"]) > 20
+
+
+def test_outline_figures_of_units_and_committee_equal_the_files(demo_run, expected):
+    """Each figure recomputed from the submissions (committee bodies included: they report
+    through the same pipeline); the bloc committee is never a TCCSĐ."""
+    out, _, _ = demo_run
+    listed = _listed(out)
+    registry = read_registry(SAMPLE_DIR / "registry.csv")
+    values = read_values(SAMPLE_DIR / "submissions")
+    for code, published in OUTLINE_FLOWS.items():
+        total = sum(
+            values.get((u, p), {}).get(code, 0)
+            for p in RANGE
+            for u, unit in registry.items()
+            if active(unit, PERIOD_END[p])
+        )
+        assert listed[f"term.{code}"]["value"] == pytest.approx(total), code
+        assert published is None or total == published, code
+    ideology = sum(values.get((u, "2023-H1"), {}).get("ideology_team_members", 0) for u in registry)
+    assert listed["cutoff.ideology_team_members"]["value"] == ideology == 30
+    assert {registry[c]["sector"] for c in COMMITTEE_CODES} == {"committee"}
+    assert listed["cutoff.units"]["value"] == expected["cutoff"]["units"] == 121
+    assert listed["term.bloc_events_candidates"]["source"] == "committee"
+    assert listed["term.ubkt_fee_orgs"]["source"] == "units"
+    assert listed["external.grdp_growth_avg"]["source"] == "external"
+    md = (out / "bao-cao.md").read_text(encoding="utf-8")
+    assert "Số liệu tổng hợp từ 121/121 TCCSĐ" in md
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    assert not [f for f in findings if f["unit_code"] in COMMITTEE_CODES]  # clean, as sent

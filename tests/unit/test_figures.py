@@ -127,6 +127,15 @@ def test_figures_json_agrees_with_the_html_draft(tmp_path):
     assert [a["section"] for a in share["appears_in"]] == ["3.3. Chương trình trọng tâm thứ ba"]
     assert "có 62/121 đơn vị đạt chuẩn văn hoá, đạt 51,24%" in share["appears_in"][0]["sentence"]
     assert json.loads(paths["figures"].read_text("utf-8")) == list(listed.values())
+    # a sentence whose input is missing is a placeholder naming it and who gives it
+    md = paths["md"].read_text("utf-8")
+    assert (
+        "**[Phần nội dung do cơ quan soạn thảo bổ sung — chưa có số liệu: Thu ngân sách nhà "
+        "nước năm 2022 (tệp số liệu ngoài, trích văn bản của Sở Tài chính)"
+    ) in md
+    assert "Thành viên Tổ bảo vệ nền tảng tư tưởng của Đảng, đến nay (báo cáo của Ban " in md
+    assert "Chi bộ có bí thư là trưởng đơn vị (trên số chi bộ trực thuộc), đến nay (báo cáo" in md
+    assert listed["external.grdp_growth_avg"]["source"] == "external"
 
 
 # --- members who left or arrived with their organisation, on fixture rows ---------------------

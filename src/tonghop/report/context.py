@@ -4,15 +4,69 @@ figures (tăng / giảm, vượt / thấp hơn), Phụ lục 1's and 2's rows, a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tonghop.catalog import SECTOR_LABELS, SECTORS, load_catalog
+from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, SECTORS, load_catalog
+from tonghop.external import external_specs, load_external
 from tonghop.figures import Figures, figure_function
+from tonghop.formatting import MarkdownText
 from tonghop.report.figure_registry import build_figures, condition_figure_ids, move_id
 from tonghop.report.footnotes import footnote_function
 from tonghop.report.templates import load_wording
 from tonghop.settings import ReportSettings
+
+logger = logging.getLogger(__name__)
+PLACEHOLDER_START = "Phần nội dung do cơ quan soạn thảo bổ sung"
+
+
+def _origin(figures: Figures, figure_id: str) -> str:
+    """Who gives a figure: the TCCSĐ, a body of the bloc committee, or an outside document."""
+    figure = figures[figure_id]
+    if figure.source == "external":
+        spec = external_specs().get(figure_id.removeprefix("external."))
+        return (
+            f"tệp số liệu ngoài, trích văn bản của {spec.origin}" if spec else "tệp số liệu ngoài"
+        )
+    code = figure_id.split(".", 1)[-1].split("@")[0]
+    catalog = load_catalog()
+    if code in catalog and catalog[code].source == "committee":
+        forms = catalog[code].applies_to.forms or []
+        return "báo cáo của " + ", ".join(FORM_LABELS[f] for f in forms)
+    if figure.inputs:
+        return "; ".join(_origin(figures, i) for i in figure.inputs if figures.value(i) is None)
+    return "báo cáo của các TCCSĐ"
+
+
+def missing_function(figures: Figures) -> Any:
+    """`{{ missing_note('id', ...) }}`: the placeholder an owner reads instead of a sentence
+    whose figures are not all known, naming each unknown figure and who gives it; a partial
+    writes `{% if known(ids) %}sentence{% else %}**{{ missing_note(ids) }}**{% endif %}`."""
+
+    def missing(*ids: str) -> MarkdownText:
+        unknown = [i for i in ids if i not in figures or figures.value(i) is None]
+        named = "; ".join(
+            f"{figures[i].label} ({_origin(figures, i) or 'chưa đủ số liệu'})"
+            if i in figures
+            else f"{i} (chưa đủ số liệu)"
+            for i in unknown
+        )
+        return MarkdownText(f"[{PLACEHOLDER_START} — chưa có số liệu: {named}]")
+
+    return missing
+
+
+def cite_function(figures: Figures) -> Any:
+    """`{{ cite('id', ...) }}`: the footnote text citing the documents outside figures were
+    copied from ("Nguồn: ..."), each document once; empty when none of them is known."""
+
+    def cite(*ids: str) -> str:
+        known = [figures[i] for i in ids if figures.value(i) is not None]
+        documents = list(dict.fromkeys(f.formula for f in known))
+        return f"Nguồn: {'; '.join(documents)}." if documents else ""
+
+    return cite
 
 
 def _coverage(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -189,11 +243,18 @@ def build_view(
     """What the templates see: the run's figures (`figures`, printed with `fig('id')`), the
     words that go with them, and the outline."""
     wording = wording or load_wording()
-    figures = build_figures(context, wording)
+    external, external_problems = load_external(settings.external_figures)
+    for problem in external_problems:
+        logger.warning(problem)
+    figures = build_figures(context, wording, external)
     admission = _admission(context, figures)
     return {
         "figures": figures,
         "fig": figure_function(figures, html=False),
+        "known": lambda *ids: all(i in figures and figures.value(i) is not None for i in ids),
+        "missing_note": missing_function(figures),
+        "cite": cite_function(figures),
+        "external_problems": external_problems,
         "targets": _targets(context),
         "sector_tables": _sector_tables(figures, wording),
         "chart_data": _chart_data(context, admission),

@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from tonghop import formatting
-from tonghop.catalog import BLOC_COMMITTEE_FORM, SECTOR_LABELS, SECTORS, Catalog, load_catalog
+from tonghop.catalog import SECTOR_LABELS, SECTORS, Catalog, load_catalog
+from tonghop.external import ExternalValue, external_specs
 from tonghop.figures import Figure, Figures
 from tonghop.periods import PeriodError, PeriodRange
 from tonghop.report.phrases import approx_phrase, band_phrase, over_phrase, yeu_cau
@@ -40,8 +41,7 @@ def _indicator(
         ind = catalog[base]
         style = "percent" if ind.is_rate else ("number" if ind.decimals else "count")
         decimals = 2 if ind.is_rate else ind.decimals
-        unit, label = ind.unit, ind.label
-        source = "committee" if ind.applies_to.forms == [BLOC_COMMITTEE_FORM] else "units"
+        unit, label, source = ind.unit, ind.label, ind.source
     if group:
         label += f" ({SECTOR_LABELS[group]})"
     return Figure(
@@ -93,8 +93,13 @@ def _ratio(part: Any, whole: Any) -> float | None:
     return formatting.ty_le(part, whole)
 
 
-def build_figures(context: Mapping[str, Any], wording: Mapping[str, Any] | None = None) -> Figures:
-    """Every figure of the draft, computed once from the draft context."""
+def build_figures(
+    context: Mapping[str, Any],
+    wording: Mapping[str, Any] | None = None,
+    external: Mapping[str, ExternalValue] | None = None,
+) -> Figures:
+    """Every figure of the draft, computed once from the draft context and the outside
+    figures of the office's sourced-figures file (`tonghop.external`)."""
     wording = wording or load_wording()
     catalog = load_catalog()
     figures = Figures()
@@ -139,6 +144,8 @@ def build_figures(context: Mapping[str, Any], wording: Mapping[str, Any] | None 
     _admission(figures, context, term)
     _ratings(figures, context, wording)
     _targets(figures, context)
+    _sentences(figures, context, wording, catalog)
+    _external(figures, external or {})
     return figures
 
 
@@ -414,6 +421,18 @@ def _targets(figures: Figures, context: Mapping[str, Any]) -> None:
                 model="catalog/targets.yaml",
             )
         )
+    not_met = targets.get("not_met")
+    figures.add(
+        _derived(
+            "targets.not_met_count",
+            None if not_met is None else len(not_met),
+            "Số chỉ tiêu chưa đạt của Nghị quyết Đại hội",
+            "tonghop.targets.assess over catalog/targets.yaml",
+            (),
+            unit="chỉ tiêu",
+            model="catalog/targets.yaml",
+        )
+    )
     for target in targets.get("targets") or []:
         for cond in target["conditions"]:
             ids = condition_figure_ids(cond)
@@ -465,3 +484,175 @@ def _targets(figures: Figures, context: Mapping[str, Any]) -> None:
                         model="catalog/targets.yaml",
                     )
                 )
+
+
+def external_id(spec_id: str) -> str:
+    return f"external.{spec_id}"
+
+
+def _external(figures: Figures, external: Mapping[str, ExternalValue]) -> None:
+    """The outside figures (`catalog/external.yaml`), valued from the sourced-figures file."""
+    for spec in external_specs().values():
+        entry = external.get(spec.id)
+        percent = spec.unit == "%"
+        style = "percent" if percent else ("number" if spec.decimals else "count")
+        cited = f"{entry.source}, {formatting.ngay(entry.date)}" if entry else ""
+        figures.add(
+            Figure(
+                id=external_id(spec.id),
+                value=None if entry is None else entry.value,
+                unit=spec.unit,
+                source="external",
+                label=spec.label,
+                formula=cited or f"tệp số liệu ngoài (thường trích từ văn bản của {spec.origin})",
+                style=style,  # type: ignore[arg-type]
+                decimals=spec.decimals,
+                model="so-lieu-ngoai.yaml",
+            )
+        )
+
+
+def _share(
+    figures: Figures, figure_id: str, part: str, whole: str | tuple[str, ...], label: str, **kw: Any
+) -> None:
+    """100 × part / whole (whole: a figure, or several summed), worded by `phrase` if given."""
+    wholes = (whole,) if isinstance(whole, str) else whole
+    values = [figures.value(w) for w in wholes]
+    total = None if any(v is None for v in values) else sum(values)
+    rate = _ratio(figures.value(part), total)
+    phrase = kw.pop("phrase", None)
+    style = "phrase" if phrase else "percent"
+    figures.add(
+        _derived(
+            figure_id,
+            phrase(rate) if phrase else rate,
+            label,
+            f"100 × {part} / {' + '.join(wholes)}" + (f", {kw.pop('worded')}" if phrase else ""),
+            (part, *wholes),
+            style=style,
+            **kw,
+        )
+    )
+
+
+def _sentences(
+    figures: Figures, context: Mapping[str, Any], wording: Mapping[str, Any], catalog: Catalog
+) -> None:
+    """The derived figures of the outline's other sentences: shares worded "trên T%",
+    approximations ("gần 1.200"), sums of committee figures and sector splits."""
+    sectors = dict(context.get("sectors") or {})
+    ladder = wording["over_ladder"]
+    over = {"phrase": lambda r: over_phrase(r, ladder), "worded": "theo bậc over_ladder"}
+    for figure_id, part, whole, label in (
+        (
+            "cutoff.working_rules_issued_over",
+            "cutoff.working_rules_issued",
+            "cutoff.units",
+            "Cấp ủy, chi bộ cơ sở có quy chế làm việc (trên số TCCSĐ), đến nay",
+        ),
+        (
+            "cutoff.thematic_resolutions_issued_over",
+            "cutoff.thematic_resolutions_issued",
+            "cutoff.units",
+            "Cấp ủy cơ sở ban hành nghị quyết chuyên đề (trên số TCCSĐ), đến nay",
+        ),
+        (
+            "cutoff.branches_secretary_is_head_over",
+            "cutoff.branches_secretary_is_head",
+            "cutoff.branches_total",
+            "Chi bộ có bí thư là trưởng đơn vị (trên số chi bộ trực thuộc), đến nay",
+        ),
+    ):
+        _share(figures, figure_id, part, whole, label, **over)
+    _share(
+        figures,
+        "cutoff.business_plan_met_over",
+        "cutoff.business_plan_met",
+        ("cutoff.soe", "cutoff.private"),
+        "Doanh nghiệp hoàn thành, vượt kế hoạch (trên số TCCSĐ trong doanh nghiệp), đến nay",
+        **over,
+    )
+    for code in ("members_studied", "members_residence_introduced"):
+        _share(
+            figures,
+            f"cutoff.{code}_pct",
+            f"cutoff.{code}",
+            "cutoff.members_total",
+            f"Tỷ lệ {catalog[code].label.lower()}, đến nay",
+            decimals=0,
+        )
+    closed = [y for y in context.get("years") or [] if y.get("closed")]
+    last = closed[-1] if closed else {}
+    figures.add(
+        _derived(
+            "lastyear.mass_orgs_total",
+            (last.get("values") or {}).get("mass_orgs_total"),
+            f"{catalog['mass_orgs_total'].label}, năm {last.get('year', 'gần nhất')}",
+            "mass_orgs_total of the last closed year (rpt_year__indicators, bloc): reported "
+            "once a year",
+            (),
+            unit=catalog["mass_orgs_total"].unit,
+            source="committee",
+            model="rpt_year__indicators",
+        )
+    )
+    approx = wording["approximate"]
+    for code in ("online_contest_entries", "branches_attended_standing"):
+        figures.add(
+            _derived(
+                f"term.{code}_approx",
+                approx_phrase(figures.value(f"term.{code}"), **approx[code]),
+                f"{catalog[code].label} (làm tròn), cả kỳ",
+                f"term.{code}, làm tròn theo wording.yaml: approximate",
+                (f"term.{code}",),
+                style="phrase",
+                unit=catalog[code].unit,
+            )
+        )
+    _sum(
+        figures,
+        "term.orgs_out",
+        ("term.orgs_out_local", "term.orgs_out_dntw"),
+        "TCCSĐ chuyển giao ra ngoài Đảng bộ, cả kỳ",
+        "TCCSĐ",
+        "committee",
+    )
+    covid = "covid_donations_bn_vnd"
+    for s in SECTORS:
+        values = dict((sectors.get(s) or {}).get("term") or {})
+        figures.add(_indicator(catalog, "term", covid, values.get(covid), s))
+    enterprises = tuple(f"term.{covid}@sector:{s}" for s in SECTORS if s != "agency")
+    _sum(
+        figures,
+        f"term.{covid}@enterprises",
+        enterprises,
+        "Ủng hộ phòng, chống dịch Covid-19 (khối doanh nghiệp), cả kỳ",
+        "tỷ đồng",
+        "units",
+        decimals=1,
+    )
+
+
+def _sum(
+    figures: Figures,
+    figure_id: str,
+    parts: tuple[str, ...],
+    label: str,
+    unit: str,
+    source: str,
+    decimals: int = 0,
+) -> None:
+    values = [figures.value(p) for p in parts]
+    figures.add(
+        _derived(
+            figure_id,
+            None if any(v is None for v in values) else sum(values),
+            label,
+            " + ".join(parts),
+            parts,
+            unit=unit,
+            source=source,
+            style="number" if decimals else "count",
+            decimals=decimals,
+        )
+    )
