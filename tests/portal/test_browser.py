@@ -1,0 +1,199 @@
+"""The portal's acceptance path in a real headless Chromium (Debian's, driven by Playwright):
+a unit's link from `tonghop units link` downloads its form, uploads it with a planted digit
+slip and sees the finding with its cell and suggested value within 10 seconds; another unit's
+link neither shows the first unit nor uploads for it; a steward signs in, corrects the value
+after seeing its effect, and the next draft carries the correction."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import free_port
+from tonghop import pipeline
+from tonghop.cli import app as cli
+from tonghop.generate import generate
+from tonghop.periods import PeriodRange
+from tonghop.portal.app import PortalConfig, create_app
+from tonghop.portal.auth import hash_password
+from tonghop.portal.store import PortalStore
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Chromium not installed: apt-get install -y chromium",
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PERIOD = "2024"
+PASSWORD = "mat-khau-can-bo-thu"
+
+
+def _swap_last_two(value: int) -> int:
+    """The value with its last two digits swapped (a typist's slip); they must differ."""
+    text = str(value)
+    assert len(text) >= 2 and text[-1] != text[-2], value
+    return int(text[:-2] + text[-1] + text[-2])
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A bloc of 6 units collected and validated for 2024 (as `tonghop run` leaves it)."""
+    root = tmp_path_factory.mktemp("portal-browser")
+    bloc = generate(6, root / "bloc", error_share=0.0)
+    ws = root / "ws"
+    pipeline.load_registry(ws, bloc.registry)
+    pipeline.collect_files(ws, pipeline.read_source(str(bloc.source(2023))))
+    batch = pipeline.collect_files(ws, pipeline.read_source(str(bloc.source(2024))))
+    pipeline.validate_scope(
+        ws, pipeline.load_catalog(), PeriodRange.parse(PERIOD), batch.batch_id, "r1"
+    )
+    return bloc, ws
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    import uvicorn
+
+    _, ws = workspace
+    PortalStore(ws).add_user("thu", "steward", hash_password(PASSWORD))
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(PortalConfig(ws)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not running.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=30)
+
+
+def _link(ws: Path, unit: str, base: str) -> str:
+    result = CliRunner().invoke(
+        cli, ["units", "link", unit, "--workspace", str(ws), "--base-url", base]
+    )
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip().splitlines()[0]
+    assert url.startswith(f"{base}/don-vi/") and len(url.rsplit("/", 1)[1]) >= 40
+    return url
+
+
+def _members(path: Path) -> int:
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["indicator_code"] == "members_total":
+                return int(float(row["value"]))
+    raise AssertionError(f"no members_total in {path}")
+
+
+def _plant(form: Path, out: Path) -> tuple[str, int, int]:
+    """Swap two digits of members_total in the downloaded form: (cell, typed, right value)."""
+    book = openpyxl.load_workbook(form)
+    sheet = book["BaoCao"]
+    for row in sheet.iter_rows():
+        if row[1].value == "members_total":
+            cell = row[4]
+            right = int(cell.value)
+            cell.value = _swap_last_two(right)
+            book.save(out)
+            return f"BaoCao!{cell.coordinate}", cell.value, right
+    raise AssertionError("members_total is not in the form")
+
+
+@needs_chromium
+def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    bloc, ws = workspace
+    units = sorted(p.stem for p in bloc.source(2024).glob("*.csv"))
+    # a unit whose total's last two digits differ, so that swapping them is a slip
+    unit = next(u for u in units if len({*str(_members(bloc.source(2024) / f"{u}.csv"))[-2:]}) == 2)
+    other = next(u for u in units if u != unit)
+    mine, theirs = _link(ws, unit, server), _link(ws, other, server)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_context(accept_downloads=True).new_page()
+
+        # the unit downloads its pre-filled form and sends it back with a planted slip
+        page.goto(mine)
+        expect(page.locator("h1")).to_contain_text(unit)
+        with page.expect_download() as download:
+            page.click("#tai-bieu-mau")
+        form = tmp_path / "form.xlsx"
+        download.value.save_as(form)
+        cell, typed, right = _plant(form, tmp_path / f"{unit}-{PERIOD}.xlsx")
+        page.set_input_files("#gui-tep input[name=file]", str(tmp_path / f"{unit}-{PERIOD}.xlsx"))
+        started = time.monotonic()
+        page.click("#gui-tep button")
+        finding = page.locator("#phat-hien tr", has_text="Tổng số đảng viên").first
+        expect(finding).to_contain_text(cell, timeout=10_000)
+        assert time.monotonic() - started < 10
+        expect(finding).to_contain_text(f"{typed:,}".replace(",", "."))
+        expect(finding.locator(".suggested")).to_have_text(f"{right:,}".replace(",", "."))
+        expect(page.locator("#thu")).to_contain_text(unit)
+
+        # another unit's link neither shows this unit nor uploads for it
+        page.goto(theirs)
+        expect(page.locator("h1")).to_contain_text(other)
+        assert unit not in page.content()
+        page.set_input_files("#gui-tep input[name=file]", str(tmp_path / f"{unit}-{PERIOD}.xlsx"))
+        page.click("#gui-tep button")
+        expect(page.locator("#tu-choi")).to_contain_text(f"đơn vị {unit} kỳ {PERIOD}")
+
+        # a steward signs in, finds it in the queue, sees the effect, then corrects it
+        page.goto(f"{server}/kiem-tra?don_vi={unit}")
+        expect(page).to_have_url(f"{server}/dang-nhap?tiep=/kiem-tra")
+        page.fill("input[name=ten]", "thu")
+        page.fill("input[name=mat_khau]", PASSWORD)
+        page.click("form button")
+        page.goto(f"{server}/kiem-tra?don_vi={unit}&trang_thai=open")
+        page.locator("#hang-doi tr", has_text="members_total_sum").locator("a").click()
+        correct = page.locator("#hieu-chinh")
+        expect(correct.locator("input[name=gia_tri]")).to_have_value(str(right))
+        correct.locator("input[name=ghi_chu]").fill("Gõ nhầm thứ tự hai chữ số")
+        correct.locator("input[name=nguon]").fill("điện thoại với đơn vị")
+        correct.locator("button").click()
+        expect(page.locator("#tac-dong")).to_contain_text(
+            f"{typed:,} → {right:,}".replace(",", ".")
+        )
+        page.click("#xac-nhan button")
+        expect(page.locator("#da-ghi")).to_be_visible()
+        expect(page.locator("#trang-thai")).to_contain_text("đã hiệu chỉnh")
+        expect(page.locator("#lich-su")).to_contain_text("thu (cổng thông tin)")
+        browser.close()
+
+    # the next draft carries the corrected value: the bloc's total, summed from the files
+    expected = sum(_members(bloc.source(2024) / f"{u}.csv") for u in units)
+    context = pipeline.consolidate(ws, pipeline.load_catalog(), PeriodRange.parse(PERIOD))
+    from tonghop.report.draft import render_report
+    from tonghop.settings import load_settings
+
+    render_report(context, load_settings(None), tmp_path / "out")
+    figures = json.loads((tmp_path / "out" / "figures.json").read_text(encoding="utf-8"))
+    (total,) = [f for f in figures if f["id"] == "cutoff.members_total"]
+    assert total["value"] == expected
