@@ -179,7 +179,8 @@ def test_sign_in_is_rate_limited(portal) -> None:
     from tonghop.portal.auth import hash_password as hashed
 
     store.add_user("bi-doan", "steward", hashed(PASSWORD))
-    client = _client(app)
+    # from an address of its own: the address is locked out too, not only the name
+    client = TestClient(app, follow_redirects=False, client=("192.0.2.7", 50000))
     for _ in range(MAX_FAILURES):
         answer = client.post("/dang-nhap", data={"ten": "bi-doan", "mat_khau": "sai-mat-khau!"})
         assert answer.status_code == 401
@@ -187,3 +188,39 @@ def test_sign_in_is_rate_limited(portal) -> None:
     assert answer.status_code == 429
     assert "thử lại sau" in answer.text
     assert "tonghop_phien" not in answer.headers.get("set-cookie", "")
+    other = TestClient(app, follow_redirects=False, client=("192.0.2.7", 50001))
+    answer = other.post("/dang-nhap", data={"ten": "nguoi-owner", "mat_khau": PASSWORD})
+    assert answer.status_code == 429  # the same address, another name
+
+
+def test_an_upload_waits_for_a_run_writing_the_workspace(portal) -> None:
+    from tonghop.locking import workspace_turn
+    from tonghop.portal.uploads import UPLOADS_DIR
+
+    app, _, workspace, units, links = portal
+    app.state.portal.intake.wait_seconds = 1
+    data = _unit_csv(units[0])
+    with open_db(workspace) as con:
+        before = con.execute("select count(*) from submissions").fetchone()[0]
+    with workspace_turn(workspace, lambda line: None):  # a run holds the workspace
+        answer = _client(app).post(
+            f"/don-vi/{links[units[0]]}", files={"file": ("bao-cao.csv", data, "text/csv")}
+        )
+    assert answer.status_code == 200
+    assert "vẫn đang được một lần chạy khác ghi" in answer.text
+    assert "Tệp đã được giữ lại" in answer.text
+    assert "Could not set lock" not in answer.text
+    with open_db(workspace) as con:
+        assert con.execute("select count(*) from submissions").fetchone()[0] == before
+    kept = list((workspace / "portal" / UPLOADS_DIR).glob("*.csv"))
+    assert data in [path.read_bytes() for path in kept]
+
+
+def test_the_operator_sees_each_units_standing(portal) -> None:
+    app, _, _, units, _ = portal
+    page = _client(app, "operator").get("/van-hanh?ky=2024")
+    assert page.status_code == 200
+    for unit in units:
+        assert unit in page.text
+    assert "đã nộp" in page.text
+    assert _client(app, "operator").get("/van-hanh?ky=20x4").status_code == 400

@@ -26,6 +26,8 @@ from tonghop.periods import PeriodRange
 from tonghop.portal.app import PortalConfig, create_app
 from tonghop.portal.auth import hash_password
 from tonghop.portal.store import PortalStore
+from tonghop.report.draft import render_report
+from tonghop.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +48,11 @@ FLAGS = [
 ]
 PERIOD = "2024"
 PASSWORD = "mat-khau-can-bo-thu"
+# a sentence whose parts do not add up to its total (35 stated, 37 computed)
+CONTRADICTION = (
+    "Thi hành kỷ luật 35 đảng viên, trong đó khiển trách 20 đảng viên, cảnh cáo 10 đảng viên, "
+    "cách chức 03 đảng viên, khai trừ 04 đảng viên."
+)
 
 
 def _swap_last_two(value: int) -> int:
@@ -75,11 +82,12 @@ def server(workspace):
     import uvicorn
 
     _, ws = workspace
-    PortalStore(ws).add_user("thu", "steward", hash_password(PASSWORD))
+    store = PortalStore(ws)
+    store.add_user("thu", "steward", hash_password(PASSWORD))
+    store.add_user("lanh-dao", "owner", hash_password(PASSWORD))
     port = free_port()
-    config = uvicorn.Config(
-        create_app(PortalConfig(ws)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(PortalConfig(ws, out=ws.parent / "out"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -122,6 +130,13 @@ def _plant(form: Path, out: Path) -> tuple[str, int, int]:
             book.save(out)
             return f"BaoCao!{cell.coordinate}", cell.value, right
     raise AssertionError("members_total is not in the form")
+
+
+def _sign_in(page, server: str, name: str, path: str) -> None:  # noqa: ANN001 - a Page
+    page.goto(f"{server}{path}")
+    page.fill("input[name=ten]", name)
+    page.fill("input[name=mat_khau]", PASSWORD)
+    page.click("form button")
 
 
 @needs_chromium
@@ -168,9 +183,7 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
         # a steward signs in, finds it in the queue, sees the effect, then corrects it
         page.goto(f"{server}/kiem-tra?don_vi={unit}")
         expect(page).to_have_url(f"{server}/dang-nhap?tiep=/kiem-tra")
-        page.fill("input[name=ten]", "thu")
-        page.fill("input[name=mat_khau]", PASSWORD)
-        page.click("form button")
+        _sign_in(page, server, "thu", "/kiem-tra")
         page.goto(f"{server}/kiem-tra?don_vi={unit}&trang_thai=open")
         page.locator("#hang-doi tr", has_text="members_total_sum").locator("a").click()
         correct = page.locator("#hieu-chinh")
@@ -185,15 +198,32 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
         expect(page.locator("#da-ghi")).to_be_visible()
         expect(page.locator("#trang-thai")).to_contain_text("đã hiệu chỉnh")
         expect(page.locator("#lich-su")).to_contain_text("thu (cổng thông tin)")
+        page.click("header button")  # sign out
+
+        # the next draft carries the corrected value: the bloc's total, summed from the files
+        out = ws.parent / "out"
+        context = pipeline.consolidate(ws, pipeline.load_catalog(), PeriodRange.parse(PERIOD))
+        render_report(context, load_settings(None), out)
+        figures = json.loads((out / "figures.json").read_text(encoding="utf-8"))
+        (total,) = [f for f in figures if f["id"] == "cutoff.members_total"]
+        assert total["value"] == sum(_members(bloc.source(2024) / f"{u}.csv") for u in units)
+
+        # the owner reads that draft and has an edited copy checked
+        _sign_in(page, server, "lanh-dao", "/bao-cao")
+        expect(page.locator("#tep-du-thao")).to_contain_text("figures.json")
+        page.click("#xem-du-thao")
+        expect(page.locator("[data-figure='cutoff.members_total']").first).to_have_text(
+            total["text"]
+        )
+        page.go_back()
+        edited = tmp_path / "du-thao-da-sua.md"
+        edited.write_text(
+            (out / "bao-cao.md").read_text(encoding="utf-8") + "\n\n" + CONTRADICTION + "\n",
+            encoding="utf-8",
+        )
+        page.set_input_files("#kiem-tra-du-thao input[name=file]", str(edited))
+        page.click("#kiem-tra-du-thao button")
+        contradiction = page.locator("#cho-can-xem tr:has(td.kind:text-is('sum'))")
+        expect(contradiction.locator(".stated")).to_have_text("35")
+        expect(contradiction.locator(".computed")).to_have_text("37")
         browser.close()
-
-    # the next draft carries the corrected value: the bloc's total, summed from the files
-    expected = sum(_members(bloc.source(2024) / f"{u}.csv") for u in units)
-    context = pipeline.consolidate(ws, pipeline.load_catalog(), PeriodRange.parse(PERIOD))
-    from tonghop.report.draft import render_report
-    from tonghop.settings import load_settings
-
-    render_report(context, load_settings(None), tmp_path / "out")
-    figures = json.loads((tmp_path / "out" / "figures.json").read_text(encoding="utf-8"))
-    (total,) = [f for f in figures if f["id"] == "cutoff.members_total"]
-    assert total["value"] == expected

@@ -29,19 +29,20 @@ from starlette.routing import Route
 
 from tonghop.catalog import load_catalog
 from tonghop.db import connect, db_path, open_db
-from tonghop.formatting import so
 from tonghop.locking import WriterBusy, lock_error_message, reader_slot, workspace_turn
 from tonghop.portal import access, views
 from tonghop.portal.auth import SignInError, TooManyAttempts, sign_in
 from tonghop.portal.store import PortalStore
 from tonghop.portal.uploads import MAX_UPLOAD_BYTES, Intake, UploadRefused
 from tonghop.review import STATE_LABELS, AuditError, ReviewError
+from tonghop.review_page import number
 from tonghop.settings import load_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # A page waits this long for a run writing the workspace, then says to come back.
 READ_WAIT_SECONDS = 20
 WRITE_WAIT_SECONDS = 30
+AFTER_UPLOAD_WAIT = 2
 # The upload's POST answers with the findings when they come within this time; otherwise
 # with a page that reloads itself until they are there.
 UPLOAD_ANSWER_SECONDS = 25
@@ -91,7 +92,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["so"] = so
+    env.filters["so_lieu"] = number
     env.filters["thoi_gian"] = lambda at: at.strftime("%H:%M %d/%m/%Y") if at else ""
     return env
 
@@ -112,6 +113,7 @@ class Portal:
         self.config = config
         self.store = PortalStore(config.workspace)
         self.intake = Intake(config.workspace, self.store, config.source)
+        self.intake.resume()
         self.env = _environment()
         self.catalog = load_catalog()
         self.settings = load_settings(config.settings)
@@ -119,13 +121,16 @@ class Portal:
     # the workspace
 
     @contextmanager
-    def reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        """A read-only connection once no run writes the workspace; None before any run."""
+    def reading(
+        self, wait: float = READ_WAIT_SECONDS
+    ) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A read-only connection once no run writes the workspace (waiting at most `wait`
+        seconds); None before any run."""
         if not db_path(self.config.workspace).is_file():
             yield None
             return
         try:
-            with reader_slot(self.config.workspace, lambda line: None, READ_WAIT_SECONDS):
+            with reader_slot(self.config.workspace, lambda line: None, wait):
                 con = connect(self.config.workspace, read_only=True)
                 try:
                     yield con
@@ -225,20 +230,34 @@ async def sign_out(request: Request) -> Response:
 
 
 def _unit_page(
-    portal: Portal, request: Request, token: str, status: int = 200, **extra: Any
+    portal: Portal,
+    request: Request,
+    token: str,
+    status: int = 200,
+    wait: float = READ_WAIT_SECONDS,
+    **extra: Any,
 ) -> HTMLResponse:
     link = access.unit_link(portal.store, token)
-    with portal.reading() as con:
-        if con is None:
-            raise HTTPException(503, "Kho dữ liệu chưa có số liệu nào; đề nghị thử lại sau.")
-        unit = views.unit_record(con, link.unit_code)
-        if unit is None:
-            raise HTTPException(404, "Đơn vị của đường dẫn này không còn trong danh mục.")
-        findings = views.unit_findings(con, portal.catalog, link.unit_code, link.period)
-        submissions = views.unit_submissions(con, link.unit_code, link.period)
-        letter = views.unit_letter(
-            con, portal.catalog, portal.settings, link.unit_code, link.period
-        )
+    found: dict[str, Any] = {
+        "unit": {"unit_code": link.unit_code, "name": link.unit_code},
+        "findings": [],
+        "submissions": [],
+        "letter": None,
+        "busy": None,
+    }
+    try:
+        with portal.reading(wait) as con:
+            if con is None:
+                raise HTTPException(503, "Kho dữ liệu chưa có số liệu nào; đề nghị thử lại sau.")
+            found["unit"] = views.unit_record(con, link.unit_code)
+            if found["unit"] is None:
+                raise HTTPException(404, "Đơn vị của đường dẫn này không còn trong danh mục.")
+            found["findings"] = views.unit_findings(con, portal.catalog, *link.key)
+            found["submissions"] = views.unit_submissions(con, *link.key)
+            found["letter"] = views.unit_letter(con, portal.catalog, portal.settings, *link.key)
+    except WorkspaceBusy as exc:
+        # the upload's own state is in the portal's store: shown, with the page reloading
+        found["busy"] = f"Kho dữ liệu đang được cập nhật: {exc}"
     uploads = portal.store.uploads(link.unit_code, link.period)
     pending = bool(uploads) and uploads[0]["state"] in ("queued", "waiting")
     return portal.page(
@@ -247,14 +266,11 @@ def _unit_page(
         status,
         token=token,
         link=link,
-        unit=unit,
-        findings=findings,
-        errors=sum(f["severity"] == "error" for f in findings),
-        submissions=submissions,
+        errors=sum(f["severity"] == "error" for f in found["findings"]),
         uploads=uploads,
-        pending=pending,
-        letter=letter,
+        pending=pending or found["busy"] is not None,
         max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        **found,
         **extra,
     )
 
@@ -302,7 +318,8 @@ async def unit_upload(request: Request) -> Response:
     except UploadRefused as exc:
         return await run_in_threadpool(_unit_page, portal, request, token, 422, refused=str(exc))
     await run_in_threadpool(portal.intake.wait, job, UPLOAD_ANSWER_SECONDS)
-    return await run_in_threadpool(_unit_page, portal, request, token, 200, uploaded=job.upload_id)
+    # the upload waited already: the page does not wait long again for a run writing
+    return await run_in_threadpool(_unit_page, portal, request, token, 200, AFTER_UPLOAD_WAIT)
 
 
 def _form_file(portal: Portal, token: str) -> Response:
@@ -424,8 +441,6 @@ def _effect(con: duckdb.DuckDBPyConnection, finding: dict, decision: dict) -> st
     code = decision["indicator"]
     label = portal_label(finding, code)
     before = views.current_value_text(con, finding["submission_id"], code)
-    from tonghop.review_page import number
-
     return (
         f"{label} ({code}) trong báo cáo của {who}: {before} → {number(decision['value'])}. "
         "Lần tổng hợp tiếp theo dùng giá trị mới; số đơn vị báo cáo vẫn được lưu nguyên."

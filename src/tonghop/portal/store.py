@@ -118,6 +118,11 @@ class UnitLink:
     expires_at: datetime
     revoked: bool
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(unit, period): what the link opens."""
+        return self.unit_code, self.period
+
     def usable(self, now: datetime | None = None) -> bool:
         return not self.revoked and (now or _now()) < self.expires_at
 
@@ -290,6 +295,15 @@ class PortalStore:
                 "select * from uploads where unit_code = ? and (? is null or period = ?) "
                 "order by upload_id desc limit ?",
                 [unit_code, period, period, limit],
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def unfinished_uploads(self) -> list[dict]:
+        """Uploads a stopped portal left queued or waiting, oldest first."""
+        with self._connect() as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute(
+                "select * from uploads where state in ('queued', 'waiting') order by upload_id"
             ).fetchall()
         return [dict(r) for r in rows]
 

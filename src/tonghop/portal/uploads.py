@@ -177,9 +177,25 @@ class Intake:
         self._queue.put(job)
         return job
 
-    def _keep(self, sha256: str, name: str, data: bytes) -> None:
+    def resume(self) -> int:
+        """Queue again the uploads a stopped portal left unprocessed (their bytes were kept
+        before they were queued); how many."""
+        unfinished = self.store.unfinished_uploads()
+        for upload in unfinished:
+            data = self._kept_path(upload["sha256"], upload["file_name"]).read_bytes()
+            self._ensure_worker()
+            self._queue.put(
+                Job(upload["upload_id"], upload["unit_code"], upload["period"],
+                    upload["file_name"], data)
+            )  # fmt: skip
+        return len(unfinished)
+
+    def _kept_path(self, sha256: str, name: str) -> Path:
         suffix = PurePosixPath(safe_name(name)).suffix.lower()
-        path = self.kept / f"{sha256}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
+        return self.kept / f"{sha256}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
+
+    def _keep(self, sha256: str, name: str, data: bytes) -> None:
+        path = self._kept_path(sha256, name)
         if not path.exists():
             self.kept.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(".tmp")
