@@ -50,22 +50,27 @@ def serve(
         _fail(f"Không có cơ sở dữ liệu trong '{workspace}': chạy 'tonghop run' trước")
     if source is not None and not source.is_dir():
         _fail(f"Không có thư mục nguồn '{source}'")
+    if prefect_ui is None:
+        from prefect.settings import PREFECT_UI_URL
+
+        prefect_ui = PREFECT_UI_URL.value()
     app = create_app(PortalConfig(workspace, source, out, settings, prefect_ui))
-    warm(lambda line: typer.echo(line, err=True))
+    warm(_say)
     typer.echo(f"Cổng thông tin của {workspace}: http://{host}:{port}/ (Ctrl+C để dừng)")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)
 
 
-def _default_period(workspace: Path) -> str:
-    from tonghop.db import connect
-    from tonghop.portal.views import consolidated_range, known_periods
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
 
-    con = connect(workspace, read_only=True)
-    try:
+
+def _default_period(workspace: Path) -> str:
+    from tonghop.portal.views import consolidated_range, known_periods
+    from tonghop.status import reading
+
+    with reading(workspace, _say) as con:
         found = consolidated_range(con)
         periods = known_periods(con)
-    finally:
-        con.close()
     if found is not None:
         return found.last.code
     if periods:
@@ -97,10 +102,11 @@ def link(
     revoke: bool = typer.Option(False, "--revoke", help="Thu hồi các đường dẫn của đơn vị"),
 ) -> None:
     """In đường dẫn riêng của một đơn vị (gửi báo cáo, xem kết quả kiểm tra và thư phản hồi)."""
-    from tonghop.db import connect, db_path
+    from tonghop.db import db_path
     from tonghop.periods import Period, PeriodError
     from tonghop.portal.store import PortalStore
     from tonghop.portal.views import unit_record
+    from tonghop.status import WorkspaceBusy, reading
 
     if not db_path(workspace).is_file():
         _fail(f"Không có cơ sở dữ liệu trong '{workspace}': chạy 'tonghop run' trước")
@@ -109,11 +115,11 @@ def link(
         count = store.revoke_links(code, period)
         typer.echo(f"Đã thu hồi {count} đường dẫn của đơn vị {code}.")
         return
-    con = connect(workspace, read_only=True)
     try:
-        unit = unit_record(con, code)
-    finally:
-        con.close()
+        with reading(workspace, _say) as con:
+            unit = unit_record(con, code)
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
     if unit is None:
         _fail(f"Đơn vị '{code}' không có trong danh mục đơn vị của thư mục làm việc")
     try:

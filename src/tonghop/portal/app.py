@@ -30,7 +30,7 @@ from starlette.routing import Route
 from tonghop.catalog import load_catalog
 from tonghop.db import connect, db_path, open_db
 from tonghop.locking import WriterBusy, lock_error_message, reader_slot, workspace_turn
-from tonghop.portal import access, views
+from tonghop.portal import access, decisions, views
 from tonghop.portal.auth import SignInError, TooManyAttempts, sign_in
 from tonghop.portal.store import PortalStore
 from tonghop.portal.uploads import MAX_UPLOAD_BYTES, Intake, UploadRefused
@@ -43,6 +43,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 READ_WAIT_SECONDS = 20
 WRITE_WAIT_SECONDS = 30
 AFTER_UPLOAD_WAIT = 2
+MAX_DRAFT_BYTES = 20 * 1024 * 1024  # a Word draft carries its charts
 # The upload's POST answers with the findings when they come within this time; otherwise
 # with a page that reloads itself until they are there.
 UPLOAD_ANSWER_SECONDS = 25
@@ -281,16 +282,18 @@ async def unit_page(request: Request) -> Response:
     return await run_in_threadpool(_unit_page, portal, request, token)
 
 
-async def _read_upload(request: Request) -> tuple[str, bytes, Any]:
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"Tệp lớn quá {limit // (1024 * 1024)} MB.")
+
+
+async def _read_upload(request: Request, limit: int = MAX_UPLOAD_BYTES) -> tuple[str, bytes, Any]:
     """The uploaded file's name, bytes and the form it came in: the body bounded in size
-    (Content-Length, required) and in time (UPLOAD_BODY_SECONDS)."""
+    (Content-Length, required; `limit` for the file) and in time (UPLOAD_BODY_SECONDS)."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(411, "Cần gửi tệp kèm độ dài (Content-Length).")
-    if int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise HTTPException(
-            413, f"Tệp lớn quá {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: không phải một báo cáo."
-        )
+    if int(length) > limit + 64 * 1024:
+        raise _too_large(limit)
     try:
         form = await asyncio.wait_for(
             request.form(max_files=1, max_fields=5, max_part_size=4096), UPLOAD_BODY_SECONDS
@@ -300,11 +303,9 @@ async def _read_upload(request: Request) -> tuple[str, bytes, Any]:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise HTTPException(400, "Chưa chọn tệp để gửi (trường 'file').")
-    data = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(
-            413, f"Tệp lớn quá {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: không phải một báo cáo."
-        )
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(limit)
     return upload.filename, data, form
 
 
@@ -392,68 +393,6 @@ async def finding_page(request: Request) -> Response:
     )
 
 
-ACTIONS = ("accept", "correct", "reject")
-
-
-def _decision(form: Any, finding: dict) -> dict[str, Any]:
-    """The steward's decision from a form, checked as the command line checks it; ReviewError
-    with what is missing."""
-    from tonghop.numbers import read_number
-
-    action = str(form.get("hanh_dong", ""))
-    if action not in ACTIONS:
-        raise ReviewError("Chọn chấp nhận, hiệu chỉnh hoặc yêu cầu nộp lại")
-    decision: dict[str, Any] = {"action": action, "note": str(form.get("ghi_chu", "")).strip()}
-    if action == "correct":
-        code = str(form.get("chi_tieu", "")) or finding["suspect"] or ""
-        if code not in finding["indicators"]:
-            raise ReviewError(f"Chỉ tiêu '{code}' không thuộc phát hiện này")
-        value, _ = read_number(str(form.get("gia_tri", "")).strip())
-        if value is None:
-            raise ReviewError("Giá trị hiệu chỉnh phải là một số")
-        decision |= {
-            "indicator": code,
-            "value": value,
-            "source": str(form.get("nguon", "")).strip(),
-        }
-        if not decision["source"]:
-            raise ReviewError("Cần ghi nguồn của số liệu đúng (ví dụ: điện thoại với đơn vị)")
-    if not decision["note"]:
-        raise ReviewError("Cần ghi chú (lý do)")
-    return decision
-
-
-def _effect(con: duckdb.DuckDBPyConnection, finding: dict, decision: dict) -> str:
-    """What the decision will change, in one Vietnamese sentence, before it is applied."""
-    who = f"đơn vị {finding['unit_code']} kỳ {finding['period']}"
-    if decision["action"] == "accept":
-        blocked = (
-            " Báo cáo không còn bị loại khỏi tổng hợp vì lỗi này."
-            if finding["severity"] == "error"
-            else ""
-        )
-        return f"Số liệu của {who} được giữ nguyên như đơn vị báo cáo.{blocked}"
-    if decision["action"] == "reject":
-        return (
-            f"Báo cáo của {who} bị loại khỏi tổng hợp cho đến khi đơn vị nộp bản mới; thư phản "
-            "hồi gửi đơn vị ghi yêu cầu này."
-        )
-    code = decision["indicator"]
-    label = portal_label(finding, code)
-    before = views.current_value_text(con, finding["submission_id"], code)
-    return (
-        f"{label} ({code}) trong báo cáo của {who}: {before} → {number(decision['value'])}. "
-        "Lần tổng hợp tiếp theo dùng giá trị mới; số đơn vị báo cáo vẫn được lưu nguyên."
-    )
-
-
-def portal_label(finding: dict, code: str) -> str:
-    for item in finding["numbers"]:
-        if item["code"] == code:
-            return item["label"]
-    return finding["suspect_label"] if finding.get("suspect") == code else code
-
-
 def _review(portal: Portal, request: Request, key: str, form: Any, apply: bool) -> Response:
     session = access.require(request, portal.store, "kiem-tra")
     access.check_csrf(session, form.get("csrf"))
@@ -462,8 +401,8 @@ def _review(portal: Portal, request: Request, key: str, form: Any, apply: bool) 
     try:
         with portal.reading() as con:
             finding = views.finding_detail(con, portal.catalog, key)
-            decision = _decision(form, finding)
-            effect = _effect(con, finding, decision)
+            decision = decisions.read_decision(form, finding)
+            effect = decisions.effect(con, finding, decision)
         if not apply:
             return portal.page(
                 request, "xac-nhan.html.j2", f=finding, decision=decision, effect=effect
@@ -489,15 +428,20 @@ def _review(portal: Portal, request: Request, key: str, form: Any, apply: bool) 
     return _finding_page(portal, request, key, done=effect)
 
 
+async def _review_form(request: Request) -> Any:
+    access.require(request, _portal(request).store, "kiem-tra")  # before reading the body
+    return await request.form(max_files=0, max_fields=10, max_part_size=4096)
+
+
 async def review_preview(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
+    form = await _review_form(request)
     return await run_in_threadpool(
         _review, _portal(request), request, request.path_params["key"], form, False
     )
 
 
 async def review_apply(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
+    form = await _review_form(request)
     return await run_in_threadpool(
         _review, _portal(request), request, request.path_params["key"], form, True
     )
@@ -585,7 +529,7 @@ def _check_draft(portal: Portal, request: Request, name: str, data: bytes, form:
 async def check_draft(request: Request) -> Response:
     portal = _portal(request)
     access.require(request, portal.store, "bao-cao")
-    name, data, form = await _read_upload(request)
+    name, data, form = await _read_upload(request, MAX_DRAFT_BYTES)
     return await run_in_threadpool(_check_draft, portal, request, name, data, form)
 
 

@@ -273,7 +273,7 @@ class Intake:
 
 
 def warm(say: Callable[[str], None] | None = None) -> None:
-    """Import what a first upload needs (Great Expectations, dbt's parser are not needed)."""
+    """Start importing Great Expectations, which a first upload's validation needs, now."""
     from tonghop.validate import import_gx_meanwhile
 
     import_gx_meanwhile()
