@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import free_port
+from tests.e2e.test_review_page import CHROMIUM, FLAGS, needs_chromium
 from tonghop import pipeline
 from tonghop.cli import app as cli
 from tonghop.generate import generate
@@ -31,21 +30,6 @@ from tonghop.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="Chromium not installed: apt-get install -y chromium",
-)
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PERIOD = "2024"
 PASSWORD = "mat-khau-can-bo-thu"
 # a sentence whose parts do not add up to its total (35 stated, 37 computed)

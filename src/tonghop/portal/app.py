@@ -28,8 +28,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from tonghop.catalog import load_catalog
-from tonghop.db import connect, db_path, open_db
-from tonghop.locking import WriterBusy, lock_error_message, reader_slot, workspace_turn
+from tonghop.db import db_path, open_db
+from tonghop.locking import WriterBusy, workspace_turn
 from tonghop.portal import access, decisions, views
 from tonghop.portal.auth import SignInError, TooManyAttempts, sign_in
 from tonghop.portal.store import PortalStore
@@ -37,6 +37,7 @@ from tonghop.portal.uploads import MAX_UPLOAD_BYTES, Intake, UploadRefused
 from tonghop.review import STATE_LABELS, AuditError, ReviewError
 from tonghop.review_page import number
 from tonghop.settings import load_settings
+from tonghop.status import WorkspaceBusy, reading
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # A page waits this long for a run writing the workspace, then says to come back.
@@ -80,10 +81,6 @@ class PortalConfig:
     out: Path | None = None  # the runs' output folder, where the draft is
     settings: Path | None = None
     prefect_ui: str | None = None
-
-
-class WorkspaceBusy(Exception):
-    """The workspace stayed written by a run for a page's whole wait; the message says so."""
 
 
 def _environment() -> Environment:
@@ -130,19 +127,8 @@ class Portal:
         if not db_path(self.config.workspace).is_file():
             yield None
             return
-        try:
-            with reader_slot(self.config.workspace, lambda line: None, wait):
-                con = connect(self.config.workspace, read_only=True)
-                try:
-                    yield con
-                finally:
-                    con.close()
-        except WriterBusy as exc:
-            raise WorkspaceBusy(str(exc)) from exc
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            raise WorkspaceBusy(lock_error_message(self.config.workspace)) from exc
+        with reading(self.config.workspace, lambda line: None, wait) as con:
+            yield con
 
     @contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
