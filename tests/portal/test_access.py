@@ -224,3 +224,37 @@ def test_the_operator_sees_each_units_standing(portal) -> None:
         assert unit in page.text
     assert "đã nộp" in page.text
     assert _client(app, "operator").get("/van-hanh?ky=20x4").status_code == 400
+
+
+def test_the_commands_make_an_account_and_revoke_a_link(portal) -> None:
+    from typer.testing import CliRunner
+
+    from tonghop.cli import app as cli
+
+    app, _, workspace, units, _ = portal
+    runner = CliRunner()
+    ws = ["--workspace", str(workspace)]
+    made = runner.invoke(
+        cli, ["users", "add", "chuyen-vien", "--role", "owner", *ws, "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    client = TestClient(app, follow_redirects=False, client=("192.0.2.9", 1))
+    answer = client.post("/dang-nhap", data={"ten": "chuyen-vien", "mat_khau": PASSWORD})
+    assert answer.status_code == 303 and answer.headers["location"] == "/bao-cao"
+    short = runner.invoke(cli, ["users", "add", "x", "--role", "owner", *ws, "--password-stdin"],
+                          input="ngan\n")  # fmt: skip
+    assert short.exit_code == 2 and "ít nhất" in short.output
+    assert runner.invoke(cli, ["users", "add", "x", "--role", "admin", *ws]).exit_code == 2
+
+    printed = runner.invoke(cli, ["units", "link", units[3], *ws, "--period", "2024"])
+    assert printed.exit_code == 0, printed.output
+    url = printed.stdout.strip().splitlines()[0]
+    assert url.startswith("http://127.0.0.1:8000/don-vi/")
+    path = url.removeprefix("http://127.0.0.1:8000")
+    assert client.get(path).status_code == 200
+    revoked = runner.invoke(cli, ["units", "link", units[3], *ws, "--revoke"])
+    assert revoked.exit_code == 0 and "Đã thu hồi 1 đường dẫn" in revoked.output
+    assert client.get(path).status_code == 410
+    unknown = runner.invoke(cli, ["units", "link", "KHONG-CO", *ws])
+    assert unknown.exit_code == 2 and "không có trong danh mục" in unknown.output

@@ -210,4 +210,11 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
         contradiction = page.locator("#cho-can-xem tr:has(td.kind:text-is('sum'))")
         expect(contradiction.locator(".stated")).to_have_text("35")
         expect(contradiction.locator(".computed")).to_have_text("37")
+
+        # the unit sends its form corrected: the finding goes, the slip stays on record
+        page.goto(mine)
+        page.set_input_files("#gui-tep input[name=file]", str(form))
+        page.click("#gui-tep button")
+        expect(page.locator("#ket-qua")).to_contain_text("không có lỗi", timeout=30_000)
+        expect(page.locator("#lan-nop tr", has_text="đã được thay thế")).to_have_count(2)
         browser.close()

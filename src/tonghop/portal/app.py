@@ -32,7 +32,7 @@ from tonghop.db import db_path, open_db
 from tonghop.locking import WriterBusy, workspace_turn
 from tonghop.portal import access, decisions, views
 from tonghop.portal.auth import SignInError, TooManyAttempts, sign_in
-from tonghop.portal.store import PortalStore
+from tonghop.portal.store import SESSION_HOURS, PortalStore
 from tonghop.portal.uploads import MAX_UPLOAD_BYTES, Intake, UploadRefused
 from tonghop.review import STATE_LABELS, AuditError, ReviewError
 from tonghop.review_page import number
@@ -196,7 +196,7 @@ async def sign_in_post(request: Request) -> Response:
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=8 * 3600,
+        max_age=SESSION_HOURS * 3600,
     )
     return response
 
