@@ -484,6 +484,9 @@ async def draft_file(request: Request) -> Response:
         raise HTTPException(404, "Không có tệp này.")
     media = DRAFT_FILES.get(name, "image/png")
     headers = dict(SECURITY_HEADERS)
+    if name == "bao-cao.html":
+        html = await run_in_threadpool(path.read_text, "utf-8")
+        return HTMLResponse(views.link_figures(html), headers=headers)
     if name.endswith((".docx", ".md", ".json")):
         headers["Content-Disposition"] = f'attachment; filename="{PurePosixPath(name).name}"'
     return FileResponse(path, media_type=media, headers=headers)

@@ -7,6 +7,7 @@ Findings are worded, placed and formatted exactly as on the steward's page and i
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -198,3 +199,28 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
             "select count(*) from information_schema.tables where table_name = ?", [name]
         ).fetchone()[0]
     )
+
+
+# A figure of the HTML draft (`tonghop.report`: `<span data-figure="id">text</span>`) and the
+# place of its trace in the same page (the appendix's `id="nguon-<id>"`).
+_FIGURE_SPAN = re.compile(r'<span data-figure="([^"<>&]+)">([^<]*)</span>')
+_TRACE_ANCHOR = re.compile(r'id="nguon-([^"<>&]+)"')
+
+
+def link_figures(html: str) -> str:
+    """The draft with each figure that has a trace in it made a link to that trace (a click
+    shows where the figure comes from; no script needed), `data-figure` kept.
+
+    >>> html = '<span data-figure="a">12</span> <span data-figure="c">3</span> <li id="nguon-a">'
+    >>> link_figures(html).split(" <li")[0]
+    '<a class="so-lieu" href="#nguon-a" data-figure="a">12</a> <span data-figure="c">3</span>'
+    """
+    traced = set(_TRACE_ANCHOR.findall(html))
+
+    def link(match: re.Match[str]) -> str:
+        figure, text = match.groups()
+        if figure not in traced:
+            return match.group()
+        return f'<a class="so-lieu" href="#nguon-{figure}" data-figure="{figure}">{text}</a>'
+
+    return _FIGURE_SPAN.sub(link, html)
