@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ def serve(
     import uvicorn
 
     from tonghop.db import db_path
+    from tonghop.portal import access
     from tonghop.portal.app import PortalConfig, create_app
     from tonghop.portal.uploads import warm
 
@@ -55,6 +57,7 @@ def serve(
 
         prefect_ui = PREFECT_UI_URL.value()
     app = create_app(PortalConfig(workspace, source, out, settings, prefect_ui))
+    logging.getLogger("uvicorn.access").addFilter(access.MaskLinks())
     warm(_say)
     typer.echo(f"Cổng thông tin của {workspace}: http://{host}:{port}/ (Ctrl+C để dừng)")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)

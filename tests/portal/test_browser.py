@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -218,3 +220,11 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
         expect(page.locator("#ket-qua")).to_contain_text("không có lỗi", timeout=30_000)
         expect(page.locator("#lan-nop tr", has_text="đã được thay thế")).to_have_count(2)
         browser.close()
+
+    # the workspace the portal wrote opens in a new process, as the next run opens it
+    status = subprocess.run(
+        [sys.executable, "-m", "tonghop.cli", "status", "--workspace", str(ws), "--period", PERIOD],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"{unit}\t" in status.stdout

@@ -8,6 +8,8 @@ revoked (404 for a token never given, 410 for one no longer usable).
 
 from __future__ import annotations
 
+import logging
+import re
 from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
@@ -74,3 +76,25 @@ def safe_next(path: str | None, role: str) -> str:
     if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
         return path
     return HOME[role]
+
+
+_LINK_PATH = re.compile(r"(/don-vi/)[^/?\s]+")
+
+
+def mask_link(path: str) -> str:
+    """A path with a unit's token hidden, for logs: a link is a password.
+
+    >>> mask_link("/don-vi/AbC-123_x/bieu-mau.xlsx"), mask_link("/kiem-tra")
+    ('/don-vi/…/bieu-mau.xlsx', '/kiem-tra')
+    """
+    return _LINK_PATH.sub(r"\1…", path)
+
+
+class MaskLinks(logging.Filter):
+    """Hide units' tokens in uvicorn's access log (its record's third argument is the path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], mask_link(args[2]), *args[3:])
+        return True
