@@ -136,9 +136,12 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
     other = next(u for u in units if u != unit)
     mine, theirs = _link(ws, unit, server), _link(ws, other, server)
 
+    # A loaded machine answers slowly; only the unit's findings are held to 10 seconds.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_context(accept_downloads=True).new_page()
+        page.set_default_timeout(60_000)
 
         # the unit downloads its pre-filled form and sends it back with a planted slip
         page.goto(mine)
@@ -217,7 +220,7 @@ def test_unit_uploads_steward_corrects_draft_carries_it(workspace, server, tmp_p
         page.goto(mine)
         page.set_input_files("#gui-tep input[name=file]", str(form))
         page.click("#gui-tep button")
-        expect(page.locator("#ket-qua")).to_contain_text("không có lỗi", timeout=30_000)
+        expect(page.locator("#ket-qua")).to_contain_text("không có lỗi")
         expect(page.locator("#lan-nop tr", has_text="đã được thay thế")).to_have_count(2)
         browser.close()
 
