@@ -39,8 +39,10 @@ def serve(
     settings: Path | None = typer.Option(None, help="Tệp YAML thiết lập (hạn nộp, thư)"),
     prefect_ui: str | None = typer.Option(None, help="Địa chỉ giao diện Prefect (trang vận hành)"),
 ) -> None:
-    """Mở cổng thông tin: đơn vị gửi báo cáo và xem kết quả kiểm tra, cán bộ xem xét, lãnh đạo
-    xem dự thảo."""
+    """Mở cổng thông tin trên trình duyệt (đơn vị, cán bộ kiểm tra, lãnh đạo, vận hành).
+
+    Đơn vị gửi báo cáo qua đường dẫn riêng và xem ngay kết quả kiểm tra; cán bộ xem xét phát
+    hiện; lãnh đạo xem dự thảo; người vận hành xem tình hình nộp từng kỳ."""
     import uvicorn
 
     from tonghop.db import db_path
