@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from tonghop import pipeline
 from tonghop.collect import CollectResult, SourceFile, read_chunk
 from tonghop.locking import WriterBusy, workspace_turn
-from tonghop.periods import Period, PeriodRange
+from tonghop.periods import PeriodRange
 from tonghop.portal.store import PORTAL_DIR, PortalStore
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a unit's report is kilobytes; a form, tens of them
@@ -90,20 +90,12 @@ def validation_range(workspace: Path, period: str) -> PeriodRange:
     """The range the last run consolidated when it holds the period (so validation stays
     incremental: same scope, only the touched unit again), else the period alone."""
     from tonghop.db import open_db
+    from tonghop.portal.views import consolidated_range
 
     with open_db(workspace) as con:
-        has = con.execute(
-            "select count(*) from information_schema.tables where table_name = 'run_periods'"
-        ).fetchone()[0]
-        codes = (
-            [c for (c,) in con.execute(
-                "select period from run_periods where role = 'range' order by ordinal"
-            ).fetchall()]
-            if has
-            else []
-        )  # fmt: skip
-    if period in codes:
-        return PeriodRange(Period.parse(codes[0]), Period.parse(codes[-1]))
+        found = consolidated_range(con)
+    if found is not None and period in {p.code for p in found.periods}:
+        return found
     return PeriodRange.parse(period)
 
 
