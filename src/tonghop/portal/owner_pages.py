@@ -23,6 +23,10 @@ from tonghop.portal.core import (
     read_upload,
 )
 
+# A unit's standings the owner is shown (with any unit whose errors are still open: its figures
+# stay out of the draft until a steward decides).
+OUT_OF_DRAFT = ("missing", "late", "rejected")
+
 
 def _draft_page(portal: Portal, request: Request, status: int = 200, **extra: Any) -> Response:
     from tonghop.pipeline import review_coverage
@@ -47,7 +51,7 @@ def _draft_page(portal: Portal, request: Request, status: int = 200, **extra: An
         folder=folder,
         coverage=coverage,
         period_range=period_range,
-        statuses=[s for s in statuses if s.status in ("missing", "late", "rejected")],
+        statuses=[s for s in statuses if s.status in OUT_OF_DRAFT or s.open_errors],
         **extra,
     )
 
