@@ -235,6 +235,12 @@ from tonghop.cli_rebuild import rebuild_command  # noqa: E402
 
 app.command("rebuild")(rebuild_command)
 
+from tonghop.cli_portal import serve, units_app, users_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(units_app, name="units")
+app.add_typer(users_app, name="users")
+
 
 @app.command("check-draft")
 def check_draft(

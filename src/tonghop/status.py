@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from tonghop.locking import WriterBusy, lock_error_message, reader_slot
+from tonghop.locking import READ_WAIT_SECONDS, WriterBusy, lock_error_message, reader_slot
 from tonghop.periods import Period
 
 STATUS_LABELS = {
@@ -146,13 +146,16 @@ class WorkspaceBusy(RuntimeError):
 
 
 @contextmanager
-def reading(workspace: Path, say: Callable[[str], None]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the workspace once no run writes it (waiting, bounded, with a
-    line through `say`); the next run waits until the `with` block ends."""
+def reading(
+    workspace: Path, say: Callable[[str], None], timeout_seconds: float = READ_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the workspace once no run writes it (waiting at most
+    `timeout_seconds`, with a line through `say`); the next run waits until the `with` block
+    ends."""
     from tonghop.db import connect
 
     try:
-        with reader_slot(workspace, say):
+        with reader_slot(workspace, say, timeout_seconds):
             try:
                 con = connect(workspace, read_only=True)
             except duckdb.IOException as exc:
