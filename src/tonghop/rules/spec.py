@@ -80,6 +80,8 @@ class MagnitudeSpec(DerivedSpec):
 class LocalizationSpec(BaseModel):
     max_fields: int = 3
     weights: dict[str, float] = {}
+    # what a broken warning left broken costs an explanation, as a field of weight 1 does
+    unrepaired_warning: float = 1.0
 
 
 class ConsolidatedRuleSpec(BaseModel):
