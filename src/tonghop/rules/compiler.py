@@ -16,6 +16,7 @@ from tonghop.rules.linear import SCOPE_ALIAS, Term, linear_rule
 from tonghop.rules.spec import (
     DerivedSpec,
     MagnitudeSpec,
+    PeersSpec,
     PlausibilitySpec,
     RuleSet,
     RuleSpec,
@@ -239,6 +240,55 @@ def _magnitude(ind: Indicator, spec: MagnitudeSpec, ruleset: RuleSet) -> Compile
     return _history_rule(ind, f"{spec.id_prefix}_{ind.code}", spec, test, ruleset)
 
 
+# The columns of the peers' level a finding is worded from (messages.peer_level)
+PEER_COLUMNS = ("median", "low", "high", "peers")
+
+
+def _peers(ind: Indicator, spec: PeersSpec, ruleset: RuleSet) -> CompiledRule:
+    """A value against the units of its sector and form that period (`frames.val_peers`),
+    for a unit with less history than its own-history rule needs; one shape for every
+    indicator, so they all run as one scan."""
+    own = ruleset.magnitude if ruleset.magnitude and ruleset.magnitude.covers(ind) else None
+    own = own or ruleset.plausibility
+    needs = int(own.min_history) if own else 1
+    column = f"w.{q(ind.code)}"
+    factor = literal(spec.factor)
+    condition = (
+        f"{{value}} is not null and coalesce(h.history, 0) < {needs} "
+        f"and (({{value}} > {factor} * p.high and p.high > 0) "
+        f"or ({{value}} * {factor} < p.low and {{value}} >= 0))"
+    )
+    slip = " ".join(
+        f"when p.high > 0 and {{value}} / {k} between p.low / 2 and p.high * 2 then {{value}} / {k}"
+        for k in spec.slips
+    )
+    test = condition.format(value=column)
+    query = (
+        "with w as (select * from {batch}) "
+        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"{column} as {q('v_' + ind.code)}, "
+        f"{', '.join(f'p.{name} as {name}' for name in PEER_COLUMNS)}, "
+        f"case {slip.format(value=column)} end as slip "
+        "from w join frames.val_peers p on p.period = w.period and p.sector = w.sector "
+        f"and p.form = w.form and p.indicator_code = '{ind.code}' "
+        "left join frames.val_history h on h.submission_id = w.submission_id "
+        f"and h.indicator_code = '{ind.code}' where {test}"
+    )
+    return CompiledRule(
+        rule_id=f"{spec.id_prefix}_{ind.code}",
+        kind="plausibility",
+        severity=spec.severity,
+        frame=WIDE,
+        query=query,
+        message=spec.message,
+        indicators=(ind.code,),
+        fuse="peers",
+        condition=test,
+        extra=", ".join(f"'{name}', p.{name}" for name in PEER_COLUMNS)
+        + f", 'slip', case {slip} end",
+    )
+
+
 def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[CompiledRule]:
     """Every rule of the rule set and the catalog, as queries over the validation frames."""
     ruleset = ruleset or load_rules()
@@ -250,10 +300,14 @@ def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[Comp
         compiled += [
             _plausibility(i, spec, ruleset)
             for i in catalog
-            if i.value_type in spec.value_types and not (sizes and sizes.covers(i))
+            if i.value_type in spec.value_types
+            and not (sizes and sizes.covers(i))
+            and i.code not in spec.skip
         ]
     if sizes:
         compiled += [_magnitude(i, sizes, ruleset) for i in catalog if sizes.covers(i)]
+    if ruleset.peers:
+        compiled += [_peers(i, ruleset.peers, ruleset) for i in catalog if ruleset.peers.covers(i)]
     for rule in ruleset.rules:
         for code in [rule.total, *rule.parts, rule.part, rule.whole]:
             if code is not None and code not in catalog:

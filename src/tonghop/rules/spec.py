@@ -61,6 +61,7 @@ class PlausibilitySpec(DerivedSpec):
     min_spread_pct: float = 0.0
     # and outside the unit's own range widened by this factor (highest × f, lowest ÷ f)
     range_factor: float = 1.0
+    skip: list[str] = []  # indicators whose counts jump by nature
 
 
 class MagnitudeSpec(DerivedSpec):
@@ -74,6 +75,24 @@ class MagnitudeSpec(DerivedSpec):
     slips: list[int] = [1000, 10]
 
     def covers(self, ind: Indicator) -> bool:
+        return ind.value_type in self.value_types or ind.code in self.indicators
+
+
+class PeersSpec(DerivedSpec):
+    """A value against the units of the same sector and form in the same period, for a unit
+    with too little history of its own for the rules above: outside the peers' usual range
+    (lower to upper quartile) widened by `factor`, among at least `min_peers` of them."""
+
+    factor: float
+    min_peers: int
+    value_types: list[str]
+    indicators: list[str] = []
+    skip: list[str] = []
+    slips: list[int] = [1000, 10]
+
+    def covers(self, ind: Indicator) -> bool:
+        if ind.code in self.skip:
+            return False
         return ind.value_type in self.value_types or ind.code in self.indicators
 
 
@@ -98,6 +117,7 @@ class RuleSet(BaseModel):
     ratio: DerivedSpec
     plausibility: PlausibilitySpec | None = None
     magnitude: MagnitudeSpec | None = None
+    peers: PeersSpec | None = None
     localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
     rules: list[RuleSpec]
     consolidated: list[ConsolidatedRuleSpec] = []

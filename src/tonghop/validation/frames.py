@@ -14,7 +14,7 @@ from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
 from tonghop.db import FORMER_FRAME_TABLES, attach_frames, insert_rows
 from tonghop.periods import Period, PeriodError
 from tonghop.registry import history_tables
-from tonghop.rules import LONG, WIDE, q
+from tonghop.rules import LONG, WIDE, load_rules, q
 from tonghop.validation.findings import PERIOD_SQL_RE
 
 # Each indicator's bit in the masks that find the submissions which may hold a code twice
@@ -95,7 +95,8 @@ def prepare_frames(
     validated when present (the baseline). Submissions with a malformed period are taken from
     the latest batch so they are reported once, when they arrive. With `units`, only those
     units' submissions, expectations and history (an incremental validation). `val_history`
-    holds the histories of at least `min_history` past periods.
+    holds the histories of at least `min_history` past periods; `val_peers` the level of the
+    indicators the rule set's `peers` rules cover among the units of each sector and form.
 
     The frames are tables (the long one a view) of the in-memory database `frames`
     (`tonghop.db.attach_frames`): they last while a connection to the workspace stays open in
@@ -203,6 +204,38 @@ def prepare_frames(
         [batch_id or ""],
     )
     _prepare_history_frames(con, catalog, min_history)
+    peers = load_rules().peers
+    _prepare_peer_frame(
+        con, [i.code for i in catalog if peers and peers.covers(i)], peers.min_peers if peers else 1
+    )
+
+
+def _prepare_peer_frame(con: duckdb.DuckDBPyConnection, codes: list[str], min_peers: int) -> None:
+    """`val_peers`: per period in scope, sector, form and indicator of `codes`, the current
+    values of every unit (in scope or not): how many, their median and quartiles (robust to
+    the few wrong values among them);
+    only where at least `min_peers` units reported it."""
+    con.execute(
+        f"""
+        create or replace table frames.val_peers as
+        with current as (
+            select s.submission_id, s.unit_code, s.period
+            from submissions s
+            where s.period in (select period from frames.val_periods)
+            qualify row_number() over (partition by s.unit_code, s.period order by s.seq desc) = 1
+        )
+        select c.period, u.sector, u.form, v.indicator_code, count(*) as peers,
+            median(v.value) as median, quantile_cont(v.value, 0.25) as low,
+            quantile_cont(v.value, 0.75) as high
+        from current c
+        join registry_units u using (unit_code)
+        join submitted_values v using (submission_id)
+        where v.value is not null and list_contains(?, v.indicator_code)
+        group by all
+        having count(*) >= {int(min_peers)}
+        """,
+        [codes],
+    )
 
 
 def _prepare_current_frames(
