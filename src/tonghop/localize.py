@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Protocol
 
-from tonghop.catalog import Catalog
+from tonghop.catalog import FORMS, SECTORS, Catalog
 from tonghop.rules import LinearRule, RuleSet, linear_rules, load_rules
 
 BALANCE_KINDS = frozenset({"sum", "part_le_whole", "ratio", "stock_flow"})
@@ -168,11 +168,19 @@ def _applies(check: Check, values: dict[Key, float], unit: SubmissionValues) -> 
         if ("current", check.rate) not in values:
             return False
         return _ratio_parts(check, values)[2] > 0
-    if check.forms and unit.form not in check.forms:
+    if not _within(unit.form, check.forms, FORMS):
         return False
-    if check.sectors and unit.sector not in check.sectors:
+    if not _within(unit.sector, check.sectors, SECTORS):
         return False
     return check.applies(values)  # type: ignore[arg-type]
+
+
+def _within(value: str | None, allowed: tuple[str, ...] | None, every: tuple[str, ...]) -> bool:
+    """Whether a unit's form (or sector) is among a rule's; an unknown one only when the rule
+    takes them all."""
+    if allowed is None:
+        return True
+    return value in allowed if value is not None else set(every) <= set(allowed)
 
 
 def _ratio_tolerance(check: RatioRule, shown: dict[str, int]) -> float:

@@ -95,6 +95,16 @@ class PeersSpec(DerivedSpec):
             return False
         return ind.value_type in self.value_types or ind.code in self.indicators
 
+    def per_member(self, ind: Indicator) -> bool:
+        """Whether the peers' level is taken per member of the unit: counts other than the
+        members themselves and the sizes listed in `indicators` (a unit four times the size
+        admits about four times as many)."""
+        return (
+            ind.value_type == "count"
+            and ind.code != "members_total"
+            and ind.code not in self.indicators
+        )
+
 
 class LocalizationSpec(BaseModel):
     max_fields: int = 3

@@ -205,16 +205,22 @@ def prepare_frames(
     )
     _prepare_history_frames(con, catalog, min_history)
     peers = load_rules().peers
+    covered = [i for i in catalog if peers and peers.covers(i)]
     _prepare_peer_frame(
-        con, [i.code for i in catalog if peers and peers.covers(i)], peers.min_peers if peers else 1
+        con,
+        [i.code for i in covered],
+        [i.code for i in covered if peers and peers.per_member(i)],
+        peers.min_peers if peers else 1,
     )
 
 
-def _prepare_peer_frame(con: duckdb.DuckDBPyConnection, codes: list[str], min_peers: int) -> None:
+def _prepare_peer_frame(
+    con: duckdb.DuckDBPyConnection, codes: list[str], per_member: list[str], min_peers: int
+) -> None:
     """`val_peers`: per period in scope, sector, form and indicator of `codes`, the current
     values of every unit (in scope or not): how many, their median and quartiles (robust to
-    the few wrong values among them);
-    only where at least `min_peers` units reported it."""
+    the few wrong values among them); a count other than the members themselves per member
+    (`per_member`); only where at least `min_peers` units reported it."""
     con.execute(
         f"""
         create or replace table frames.val_peers as
@@ -223,18 +229,27 @@ def _prepare_peer_frame(con: duckdb.DuckDBPyConnection, codes: list[str], min_pe
             from submissions s
             where s.period in (select period from frames.val_periods)
             qualify row_number() over (partition by s.unit_code, s.period order by s.seq desc) = 1
+        ),
+        measured as (
+            select c.period, u.sector, u.form, v.indicator_code, k.per_member,
+                case when k.per_member then v.value / nullif(m.value, 0) else v.value end as x
+            from current c
+            join registry_units u using (unit_code)
+            join submitted_values v using (submission_id)
+            join (
+                select code, list_contains(?, code) as per_member from catalog_indicators
+            ) k on k.code = v.indicator_code
+            left join submitted_values m
+                on m.submission_id = c.submission_id and m.indicator_code = 'members_total'
+            where v.value is not null and list_contains(?, v.indicator_code)
         )
-        select c.period, u.sector, u.form, v.indicator_code, count(*) as peers,
-            median(v.value) as median, quantile_cont(v.value, 0.25) as low,
-            quantile_cont(v.value, 0.75) as high
-        from current c
-        join registry_units u using (unit_code)
-        join submitted_values v using (submission_id)
-        where v.value is not null and list_contains(?, v.indicator_code)
+        select period, sector, form, indicator_code, per_member, count(x) as peers,
+            median(x) as median, quantile_cont(x, 0.25) as low, quantile_cont(x, 0.75) as high
+        from measured
         group by all
-        having count(*) >= {int(min_peers)}
+        having count(x) >= {int(min_peers)}
         """,
-        [codes],
+        [per_member, codes],
     )
 
 
@@ -480,7 +495,7 @@ def _prepare_history_frames(
         past as (
             select p.submission_id, p.indicator_code, p.period, p.idx, sum(p.value) as value
             from each_past p
-            join catalog_indicators k on k.code = p.indicator_code
+            left join catalog_indicators k on k.code = p.indicator_code
             where p.own or k.unit_aggregation = 'sum'
             group by all
         ),

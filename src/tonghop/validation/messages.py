@@ -96,15 +96,24 @@ def usual_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]
 def peer_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]:
     """How a value compares with the units of its sector and form that period, in words:
     `compared` and `usual` ("khoảng 120, một nửa số đơn vị từ 60 đến 200, ở 25 đơn vị cùng
-    kỳ") of a peers finding, from its query's columns (median, quartiles, how many)."""
+    kỳ") of a peers finding, from its query's columns (median, quartiles, how many; a count
+    per member scaled to the unit's members, shown to one decimal below 10)."""
     value, median = row.get(f"v_{code}"), row.get("median")
     if value is None or median is None:
         return {}
-    usual = f"khoảng {_fmt(median, decimals)}"
+
+    def level(x: float) -> str:
+        if not row.get("members"):
+            return _fmt(x, decimals)
+        return so(round(x, 1), 1).removesuffix(",0") if x < 10 else so(round(x))
+
+    usual = f"khoảng {level(median)}"
     low, high = row.get("low"), row.get("high")
     if low is not None and high is not None and low != high:
-        usual += f", một nửa số đơn vị từ {_fmt(low, decimals)} đến {_fmt(high, decimals)}"
+        usual += f", một nửa số đơn vị từ {level(low)} đến {level(high)}"
     usual += f", ở {row.get('peers')} đơn vị cùng kỳ"
+    if row.get("members"):
+        usual += f", tính theo số đảng viên của đơn vị ({_fmt(row['members'], 0)})"
     return {"compared": _compared(value, median), "usual": usual}
 
 
