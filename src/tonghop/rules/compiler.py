@@ -200,15 +200,42 @@ def _history_rule(
     slips = ruleset.magnitude.slips if ruleset.magnitude else [1000, 10]
     column = f"w.{q(ind.code)}"
     condition = test.format(value=column)
+    columns = ", ".join(f"h.{name} as {name}" for name in HISTORY_COLUMNS)
     query = (
-        "with w as (select * from {batch}) "
-        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
-        f"{column} as {q('v_' + ind.code)}, "
-        f"{', '.join(f'h.{name} as {name}' for name in HISTORY_COLUMNS)}, "
-        f"{_slip(column, slips)} as slip "
-        "from w join frames.val_history h on h.submission_id = w.submission_id "
+        f"{_beside_value(ind, f'{columns}, {_slip(column, slips)} as slip')} "
+        "join frames.val_history h on h.submission_id = w.submission_id "
         f"and h.indicator_code = '{ind.code}' where {condition}"
     )
+    return _level_rule(
+        ind,
+        rule_id,
+        spec,
+        query,
+        fuse="history",
+        condition=condition,
+        prefilter=f"h.history >= {int(ruleset.min_history)}",
+        extra=(
+            ", ".join(f"'{name}', h.{name}" for name in HISTORY_COLUMNS)
+            + f", 'slip', {_slip('{value}', slips)}"
+        ),
+    )
+
+
+def _beside_value(ind: Indicator, columns: str) -> str:
+    """The head of a rule's query on one value of the wide frame and what it is compared with:
+    the keys, the value as `v_<code>`, `columns`, from the wide frame `w` (joins follow)."""
+    return (
+        "with w as (select * from {batch}) "
+        "select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"w.{q(ind.code)} as {q('v_' + ind.code)}, {columns} from w"
+    )
+
+
+def _level_rule(
+    ind: Indicator, rule_id: str, spec: DerivedSpec, query: str, **shape: str
+) -> CompiledRule:
+    """A plausibility rule on one indicator: its value against a usual level, fused by `shape`
+    (`fuse`, `condition`, `extra`, `prefilter`) with the others of its kind."""
     return CompiledRule(
         rule_id=rule_id,
         kind="plausibility",
@@ -217,13 +244,7 @@ def _history_rule(
         query=query,
         message=spec.message,
         indicators=(ind.code,),
-        fuse="history",
-        condition=condition,
-        prefilter=f"h.history >= {int(ruleset.min_history)}",
-        extra=(
-            ", ".join(f"'{name}', h.{name}" for name in HISTORY_COLUMNS)
-            + f", 'slip', {_slip('{value}', slips)}"
-        ),
+        **shape,
     )
 
 
@@ -292,23 +313,17 @@ def _peers(ind: Indicator, spec: PeersSpec, ruleset: RuleSet) -> CompiledRule:
     test = condition.format(value=column)
     columns = ", ".join(f"{sql} as {name}" for name, sql in PEER_COLUMNS.items())
     query = (
-        "with w as (select * from {batch}) "
-        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
-        f"{column} as {q('v_' + ind.code)}, {columns}, "
-        f"case {slip.format(value=column)} end as slip "
-        "from w join frames.val_peers p on p.period = w.period and p.sector = w.sector "
+        f"{_beside_value(ind, f'{columns}, case {slip.format(value=column)} end as slip')} "
+        "join frames.val_peers p on p.period = w.period and p.sector = w.sector "
         f"and p.form = w.form and p.indicator_code = '{ind.code}' "
         "left join frames.val_history h on h.submission_id = w.submission_id "
         f"and h.indicator_code = '{ind.code}' where {test}"
     )
-    return CompiledRule(
-        rule_id=f"{spec.id_prefix}_{ind.code}",
-        kind="plausibility",
-        severity=spec.severity,
-        frame=WIDE,
-        query=query,
-        message=spec.message,
-        indicators=(ind.code,),
+    return _level_rule(
+        ind,
+        f"{spec.id_prefix}_{ind.code}",
+        spec,
+        query,
         fuse="peers",
         condition=test,
         extra=", ".join(f"'{name}', {sql}" for name, sql in PEER_COLUMNS.items())
