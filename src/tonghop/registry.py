@@ -215,6 +215,26 @@ def history_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def history_sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """What to read the registry's history from: its tables, or empty relations of their
+    columns in a workspace that has stored no registry since they exist (a reader's
+    connection may not create them)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = current_database() and schema_name = 'main'"
+        ).fetchall()
+    }
+    empty = {
+        "unit_predecessors": "(select ''::varchar as unit_code, ''::varchar as predecessor "
+        "where false)",
+        "unit_end_reasons": "(select ''::varchar as unit_code, ''::varchar as end_reason "
+        "where false)",
+    }
+    return {table: table if table in present else sql for table, sql in empty.items()}
+
+
 def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> bool:
     """Replace the workspace's registry with this one, in one transaction; False when it
     already held exactly this one (nothing is written: every run loads the registry, and
@@ -246,11 +266,11 @@ def registry_signature(con: duckdb.DuckDBPyConnection) -> list:
         "select count(*), coalesce(sum(hash(unit_code, name, sector, form, valid_from, "
         "valid_to)), 0)::varchar from registry_units"
     ).fetchone()
-    history_tables(con)
+    tables = history_sources(con)
     (history,) = con.execute(
         "select coalesce(sum(h), 0)::varchar from ("
-        "select hash(unit_code, predecessor) as h from unit_predecessors "
-        "union all select hash(unit_code, end_reason) from unit_end_reasons)"
+        f"select hash(unit_code, predecessor) as h from {tables['unit_predecessors']} "
+        f"union all select hash(unit_code, end_reason) from {tables['unit_end_reasons']})"
     ).fetchone()
     # a registry without history signs as it did before the history was kept
     return list(row) if history == "0" else [*row, history]

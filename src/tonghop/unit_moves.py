@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from tonghop.catalog import SECTORS
-from tonghop.registry import history_tables
+from tonghop.registry import history_sources
 
 # The members' own flows (SPEC §4.4's stock-flow rule): in adds, the others take away.
 FLOWS_IN = ("members_admitted", "members_transferred_in")
@@ -51,7 +51,7 @@ own_flows as (
     group by all
 ),
 taken_over as (
-    select distinct predecessor as unit_code from unit_predecessors
+    select distinct predecessor as unit_code from {unit_predecessors}
     where predecessor in (select unit_code from stg_registry__units)
 ),
 moved as (
@@ -61,7 +61,7 @@ moved as (
     from stg_registry__units r, span
     join stock s on s.unit_code = r.unit_code
     left join taken_over t on t.unit_code = r.unit_code
-    left join unit_end_reasons e on e.unit_code = r.unit_code
+    left join {unit_end_reasons} e on e.unit_code = r.unit_code
     where r.valid_to between span.first_day and span.last_day
     group by all
     union all
@@ -71,7 +71,7 @@ moved as (
     join stock s on s.unit_code = r.unit_code
     left join own_flows f on f.unit_code = s.unit_code and f.ordinal = s.ordinal
     where r.valid_from between span.first_day and span.last_day
-        and r.unit_code not in (select unit_code from unit_predecessors)
+        and r.unit_code not in (select unit_code from {unit_predecessors})
     group by all
 )
 select move, reason, sector, count(*) as units, sum(members) as members from moved group by all
@@ -87,9 +87,9 @@ def organisation_moves(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     "members"}}, "reasons": {end_reason: {"units", "members"}}}}` over the run's range
     (`run_periods`), from the registry, its history and the accepted values (`reasons`: the
     registry's `end_reason`, "" where it says none)."""
-    history_tables(con)
     rows = con.execute(
-        _MOVES, {"flows_in": list(FLOWS_IN), "flows_out": list(FLOWS_OUT)}
+        _MOVES.format(**history_sources(con)),
+        {"flows_in": list(FLOWS_IN), "flows_out": list(FLOWS_OUT)},
     ).fetchall()
     out: dict[str, Any] = {}
     for move in ("left", "arrived", "within"):
