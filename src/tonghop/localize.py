@@ -1,23 +1,25 @@
 """Error localization: which field of a submission is most likely wrong, and a likely digit slip.
 
-Pure Python over one submission's values and the balance rules (sum, part ≤ whole, ratio,
-stock-flow); it reads no database and changes no data: it only sets `suspect` and
-`suggested_value` on the findings concerned, for a steward to confirm.
+Pure Python over one submission's values and every rule a field is in (sum, part ≤ whole,
+ratio, stock-flow and the linear policy rules; errors and warnings, within the period and
+across periods); it reads no database and changes no data: it only sets `suspect`,
+`suggested_value` or `candidates` on the balance findings concerned, for a steward to confirm.
 
-- **Fellegi–Holt** (1976), as R's `errorlocate` does: the smallest weighted set of fields whose
-  values could be changed so that every broken rule holds without breaking one that held. The
-  search is exact: subsets of the fields the rules read, cheapest first, each tested for
-  feasibility by Fourier–Motzkin elimination over the linear rules and the fields' bounds
-  (whole numbers are enforced on the last field eliminated only: a relaxation, exact for one
-  field). A submission has a few dozen fields, so this stays small.
+- **Fellegi–Holt** (1976), as R's `errorlocate` does: the cheapest weighted sets of fields whose
+  values could be changed so that every broken error holds without breaking a rule that held;
+  a broken warning left broken costs as much as a field (`warning_weight`), so a wrong total
+  that breaks its sum and the stock-flow is blamed on the total, which repairs both. The search
+  is exact: subsets of the fields the rules read, cheapest first, each tested for feasibility by
+  Fourier–Motzkin elimination over the linear rules and the fields' bounds (whole numbers are
+  enforced on the last field eliminated only: a relaxation, exact for one field).
 - **Digit slips** (Scholtus 2009; R's `deductive::correct_typos`): for a broken equality, the
   value each of its fields would need for it to hold; when that value is one edit away in the
   decimal digits (one digit wrong, two adjacent digits swapped, one digit dropped or added) and
-  makes every broken balance hold without breaking one that held, it is a candidate. Exactly one
-  candidate is a suggestion; several are ambiguous and none is suggested.
+  makes every rule the explanation repairs hold without breaking one that held, it is a
+  candidate. Exactly one candidate is a suggestion; several are ambiguous and none is suggested.
 
-Failing warnings (stock-flow: flows may be incomplete) are explained only when no error is:
-an error's explanation must keep every rule that holds true, but need not repair a warning.
+A finding's suspect is the field of its own that every cheapest explanation changes; where the
+rules leave a choice, its candidates are the fields of its own that one of them changes.
 """
 
 from __future__ import annotations
