@@ -99,20 +99,23 @@ def fused_and_union_rows(
     from tonghop.validate import group_rules, prepare_frames
 
     catalog, ruleset = load_catalog(), load_rules()
-    (group,) = [g for g in group_rules(compile_rules(catalog, ruleset)) if g.kind == kind]
+    groups = [g for g in group_rules(compile_rules(catalog, ruleset)) if g.kind == kind]
     union = "\nunion all\n".join(
         f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
         f"from ({r.query}) failing"
+        for group in groups
         for r in group.rules
     )
+    fused = "\nunion all\n".join(f"({group.query})" for group in groups)
+    (frame,) = {group.frame for group in groups}
     with open_db(workspace) as con:
         prepare_frames(con, catalog, expected, extra, batch_id, min_history=ruleset.min_history)
         return tuple(
             sorted(
                 (rule_id, json.dumps(json.loads(row), sort_keys=True))
-                for rule_id, row in con.execute(sql.replace("{batch}", group.frame)).fetchall()
+                for rule_id, row in con.execute(sql.replace("{batch}", frame)).fetchall()
             )
-            for sql in (group.query, union)
+            for sql in (fused, union)
         )
 
 

@@ -901,7 +901,8 @@ def submission_values(
             {
                 "members_admitted": f["members_admitted"],
                 "members_confirmed": f["members_confirmed"],
-                "members_transferred_in": f["tin"] + merged_in[(u.code, pi)],
+                # a merged unit's members come with it (the registry's predecessors)
+                "members_transferred_in": f["tin"],
                 "members_transferred_out": f["tout"],
                 "members_deceased": f["members_deceased"],
                 "members_struck_off": f["members_struck_off"],
@@ -1014,13 +1015,7 @@ def main() -> None:
 
     if SUBMISSIONS.exists():
         shutil.rmtree(SUBMISSIONS)
-    with REGISTRY.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["unit_code", "name", "sector", "form", "valid_from", "valid_to"])
-        for u in units:
-            to = u.valid_to.isoformat() if u.valid_to else ""
-            w.writerow([u.code, u.name, u.sector, u.form, u.valid_from.isoformat(), to])
-        w.writerows(committee_registry_rows())
+    write_registry(units)
 
     not_applicable_unit = rng.choice([u for u in agency_stay if u.code != policy_unit.code])
     not_applicable = (not_applicable_unit.code, 5)
@@ -1087,6 +1082,33 @@ def main() -> None:
     verify_sentence_figures(bloc)
 
 
+# Why a unit left the bloc, as the registry says it (SPEC §4.1 `end_reason`).
+END_REASON = {"out": "transferred_out", "merged": "merged"}
+
+
+def write_registry(units: list[Unit]) -> None:
+    """The registry with its history (SPEC §4.1): a unit that ended says why (`end_reason`),
+    and a unit that took merged units over lists them (`predecessors`); their members are then
+    in its stocks, not among its transfers in."""
+    taken_over = defaultdict(list)
+    for u in units:
+        if u.fate == "merged":
+            taken_over[u.into].append(u.code)
+    with REGISTRY.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(
+            ["unit_code", "name", "sector", "form", "valid_from", "valid_to"]
+            + ["predecessors", "end_reason"]
+        )
+        for u in units:
+            to = u.valid_to.isoformat() if u.valid_to else ""
+            w.writerow(
+                [u.code, u.name, u.sector, u.form, u.valid_from.isoformat(), to]
+                + [";".join(taken_over[u.code]), END_REASON.get(u.fate, "")]
+            )
+        w.writerows(row + ["", ""] for row in committee_registry_rows())
+
+
 def submission_notes(bloc: Bloc) -> dict[tuple[str, int], dict[str, str]]:
     """Notes the units write beside the values that record a merge or a departing branch."""
     notes: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
@@ -1098,7 +1120,7 @@ def submission_notes(bloc: Bloc) -> dict[tuple[str, int], dict[str, str]]:
         if m.fate == "merged":
             pi = bloc.merge_period(m)
             joined = m.valid_to + timedelta(days=1)
-            notes[(m.into, pi)]["members_transferred_in"] = (
+            notes[(m.into, pi)]["members_total"] = (
                 f"Gồm {merged_in_by[m.code]} đảng viên của {m.name} sáp nhập ngày {joined:%d/%m/%Y}"
             )
             notes[(m.into, pi)]["branches_total"] = f"Tiếp nhận {m.name}"
@@ -1486,8 +1508,7 @@ def reconcile(bloc, data, at, val, leaving, branch_members) -> None:
     rows = [
         ("Đảng viên đầu nhiệm kỳ (177 TCCSĐ, 2020-H1)", start),
         ("+ kết nạp", term("members_admitted")),
-        ("+ chuyển đến (cá nhân và do sáp nhập)", term("members_transferred_in")),
-        (f"  trong đó: của 07 TCCSĐ sáp nhập ({merged_members})", None),
+        ("+ chuyển đến", term("members_transferred_in")),
         ("− chuyển đi (cá nhân và 05 chi bộ trực thuộc)", -term("members_transferred_out")),
         (f"  trong đó: của 05 chi bộ trực thuộc chuyển đi ({branch_members})", None),
         ("− từ trần", -term("members_deceased")),
@@ -1495,7 +1516,7 @@ def reconcile(bloc, data, at, val, leaving, branch_members) -> None:
         ("− đưa ra khỏi Đảng", -term("members_removed")),
         ("− khai trừ", -term("discipline_expulsion")),
         ("− đi cùng 54 TCCSĐ chuyển khỏi Khối", -leaving),
-        ("− của 07 TCCSĐ sáp nhập (đã tính ở chuyển đến của đơn vị nhận)", -merged_members),
+        (f"  (07 TCCSĐ sáp nhập trong Khối mang theo {merged_members}: không đổi)", None),
         ("+ đến cùng 04 TCCSĐ tiếp nhận và 01 TCCSĐ thành lập", arriving),
     ]
     total = sum(v for _, v in rows if v is not None)
@@ -1506,6 +1527,18 @@ def reconcile(bloc, data, at, val, leaving, branch_members) -> None:
     print(f"  {'Đảng viên cuối kỳ báo cáo (121 TCCSĐ, 2023-H1)':<68}{cut:>8}")
     print(f"  (54 TCCSĐ + 05 chi bộ chuyển đi mang theo {leaving + branch_members} đảng viên)\n")
     assert total == cut == TARGETS["cut_members"]
+
+
+def with_taken_over(bloc, data, unit_code: str, pi: int, prev: dict) -> dict:
+    """The unit's stocks of the period before with those of the units it took over in `pi`
+    (the registry's predecessors), as validation compares them."""
+    out = dict(prev)
+    for m in bloc.units:
+        if m.fate == "merged" and m.into == unit_code and bloc.merge_period(m) == pi:
+            before = data[(m.code, PERIODS[pi - 1].code)]
+            for code in ("members_total", "members_official", "members_probationary"):
+                out[code] = out.get(code, Decimal(0)) + before.get(code, Decimal(0))
+    return out
 
 
 def _value(values: dict[str, Decimal], code: str) -> Decimal:
@@ -1548,6 +1581,7 @@ def check_rules(bloc, data, at, val, catalog, policy_fault, not_applicable) -> N
                 assert g("state_budget_paid_bn_vnd") > 0
             prev = data.get((unit_code, PERIODS[pi - 1].code))
             if prev is not None:
+                prev = with_taken_over(bloc, data, unit_code, pi, prev)
                 net = (
                     g("members_admitted")
                     + g("members_transferred_in")

@@ -19,7 +19,14 @@ from tonghop.db import insert_rows, transaction
 
 REGISTRY_COLUMNS = ("unit_code", "name", "sector", "form", "valid_from", "valid_to")
 # Optional columns: a registry without them loads as before (SPEC §4.1).
-OPTIONAL_COLUMNS = ("contact_email",)
+OPTIONAL_COLUMNS = ("contact_email", "predecessors", "end_reason")
+# Why a unit left the bloc's registry (SPEC §4.1 `end_reason`), as a steward reads it.
+END_REASONS = {
+    "merged": "sáp nhập",
+    "split": "chia tách",
+    "transferred_out": "chuyển khỏi Khối",
+    "dissolved": "giải thể",
+}
 
 
 class RegistryError(ValueError):
@@ -35,6 +42,10 @@ class Unit:
     valid_from: date
     valid_to: date | None
     contact_email: str | None = None
+    # the units whose organisations and members this one took over (SPEC §4.1), and why this
+    # one ended
+    predecessors: tuple[str, ...] = ()
+    end_reason: str | None = None
 
     def active_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
@@ -57,6 +68,7 @@ def read_registry(path: Path) -> list[Unit]:
         raise RegistryError(f"Tệp danh mục '{path}', dòng 1: thiếu cột {', '.join(missing)}")
     at = {c: header.index(c) for c in REGISTRY_COLUMNS + OPTIONAL_COLUMNS if c in header}
     units: dict[str, Unit] = {}
+    lines: dict[str, str] = {}
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -82,10 +94,45 @@ def read_registry(path: Path) -> list[Unit]:
             valid_from=_date(cell["valid_from"], where),
             valid_to=_date(cell["valid_to"], where) if cell["valid_to"] else None,
             contact_email=cell.get("contact_email") or None,
+            predecessors=tuple(
+                p for p in (part.strip() for part in cell.get("predecessors", "").split(";")) if p
+            ),
+            end_reason=_end_reason(cell.get("end_reason", ""), cell["valid_to"], where),
         )
+        lines[cell["unit_code"]] = where
     if not units:
         raise RegistryError(f"Tệp danh mục '{path}' không có đơn vị nào")
+    _check_history(units, lines)
     return list(units.values())
+
+
+def _end_reason(text: str, valid_to: str, where: str) -> str | None:
+    if not text:
+        return None
+    if text not in END_REASONS:
+        raise RegistryError(
+            f"{where}: lý do kết thúc '{text}' không hợp lệ ({', '.join(END_REASONS)})"
+        )
+    if not valid_to:
+        raise RegistryError(f"{where}: có lý do kết thúc '{text}' nhưng không có ngày kết thúc")
+    return text
+
+
+def _check_history(units: dict[str, Unit], lines: dict[str, str]) -> None:
+    """Each predecessor is a unit of the registry that ended before its successor took it
+    over, and not the successor itself."""
+    for unit in units.values():
+        for code in unit.predecessors:
+            where = lines[unit.unit_code]
+            before = units.get(code)
+            if before is None:
+                raise RegistryError(f"{where}: đơn vị tiền thân '{code}' không có trong danh mục")
+            if code == unit.unit_code:
+                raise RegistryError(f"{where}: đơn vị không thể là tiền thân của chính nó")
+            if before.valid_to is None:
+                raise RegistryError(
+                    f"{where}: đơn vị tiền thân '{code}' chưa có ngày kết thúc (valid_to)"
+                )
 
 
 def _read(path: Path) -> bytes:
@@ -141,12 +188,53 @@ def _stored_signature(con: duckdb.DuckDBPyConnection) -> str:
     return json.dumps([registry_signature(con), list(contacts)])
 
 
+def _history_rows(units: list[Unit]) -> tuple[list[list], list[list]]:
+    predecessors = [[u.unit_code, p] for u in units for p in u.predecessors]
+    reasons = [[u.unit_code, u.end_reason] for u in units if u.end_reason]
+    return predecessors, reasons
+
+
 def _contacts_table(con: duckdb.DuckDBPyConnection) -> None:
     # Contacts live beside registry_units, whose columns other readers rely on (SPEC §4.1).
     con.execute(
         "create table if not exists unit_contacts "
         "(unit_code varchar primary key, contact_email varchar not null)"
     )
+    history_tables(con)
+
+
+def history_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The registry's history beside `registry_units` (SPEC §4.1's optional columns): which
+    units each took over (`unit_predecessors`) and why a unit ended (`unit_end_reasons`); empty
+    for a registry without the columns."""
+    con.execute(
+        "create table if not exists unit_predecessors "
+        "(unit_code varchar not null, predecessor varchar not null)"
+    )
+    con.execute(
+        "create table if not exists unit_end_reasons "
+        "(unit_code varchar primary key, end_reason varchar not null)"
+    )
+
+
+def history_sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """What to read the registry's history from: its tables, or empty relations of their
+    columns in a workspace that has stored no registry since they exist (a reader's
+    connection may not create them)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = current_database() and schema_name = 'main'"
+        ).fetchall()
+    }
+    empty = {
+        "unit_predecessors": "(select ''::varchar as unit_code, ''::varchar as predecessor "
+        "where false)",
+        "unit_end_reasons": "(select ''::varchar as unit_code, ''::varchar as end_reason "
+        "where false)",
+    }
+    return {table: table if table in present else sql for table, sql in empty.items()}
 
 
 def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> bool:
@@ -156,14 +244,20 @@ def store_registry(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> bool:
     _contacts_table(con)
     rows = [[u.unit_code, u.name, u.sector, u.form, u.valid_from, u.valid_to] for u in units]
     contacts = [[u.unit_code, u.contact_email] for u in units if u.contact_email]
-    if _holds(con, "registry_units", rows) and _holds(con, "unit_contacts", contacts):
+    predecessors, reasons = _history_rows(units)
+    tables = {
+        "registry_units": rows,
+        "unit_contacts": contacts,
+        "unit_predecessors": predecessors,
+        "unit_end_reasons": reasons,
+    }
+    if all(_holds(con, table, held) for table, held in tables.items()):
         return False
     with transaction(con):
-        con.execute("delete from registry_units")
-        # one statement, not executemany's one per unit
-        insert_rows(con, "registry_units", rows)
-        con.execute("delete from unit_contacts")
-        insert_rows(con, "unit_contacts", contacts)
+        for table, held in tables.items():
+            con.execute(f"delete from {table}")
+            # one statement, not executemany's one per unit
+            insert_rows(con, table, held)
     return True
 
 
@@ -174,7 +268,14 @@ def registry_signature(con: duckdb.DuckDBPyConnection) -> list:
         "select count(*), coalesce(sum(hash(unit_code, name, sector, form, valid_from, "
         "valid_to)), 0)::varchar from registry_units"
     ).fetchone()
-    return list(row)
+    tables = history_sources(con)
+    (history,) = con.execute(
+        "select coalesce(sum(h), 0)::varchar from ("
+        f"select hash(unit_code, predecessor) as h from {tables['unit_predecessors']} "
+        f"union all select hash(unit_code, end_reason) from {tables['unit_end_reasons']})"
+    ).fetchone()
+    # a registry without history signs as it did before the history was kept
+    return list(row) if history == "0" else [*row, history]
 
 
 def _holds(con: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> bool:

@@ -45,8 +45,7 @@ def test_changed_official_is_the_suspect_when_other_rules_pin_the_rest() -> None
         {"members_total": 50, "members_official": 30, "members_probationary": 5},
         {"members_total": 50, "members_official": 45, "members_probationary": 5},
     )
-    assert location.fields == ("members_official",)
-    assert location.alternatives == 0
+    assert location.solutions == (("members_official",),)
     assert location.suggestion is None
 
 
@@ -67,13 +66,39 @@ def test_wrong_digit_in_a_part_is_suggested() -> None:
     assert location.suggestion == ("members_official", 45)
 
 
-def test_ambiguous_slips_give_a_suspect_but_no_suggestion() -> None:
+def test_ambiguous_slips_give_candidates_but_no_suspect() -> None:
     # 51 vs 50 + 0: the total (50), the official count (51) and probationary (1) are each one
     # digit away; nothing tells them apart
     location = _locate({"members_total": 51, "members_official": 50, "members_probationary": 0})
-    assert location.fields == ("members_total",)
-    assert location.alternatives == 2
+    assert location.fields == ()
+    assert location.candidates == ("members_total", "members_official", "members_probationary")
     assert location.suggestion is None
+
+
+def test_a_wrong_total_breaks_its_sum_and_the_stock_flow_and_is_the_suspect() -> None:
+    # 2023-H2: 150 + 2 admitted = 152 = 140 + 12, typed 162. Official 150 would repair the sum
+    # (140 → 150 is one digit, a slip) but leave the stock-flow broken; the total repairs both.
+    location = _locate(
+        {"members_total": 162, "members_official": 140, "members_probationary": 12,
+         "members_admitted": 2},
+        {"members_total": 150, "members_official": 140, "members_probationary": 10},
+    )  # fmt: skip
+    assert location.solutions == (("members_total",),)
+    assert location.explains == ("members_total_sum", "members_stock_flow")
+    assert location.suggestion == ("members_total", 152)
+
+
+def test_equally_cheap_explanations_leave_the_field_open() -> None:
+    # 40 ≠ 30 + 5 and 38 + 0 ≠ 40. The total (35) or official (35) repairs the sum and leaves
+    # the stock-flow broken; official 35 with 2 admitted repairs both: each costs 2.
+    location = _locate(
+        {"members_total": 40, "members_official": 30, "members_probationary": 5,
+         "members_admitted": 0},
+        {"members_total": 38, "members_official": 33, "members_probationary": 5},
+    )  # fmt: skip
+    assert location.explains == ("members_total_sum",)
+    assert location.fields == ()
+    assert set(location.candidates) == {"members_total", "members_official", "members_admitted"}
 
 
 def test_slip_must_repair_every_broken_balance() -> None:
@@ -122,8 +147,12 @@ def test_stock_flow_warning_alone_is_localized() -> None:
         {"members_total": 48, "members_official": 43, "members_probationary": 5},
     )
     assert location.explains == ("members_stock_flow",)
-    assert location.fields == ("members_total", "members_official")
-    assert location.alternatives == 1  # or the total and probationary
+    # the total with either part: the total is determined, the part is not
+    assert location.solutions == (
+        ("members_total", "members_official"),
+        ("members_total", "members_probationary"),
+    )
+    assert location.fields == ("members_total",)
 
 
 @dataclass
@@ -191,6 +220,8 @@ def test_subsets_come_lightest_first_as_a_full_sort_lists_them() -> None:
             ),
             key=lambda s: sum(weights[f] for f in s),
         )
-        listed = list(_lightest_first(candidates, checks, fields_of, weights, 3))
+        listed = [
+            (w, s) for w, s in _lightest_first(candidates, checks, fields_of, weights, 3) if s
+        ]
         assert [subset for _, subset in listed] == plain
         assert [w for w, _ in listed] == [sum(weights[f] for f in s) for s in plain]

@@ -237,3 +237,73 @@ def test_the_registry_file_stored_last_is_not_read_again(tmp_path: Path, monkeyp
     with pytest.raises(RegistryError, match="Không tìm thấy tệp danh mục đơn vị"):
         load_registry(tmp_path / "moi", tmp_path / "khong-co.csv")
     assert not (tmp_path / "moi").exists()  # refused before the workspace was made
+
+
+# --- the registry's history (SPEC §4.1: predecessors, end_reason) ----------------------------
+
+HISTORY = "unit_code,name,sector,form,valid_from,valid_to,predecessors,end_reason\n"
+
+
+def test_history_columns_are_read_and_stored(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        HISTORY + "A,Đảng bộ A,soe,dang_bo,2010-01-01,2022-06-30,,merged\n"
+        "B,Đảng bộ B,soe,dang_bo,2010-01-01,2022-06-30,,merged\n"
+        "C,Đảng bộ C,soe,dang_bo,2022-07-01,,A; B,\n"
+        "D,Chi bộ D,private,chi_bo,2010-01-01,2021-03-31,,transferred_out\n",
+    )
+    units = {u.unit_code: u for u in read_registry(path)}
+    assert units["C"].predecessors == ("A", "B")
+    assert (units["A"].end_reason, units["D"].end_reason, units["C"].end_reason) == (
+        "merged",
+        "transferred_out",
+        None,
+    )
+    con = connect(tmp_path / "ws")
+    try:
+        store_registry(con, list(units.values()))
+        assert con.execute("select * from unit_predecessors order by all").fetchall() == [
+            ("C", "A"),
+            ("C", "B"),
+        ]
+        assert con.execute("select * from unit_end_reasons order by all").fetchall() == [
+            ("A", "merged"),
+            ("B", "merged"),
+            ("D", "transferred_out"),
+        ]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        ("A,A,soe,dang_bo,2010-01-01,,,merged\n", "có lý do kết thúc 'merged' nhưng không có"),
+        ("A,A,soe,dang_bo,2010-01-01,2020-01-01,,gone\n", "lý do kết thúc 'gone' không hợp lệ"),
+        ("A,A,soe,dang_bo,2010-01-01,,Z,\n", "đơn vị tiền thân 'Z' không có trong danh mục"),
+        ("A,A,soe,dang_bo,2010-01-01,,B,\nB,B,soe,dang_bo,2010-01-01,,,\n", "chưa có ngày"),
+    ],
+)
+def test_a_history_that_cannot_be_is_refused_with_its_line(
+    tmp_path: Path, rows: str, needle: str
+) -> None:
+    path = _write(tmp_path, HISTORY + rows)
+    with pytest.raises(RegistryError, match="dòng 2:") as caught:
+        read_registry(path)
+    assert needle in str(caught.value)
+
+
+def test_a_registry_without_history_signs_as_before(tmp_path: Path) -> None:
+    """The validation and consolidation fingerprints of an old workspace stay what they were."""
+    from tonghop.registry import registry_signature
+
+    path = _write(tmp_path, HEADER + "A,Đảng bộ A,soe,dang_bo,2010-01-01,\n")
+    con = connect(tmp_path / "ws")
+    try:
+        store_registry(con, read_registry(path))
+        assert len(registry_signature(con)) == 2
+        store_registry(con, [replace(read_registry(path)[0], valid_to=date(2020, 1, 1),
+                                     end_reason="dissolved")])  # fmt: skip
+        assert len(registry_signature(con)) == 3
+    finally:
+        con.close()

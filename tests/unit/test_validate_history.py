@@ -56,7 +56,34 @@ SMALL = {
     "2023-H1": _members(61) + [("members_admitted", "8", "")],
     "2023-H2": _members(73) + [("members_admitted", "12", "")],
 }
-UNITS = {"MERGE": MERGE, "SIZE": SIZE, "STEADY": STEADY, "SMALL": SMALL}
+# ABSORB took OLD over on 16/07/2023 (the registry's predecessors, OLD's end_reason merged):
+# 57 + OLD's 42 + 3 transferred in = 102 in 2023-H2, the merged members among no flow
+OLD = {
+    "2022-H1": _members(40),
+    "2022-H2": _members(41) + [("members_transferred_in", "1", "")],
+    "2023-H1": _members(42) + [("members_transferred_in", "1", "")],
+}
+ABSORB = {**{p: rows for p, rows in MERGE.items() if p != "2023-H2"}}
+ABSORB["2023-H2"] = _members(102) + [("members_transferred_in", "3", "")]
+# NEWBIE: a unit with no history, employees typed 1000× among ten units of its sector and form
+PEERS = {
+    f"PEER{i}": {"2023-H2": _members(50) + [("employees", str(500 + 10 * i), "")]}
+    for i in range(10)
+}
+NEWBIE = {"2023-H2": _members(50) + [("employees", "612000", "")]}
+UNITS = {
+    "MERGE": MERGE, "SIZE": SIZE, "STEADY": STEADY, "SMALL": SMALL, "OLD": OLD,
+    "ABSORB": ABSORB, "NEWBIE": NEWBIE, **PEERS,
+}  # fmt: skip
+
+
+def _unit(code: str) -> Unit:
+    if code == "OLD":
+        return Unit(code, "Đảng bộ OLD", "soe", "dang_bo", date(2010, 1, 1), date(2023, 7, 15),
+                    end_reason="merged")  # fmt: skip
+    since = date(2023, 7, 1) if code in PEERS or code == "NEWBIE" else date(2010, 1, 1)
+    before = ("OLD",) if code == "ABSORB" else ()
+    return Unit(code, f"Đảng bộ {code}", "soe", "dang_bo", since, None, predecessors=before)
 
 
 def _csv(unit: str, period: str, rows: list[tuple[str, str, str]]) -> bytes:
@@ -70,10 +97,7 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Find
     workspace = tmp_path_factory.mktemp("history")
     con = connect(workspace)
     try:
-        store_registry(
-            con,
-            [Unit(c, f"Đảng bộ {c}", "soe", "dang_bo", date(2010, 1, 1), None) for c in UNITS],
-        )
+        store_registry(con, [_unit(c) for c in UNITS])
         for i, period in enumerate(PERIODS):
             files = [
                 SourceFile(f"{unit}-{period}.csv", _csv(unit, period, by_period[period]))
@@ -135,8 +159,29 @@ def test_lost_decimal_comma_names_the_slip(findings: list[Finding]) -> None:
 def test_ordinary_values_after_a_short_history_raise_nothing(findings: list[Finding]) -> None:
     assert _of(findings, "STEADY") == []
     assert _of(findings, "SMALL") == []
-    assert {f.unit_code for f in findings} == {"MERGE", "SIZE"}
+    assert {f.unit_code for f in findings} == {"MERGE", "SIZE", "NEWBIE"}
     assert len(_of(findings, "SIZE")) == 2
+
+
+def test_a_merger_in_the_registry_keeps_the_stocks_in_balance(findings: list[Finding]) -> None:
+    # without OLD's 42 members, 57 + 3 ≠ 102 would be a stock-flow warning
+    assert _of(findings, "ABSORB") == []
+    assert _of(findings, "OLD") == []
+
+
+def test_a_unit_with_no_history_is_compared_with_its_peers(findings: list[Finding]) -> None:
+    (f,) = _of(findings, "NEWBIE")
+    assert (f.rule_id, f.severity) == ("plausibility_peers_employees", "warning")
+    # 13 soe đảng bộ report employees that half-year: PEER0..9 500..590, STEADY 553, SIZE
+    # 553000 and NEWBIE 612000. Sorted, the median is the 7th (553), the quartiles the 4th
+    # (530) and the 10th (580): two wrong values among them move nothing. 612000 / 553 ≈ 1107;
+    # 612 lies between 530 / 2 and 580 × 2. SIZE has a history of its own: its own rule.
+    assert f.message == (
+        "Người lao động kỳ 2023-H2 (612.000) gấp khoảng 1.107 lần mức thường thấy của các đơn "
+        "vị cùng khối, cùng loại hình (khoảng 553, một nửa số đơn vị từ 530 đến 580, ở 13 đơn "
+        "vị cùng kỳ); có lẽ gõ nhầm gấp 1.000 lần, số đúng có thể là 612: đề nghị kiểm tra lại."
+    )
+    assert (f.suspect, f.suggested_value) == ("employees", 612)
 
 
 def test_review_page_shows_the_note_and_the_place(

@@ -88,6 +88,22 @@ def fused_query(rules: tuple[CompiledRule, ...]) -> str | None:
             f"where h.indicator_code in ({listed}) and {first.prefilter} "
             f"and {by_indicator('h.indicator_code', '({rule.condition})')}"
         )
+    if first.fuse == "peers":  # the wide frame's row beside its sector's and form's level
+        value = by_indicator("p.indicator_code", "w.{column}")
+        return (
+            "with w as (select * from {batch}) "
+            f"select {by_indicator('p.indicator_code', rule_id)} as rule_id, "
+            "json_object('unit_code', w.unit_code, 'period', w.period, "
+            "'submission_id', w.submission_id, 'file_name', w.file_name, 'location', null, "
+            f"'v_' || p.indicator_code, {value}, {first.extra.format(value=value)})"
+            "::varchar as failing_row "
+            "from w join frames.val_peers p on p.period = w.period and p.sector = w.sector "
+            "and p.form = w.form "
+            "left join frames.val_history h on h.submission_id = w.submission_id "
+            "and h.indicator_code = p.indicator_code "
+            f"where p.indicator_code in ({listed}) and {first.prefilter} "
+            f"and {by_indicator('p.indicator_code', '({rule.condition})')}"
+        )
     raise ValueError(f"unknown fused shape {first.fuse}")
 
 

@@ -12,10 +12,11 @@ from tonghop.catalog import Catalog, Indicator
 from tonghop.formatting import so
 from tonghop.rules.checks import CHECK_QUERIES, KIND_QUERIES
 from tonghop.rules.compiled import KEYS, LONG, WIDE, CompiledRule, literal, q, rounding_tolerance
-from tonghop.rules.linear import SCOPE_ALIAS, Term, linear_rule
+from tonghop.rules.linear import SCOPE_ALIAS, Term, linear_rule, scope_of
 from tonghop.rules.spec import (
     DerivedSpec,
     MagnitudeSpec,
+    PeersSpec,
     PlausibilitySpec,
     RuleSet,
     RuleSpec,
@@ -87,6 +88,18 @@ def _ratio(ind: Indicator, catalog: Catalog, spec: DerivedSpec) -> CompiledRule:
     )
 
 
+def _applicable(catalog: Catalog, codes: list[str]) -> str:
+    """The SQL test that every indicator of `codes` applies to the unit (its sector and form,
+    the catalog's `applies_to`): a value where one does not is not consolidated, and the
+    completeness rule `not_applicable` is what says so, not a balance rule (a chi bộ cơ sở that
+    writes 1 for its own regular meetings beside no branches)."""
+    forms, sectors = scope_of(catalog, codes)
+    tests = [f"form in ({', '.join(repr(f) for f in forms)})"] if forms is not None else []
+    if sectors is not None:
+        tests.append(f"sector in ({', '.join(repr(s) for s in sectors)})")
+    return " and ".join(tests) or "true"
+
+
 def _sum(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
     assert rule.total
     parts_sum = " + ".join(f"coalesce({q(c)}, 0)" for c in rule.parts)
@@ -97,6 +110,7 @@ def _sum(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
     query = (
         f"select {KEYS}, null as location, {columns}, {parts_sum} as parts_sum from {{batch}} "
         f"where {q(rule.total)} is not null and ({any_part}) "
+        f"and {_applicable(catalog, involved)} "
         f"and abs({q(rule.total)} - ({parts_sum})) > {literal(tolerance)} + 1e-9"
     )
     return CompiledRule(
@@ -112,6 +126,7 @@ def _part_le_whole(rule: RuleSpec, catalog: Catalog) -> CompiledRule:
         f"select {KEYS}, null as location, {part} as {q('v_' + rule.part)}, "
         f"{whole} as {q('v_' + rule.whole)} from {{batch}} "
         f"where {part} is not null and {whole} is not null "
+        f"and {_applicable(catalog, [rule.part, rule.whole])} "
         f"and {part} > {whole} + {literal(tolerance)} + 1e-9"
     )
     return CompiledRule(
@@ -185,15 +200,42 @@ def _history_rule(
     slips = ruleset.magnitude.slips if ruleset.magnitude else [1000, 10]
     column = f"w.{q(ind.code)}"
     condition = test.format(value=column)
+    columns = ", ".join(f"h.{name} as {name}" for name in HISTORY_COLUMNS)
     query = (
-        "with w as (select * from {batch}) "
-        f"select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
-        f"{column} as {q('v_' + ind.code)}, "
-        f"{', '.join(f'h.{name} as {name}' for name in HISTORY_COLUMNS)}, "
-        f"{_slip(column, slips)} as slip "
-        "from w join frames.val_history h on h.submission_id = w.submission_id "
+        f"{_beside_value(ind, f'{columns}, {_slip(column, slips)} as slip')} "
+        "join frames.val_history h on h.submission_id = w.submission_id "
         f"and h.indicator_code = '{ind.code}' where {condition}"
     )
+    return _level_rule(
+        ind,
+        rule_id,
+        spec,
+        query,
+        fuse="history",
+        condition=condition,
+        prefilter=f"h.history >= {int(ruleset.min_history)}",
+        extra=(
+            ", ".join(f"'{name}', h.{name}" for name in HISTORY_COLUMNS)
+            + f", 'slip', {_slip('{value}', slips)}"
+        ),
+    )
+
+
+def _beside_value(ind: Indicator, columns: str) -> str:
+    """The head of a rule's query on one value of the wide frame and what it is compared with:
+    the keys, the value as `v_<code>`, `columns`, from the wide frame `w` (joins follow)."""
+    return (
+        "with w as (select * from {batch}) "
+        "select w.unit_code, w.period, w.submission_id, w.file_name, null as location, "
+        f"w.{q(ind.code)} as {q('v_' + ind.code)}, {columns} from w"
+    )
+
+
+def _level_rule(
+    ind: Indicator, rule_id: str, spec: DerivedSpec, query: str, **shape: str
+) -> CompiledRule:
+    """A plausibility rule on one indicator: its value against a usual level, fused by `shape`
+    (`fuse`, `condition`, `extra`, `prefilter`) with the others of its kind."""
     return CompiledRule(
         rule_id=rule_id,
         kind="plausibility",
@@ -202,13 +244,7 @@ def _history_rule(
         query=query,
         message=spec.message,
         indicators=(ind.code,),
-        fuse="history",
-        condition=condition,
-        prefilter=f"h.history >= {int(ruleset.min_history)}",
-        extra=(
-            ", ".join(f"'{name}', h.{name}" for name in HISTORY_COLUMNS)
-            + f", 'slip', {_slip('{value}', slips)}"
-        ),
+        **shape,
     )
 
 
@@ -239,6 +275,62 @@ def _magnitude(ind: Indicator, spec: MagnitudeSpec, ruleset: RuleSet) -> Compile
     return _history_rule(ind, f"{spec.id_prefix}_{ind.code}", spec, test, ruleset)
 
 
+# The peers' level as a finding is worded from it (messages.peer_level), scaled to the unit:
+# counts are compared per member (a unit four times the size admits about four times as many),
+# so the level is the peers' rate times the unit's members; amounts and sizes as they are.
+PEER_SCALE = 'case when p.per_member then nullif(w."members_total", 0) else 1 end'
+PEER_COLUMNS = {
+    "median": f"p.median * {PEER_SCALE}",
+    "low": f"p.low * {PEER_SCALE}",
+    "high": f"p.high * {PEER_SCALE}",
+    "peers": "p.peers",
+    "members": 'case when p.per_member then w."members_total" end',
+}
+
+
+def _peers(ind: Indicator, spec: PeersSpec, ruleset: RuleSet) -> CompiledRule:
+    """A value against the units of its sector and form that period (`frames.val_peers`),
+    for a unit with less history than its own-history rule needs: above `factor` × the peers'
+    upper quartile (counts per member, scaled to the unit). Only above: a small count is often
+    0. One shape for every indicator, so they all run as one scan."""
+    own = ruleset.magnitude if ruleset.magnitude and ruleset.magnitude.covers(ind) else None
+    own = own or ruleset.plausibility
+    needs = int(own.min_history) if own else 1
+    column = f"w.{q(ind.code)}"
+    factor = literal(spec.factor)
+    high = PEER_COLUMNS["high"]
+    # at least `factor` × 1: a rare event (a member disciplined) is no outlier among units
+    # whose upper quartile is a fraction of one
+    condition = (
+        f"{{value}} is not null and coalesce(h.history, 0) < {needs} and p.high > 0 "
+        f"and {{value}} > {factor} * greatest({high}, 1)"
+    )
+    low = PEER_COLUMNS["low"]
+    slip = " ".join(
+        f"when {{value}} / {k} between {low} / 2 and {high} * 2 then {{value}} / {k}"
+        for k in spec.slips
+    )
+    test = condition.format(value=column)
+    columns = ", ".join(f"{sql} as {name}" for name, sql in PEER_COLUMNS.items())
+    query = (
+        f"{_beside_value(ind, f'{columns}, case {slip.format(value=column)} end as slip')} "
+        "join frames.val_peers p on p.period = w.period and p.sector = w.sector "
+        f"and p.form = w.form and p.indicator_code = '{ind.code}' "
+        "left join frames.val_history h on h.submission_id = w.submission_id "
+        f"and h.indicator_code = '{ind.code}' where {test}"
+    )
+    return _level_rule(
+        ind,
+        f"{spec.id_prefix}_{ind.code}",
+        spec,
+        query,
+        fuse="peers",
+        condition=test,
+        extra=", ".join(f"'{name}', {sql}" for name, sql in PEER_COLUMNS.items())
+        + f", 'slip', case {slip} end",
+    )
+
+
 def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[CompiledRule]:
     """Every rule of the rule set and the catalog, as queries over the validation frames."""
     ruleset = ruleset or load_rules()
@@ -250,10 +342,14 @@ def compile_rules(catalog: Catalog, ruleset: RuleSet | None = None) -> list[Comp
         compiled += [
             _plausibility(i, spec, ruleset)
             for i in catalog
-            if i.value_type in spec.value_types and not (sizes and sizes.covers(i))
+            if i.value_type in spec.value_types
+            and not (sizes and sizes.covers(i))
+            and i.code not in spec.skip
         ]
     if sizes:
         compiled += [_magnitude(i, sizes, ruleset) for i in catalog if sizes.covers(i)]
+    if ruleset.peers:
+        compiled += [_peers(i, ruleset.peers, ruleset) for i in catalog if ruleset.peers.covers(i)]
     for rule in ruleset.rules:
         for code in [rule.total, *rule.parts, rule.part, rule.whole]:
             if code is not None and code not in catalog:

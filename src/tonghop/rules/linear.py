@@ -148,6 +148,30 @@ def _number(text: str, rule: RuleSpec) -> float:
         raise ValueError(f"rule {rule.id}: {text!r} is no indicator, parameter or number") from None
 
 
+def scope_of(
+    catalog: Catalog, codes: list[str]
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The forms and sectors every indicator of `codes` applies to (None: any).
+
+    >>> from tonghop.catalog import load_catalog
+    >>> scope_of(load_catalog(), ["branches_meeting_regularly", "branches_total"])
+    (('dang_bo',), None)
+    """
+    forms: set[str] | None = None
+    sectors: set[str] | None = None
+    for code in codes:
+        scope = catalog[code].applies_to
+        if scope.forms is not None:
+            forms = set(scope.forms) if forms is None else forms & set(scope.forms)
+        if scope.sectors is not None:
+            sectors = set(scope.sectors) if sectors is None else sectors & set(scope.sectors)
+    order = {v: i for i, v in enumerate(FORMS + SECTORS)}
+    return (
+        None if forms is None else tuple(sorted(forms, key=order.get)),
+        None if sectors is None else tuple(sorted(sectors, key=order.get)),
+    )
+
+
 def linear_rule(rule: RuleSpec, catalog: Catalog) -> LinearRule | None:
     """The linear form of a sum, part ≤ whole, stock-flow or policy rule (None for others)."""
     if rule.kind == "sum" and rule.total:
@@ -163,6 +187,8 @@ def linear_rule(rule: RuleSpec, catalog: Catalog) -> LinearRule | None:
             rounding_tolerance(catalog, [rule.total, *rule.parts]),
             required=frozenset({left[0].key}),
             any_of=frozenset(t.key for t in right),
+            forms=scope_of(catalog, [rule.total, *rule.parts])[0],
+            sectors=scope_of(catalog, [rule.total, *rule.parts])[1],
         )
     if rule.kind == "part_le_whole" and rule.part and rule.whole:
         left, right = (Term(rule.part, 1.0),), (Term(rule.whole, 1.0),)
@@ -175,6 +201,8 @@ def linear_rule(rule: RuleSpec, catalog: Catalog) -> LinearRule | None:
             "<=",
             rounding_tolerance(catalog, [rule.part, rule.whole]),
             required=frozenset({left[0].key, right[0].key}),
+            forms=scope_of(catalog, [rule.part, rule.whole])[0],
+            sectors=scope_of(catalog, [rule.part, rule.whole])[1],
         )
     if not (rule.left and rule.op):
         return None

@@ -61,6 +61,7 @@ class PlausibilitySpec(DerivedSpec):
     min_spread_pct: float = 0.0
     # and outside the unit's own range widened by this factor (highest × f, lowest ÷ f)
     range_factor: float = 1.0
+    skip: list[str] = []  # indicators whose counts jump by nature
 
 
 class MagnitudeSpec(DerivedSpec):
@@ -77,9 +78,39 @@ class MagnitudeSpec(DerivedSpec):
         return ind.value_type in self.value_types or ind.code in self.indicators
 
 
+class PeersSpec(DerivedSpec):
+    """A value against the units of the same sector and form in the same period, for a unit
+    with too little history of its own for the rules above: outside the peers' usual range
+    (lower to upper quartile) widened by `factor`, among at least `min_peers` of them."""
+
+    factor: float
+    min_peers: int
+    value_types: list[str]
+    indicators: list[str] = []
+    skip: list[str] = []
+    slips: list[int] = [1000, 10]
+
+    def covers(self, ind: Indicator) -> bool:
+        if ind.code in self.skip:
+            return False
+        return ind.value_type in self.value_types or ind.code in self.indicators
+
+    def per_member(self, ind: Indicator) -> bool:
+        """Whether the peers' level is taken per member of the unit: counts other than the
+        members themselves and the sizes listed in `indicators` (a unit four times the size
+        admits about four times as many)."""
+        return (
+            ind.value_type == "count"
+            and ind.code != "members_total"
+            and ind.code not in self.indicators
+        )
+
+
 class LocalizationSpec(BaseModel):
     max_fields: int = 3
     weights: dict[str, float] = {}
+    # what a broken warning left broken costs an explanation, as a field of weight 1 does
+    unrepaired_warning: float = 1.0
 
 
 class ConsolidatedRuleSpec(BaseModel):
@@ -96,6 +127,7 @@ class RuleSet(BaseModel):
     ratio: DerivedSpec
     plausibility: PlausibilitySpec | None = None
     magnitude: MagnitudeSpec | None = None
+    peers: PeersSpec | None = None
     localization: LocalizationSpec = Field(default_factory=LocalizationSpec)
     rules: list[RuleSpec]
     consolidated: list[ConsolidatedRuleSpec] = []

@@ -34,6 +34,9 @@ class Finding:
     # (tonghop.validation.places): read again from the values, never part of the key
     places: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    # the fields one of which is likely wrong, where the rules leave a choice (tonghop.localize):
+    # set by the run that localized, not stored
+    candidates: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.finding_key:

@@ -15,13 +15,17 @@ import duckdb
 from tonghop.catalog import FORM_LABELS, SECTOR_LABELS, Catalog
 from tonghop.db import FORMER_FRAME_TABLES, attach_frames, insert_rows
 from tonghop.periods import Period, PeriodError
-from tonghop.rules import LONG, WIDE, q
+from tonghop.registry import history_tables
+from tonghop.rules import LONG, WIDE, load_rules, q
 from tonghop.validation.findings import PERIOD_SQL_RE
 
 # Each indicator's bit in the masks that find the submissions which may hold a code twice
 # (more values than distinct bits): its place in the catalog modulo this (a HUGEINT's positive
 # bits). Past 127 indicators two codes share a bit, which only makes more submissions looked at.
 MASK_PLACES = 127
+# How many take-overs back a unit's history follows its predecessors (a registry whose history
+# loops stops there).
+MAX_LINEAGE_DEPTH = 20
 
 
 def write_catalog_table(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
@@ -94,7 +98,8 @@ def prepare_frames(
     validated when present (the baseline). Submissions with a malformed period are taken from
     the latest batch so they are reported once, when they arrive. With `units`, only those
     units' submissions, expectations and history (an incremental validation). `val_history`
-    holds the histories of at least `min_history` past periods.
+    holds the histories of at least `min_history` past periods; `val_peers` the level of the
+    indicators the rule set's `peers` rules cover among the units of each sector and form.
 
     The frames are tables (the long one a view) of the in-memory database `frames`
     (`tonghop.db.attach_frames`): they last while a connection to the workspace stays open in
@@ -207,6 +212,53 @@ def prepare_frames(
         [batch_id or ""],
     )
     _prepare_history_frames(con, catalog, min_history)
+    peers = load_rules().peers
+    covered = [i for i in catalog if peers and peers.covers(i)]
+    _prepare_peer_frame(
+        con,
+        [i.code for i in covered],
+        [i.code for i in covered if peers and peers.per_member(i)],
+        peers.min_peers if peers else 1,
+    )
+
+
+def _prepare_peer_frame(
+    con: duckdb.DuckDBPyConnection, codes: list[str], per_member: list[str], min_peers: int
+) -> None:
+    """`val_peers`: per period in scope, sector, form and indicator of `codes`, the current
+    values of every unit (in scope or not): how many, their median and quartiles (robust to
+    the few wrong values among them); a count other than the members themselves per member
+    (`per_member`); only where at least `min_peers` units reported it."""
+    con.execute(
+        f"""
+        create or replace table frames.val_peers as
+        with current as (
+            select s.submission_id, s.unit_code, s.period
+            from submissions s
+            where s.period in (select period from frames.val_periods)
+            qualify row_number() over (partition by s.unit_code, s.period order by s.seq desc) = 1
+        ),
+        measured as (
+            select c.period, u.sector, u.form, v.indicator_code, k.per_member,
+                case when k.per_member then v.value / nullif(m.value, 0) else v.value end as x
+            from current c
+            join registry_units u using (unit_code)
+            join frames.val_submitted v using (submission_id)
+            join (
+                select code, list_contains(?, code) as per_member from catalog_indicators
+            ) k on k.code = v.indicator_code
+            left join frames.val_submitted m
+                on m.submission_id = c.submission_id and m.indicator_code = 'members_total'
+            where v.value is not null and list_contains(?, v.indicator_code)
+        )
+        select period, sector, form, indicator_code, per_member, count(x) as peers,
+            median(x) as median, quantile_cont(x, 0.25) as low, quantile_cont(x, 0.75) as high
+        from measured
+        group by all
+        having count(x) >= {int(min_peers)}
+        """,
+        [per_member, codes],
+    )
 
 
 def prepare_values_view(
@@ -246,10 +298,11 @@ def _prepare_current_frames(
         except PeriodError:
             continue
         index = period.year * (12 // period.months) + period.n - 1
-        periods.append([code, period.kind, period.year, index])
+        periods.append([code, period.kind, period.year, index, period.start, period.end])
     con.execute(
         "create or replace table frames.val_period_index "
-        "(period varchar, kind varchar, year integer, idx integer)"
+        "(period varchar, kind varchar, year integer, idx integer, period_start date, "
+        "period_end date)"
     )
     insert_rows(con, "frames.val_period_index", periods)
     # a malformed period has no kind or index: its submission is pivoted for the wide frame
@@ -320,6 +373,51 @@ def _prepare_current_frames(
     )
 
 
+def _previous_column(code: str, summed: bool) -> str:
+    """A column of `val_previous`: the unit's own, or with the stocks it took over added (a
+    unit that existed but did not report the period before has no known stock)."""
+    if not summed:
+        return f"o.{q(code)}"
+    return (
+        f"case when k.submission_id is null then o.{q(code)} "
+        f"when not k.known or (k.existed and o.submission_id is null) then null "
+        f"else coalesce(o.{q(code)}, 0) + k.{q(code)} end as {q(code)}"
+    )
+
+
+def _prepare_lineage(con: duckdb.DuckDBPyConnection) -> None:
+    """The registry's history as the frames read it (SPEC §4.1): `val_carried`, each unit and
+    a predecessor it took over, on the day after the predecessor's `valid_to`, and whether
+    another unit took it over too (a split: no share of it is known); `val_ancestors`, each
+    unit and every unit it took over directly or through them, unshared, with the day."""
+    history_tables(con)
+    con.execute(
+        """
+        create or replace table frames.val_carried as
+        select h.unit_code, h.predecessor, p.valid_to + 1 as taken_over,
+            count(*) over (partition by h.predecessor) > 1 as shared
+        from unit_predecessors h
+        join registry_units p on p.unit_code = h.predecessor
+        where p.valid_to is not null
+        """
+    )
+    con.execute(
+        f"""
+        create or replace table frames.val_ancestors as
+        with recursive ancestors(unit_code, member, taken_over, depth) as (
+            select unit_code, predecessor, taken_over, 1
+            from frames.val_carried where not shared
+            union all
+            select a.unit_code, k.predecessor, a.taken_over, a.depth + 1
+            from ancestors a
+            join frames.val_carried k on k.unit_code = a.member and not k.shared
+            where a.depth < {MAX_LINEAGE_DEPTH}
+        )
+        select distinct unit_code, member, taken_over from ancestors
+        """
+    )
+
+
 def _prepare_history_frames(
     con: duckdb.DuckDBPyConnection, catalog: Catalog, min_history: int
 ) -> None:
@@ -337,12 +435,37 @@ def _prepare_history_frames(
         join frames.val_period_index i using (period)
         join frames.val_current_wide c on c.unit_code = w.unit_code and c.kind = i.kind
     """
+    _prepare_lineage(con)
+    summed = [ind.code for ind in catalog if ind.unit_aggregation == "sum"]
     con.execute(
         f"""
         create or replace table frames.val_previous as
-        select w.submission_id, c.submission_id as previous_submission_id,
-            c.period as previous_period, {", ".join(f"c.{q(ind.code)}" for ind in catalog)}
-        {scoped} and c.idx = i.idx - 1
+        with own as (
+            select w.submission_id, c.submission_id as previous_submission_id,
+                c.period as previous_period, {", ".join(f"c.{q(ind.code)}" for ind in catalog)}
+            {scoped} and c.idx = i.idx - 1
+        ),
+        -- the units taken over during the period: their stocks of the period before join the
+        -- unit's own (SPEC §4.1 predecessors); one not reported, or shared by a split, leaves
+        -- the sum unknown
+        carried as (
+            select w.submission_id, w.valid_from < i.period_start as existed,
+                count(*) = count(c.submission_id) and not bool_or(k.shared) as known,
+                max(c.period) as previous_period,
+                {", ".join(f"sum(c.{q(code)}) as {q(code)}" for code in summed) or "1 as none_"}
+            from frames.val_submissions w
+            join frames.val_period_index i using (period)
+            join frames.val_carried k on k.unit_code = w.unit_code
+                and k.taken_over between i.period_start and i.period_end
+            left join frames.val_current_wide c on c.unit_code = k.predecessor
+                and c.kind = i.kind and c.idx = i.idx - 1
+            group by all
+        )
+        select coalesce(o.submission_id, k.submission_id) as submission_id,
+            o.previous_submission_id,
+            coalesce(o.previous_period, k.previous_period) as previous_period,
+            {", ".join(_previous_column(ind.code, ind.code in summed) for ind in catalog)}
+        from own o full join carried k using (submission_id)
         """
     )
     year_columns = ",\n".join(
@@ -364,23 +487,44 @@ def _prepare_history_frames(
     con.execute(
         f"""
         create or replace table frames.val_history as
-        with long_enough as (
-            select w.submission_id, w.unit_code, i.kind, i.idx
+        -- the unit and the units it had taken over by the period's end (SPEC §4.1): its past
+        -- is theirs together, for the indicators that add up across units
+        with members as (
+            select w.submission_id, w.unit_code, w.unit_code as member, i.kind, i.idx
             from frames.val_submissions w
             join frames.val_period_index i using (period)
-            join frames.val_current_submissions c
-                on c.unit_code = w.unit_code and c.kind = i.kind and c.idx < i.idx
-            group by all
-            having count(*) >= {int(min_history)}
+            union all
+            select w.submission_id, w.unit_code, a.member, i.kind, i.idx
+            from frames.val_submissions w
+            join frames.val_period_index i using (period)
+            join frames.val_ancestors a on a.unit_code = w.unit_code
+                and a.taken_over <= i.period_end
         ),
-        past as (
-            select e.submission_id, v.indicator_code, c.period, c.idx, max(v.value) as value
-            from long_enough e
+        long_enough as (
+            select m.submission_id
+            from members m
             join frames.val_current_submissions c
-                on c.unit_code = e.unit_code and c.kind = e.kind and c.idx < e.idx
+                on c.unit_code = m.member and c.kind = m.kind and c.idx < m.idx
+            group by m.submission_id
+            having count(distinct c.idx) >= {int(min_history)}
+        ),
+        each_past as (
+            select m.submission_id, v.indicator_code, c.period, c.idx, c.submission_id as source,
+                m.member = m.unit_code as own, max(v.value) as value
+            from members m
+            join long_enough using (submission_id)
+            join frames.val_current_submissions c
+                on c.unit_code = m.member and c.kind = m.kind and c.idx < m.idx
             join frames.val_submitted v on v.submission_id = c.submission_id
             where v.value is not null
-            group by e.submission_id, c.submission_id, c.period, c.idx, v.indicator_code
+            group by all
+        ),
+        past as (
+            select p.submission_id, p.indicator_code, p.period, p.idx, sum(p.value) as value
+            from each_past p
+            left join catalog_indicators k on k.code = p.indicator_code
+            where p.own or k.unit_aggregation = 'sum'
+            group by all
         ),
         -- the range and the periods too: a steward reads "6–9 mỗi kỳ từ 2021-H1 đến 2022-H2"
         centre as (

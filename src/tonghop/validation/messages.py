@@ -67,6 +67,15 @@ def _times(ratio: float) -> str:
     return so(round(ratio))
 
 
+def _compared(value: float, median: float) -> str:
+    """How far a value is from a usual level, as a person says it ("gấp khoảng 9 lần")."""
+    if median > 0 and value > median:
+        return f"gấp khoảng {_times(value / median)} lần"
+    if median > 0 and value > 0:
+        return f"chỉ bằng khoảng 1/{_times(median / value)}"
+    return "cao hơn hẳn" if value > median else "thấp hơn hẳn"
+
+
 def usual_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]:
     """How a value compares with the unit's own past periods, in words a steward reads: the
     placeholders `compared` ("gấp khoảng 9 lần") and `usual` ("5 mỗi kỳ, …") of a plausibility
@@ -74,12 +83,6 @@ def usual_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]
     value, median = row.get(f"v_{code}"), row.get("median")
     if value is None or median is None:
         return {}
-    if median > 0 and value > median:
-        compared = f"gấp khoảng {_times(value / median)} lần"
-    elif median > 0 and value > 0:
-        compared = f"chỉ bằng khoảng 1/{_times(median / value)}"
-    else:
-        compared = "cao hơn hẳn" if value > median else "thấp hơn hẳn"
     low, high = row.get("low"), row.get("high")
     usual = f"{_fmt(median, decimals)} mỗi kỳ"
     if low is not None and high is not None and low != high:
@@ -87,7 +90,31 @@ def usual_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]
     first, last = row.get("first_period"), row.get("last_period")
     if first and last:
         usual += f", qua {row.get('history')} kỳ từ {first} đến {last}"
-    return {"compared": compared, "usual": usual}
+    return {"compared": _compared(value, median), "usual": usual}
+
+
+def peer_level(row: dict[str, Any], code: str, decimals: int) -> dict[str, str]:
+    """How a value compares with the units of its sector and form that period, in words:
+    `compared` and `usual` ("khoảng 120, một nửa số đơn vị từ 60 đến 200, ở 25 đơn vị cùng
+    kỳ") of a peers finding, from its query's columns (median, quartiles, how many; a count
+    per member scaled to the unit's members, shown to one decimal below 10)."""
+    value, median = row.get(f"v_{code}"), row.get("median")
+    if value is None or median is None:
+        return {}
+
+    def level(x: float) -> str:
+        if not row.get("members"):
+            return _fmt(x, decimals)
+        return so(round(x, 1), 1).removesuffix(",0") if x < 10 else so(round(x))
+
+    usual = f"khoảng {level(median)}"
+    low, high = row.get("low"), row.get("high")
+    if low is not None and high is not None and low != high:
+        usual += f", một nửa số đơn vị từ {level(low)} đến {level(high)}"
+    usual += f", ở {row.get('peers')} đơn vị cùng kỳ"
+    if row.get("members"):
+        usual += f", tính theo số đảng viên của đơn vị ({_fmt(row['members'], 0)})"
+    return {"compared": _compared(value, median), "usual": usual}
 
 
 def likely_slip(row: dict[str, Any], code: str, decimals: int) -> tuple[float | None, str]:
@@ -124,8 +151,10 @@ def build_findings(
             suggested = None
             if rule.kind == "plausibility":
                 code = rule.indicators[0]
-                suggested, slip = likely_slip(row, code, catalog[code].decimals)
-                row = row | usual_level(row, code, catalog[code].decimals) | {"slip": slip}
+                decimals = catalog[code].decimals
+                suggested, slip = likely_slip(row, code, decimals)
+                level = peer_level if "peers" in row else usual_level
+                row = row | level(row, code, decimals) | {"slip": slip}
             values = {k[2:]: row[k] for k in row if k.startswith("v_")}
             indicators = list(rule.indicators) or ([row["code"]] if row.get("code") else [])
             findings.append(

@@ -67,11 +67,13 @@ class RuleGroup:
 
 
 def group_rules(rules: list[CompiledRule]) -> list[RuleGroup]:
-    """The rules grouped by frame and kind, in their first appearance's order."""
-    groups: dict[tuple[str, str], list[CompiledRule]] = {}
+    """The rules grouped by frame, kind and fused shape, in their first appearance's order
+    (a kind's rules of two shapes, the unit's own history and its peers', run as two scans
+    rather than as a union of one query per rule)."""
+    groups: dict[tuple[str, str, str], list[CompiledRule]] = {}
     for rule in rules:
-        groups.setdefault((rule.frame, rule.kind), []).append(rule)
-    return [RuleGroup(frame, kind, tuple(members)) for (frame, kind), members in groups.items()]
+        groups.setdefault((rule.frame, rule.kind, rule.fuse or ""), []).append(rule)
+    return [RuleGroup(frame, kind, tuple(members)) for (frame, kind, _), members in groups.items()]
 
 
 def run_expectations(

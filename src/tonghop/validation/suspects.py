@@ -37,6 +37,14 @@ def localize_findings(
     flows = [i.code for i in catalog if i.time_aggregation == "flow"]
     rates = [i.code for i in catalog if i.is_rate]
     current = read(WIDE, codes)
+    units = {
+        row[0]: (row[1], row[2])
+        for row in con.execute(
+            f"select submission_id, sector, form from {WIDE} "
+            "where submission_id in (select unnest(?::varchar[]))",
+            [ids],
+        ).fetchall()
+    }
     previous = read("frames.val_previous", codes)
     year = read("frames.val_year", flows)
     shown = read(WIDE, [f"{c}__decimals" for c in rates]) if rates else {}
@@ -48,6 +56,8 @@ def localize_findings(
             shown_decimals={
                 k.removesuffix("__decimals"): int(v) for k, v in shown.get(sid, {}).items()
             },
+            sector=units.get(sid, (None, None))[0],
+            form=units.get(sid, (None, None))[1],
         )
         for sid, vals in current.items()
     }
@@ -58,4 +68,5 @@ def localize_findings(
         catalog,
         ruleset.localization.weights,
         ruleset.localization.max_fields,
+        ruleset.localization.unrepaired_warning,
     )
