@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from tonghop.numbers import thousands
 from tonghop.parse import UnreadableFile
+from tonghop.settings import IntakeSettings, column_number
 
-# An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped; 50 MB unzipped, or a part
-# that inflates more than 200 times, is a zip bomb, not a report.
-MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-MAX_RATIO = 200
+# An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped: past the limits of
+# `IntakeSettings` (50 MB unzipped, or a part that inflates more than 200 times) a file is a
+# zip bomb, not a report.
+LIMITS = IntakeSettings()
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*>(?:(?!</c>).){0,2000}?<f[ >/]', re.S
@@ -31,10 +32,9 @@ _DIMENSION = re.compile(rb'<dimension ref="(?:[A-Z]{1,3}[0-9]{1,7}:)?([A-Z]{1,3}
 _CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
 _ROW_REF = re.compile(rb'<row r="([0-9]{1,7})"')
 # The reader lays a sheet out from A1 to its farthest cell: one cell at XFD1048576 in a 10 KB
-# file is 17 billion cells. A form is six columns and a few hundred rows; these bounds leave
-# room for a unit's own notes beside it and nothing near a bomb.
-MAX_FORM_ROWS = 5_000
-MAX_FORM_COLUMNS = 52  # A..AZ
+# file is 17 billion cells. A form is six columns and a few hundred rows; the limits
+# (`max_form_rows`, `max_form_column`: 5,000 and AZ) leave room for a unit's own notes beside
+# it and nothing near a bomb.
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ _CP1258_VOWELS = set(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\xd4\xc3\xd5\
 _VNI_MARKS = set("øùûõïâêôöùøñ")
 
 
-def check_xlsx(name: str, data: bytes) -> XlsxCells:
+def check_xlsx(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> XlsxCells:
     """Refuse what no form can be (sizes from the zip's central directory, before inflating
     anything); return the cells that hold formulas or Excel errors."""
     if data.startswith(_OLE_MAGIC):
@@ -79,10 +79,15 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
     total = sum(m.file_size for m in members)
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
-        if total > MAX_UNZIPPED_BYTES or (member.file_size > 1_000_000 and ratio > MAX_RATIO):
+        big = member.file_size > 1_000_000 and ratio > limits.max_zip_ratio
+        if total > limits.max_unzipped_bytes or big:
             raise UnreadableFile(
-                f"Tệp '{name}': phần '{member.filename}' giải nén ra {member.file_size:,} byte "
-                f"(tỷ lệ nén {ratio:.0f}:1); tệp bị từ chối vì có dấu hiệu 'bom nén'."
+                f"Tệp '{name}': phần '{member.filename}' giải nén ra "
+                f"{thousands(member.file_size)} byte (tỷ lệ nén {ratio:.0f}:1; cả tệp "
+                f"{thousands(total)} byte); tệp bị từ chối vì có dấu hiệu 'bom nén' (giới hạn: "
+                f"giải nén tối đa {thousands(limits.max_unzipped_bytes)} byte, thiết lập "
+                f"intake.max_unzipped_bytes; tỷ lệ nén tối đa {limits.max_zip_ratio}:1, thiết "
+                "lập intake.max_zip_ratio)."
             )
         if member.filename.lower().endswith("vbaproject.bin"):
             raise UnreadableFile(
@@ -111,7 +116,7 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
         # A sheet without a formula element skips the regex, the costly part.
         if not member.filename.startswith("xl/worksheets/"):
             continue
-        _check_extent(name, member.filename, part)
+        _check_extent(name, member.filename, part, limits)
         if _has_formula_element(part):
             cells.formulas.update(m.decode() for m in _FORMULA_CELL.findall(part))
         if b't="e"' in part:
@@ -119,30 +124,20 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
     return cells
 
 
-def _column_number(letters: bytes) -> int:
-    """A column's number from its letters.
-
-    >>> _column_number(b"A"), _column_number(b"AZ"), _column_number(b"XFD")
-    (1, 52, 16384)
-    """
-    number = 0
-    for letter in letters:
-        number = number * 26 + letter - 64
-    return number
-
-
-def _check_extent(name: str, part_name: str, part: bytes) -> None:
+def _check_extent(name: str, part_name: str, part: bytes, limits: IntakeSettings) -> None:
     """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
     refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
-    columns = max((_column_number(c) for c, _ in refs), default=0)
+    letters = {c for c, _ in refs}
+    columns = max((column_number(c.decode()) for c in letters), default=0)
     rows = max((int(r) for r in _ROW_REF.findall(part)), default=0)
     rows = max([rows, *(int(r) for _, r in refs)])
-    if columns > MAX_FORM_COLUMNS or rows > MAX_FORM_ROWS:
+    if columns > limits.max_form_columns or rows > limits.max_form_rows:
         raise UnreadableFile(
             f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {thousands(columns)}, dòng "
-            f"{thousands(rows)} (biểu mẫu chỉ tới cột {MAX_FORM_COLUMNS}, dòng "
-            f"{thousands(MAX_FORM_ROWS)}); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn "
-            "('bom ô xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
+            f"{thousands(rows)} (biểu mẫu chỉ tới cột {limits.max_form_column}, thiết lập "
+            f"intake.max_form_column, và dòng {thousands(limits.max_form_rows)}, thiết lập "
+            "intake.max_form_rows); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn ('bom ô "
+            "xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
         )
 
 

@@ -18,6 +18,7 @@ from tonghop.catalog import load_catalog
 from tonghop.collect import read_archived
 from tonghop.db import connect
 from tonghop.periods import PeriodRange
+from tonghop.settings import IntakeSettings
 
 _SPEC = importlib.util.spec_from_file_location(
     "make_corpus", Path(__file__).parents[1] / "data" / "bad" / "make_corpus.py"
@@ -34,7 +35,7 @@ def outcome(tmp_path_factory):
     workspace = root / "ws"
     period = PeriodRange.parse(make_corpus.PERIOD)
     pipeline.load_registry(workspace, corpus.registry)
-    files = pipeline.read_source(str(corpus.source), max_bytes=1_000_000)
+    files = pipeline.read_source(str(corpus.source), IntakeSettings(max_file_bytes=1_000_000))
     collected = pipeline.collect_files(workspace, files)
     findings = pipeline.validate_scope(workspace, load_catalog(), period, collected.batch_id, "t")
     context = pipeline.consolidate(workspace, load_catalog(), period)
@@ -53,7 +54,8 @@ def test_each_case_gives_its_reason(outcome, index):
         pytest.skip("fewer cases")
     case = corpus.cases[index]
     if case.rejected:
-        reasons = [r["reason"] for r in collected.rejected if r["file"] in case.files]
+        listed = collected.rejected + collected.held
+        reasons = [r["reason"] for r in listed if r["file"] in case.files]
         assert reasons, f"{case.name}: not rejected"
         assert any(case.rejected in r for r in reasons), (case.name, reasons)
         assert all(any(f in r for f in case.files) for r in reasons), (case.name, reasons)

@@ -34,7 +34,7 @@ from tonghop.collect import (
 from tonghop.db import connect
 from tonghop.parse import UnreadableFile
 from tonghop.runners import chunk_parser, read_ahead, task_runner
-from tonghop.settings import CollectSettings, load_settings
+from tonghop.settings import CollectSettings, IntakeSettings, load_settings
 
 HEADER = "unit_code,period,indicator_code,value\n"
 
@@ -817,11 +817,12 @@ def test_special_files_are_received_with_a_reason_never_opened(tmp_path: Path) -
 def test_a_file_over_the_limit_is_kept_unread_and_one_far_over_it_not_read(tmp_path: Path):
     (tmp_path / "lon.csv").write_bytes(b"x" * 5000)
     (tmp_path / "qua-lon.csv").write_bytes(b"x" * 50_000)
-    over, far = read_source(str(tmp_path), max_bytes=1000)
+    over, far = read_source(str(tmp_path), IntakeSettings(max_file_bytes=1024))
     assert over.name == "lon.csv" and over.data == b"x" * 5000  # archived as it is
-    assert "vượt giới hạn" in over.problem
+    assert "vượt giới hạn 1.024 byte" in over.problem
+    assert "intake.max_file_bytes = 1024" in over.problem  # the setting that says so
     assert far.name == "qua-lon.csv" and len(far.data) < 1000  # a line standing in for it
-    assert "vượt giới hạn" in far.problem and "50.000 byte" in far.problem
+    assert "hơn 10 lần" in far.problem and "50.000 byte" in far.problem
 
 
 def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:
@@ -841,7 +842,7 @@ def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
     fs.pipe("/nguon-xa/a.csv", b"x" * 50)
     fs.pipe("/nguon-xa/b.csv", b"x" * 50_000)
     try:
-        small, far = read_source("memory://nguon-xa", max_bytes=1000)
+        small, far = read_source("memory://nguon-xa", IntakeSettings(max_file_bytes=1024))
     finally:
         fs.rm("/nguon-xa", recursive=True)
     assert (small.name, small.data, small.problem) == ("a.csv", b"x" * 50, None)

@@ -37,7 +37,7 @@ def test_a_file_named_for_one_unit_with_another_units_rows_is_held(tmp_path: Pat
         other = _csv("TCCS001", "2023-H1", FULL | {"members_total": 99})
         result = collect(con, tmp_path, [SourceFile("2023-H1/TCCS002.csv", other)])
         assert result.loaded == []
-        (held,) = result.rejected
+        (held,) = result.held
         assert held["reason"].startswith("Tạm giữ để xem xét")
         assert "đơn vị TCCS002" in held["reason"] and "đơn vị TCCS001" in held["reason"]
         assert _current(con)[("TCCS001", "members_total")] == 40
@@ -51,7 +51,7 @@ def test_a_file_in_another_periods_folder_is_held(tmp_path: Path) -> None:
         result = collect(
             con, tmp_path, [SourceFile("2023-H2/TCCS001.csv", _csv("TCCS001", "2023-H1", FULL))]
         )
-        (held,) = result.rejected
+        (held,) = result.held
         assert "kỳ 2023-H2" in held["reason"] and "kỳ 2023-H1" in held["reason"]
         assert con.execute("select count(*) from submissions").fetchone()[0] == 0
     finally:
@@ -76,7 +76,7 @@ def test_a_short_correction_is_held_and_every_value_stays(tmp_path: Path) -> Non
         collect(con, tmp_path, [SourceFile("a.csv", _csv("TCCS001", "2023", FULL))])
         short = _csv("TCCS001", "2023", {"members_total": 41, "members_official": 38})
         result = collect(con, tmp_path, [SourceFile("a-sua.csv", short)])
-        (held,) = result.rejected
+        (held,) = result.held
         assert "2 chỉ tiêu" in held["reason"] and "4 chỉ tiêu" in held["reason"]
         assert _current(con) == {("TCCS001", k): float(v) for k, v in FULL.items()}
     finally:

@@ -12,29 +12,33 @@ from tonghop.collect.values import Groups, _value_types
 from tonghop.intake import decode_text
 from tonghop.numbers import is_plain_whole, read_number, thousands
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
+from tonghop.settings import IntakeSettings
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
 # A unit's file is one row per indicator (about fifty); a file bundling a whole district's units
-# stays far below this. Above it a file is refused before it is parsed, so that one runaway
-# export cannot hold a run's memory and time.
-MAX_CSV_ROWS = 200_000
+# stays far below `max_csv_lines` (200,000). Above it a file is refused before it is parsed, so
+# that one runaway export cannot hold a run's memory and time.
+LIMITS = IntakeSettings()
 # The first part of a number cut at an unquoted comma (`1`, `-1.500`), and the parts after it.
 _NUMBER_START = re.compile(r"\s*[+-]?\d[\d. ]*")
 _DIGITS = re.compile(r"\d[\d. ]*\s*")
 
 
-def check_csv_rows(name: str, data: bytes) -> None:
-    """Refuse a CSV with more lines than `MAX_CSV_ROWS`, counted on its bytes."""
+def check_csv_rows(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> None:
+    """Refuse a CSV with more lines than `limits.max_csv_lines`, counted on its bytes."""
     lines = max(data.count(b"\n"), data.count(b"\r"))
-    if lines > MAX_CSV_ROWS:
+    if lines > limits.max_csv_lines:
         raise UnreadableFile(
-            f"Tệp '{name}' có {thousands(lines)} dòng, vượt giới hạn {thousands(MAX_CSV_ROWS)} "
-            "dòng của một tệp báo cáo; tệp được lưu nhưng không đọc. Đề nghị kiểm tra lại tệp "
-            "xuất ra."
+            f"Tệp '{name}' có {thousands(lines)} dòng, vượt giới hạn "
+            f"{thousands(limits.max_csv_lines)} dòng của một tệp báo cáo (thiết lập "
+            f"intake.max_csv_lines = {limits.max_csv_lines}); tệp được lưu nhưng không đọc. Đề "
+            "nghị kiểm tra lại tệp xuất ra."
         )
 
 
-def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:
+def _csv_rows(
+    name: str, data: bytes, limits: IntakeSettings = LIMITS
+) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:
     """The data rows of a long CSV (SPEC §4.2) with their line numbers, padded to the header's
     width; the columns (unit, period, code, value, note or None); warnings so far (the
     encoding, and each short row as the rows are read). Raise UnreadableFile when it is none."""
@@ -44,7 +48,7 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
         raise UnreadableFile(
             f"Tệp '{name}' là tệp Excel nhưng mang đuôi .csv; đề nghị gửi lại với đúng đuôi .xlsx."
         )
-    check_csv_rows(name, data)
+    check_csv_rows(name, data, limits)
     text, encoding_note = decode_text(data)
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
@@ -159,9 +163,9 @@ def _no_values(name: str) -> UnreadableFile:
     return UnreadableFile(f"Tệp '{name}' không có dòng số liệu nào sau dòng tiêu đề.")
 
 
-def parse_csv(name: str, data: bytes) -> ParsedFile:
+def parse_csv(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> ParsedFile:
     """Read a long CSV (SPEC §4.2): UTF-8 with or without BOM, header row, one value a row."""
-    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data)
+    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data, limits)
     values = [
         RawValue(
             row[unit].strip(),
@@ -178,14 +182,16 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
     return ParsedFile(values=values, file_format="csv", warnings=warnings)
 
 
-def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
+def _csv_groups(
+    name: str, data: bytes, limits: IntakeSettings = LIMITS
+) -> tuple[Groups, list[str]]:
     """`read_values(name, parse_csv(name, data))` and its warnings, without building a
     RawValue per value first: CSV is most of what a big bloc sends."""
-    check_csv_rows(name, data)
+    check_csv_rows(name, data, limits)
     plain = _plain_csv_groups(name, data)
     if plain is not None:
         return plain
-    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data)
+    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data, limits)
     types = _value_types()
     groups: dict[tuple[str, str], list[list]] = {}
     notes: dict[tuple[str, str], list[str]] = {}

@@ -698,16 +698,38 @@ def _files_that_say_who_they_are(source: Path, catalog, add, good) -> None:  # n
             "a short correction after the full file",
             ["B65-b-sua-loi.csv"],
             rejected="không quá một nửa 13 chỉ tiêu",
+            finding=("file_held_partial", "B65"),
             counted="B65",
         )
     )
     # B05 (a good file, sorted before) must keep its numbers
     _write_csv(source / "B66.csv", _rows("B05", good("B05", members_total=999)))
-    add(Case("another unit's code", ["B66.csv"], rejected="ghi đơn vị B66"))
+    add(
+        Case(
+            "another unit's code",
+            ["B66.csv"],
+            rejected="ghi đơn vị B66",
+            finding=("file_held_identity", "B05"),
+        )
+    )
     _write_csv(source / "B67-2022.csv", _rows("B67", good("B67")))
-    add(Case("another period than the name's", ["B67-2022.csv"], rejected="ghi kỳ 2022"))
+    add(
+        Case(
+            "another period than the name's",
+            ["B67-2022.csv"],
+            rejected="ghi kỳ 2022",
+            finding=("file_held_identity", "B67"),
+        )
+    )
     _form(source / "B68.xlsx", "B69", good("B69"), catalog)
-    add(Case("a form made for another unit", ["B68.xlsx"], rejected="đơn vị B69"))
+    add(
+        Case(
+            "a form made for another unit",
+            ["B68.xlsx"],
+            rejected="đơn vị B69",
+            finding=("file_held_identity", "B69"),
+        )
+    )
     _write_csv(source / "bao-cao-nam.csv", _rows("B70", good("B70")))
     add(Case("a name that says nothing", ["bao-cao-nam.csv"], counted="B70"))
 
