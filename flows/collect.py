@@ -48,7 +48,7 @@ def collect_submissions(params: CollectParameters) -> dict[str, int]:
     settings = load_settings(params.settings)
     params = params.model_copy(update={"period": period_for_today(params.period, settings)})
     last_period = PeriodRange.parse(params.period).periods[-1].code
-    files = read_source(params.source)
+    files = read_source(params.source, settings.intake)
     ensure_writer_limit()
     with writer_slot(params.workspace):
         load_registry(params.workspace, params.registry)

@@ -125,7 +125,7 @@ def run(params: RunParameters) -> pipeline.RunSummary:
     settings = load_settings(params.settings)
     params = params.model_copy(update={"period": period_for_today(params.period, settings)})
     run_id = pipeline.new_run_id()
-    files = read_source(params.source)
+    files = read_source(params.source, settings.intake)
     # Validate needs GX: its import (Python) overlaps collect, which often waits for its
     # archive process; beside read_source (Python too) it would only slow it down.
     import_gx_meanwhile()

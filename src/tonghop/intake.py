@@ -76,6 +76,11 @@ def check_xlsx(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> XlsxC
         raise UnreadableFile(
             f"Tệp '{name}' không phải tệp Excel (.xlsx) hợp lệ (tệp nén bị hỏng): {exc}"
         ) from exc
+    if any(m.filename == "mimetype" for m in members) and _is_opendocument(archive):
+        raise UnreadableFile(
+            f"Tệp '{name}' là bảng tính LibreOffice/OpenOffice (.ods) mang đuôi .xlsx; đề nghị "
+            "lưu lại đúng dạng .xlsx (Lưu thành > Excel 2007-365)."
+        )
     total = sum(m.file_size for m in members)
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
@@ -124,6 +129,12 @@ def check_xlsx(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> XlsxC
     return cells
 
 
+def _is_opendocument(archive: zipfile.ZipFile) -> bool:
+    """Whether a zip is an OpenDocument file (its `mimetype` part says so)."""
+    with archive.open("mimetype") as part:
+        return b"opendocument" in part.read(100)
+
+
 def _check_extent(name: str, part_name: str, part: bytes, limits: IntakeSettings) -> None:
     """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
     refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
@@ -146,11 +157,49 @@ def _has_formula_element(part: bytes) -> bool:
     return b"<f>" in part or b"<f " in part or b"<f/" in part
 
 
+def _utf16(data: bytes) -> str | None:
+    """The UTF-16 codec a text's bytes are in, by their byte-order mark or NUL bytes; None.
+
+    >>> _utf16(b"\\xff\\xfea\\x00"), _utf16("a,b\\n".encode("utf-16-be")), _utf16(b"a,b")
+    ('utf-16', 'utf-16-be', None)
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = data[:512]
+    if len(head) >= 4 and head.count(b"\x00") * 3 >= len(head):
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    return None
+
+
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Decode a text file: UTF-8 (with or without BOM), else the legacy encoding it looks like.
 
-    Returns the text (NFC) and, for a legacy encoding, a note saying which was assumed.
+    Returns the text (NFC) and, for another encoding than UTF-8, a note saying which was
+    assumed. UTF-16 (Excel's "Unicode Text") is told by its byte-order mark, or by a NUL byte
+    beside each ASCII character. A byte-order mark further in (files joined one after another)
+    is taken out, and said.
     """
+    text, note = _decoded(data)
+    if "\ufeff" in text:
+        text = text.replace("\ufeff", "")
+        inner = "dấu BOM nằm giữa tệp (có thể do ghép nhiều tệp) đã được bỏ"
+        note = f"{note}; {inner}" if note else inner
+    return text, note
+
+
+def _decoded(data: bytes) -> tuple[str, str | None]:
+    """`decode_text` before the byte-order marks inside are taken out."""
+    utf16 = _utf16(data)
+    if utf16:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError:
+            pass
+        else:
+            return unicodedata.normalize("NFC", text.removeprefix("\ufeff")), (
+                "tệp dùng bảng mã UTF-16 (Excel 'Unicode Text'); đã đọc theo UTF-16, số liệu "
+                "không bị ảnh hưởng"
+            )
     try:
         return unicodedata.normalize("NFC", data.decode("utf-8-sig")), None
     except UnicodeDecodeError:

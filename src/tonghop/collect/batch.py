@@ -153,7 +153,8 @@ def _collect(
     known = dict(con.execute("select sha256, status from received_files").fetchall())
     reasons = dict(
         con.execute(
-            "select sha256, [reason, archive_path] from received_files where status = 'rejected'"
+            "select sha256, [reason, archive_path, original_name] from received_files "
+            "where status = 'rejected'"
         ).fetchall()
     )
     seq = con.execute("select coalesce(max(seq), 0) + 1 from submissions").fetchone()[0]
@@ -210,7 +211,7 @@ def _collect(
                         outcome = ("rejected", reason)
                     if outcome[0] == "rejected":
                         status, reason = "rejected", outcome[1]
-                        reasons[sha256] = [reason, archived[sha256]]
+                        reasons[sha256] = [reason, archived[sha256], source_file.name]
                     else:
                         status, reason = "loaded", None
                         _, file_format, groups, warnings = outcome
@@ -242,7 +243,8 @@ def _collect(
                     )
                     known[sha256] = status
                 if known[sha256] == "rejected":
-                    reason, archived_as = reasons[sha256]
+                    reason, archived_as, first = reasons[sha256]
+                    reason = reason.replace(f"'{first}'", f"'{source_file.name}'")
                     (result.held if reason.startswith(HELD) else result.rejected).append(
                         {
                             "file": source_file.name,

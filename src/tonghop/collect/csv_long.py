@@ -8,7 +8,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
-from tonghop.collect.values import Groups, _value_types
+from tonghop.collect.values import _UNKNOWN, Groups, value_kinds
 from tonghop.intake import decode_text
 from tonghop.numbers import is_plain_whole, read_number, thousands
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
@@ -54,6 +54,7 @@ def _csv_rows(
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
     reader = _csv_reader(name, text, delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
+    _check_header_once(name, header)
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise UnreadableFile(
@@ -72,6 +73,12 @@ def _csv_rows(
         for line_no, row in enumerate(reader, start=2):
             if not "".join(row).strip():
                 continue
+            if [cell.strip().lower() for cell in row] == header:
+                warnings.append(
+                    f"Tệp '{name}', dòng {line_no}: dòng tiêu đề lặp lại giữa tệp (có thể do "
+                    "ghép nhiều tệp); dòng này được bỏ qua."
+                )
+                continue
             if len(row) < width:
                 warnings.append(
                     f"Tệp '{name}', dòng {line_no}: thiếu ô, dòng được đọc với ô trống."
@@ -84,6 +91,18 @@ def _csv_rows(
             yield line_no, row
 
     return rows(), columns, warnings
+
+
+def _check_header_once(name: str, header: list[str]) -> None:
+    """Refuse a header naming one of the columns read twice: which one holds the values cannot
+    be told, and reading the first would silently drop the other."""
+    twice = [c for c in (*CSV_COLUMNS, "note") if header.count(c) > 1]
+    if twice:
+        raise UnreadableFile(
+            f"Tệp '{name}', dòng 1: cột {', '.join(twice)} có hơn một lần trong dòng tiêu đề; "
+            "không rõ cột nào là số liệu nên tệp được lưu nhưng không đọc. Đề nghị đơn vị để "
+            "mỗi cột một lần và gửi lại."
+        )
 
 
 def _rejoined(
@@ -192,7 +211,7 @@ def _csv_groups(
     if plain is not None:
         return plain
     rows, (unit, period, code, value, note), warnings = _csv_rows(name, data, limits)
-    types = _value_types()
+    kinds = value_kinds()
     groups: dict[tuple[str, str], list[list]] = {}
     notes: dict[tuple[str, str], list[str]] = {}
     # A file's rows mostly share one unit and period: the group is looked up again only when
@@ -211,7 +230,7 @@ def _csv_groups(
         if is_plain_whole(raw):  # read_number's first case, without its other work
             number, how = float(raw), None
         else:
-            number, how = read_number(raw, types.get(indicator))
+            number, how = read_number(raw, *kinds.get(indicator, _UNKNOWN))
             if how:
                 notes.setdefault(key, []).append(f"Tệp '{name}', {location}: {how}.")
         text = row[note].strip() if note is not None else ""
@@ -242,7 +261,7 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     lines = text.split("\n")
     delimiter = max((",", ";", "\t"), key=lines[0][:4096].count)
     header = [h.strip().lower() for h in lines[0].split(delimiter)]
-    if any(c not in header for c in CSV_COLUMNS):
+    if any(c not in header for c in CSV_COLUMNS) or len(set(header)) != len(header):
         return None
     if lines[-1] == "":
         lines.pop()
@@ -272,7 +291,7 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     numbers: list = [float(raw) if raw.isdigit() and len(raw) < 16 else raw for raw in raws]
     warnings = []
     for i in [i for i, number in enumerate(numbers) if number.__class__ is str]:
-        numbers[i], how = read_number(raws[i], _value_types().get(codes[i]))
+        numbers[i], how = read_number(raws[i], *value_kinds().get(codes[i], _UNKNOWN))
         if how:
             warnings.append(f"Tệp '{name}', {locations[i]}: {how}.")
     return [

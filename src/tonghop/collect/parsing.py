@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from tonghop.collect.csv_long import _csv_groups, parse_csv
 from tonghop.collect.values import read_values
-from tonghop.intake import check_xlsx
+from tonghop.intake import check_xlsx, decode_text
 from tonghop.parse import ParsedFile, UnreadableFile
 from tonghop.settings import IntakeSettings
 
@@ -20,9 +20,12 @@ def parse_file(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> Parse
     suffix = PurePosixPath(name).suffix.lower()
     if suffix == ".csv":
         return parse_csv(name, data, limits)
+    if not data.strip():
+        raise UnreadableFile(f"Tệp '{name}' rỗng (0 byte), không có dữ liệu.")
     if suffix == ".xlsx":
         from tonghop.forms import read_form
 
+        _check_not_text(name, data)
         cells = check_xlsx(name, data, limits)
         with _as_temporary_file(data, suffix) as path:
             try:
@@ -41,10 +44,29 @@ def parse_file(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> Parse
         raise UnreadableFile(
             f"Tệp '{name}' là định dạng Excel đời cũ (.xls); đề nghị lưu lại dạng .xlsx."
         )
+    if suffix in (".ods", ".fods"):
+        raise UnreadableFile(
+            f"Tệp '{name}' là bảng tính LibreOffice/OpenOffice ({suffix}); tonghop chỉ đọc biểu "
+            "mẫu .xlsx do tonghop tạo: đề nghị mở biểu mẫu .xlsx, điền và lưu lại đúng dạng "
+            ".xlsx (Lưu thành > Excel 2007-365)."
+        )
     raise UnreadableFile(
         f"Tệp '{name}' có định dạng không được hỗ trợ ('{suffix or 'không có đuôi'}'); "
         "chỉ nhận tệp .csv (dạng dài) hoặc biểu mẫu .xlsx do tonghop tạo."
     )
+
+
+def _check_not_text(name: str, data: bytes) -> None:
+    """Refuse a long CSV given the .xlsx suffix (renamed, not converted), saying so."""
+    if data.startswith(b"PK") or data.startswith(b"\xd0\xcf\x11\xe0"):
+        return
+    head, _ = decode_text(data[:4096])
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in head)
+    if "unit_code" in head.lower() or (head and printable >= 0.95 * len(head)):
+        raise UnreadableFile(
+            f"Tệp '{name}' là tệp văn bản (CSV) nhưng mang đuôi .xlsx (đổi tên, không chuyển "
+            "dạng); đề nghị gửi lại với đúng đuôi .csv, hoặc dùng biểu mẫu .xlsx do tonghop tạo."
+        )
 
 
 def _memory_tmp() -> str | None:
