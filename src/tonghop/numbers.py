@@ -106,8 +106,9 @@ def read_number(
     ((None, None), (None, None), None)
     >>> read_number("\uff11.\uff10\uff10\uff10", "count")[0], read_number("-0")[0]
     (1000.0, 0.0)
-    >>> read_number("1.500 người", "count", "người")[0], read_number("1.976 đ", "amount", "tỷ đồng")[0]
-    (1500.0, None)
+    >>> read_number("1.500 người", "count", "người")[0]
+    1500.0
+    >>> read_number("1.976 đ", "amount", "tỷ đồng")[0]
     """
     text = raw.strip().translate(_SPACES).strip()
     if is_plain_whole(text):
