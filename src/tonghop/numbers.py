@@ -188,9 +188,13 @@ def _tidy(text: str, unit: str | None) -> tuple[str, list[str], str | None]:
         if unit is not None and _is_unit(word, unit):
             return words["number"].strip(), [*said, f"đơn vị '{word}' được bỏ"], None
         of_unit = f" (đơn vị của chỉ tiêu: {unit})" if unit else ""
-        return text, said, (
-            f"có chữ '{word}' sau số, không phải đơn vị của chỉ tiêu{of_unit}: giá trị không "
-            "được nhận, đề nghị đơn vị ghi chỉ con số theo đơn vị của chỉ tiêu"
+        return (
+            text,
+            said,
+            (
+                f"có chữ '{word}' sau số, không phải đơn vị của chỉ tiêu{of_unit}: giá trị không "
+                "được nhận, đề nghị đơn vị ghi chỉ con số theo đơn vị của chỉ tiêu"
+            ),
         )
     return text, said, None
 
