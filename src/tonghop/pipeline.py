@@ -330,7 +330,7 @@ def rejected_files(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> list
         "select s.seen_at, s.source_name, r.archive_path, r.sha256, "
         # the reason names the file as first received: this sighting's name instead
         "replace(r.reason, chr(39) || r.original_name || chr(39), "
-        "chr(39) || s.source_name || chr(39)), "
+        "chr(39) || s.source_name || chr(39)) as reason, "
         "case when exists (select 1 from held_files h where h.sha256 = r.sha256) then 'held' "
         "else 'unreadable' end as status "
         "from file_sightings s join received_files r using (sha256) "

@@ -847,3 +847,45 @@ def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
         fs.rm("/nguon-xa", recursive=True)
     assert (small.name, small.data, small.problem) == ("a.csv", b"x" * 50, None)
     assert far.name == "b.csv" and len(far.data) < 1000 and "50.000 byte" in far.problem
+
+
+def test_intake_limits_are_settings_checked_and_named_in_each_reason(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    import openpyxl
+
+    from tonghop.catalog import load_catalog
+    from tonghop.forms import write_form
+    from tonghop.settings import load_settings
+
+    with pytest.raises(ValidationError, match="max_form_column '1A' không hợp lệ"):
+        IntakeSettings(max_form_column="1A")
+    with pytest.raises(ValidationError):
+        IntakeSettings(max_csv_lines=0)
+    settings_file = tmp_path / "s.yaml"
+    settings_file.write_text("intake:\n  max_csv_lines: 120\n  max_form_column: g\n")
+    limits = load_settings(settings_file).intake
+    assert (limits.max_csv_lines, limits.max_form_columns) == (120, 7)
+    assert limits.max_file_bytes == 20 * 1024 * 1024  # the defaults where the file is silent
+
+    source = tmp_path / "src"
+    source.mkdir()
+    rows = "".join(f"U1,2023,members_total,{i}\n" for i in range(150))
+    (source / "U1.csv").write_text("unit_code,period,indicator_code,value\n" + rows)
+    unit = {"unit_code": "U2", "name": "Chi bộ U2", "sector": "agency", "form": "chi_bo"}
+    write_form(source / "U2.xlsx", unit, "2023", load_catalog(), {"members_total": 5})
+    workbook = openpyxl.load_workbook(source / "U2.xlsx")
+    workbook["BaoCao"]["H12"] = "ghi chú của đơn vị"  # beside the form, past column G
+    workbook.save(source / "U2.xlsx")
+    files = read_source(str(source), limits)
+    con = connect(tmp_path / "ws")
+    try:
+        result = collect(con, tmp_path / "ws", files)
+    finally:
+        con.close()
+    reasons = {r["file"]: r["reason"] for r in result.rejected}
+    assert "vượt giới hạn 120 dòng" in reasons["U1.csv"]
+    assert "intake.max_csv_lines = 120" in reasons["U1.csv"]
+    assert "biểu mẫu chỉ tới cột G, thiết lập intake.max_form_column" in reasons["U2.xlsx"]
+    # the defaults read both
+    assert read_chunk([(f.name, f.data, None) for f in files])[0][0] == "loaded"

@@ -120,3 +120,49 @@ def test_an_old_file_put_back_is_a_notice_and_the_newer_stays(tmp_path: Path) ->
         assert collect(con, tmp_path, [SourceFile("TCCS001.csv", old)], batch_id="b4").notices == []
     finally:
         con.close()
+
+
+def test_holds_and_old_files_are_findings_until_a_newer_file_answers_them(tmp_path: Path) -> None:
+    from tonghop.periods import Period
+    from tonghop.validation.held import held_findings, standing_units
+
+    old = _csv("TCCS001", "2023", FULL)
+    new = _csv("TCCS001", "2023", FULL | {"members_total": 41})
+    con = connect(tmp_path)
+    try:
+        collect(con, tmp_path, [SourceFile("TCCS001.csv", old)], batch_id="b1")
+        collect(con, tmp_path, [SourceFile("TCCS001.csv", new)], batch_id="b2")
+        collect(
+            con,
+            tmp_path,
+            [
+                SourceFile("TCCS001.csv", old),  # put back
+                SourceFile("TCCS001-sua.csv", _csv("TCCS001", "2023", {"members_total": 42})),
+                SourceFile("2023/TCCS003.csv", _csv("TCCS002", "2023", FULL)),
+            ],
+            batch_id="b3",
+        )
+        found = held_findings(con, [Period.parse("2023")], unit_names={"TCCS002": "Chi bộ 2"})
+        by_rule = {f.rule_id: f for f in found}
+        assert sorted(by_rule) == ["file_held_identity", "file_held_partial", "file_restored_old"]
+        assert all(f.severity == "warning" and f.message for f in found)
+        identity = by_rule["file_held_identity"]
+        assert (identity.unit_code, identity.unit_name) == ("TCCS002", "Chi bộ 2")
+        assert identity.file == "2023/TCCS003.csv" and identity.location == "dòng 2"
+        assert "đơn vị TCCS003" in identity.message
+        assert by_rule["file_held_partial"].file == "TCCS001-sua.csv"
+        assert "chỉ có 1 chỉ tiêu" in by_rule["file_held_partial"].message
+        assert "đã được thay bằng tệp" in by_rule["file_restored_old"].message
+        assert len({f.finding_key for f in found}) == 3
+        assert standing_units(con) == ["TCCS001", "TCCS002"]
+        assert held_findings(con, [Period.parse("2022")]) == []  # out of scope
+        only = held_findings(con, [Period.parse("2023")], ["TCCS002"])
+        assert [f.finding_key for f in only] == [identity.finding_key]
+        # a full, newer file of the unit answers its hold and its old file
+        newer = _csv("TCCS001", "2023", FULL | {"members_total": 43})
+        collect(con, tmp_path, [SourceFile("TCCS001-lan3.csv", newer)], batch_id="b4")
+        assert [f.rule_id for f in held_findings(con, [Period.parse("2023")])] == [
+            "file_held_identity"
+        ]
+    finally:
+        con.close()

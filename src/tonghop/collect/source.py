@@ -152,16 +152,18 @@ def _read_file(name: str, path: str, limits: IntakeSettings) -> SourceFile | Non
             len(data) != info.st_size
             or (after.st_size, after.st_mtime_ns) != (info.st_size, info.st_mtime_ns)
         ):
-            return SourceFile(name, data, _CHANGING.format(name=name))
+            version = f"đang ghi, {after.st_size} byte, {after.st_mtime_ns}"
+            return _unread(name, version, _CHANGING.format(name=name))
         return _source_file(name, data, limits)
 
 
 # A file whose size or time changed while it was read is still being written (a copy under
-# way): what was read is kept, not parsed, since its last line may be cut mid-number.
+# way): what was read is not parsed, since its last line may be cut mid-number, nor received
+# as its bytes, which may be whole already and would then be known as rejected; a line stands
+# in for it, and the next run reads the file again.
 _CHANGING = (
-    "Tệp '{name}' thay đổi trong lúc đang được đọc (đang được chép hoặc ghi dở); phần đã đọc "
-    "được lưu nhưng không đọc, vì dòng cuối có thể bị cắt giữa chừng. Lần chạy sau đọc lại tệp "
-    "khi đã chép xong."
+    "Tệp '{name}' thay đổi trong lúc đang được đọc (đang được chép hoặc ghi dở); tệp chưa "
+    "được đọc vì dòng cuối có thể bị cắt giữa chừng. Lần chạy sau đọc lại tệp khi đã chép xong."
 )
 
 
