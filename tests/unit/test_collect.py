@@ -850,9 +850,8 @@ def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
 
 
 def test_intake_limits_are_settings_checked_and_named_in_each_reason(tmp_path: Path) -> None:
-    from pydantic import ValidationError
-
     import openpyxl
+    from pydantic import ValidationError
 
     from tonghop.catalog import load_catalog
     from tonghop.forms import write_form
