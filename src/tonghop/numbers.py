@@ -114,8 +114,8 @@ def read_number(
     if is_plain_whole(text):
         return float(text), None  # most values: plain whole numbers, nothing to say
     text, said, refused = _tidy(text, unit)
-    if refused:
-        return None, f"'{raw}' {refused}"
+    if refused is not None:
+        return None, (f"'{raw}' {refused}" if refused else None)
     sign, body = ("-", text[1:]) if text[:1] == "-" else ("", text.removeprefix("+"))
     spaced = bool(_SPACE_THOUSANDS.match(body))
     if spaced:
@@ -187,16 +187,28 @@ def _tidy(text: str, unit: str | None) -> tuple[str, list[str], str | None]:
         word = words["words"].strip()
         if unit is not None and _is_unit(word, unit):
             return words["number"].strip(), [*said, f"đơn vị '{word}' được bỏ"], None
+        if not _written_as_unit(words):
+            return text, said, _REFUSED  # letters typed into the number (`12a`): no number
         of_unit = f" (đơn vị của chỉ tiêu: {unit})" if unit else ""
-        return (
-            text,
-            said,
-            (
-                f"có chữ '{word}' sau số, không phải đơn vị của chỉ tiêu{of_unit}: giá trị không "
-                "được nhận, đề nghị đơn vị ghi chỉ con số theo đơn vị của chỉ tiêu"
-            ),
+        why = (
+            f"có chữ '{word}' sau số, không phải đơn vị của chỉ tiêu{of_unit}: giá trị không "
+            "được nhận, đề nghị đơn vị ghi chỉ con số theo đơn vị của chỉ tiêu"
         )
+        return text, said, why
     return text, said, None
+
+
+# `_tidy`'s refusal that needs no note: the value is no number, as its finding says.
+_REFUSED = ""
+_MONEY_WORDS = {"đ", "đồng", "vnđ", "vnd", "tr", "triệu", "nghìn", "ngàn", "k"}
+
+
+def _written_as_unit(words: re.Match[str]) -> bool:
+    """Whether the words after a number were written as its unit: apart from it, or a word of
+    money (`1.976đ`)."""
+    number = words["number"]
+    apart = words.string[len(number) : len(number) + 1].isspace()
+    return apart or words["words"].strip().lower() in _MONEY_WORDS
 
 
 def _ascii_digit(ch: str) -> str:
