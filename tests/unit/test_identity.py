@@ -98,13 +98,22 @@ def test_a_resubmission_missing_a_value_replaces_with_a_warning(tmp_path: Path) 
         con.close()
 
 
-def test_an_old_file_put_back_is_a_notice_and_the_newer_stays(tmp_path: Path) -> None:
-    old = _csv("TCCS001", "2023", FULL)
-    new = _csv("TCCS001", "2023", FULL | {"members_total": 41})
+OLD = _csv("TCCS001", "2023", FULL)
+
+
+def _superseded(tmp_path: Path):  # noqa: ANN202 - a DuckDB connection
+    """A workspace where TCCS001.csv was received (batch b1), then replaced (batch b2)."""
     con = connect(tmp_path)
+    collect(con, tmp_path, [SourceFile("TCCS001.csv", OLD)], batch_id="b1")
+    new = _csv("TCCS001", "2023", FULL | {"members_total": 41})
+    collect(con, tmp_path, [SourceFile("TCCS001.csv", new)], batch_id="b2")
+    return con
+
+
+def test_an_old_file_put_back_is_a_notice_and_the_newer_stays(tmp_path: Path) -> None:
+    old = OLD
+    con = _superseded(tmp_path)
     try:
-        collect(con, tmp_path, [SourceFile("TCCS001.csv", old)], batch_id="b1")
-        collect(con, tmp_path, [SourceFile("TCCS001.csv", new)], batch_id="b2")
         counts = con.execute("select count(*) from submitted_values").fetchone()[0]
         again = collect(con, tmp_path, [SourceFile("TCCS001.csv", old)], batch_id="b3")
         assert again.loaded == [] and again.skipped == ["TCCS001.csv"]
@@ -126,17 +135,13 @@ def test_holds_and_old_files_are_findings_until_a_newer_file_answers_them(tmp_pa
     from tonghop.periods import Period
     from tonghop.validation.held import held_findings, standing_units
 
-    old = _csv("TCCS001", "2023", FULL)
-    new = _csv("TCCS001", "2023", FULL | {"members_total": 41})
-    con = connect(tmp_path)
+    con = _superseded(tmp_path)
     try:
-        collect(con, tmp_path, [SourceFile("TCCS001.csv", old)], batch_id="b1")
-        collect(con, tmp_path, [SourceFile("TCCS001.csv", new)], batch_id="b2")
         collect(
             con,
             tmp_path,
             [
-                SourceFile("TCCS001.csv", old),  # put back
+                SourceFile("TCCS001.csv", OLD),  # put back
                 SourceFile("TCCS001-sua.csv", _csv("TCCS001", "2023", {"members_total": 42})),
                 SourceFile("2023/TCCS003.csv", _csv("TCCS002", "2023", FULL)),
             ],
