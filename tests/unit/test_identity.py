@@ -93,7 +93,7 @@ def test_a_resubmission_missing_a_value_replaces_with_a_warning(tmp_path: Path) 
         (warnings,) = con.execute(
             "select warnings from received_files where original_name = 'a-lan2.csv'"
         ).fetchone()
-        assert any("1 chỉ tiêu không còn số liệu" in w for w in warnings)
+        assert any("1 chỉ tiêu không còn số liệu: members_admitted." in w for w in warnings)
     finally:
         con.close()
 

@@ -314,7 +314,7 @@ ARCHIVE_AHEAD = 3
 
 def _received(file: SourceFile) -> Received:
     """A file to parse; its limits only when they are not the defaults."""
-    if file.limits == LIMITS:
+    if file.limits is LIMITS:
         return (file.name, file.data, file.problem)
     return (file.name, file.data, file.problem, file.limits)
 

@@ -17,6 +17,11 @@ from tonghop.numbers import thousands
 from tonghop.settings import IntakeSettings
 
 
+# The default limits (settings `intake:`, docs/intake.md); a report is kilobytes.
+LIMITS = IntakeSettings()
+MAX_FILE_BYTES = LIMITS.max_file_bytes
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A file seen at the source: its name relative to the source root and its bytes."""
@@ -24,12 +29,7 @@ class SourceFile:
     name: str
     data: bytes
     problem: str | None = None  # set when the file must not be parsed (a link, too large)
-    limits: IntakeSettings = IntakeSettings()  # what it was read within, and is parsed within
-
-
-# The default limits (settings `intake:`, docs/intake.md); a report is kilobytes.
-LIMITS = IntakeSettings()
-MAX_FILE_BYTES = LIMITS.max_file_bytes
+    limits: IntakeSettings = LIMITS  # what it was read within, and is parsed within
 
 
 def read_source(source: str, limits: IntakeSettings = LIMITS) -> list[SourceFile]:
