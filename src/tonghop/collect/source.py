@@ -16,7 +16,6 @@ import fsspec.implementations.local
 from tonghop.numbers import thousands
 from tonghop.settings import IntakeSettings
 
-
 # The default limits (settings `intake:`, docs/intake.md); a report is kilobytes.
 LIMITS = IntakeSettings()
 MAX_FILE_BYTES = LIMITS.max_file_bytes
