@@ -182,6 +182,9 @@ def test_rejected_json_names_each_file_its_status_and_the_limit_passed(outcome):
     held = {name for name, r in listed.items() if r["status"] == "held"}
     assert held == {r["file"] for r in collected.held} >= {"B66.csv", "B68.xlsx"}
     assert listed["C15.csv"]["status"] == "unreadable"
+    # a file named for B66 holding B05's values: a finding of both units
+    units = {f.unit_code for f in outcome[3] if f.rule_id == "file_held_identity"}
+    assert units >= {"B05", "B66", "B67", "B68", "B69"}
     assert "intake.max_file_bytes = 1000000" in listed["B46.csv"]["reason"]
     assert "intake.max_csv_lines = 200000" in listed["B63-trieu-dong.csv"]["reason"] or (
         "intake.read_over_limit_times" in listed["B63-trieu-dong.csv"]["reason"]

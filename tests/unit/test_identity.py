@@ -143,22 +143,28 @@ def test_holds_and_old_files_are_findings_until_a_newer_file_answers_them(tmp_pa
             [
                 SourceFile("TCCS001.csv", OLD),  # put back
                 SourceFile("TCCS001-sua.csv", _csv("TCCS001", "2023", {"members_total": 42})),
-                SourceFile("2023/TCCS003.csv", _csv("TCCS002", "2023", FULL)),
+                SourceFile("2023/TCCS001-ban-sao.csv", _csv("TCCS002", "2023", FULL)),
             ],
             batch_id="b3",
         )
         found = held_findings(con, [Period.parse("2023")], unit_names={"TCCS002": "Chi bộ 2"})
-        by_rule = {f.rule_id: f for f in found}
-        assert sorted(by_rule) == ["file_held_identity", "file_held_partial", "file_restored_old"]
+        by_rule = {(f.rule_id, f.unit_code): f for f in found}
+        assert sorted(by_rule) == [
+            ("file_held_identity", "TCCS001"),  # the unit its name names, known: told too
+            ("file_held_identity", "TCCS002"),  # the unit whose values it holds
+            ("file_held_partial", "TCCS001"),
+            ("file_restored_old", "TCCS001"),
+        ]
         assert all(f.severity == "warning" and f.message for f in found)
-        identity = by_rule["file_held_identity"]
-        assert (identity.unit_code, identity.unit_name) == ("TCCS002", "Chi bộ 2")
-        assert identity.file == "2023/TCCS003.csv" and identity.location == "dòng 2"
-        assert "đơn vị TCCS003" in identity.message
-        assert by_rule["file_held_partial"].file == "TCCS001-sua.csv"
-        assert "chỉ có 1 chỉ tiêu" in by_rule["file_held_partial"].message
-        assert "đã được thay bằng tệp" in by_rule["file_restored_old"].message
-        assert len({f.finding_key for f in found}) == 3
+        identity = by_rule[("file_held_identity", "TCCS002")]
+        assert identity.unit_name == "Chi bộ 2"
+        assert identity.file == "2023/TCCS001-ban-sao.csv" and identity.location == "dòng 2"
+        assert "ghi đơn vị TCCS001" in identity.message and "của đơn vị TCCS002" in identity.message
+        assert by_rule[("file_held_identity", "TCCS001")].location is None
+        partial = by_rule[("file_held_partial", "TCCS001")]
+        assert partial.file == "TCCS001-sua.csv" and "chỉ có 1 chỉ tiêu" in partial.message
+        assert "đã được thay bằng tệp" in by_rule[("file_restored_old", "TCCS001")].message
+        assert len({f.finding_key for f in found}) == 4
         assert standing_units(con) == ["TCCS001", "TCCS002"]
         assert held_findings(con, [Period.parse("2022")]) == []  # out of scope
         only = held_findings(con, [Period.parse("2023")], ["TCCS002"])

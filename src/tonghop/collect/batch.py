@@ -22,7 +22,7 @@ from tonghop.collect.archive import (
     discard_torn_packs,
     restore_files,
 )
-from tonghop.collect.identity import HELD, Intake
+from tonghop.collect.identity import HELD, Hold, Intake
 from tonghop.collect.load import (
     WRITE_MIN_VALUES,
     _checkpoints_deferred,
@@ -206,9 +206,9 @@ def _collect(
                     warnings: list[str] = []
                     outcome = _judged(intake, source_file.name, read[i])
                     if outcome[0] == "held":  # recorded as rejected, and its holds kept
-                        _, kind, reason, groups = outcome
-                        pending.holds += _holds_of(sha256, kind, groups, now, result.batch_id)
-                        outcome = ("rejected", reason)
+                        _, hold, groups = outcome
+                        pending.holds += _holds_of(sha256, hold, groups, now, result.batch_id)
+                        outcome = ("rejected", hold.reason)
                     if outcome[0] == "rejected":
                         status, reason = "rejected", outcome[1]
                         reasons[sha256] = [reason, archived[sha256], source_file.name]
@@ -357,23 +357,29 @@ def archive_and_read(
 
 def _judged(intake: Intake, name: str, outcome: Outcome) -> Outcome:
     """A parsed file's outcome once judged against the workspace (`Intake.judge`): a file
-    held for review is ("held", kind, reason, groups); a loaded one gains the judge's
-    warnings."""
+    held for review is ("held", hold, groups); a loaded one gains the judge's warnings."""
     if outcome[0] != "loaded":
         return outcome
     _, file_format, groups, warnings = outcome
     held, more = intake.judge(name, groups)
     if held:
-        return ("held", held.kind, held.reason, groups)
+        return ("held", held, groups)
     return ("loaded", file_format, groups, [*warnings, *more])
 
 
-def _holds_of(sha256: str, kind: str, groups: Groups, at: datetime, batch_id: str) -> list[list]:
+def _holds_of(sha256: str, hold: Hold, groups: Groups, at: datetime, batch_id: str) -> list[list]:
     """The `held_files` rows of a held file: one per (unit, period) it holds values of, with
-    the place of its first value there (where the file says whose it is)."""
-    return [
-        [sha256, unit, period, kind, rows[0][3] if rows else None, at, batch_id]
-        for (unit, period), rows in groups
+    the place of its first value there (where the file says whose it is), and one per unit
+    its name names instead (`Hold.named`) and period it holds."""
+    rows = [
+        [sha256, unit, period, hold.kind, values[0][3] if values else None, at, batch_id]
+        for (unit, period), values in groups
+    ]
+    periods = sorted({period for (_, period), _ in groups})
+    return rows + [
+        [sha256, unit, period, hold.kind, None, at, batch_id]
+        for unit in hold.named
+        for period in periods
     ]
 
 

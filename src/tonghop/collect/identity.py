@@ -39,6 +39,9 @@ class Hold:
 
     kind: str
     reason: str
+    # units its name or folder names, known to the workspace, that the file holds no values of:
+    # the hold is theirs to hear of too (the file was likely theirs)
+    named: tuple[str, ...] = ()
 
 
 @dataclass
@@ -100,9 +103,9 @@ class Intake:
 
     def judge(self, name: str, groups: Groups) -> tuple[Hold | None, list[str]]:
         """Why a parsed file is held (None: it loads), and warnings to keep with it."""
-        reason = self._identity(name, groups)
-        if reason:
-            return Hold(IDENTITY, reason), []
+        held = self._identity(name, groups)
+        if held:
+            return held, []
         warnings = []
         for (unit, period), rows in groups:
             before = self.current.get((unit, period))
@@ -165,8 +168,8 @@ class Intake:
             "thành tệp mới."
         )
 
-    def _identity(self, name: str, groups: Groups) -> str | None:
-        """The reason to hold a file whose units or periods are not those its name says."""
+    def _identity(self, name: str, groups: Groups) -> Hold | None:
+        """The hold of a file whose units or periods are not those its name says."""
         parts = PurePosixPath(name).parts
         words = [*parts[:-1], PurePosixPath(parts[-1]).stem] if parts else []
         units = sorted({u for (u, _), _ in groups})
@@ -197,11 +200,13 @@ class Intake:
                 f"tên/thư mục ghi kỳ {', '.join(sorted(named_periods))} nhưng số liệu trong "
                 f"tệp là của kỳ {', '.join(periods)}"
             )
-        return (
+        reason = (
             f"{HELD}: tệp '{name}' {'; '.join(said)}. Tệp không được nạp đè lên số liệu của "
             "đơn vị/kỳ nào; đề nghị cán bộ tổng hợp kiểm tra với đơn vị gửi tệp và đơn vị gửi "
             "lại tệp đúng tên, đúng mã đơn vị và kỳ báo cáo."
         )
+        named = sorted(u for u in named_units if u in self.units and u not in units)
+        return Hold(IDENTITY, reason, tuple(named) if odd_units else ())
 
 
 def _shape(code: str) -> str:
