@@ -43,7 +43,7 @@ def collect_submissions(params: CollectParameters = DEFAULT) -> dict[str, int]:
     """Read the source, archive and load what is new, publish the period's submission status."""
     params, settings = run_settings(params)
     last_period = PeriodRange.parse(params.period).periods[-1].code
-    files = read_source(params.source)
+    files = read_source(params.source, settings.intake)
     ensure_writer_limit()
     with writer_slot(params.workspace, notify=settings.notify):
         load_registry(params.workspace, params.registry)

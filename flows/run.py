@@ -134,7 +134,7 @@ def run(params: RunParameters = DEFAULT) -> pipeline.RunSummary:
     """Collect, validate, consolidate and render one period or range."""
     params, settings = run_settings(params)
     run_id = pipeline.new_run_id()
-    files = read_source(params.source)
+    files = read_source(params.source, settings.intake)
     # Validate needs GX: its import (Python) overlaps collect, which often waits for its
     # archive process; beside read_source (Python too) it would only slow it down.
     import_gx_meanwhile()

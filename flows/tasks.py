@@ -32,6 +32,7 @@ from tonghop.periods import PeriodRange
 from tonghop.report.draft import OUTPUT_NAMES, render_report
 from tonghop.runners import chunk_parser
 from tonghop.settings import (
+    IntakeSettings,
     ReportSettings,
     SettingsError,
     load_settings,
@@ -106,9 +107,9 @@ def load_registry(workspace: Path, registry: Path) -> int:
 
 # Retries only here: the source may be a network share or a bucket.
 @task(cache_policy=NONE, retries=3, retry_delay_seconds=[2, 10, 30])
-def read_source(source: str) -> list[SourceFile]:
-    """List and read every file at the source (one item per file)."""
-    return pipeline.read_source(source)
+def read_source(source: str, limits: IntakeSettings | None = None) -> list[SourceFile]:
+    """List and read every file at the source (one item per file), within the intake limits."""
+    return pipeline.read_source(source, limits or IntakeSettings())
 
 
 @task(cache_policy=NONE)

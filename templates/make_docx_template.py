@@ -65,7 +65,9 @@ COVERAGE = (
     + "{% endif %}{% if coverage.pending %}; đang chờ xem xét: "
     + _UNITS.replace("UNITS", "pending").replace("EXTRA", "")
     + "{% endif %}{% if coverage.rejected_files %}; tệp không đọc được: "
-    "{{ coverage.rejected_files|so_dem }}{% endif %}."
+    "{{ coverage.rejected_files|so_dem }}{% endif %}"
+    "{% if coverage.held_files is defined and coverage.held_files %}; tệp tạm giữ chờ xem xét: "
+    "{{ coverage.held_files|so_dem }}{% endif %}."
 )
 
 

@@ -38,6 +38,15 @@ create table if not exists file_notices (  -- a received file seen again, not lo
     batch_id      varchar not null,
     reason        varchar not null           -- what the steward is told (Vietnamese)
 );
+create table if not exists held_files (  -- a received file held for review, not loaded
+    sha256        varchar not null,
+    unit_code     varchar not null,          -- a unit and period the file holds values of
+    period        varchar not null,
+    kind          varchar not null,          -- identity | partial (tonghop.collect.identity)
+    location      varchar,                   -- where the file says it (its first value's place)
+    held_at       timestamp not null,
+    batch_id      varchar not null
+);
 create table if not exists submissions (
     submission_id varchar primary key,       -- sha256 of the file + unit + period
     sha256        varchar not null,

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from tonghop.numbers import thousands
 from tonghop.parse import UnreadableFile
+from tonghop.settings import IntakeSettings, column_number
 
-# An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped; 50 MB unzipped, or a part
-# that inflates more than 200 times, is a zip bomb, not a report.
-MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-MAX_RATIO = 200
+# An .xlsx form of tonghop is ~15 KB zipped and ~200 KB unzipped: past the limits of
+# `IntakeSettings` (50 MB unzipped, or a part that inflates more than 200 times) a file is a
+# zip bomb, not a report.
+LIMITS = IntakeSettings()
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*>(?:(?!</c>).){0,2000}?<f[ >/]', re.S
@@ -31,10 +32,9 @@ _DIMENSION = re.compile(rb'<dimension ref="(?:[A-Z]{1,3}[0-9]{1,7}:)?([A-Z]{1,3}
 _CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
 _ROW_REF = re.compile(rb'<row r="([0-9]{1,7})"')
 # The reader lays a sheet out from A1 to its farthest cell: one cell at XFD1048576 in a 10 KB
-# file is 17 billion cells. A form is six columns and a few hundred rows; these bounds leave
-# room for a unit's own notes beside it and nothing near a bomb.
-MAX_FORM_ROWS = 5_000
-MAX_FORM_COLUMNS = 52  # A..AZ
+# file is 17 billion cells. A form is six columns and a few hundred rows; the limits
+# (`max_form_rows`, `max_form_column`: 5,000 and AZ) leave room for a unit's own notes beside
+# it and nothing near a bomb.
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ _CP1258_VOWELS = set(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\xd4\xc3\xd5\
 _VNI_MARKS = set("øùûõïâêôöùøñ")
 
 
-def check_xlsx(name: str, data: bytes) -> XlsxCells:
+def check_xlsx(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> XlsxCells:
     """Refuse what no form can be (sizes from the zip's central directory, before inflating
     anything); return the cells that hold formulas or Excel errors."""
     if data.startswith(_OLE_MAGIC):
@@ -76,13 +76,23 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
         raise UnreadableFile(
             f"Tệp '{name}' không phải tệp Excel (.xlsx) hợp lệ (tệp nén bị hỏng): {exc}"
         ) from exc
+    if any(m.filename == "mimetype" for m in members) and _is_opendocument(archive):
+        raise UnreadableFile(
+            f"Tệp '{name}' là bảng tính LibreOffice/OpenOffice (.ods) mang đuôi .xlsx; đề nghị "
+            "lưu lại đúng dạng .xlsx (Lưu thành > Excel 2007-365)."
+        )
     total = sum(m.file_size for m in members)
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
-        if total > MAX_UNZIPPED_BYTES or (member.file_size > 1_000_000 and ratio > MAX_RATIO):
+        big = member.file_size > 1_000_000 and ratio > limits.max_zip_ratio
+        if total > limits.max_unzipped_bytes or big:
             raise UnreadableFile(
-                f"Tệp '{name}': phần '{member.filename}' giải nén ra {member.file_size:,} byte "
-                f"(tỷ lệ nén {ratio:.0f}:1); tệp bị từ chối vì có dấu hiệu 'bom nén'."
+                f"Tệp '{name}': phần '{member.filename}' giải nén ra "
+                f"{thousands(member.file_size)} byte (tỷ lệ nén {ratio:.0f}:1; cả tệp "
+                f"{thousands(total)} byte); tệp bị từ chối vì có dấu hiệu 'bom nén' (giới hạn: "
+                f"giải nén tối đa {thousands(limits.max_unzipped_bytes)} byte, thiết lập "
+                f"intake.max_unzipped_bytes; tỷ lệ nén tối đa {limits.max_zip_ratio}:1, thiết "
+                "lập intake.max_zip_ratio)."
             )
         if member.filename.lower().endswith("vbaproject.bin"):
             raise UnreadableFile(
@@ -111,7 +121,7 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
         # A sheet without a formula element skips the regex, the costly part.
         if not member.filename.startswith("xl/worksheets/"):
             continue
-        _check_extent(name, member.filename, part)
+        _check_extent(name, member.filename, part, limits)
         if _has_formula_element(part):
             cells.formulas.update(m.decode() for m in _FORMULA_CELL.findall(part))
         if b't="e"' in part:
@@ -119,30 +129,26 @@ def check_xlsx(name: str, data: bytes) -> XlsxCells:
     return cells
 
 
-def _column_number(letters: bytes) -> int:
-    """A column's number from its letters.
-
-    >>> _column_number(b"A"), _column_number(b"AZ"), _column_number(b"XFD")
-    (1, 52, 16384)
-    """
-    number = 0
-    for letter in letters:
-        number = number * 26 + letter - 64
-    return number
+def _is_opendocument(archive: zipfile.ZipFile) -> bool:
+    """Whether a zip is an OpenDocument file (its `mimetype` part says so)."""
+    with archive.open("mimetype") as part:
+        return b"opendocument" in part.read(100)
 
 
-def _check_extent(name: str, part_name: str, part: bytes) -> None:
+def _check_extent(name: str, part_name: str, part: bytes, limits: IntakeSettings) -> None:
     """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
     refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
-    columns = max((_column_number(c) for c, _ in refs), default=0)
+    letters = {c for c, _ in refs}
+    columns = max((column_number(c.decode()) for c in letters), default=0)
     rows = max((int(r) for r in _ROW_REF.findall(part)), default=0)
     rows = max([rows, *(int(r) for _, r in refs)])
-    if columns > MAX_FORM_COLUMNS or rows > MAX_FORM_ROWS:
+    if columns > limits.max_form_columns or rows > limits.max_form_rows:
         raise UnreadableFile(
             f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {thousands(columns)}, dòng "
-            f"{thousands(rows)} (biểu mẫu chỉ tới cột {MAX_FORM_COLUMNS}, dòng "
-            f"{thousands(MAX_FORM_ROWS)}); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn "
-            "('bom ô xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
+            f"{thousands(rows)} (biểu mẫu chỉ tới cột {limits.max_form_column}, thiết lập "
+            f"intake.max_form_column, và dòng {thousands(limits.max_form_rows)}, thiết lập "
+            "intake.max_form_rows); tệp bị từ chối vì đọc nó sẽ chiếm bộ nhớ quá lớn ('bom ô "
+            "xa'). Đề nghị dùng biểu mẫu do tonghop tạo và không nhập gì ngoài bảng."
         )
 
 
@@ -151,11 +157,49 @@ def _has_formula_element(part: bytes) -> bool:
     return b"<f>" in part or b"<f " in part or b"<f/" in part
 
 
+def _utf16(data: bytes) -> str | None:
+    """The UTF-16 codec a text's bytes are in, by their byte-order mark or NUL bytes; None.
+
+    >>> _utf16(b"\\xff\\xfea\\x00"), _utf16("a,b\\n".encode("utf-16-be")), _utf16(b"a,b")
+    ('utf-16', 'utf-16-be', None)
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = data[:512]
+    if len(head) >= 4 and head.count(b"\x00") * 3 >= len(head):
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    return None
+
+
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Decode a text file: UTF-8 (with or without BOM), else the legacy encoding it looks like.
 
-    Returns the text (NFC) and, for a legacy encoding, a note saying which was assumed.
+    Returns the text (NFC) and, for another encoding than UTF-8, a note saying which was
+    assumed. UTF-16 (Excel's "Unicode Text") is told by its byte-order mark, or by a NUL byte
+    beside each ASCII character. A byte-order mark further in (files joined one after another)
+    is taken out, and said.
     """
+    text, note = _decoded(data)
+    if "\ufeff" in text:
+        text = text.replace("\ufeff", "")
+        inner = "dấu BOM nằm giữa tệp (có thể do ghép nhiều tệp) đã được bỏ"
+        note = f"{note}; {inner}" if note else inner
+    return text, note
+
+
+def _decoded(data: bytes) -> tuple[str, str | None]:
+    """`decode_text` before the byte-order marks inside are taken out."""
+    utf16 = _utf16(data)
+    if utf16:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError:
+            pass
+        else:
+            return unicodedata.normalize("NFC", text.removeprefix("\ufeff")), (
+                "tệp dùng bảng mã UTF-16 (Excel 'Unicode Text'); đã đọc theo UTF-16, số liệu "
+                "không bị ảnh hưởng"
+            )
     try:
         return unicodedata.normalize("NFC", data.decode("utf-8-sig")), None
     except UnicodeDecodeError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 _MACHINE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # The writings of one number, by what its separators mean (sign taken off first).
@@ -82,9 +83,16 @@ def readings(text: str) -> dict[float, str]:
     return found
 
 
-def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, str | None]:
+def read_number(
+    raw: str, value_type: str | None = None, unit: str | None = None
+) -> tuple[float | None, str | None]:
     """The number a text holds (None when it holds none or could be two), and a note on how it
     was read or why it was not (Vietnamese, for the unit).
+
+    What a clerk adds around a number is taken off first, and said (`_tidy`): Excel's
+    leading apostrophe, invisible characters (a byte-order mark, zero-width spaces), digits of
+    another width (`１２３`), the minus sign `−`, and the indicator's own unit after the
+    number (`1.500 người` where the unit is người); another word after it is refused.
 
     >>> read_number("14103")
     (14103.0, None)
@@ -96,10 +104,18 @@ def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, 
     (None, 1532.0)
     >>> read_number("mười"), read_number("nan"), read_number("1e308")[0]
     ((None, None), (None, None), None)
+    >>> read_number("\uff11.\uff10\uff10\uff10", "count")[0], read_number("-0")[0]
+    (1000.0, 0.0)
+    >>> read_number("1.500 người", "count", "người")[0]
+    1500.0
+    >>> read_number("1.976 đ", "amount", "tỷ đồng")[0]
     """
     text = raw.strip().translate(_SPACES).strip()
     if is_plain_whole(text):
         return float(text), None  # most values: plain whole numbers, nothing to say
+    text, said, refused = _tidy(text, unit)
+    if refused is not None:
+        return None, (f"'{raw}' {refused}" if refused else None)
     sign, body = ("-", text[1:]) if text[:1] == "-" else ("", text.removeprefix("+"))
     spaced = bool(_SPACE_THOUSANDS.match(body))
     if spaced:
@@ -122,13 +138,89 @@ def read_number(raw: str, value_type: str | None = None) -> tuple[float | None, 
             "đơn vị ghi lại số không dùng dấu phân cách hàng nghìn"
         )
     ((value, how),) = found.items()
-    value = -value if sign else value
+    value = -value if sign and value else value  # `-0` is zero, never a negative zero
     number, problem = finite_number(raw, value)
-    if problem or (how == _POINT and not spaced):
+    if problem or (how == _POINT and not spaced and not said):
         return number, problem  # machine format: nothing to say
     grouping = "khoảng trắng phân cách hàng nghìn" if spaced else ""
-    meaning = ", ".join(m for m in (grouping, _MEANING[how] if how != _POINT else "") if m)
-    return number, f"'{raw}' được đọc là {_plain(number)} ({meaning})"
+    parts = [*said, grouping, _MEANING[how] if how != _POINT else ""]
+    return number, f"'{raw}' được đọc là {_plain(number)} ({'; '.join(p for p in parts if p)})"
+
+
+# What clerks put around a number that is not part of it.
+_APOSTROPHES = ("'", "\u2018", "\u2019")
+_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00ad"
+_MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
+# A number, then words (its unit, say): split after the number's last digit.
+_WORDS_AFTER = re.compile(r"^(?P<number>.*\d[.,]?)\s*(?P<words>[^\d\s.,][^\d]*)$")
+# Words that name an indicator's unit as clerks write it, beside the catalog's own.
+_UNIT_WORDS = {
+    "đảng viên": {"người", "đv", "đồng chí", "đ/c"},
+    "tỷ đồng": {"tỷ", "tỉ", "tỉ đồng"},
+    "%": {"phần trăm"},
+}
+
+
+def _tidy(text: str, unit: str | None) -> tuple[str, list[str], str | None]:
+    """The number's text with what a clerk added around it taken off, what was taken off
+    (said in a note), and why it is refused (a word after it that is not the unit), if it is.
+
+    >>> _tidy("'1500", None)
+    ('1500', ['dấu nháy đơn ở đầu (Excel ghi số dạng chữ) được bỏ'], None)
+    >>> _tidy("50 %", "%")
+    ('50', ["đơn vị '%' được bỏ"], None)
+    """
+    said = []
+    if any(ch in text for ch in _INVISIBLE):
+        text = "".join(ch for ch in text if ch not in _INVISIBLE).strip()
+        said.append("ký tự ẩn (BOM, khoảng trắng không độ rộng) được bỏ")
+    if text.startswith(_APOSTROPHES):
+        text = text[1:].strip()
+        said.append("dấu nháy đơn ở đầu (Excel ghi số dạng chữ) được bỏ")
+    if not text.isascii():
+        ascii_text = "".join(_ascii_digit(ch) for ch in text).translate(_MINUS)
+        if ascii_text != text:
+            text = ascii_text
+            said.append("chữ số/dấu viết bằng ký tự không phải ASCII (toàn chiều rộng)")
+    words = _WORDS_AFTER.match(text)
+    if words and not _MACHINE.match(text):
+        word = words["words"].strip()
+        if unit is not None and _is_unit(word, unit):
+            return words["number"].strip(), [*said, f"đơn vị '{word}' được bỏ"], None
+        if not _written_as_unit(words):
+            return text, said, _REFUSED  # letters typed into the number (`12a`): no number
+        of_unit = f" (đơn vị của chỉ tiêu: {unit})" if unit else ""
+        why = (
+            f"có chữ '{word}' sau số, không phải đơn vị của chỉ tiêu{of_unit}: giá trị không "
+            "được nhận, đề nghị đơn vị ghi chỉ con số theo đơn vị của chỉ tiêu"
+        )
+        return text, said, why
+    return text, said, None
+
+
+# `_tidy`'s refusal that needs no note: the value is no number, as its finding says.
+_REFUSED = ""
+_MONEY_WORDS = {"đ", "đồng", "vnđ", "vnd", "tr", "triệu", "nghìn", "ngàn", "k"}
+
+
+def _written_as_unit(words: re.Match[str]) -> bool:
+    """Whether the words after a number were written as its unit: apart from it, or a word of
+    money (`1.976đ`)."""
+    number = words["number"]
+    apart = words.string[len(number) : len(number) + 1].isspace()
+    return apart or words["words"].strip().lower() in _MONEY_WORDS
+
+
+def _ascii_digit(ch: str) -> str:
+    """A digit of any script or width as its ASCII digit; any other character as it is."""
+    if ch.isdigit() and not ch.isascii():
+        return str(unicodedata.digit(ch, ch))
+    return unicodedata.normalize("NFKC", ch) if unicodedata.category(ch) == "Po" else ch
+
+
+def _is_unit(word: str, unit: str) -> bool:
+    word, unit = unicodedata.normalize("NFC", word).lower(), unicodedata.normalize("NFC", unit)
+    return word == unit.lower() or word in _UNIT_WORDS.get(unit, set())
 
 
 def finite_number(raw: str, value: float) -> tuple[float | None, str | None]:

@@ -221,10 +221,13 @@ def draft_inputs(
     workspace: Path, period_range: PeriodRange, batch_id: str | None
 ) -> tuple[dict, list[dict]]:
     """What the draft's coverage adds to the marts' (units corrected or pending review, the
-    count of unreadable files) and the batch's rejected files, in one opening of the workspace."""
+    counts of unreadable files and of files held for review) and the batch's rejected files,
+    in one opening of the workspace."""
     with open_db(workspace) as con:
         rejected = rejected_files(con, batch_id)
-        return {"rejected_files": len(rejected)} | review_coverage(con, period_range), rejected
+        unreadable = sum(r["status"] == "unreadable" for r in rejected)
+        counts = {"rejected_files": unreadable, "held_files": len(rejected) - unreadable}
+        return counts | review_coverage(con, period_range), rejected
 
 
 def review_coverage(
@@ -320,20 +323,26 @@ def latest_batch_id(workspace: Path) -> str | None:
 def rejected_files(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> list[dict]:
     """The files of a collect batch that could not be read or were not used, as `rejected.json`
     lists them (one per file seen at the source, a file rejected before included; an old file
-    put back, `file_notices`); none without a batch."""
+    put back, `file_notices`); none without a batch. `status` says which: `unreadable`, `held`
+    for review (`held_files`) or `restored` (an old file put back)."""
     rows = con.execute(
-        "select source_name, archive_path, sha256, reason from ("
-        "select s.seen_at, s.source_name, r.archive_path, r.sha256, r.reason "
+        "select source_name, archive_path, sha256, reason, status from ("
+        "select s.seen_at, s.source_name, r.archive_path, r.sha256, "
+        # the reason names the file as first received: this sighting's name instead
+        "replace(r.reason, chr(39) || r.original_name || chr(39), "
+        "chr(39) || s.source_name || chr(39)) as reason, "
+        "case when exists (select 1 from held_files h where h.sha256 = r.sha256) then 'held' "
+        "else 'unreadable' end as status "
         "from file_sightings s join received_files r using (sha256) "
         "where s.batch_id = $batch and r.status = 'rejected' union all "
-        "select n.seen_at, n.source_name, r.archive_path, n.sha256, n.reason "
+        "select n.seen_at, n.source_name, r.archive_path, n.sha256, n.reason, 'restored' "
         "from file_notices n join received_files r using (sha256) where n.batch_id = $batch) "
         "order by seen_at, source_name",
         {"batch": batch_id},
     ).fetchall()
     return [
-        {"file": name, "archived_as": archived, "sha256": sha, "reason": reason}
-        for name, archived, sha, reason in rows
+        {"file": name, "archived_as": archived, "sha256": sha, "reason": reason, "status": status}
+        for name, archived, sha, reason, status in rows
     ]
 
 

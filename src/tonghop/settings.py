@@ -255,6 +255,84 @@ class PathSettings(BaseModel):
         default=None, description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận"
     )
     out: Path | None = Field(default=None, description="Thư mục kết quả (dự thảo, findings.json)")
+MEBIBYTE = 1024 * 1024
+_COLUMN_LETTERS = re.compile(r"[A-Z]{1,3}")
+
+
+def column_number(letters: str) -> int:
+    """A spreadsheet column's number from its letters.
+
+    >>> column_number("A"), column_number("AZ"), column_number("XFD")
+    (1, 52, 16384)
+    """
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+class IntakeSettings(BaseModel):
+    """The limits a received file is read within (docs/intake.md, "Limits"): one runaway file
+    is rejected with the limit it passed, in bounded time and memory, and the run goes on.
+
+    A unit's report is kilobytes: a form is about 15 KB zipped, six columns and a few hundred
+    rows; a long CSV about fifty lines a unit. The defaults leave a bundled district's file far
+    inside and no bomb near them.
+    """
+
+    # frozen: hashable, the default of every received file's limits (collect.SourceFile)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_file_bytes: int = Field(
+        default=20 * MEBIBYTE,
+        ge=1024,
+        description="Dung lượng tối đa của một tệp được đọc (byte); lớn hơn: lưu, không đọc",
+    )
+    read_over_limit_times: int = Field(
+        default=10,
+        ge=1,
+        description="Tệp vượt giới hạn vẫn được đọc để lưu kho tới chừng này lần giới hạn; "
+        "lớn hơn nữa: không đọc, kho chỉ lưu một dòng ghi nhận",
+    )
+    max_csv_lines: int = Field(
+        default=200_000, ge=100, description="Số dòng tối đa của một tệp CSV dạng dài"
+    )
+    max_form_rows: int = Field(
+        default=5_000, ge=100, description="Dòng xa nhất một trang của biểu mẫu Excel được có"
+    )
+    max_form_column: str = Field(
+        default="AZ", description="Cột xa nhất một trang của biểu mẫu Excel được có (chữ cột)"
+    )
+    max_unzipped_bytes: int = Field(
+        default=50 * MEBIBYTE,
+        ge=MEBIBYTE,
+        description="Tổng dung lượng giải nén tối đa của một tệp .xlsx (byte)",
+    )
+    max_zip_ratio: int = Field(
+        default=200,
+        ge=10,
+        description="Tỷ lệ nén tối đa của một phần trên 1 MB trong tệp .xlsx ('bom nén')",
+    )
+
+    @field_validator("max_form_column", mode="before")
+    @classmethod
+    def _column_letters(cls, value: object) -> object:
+        text = str(value).strip().upper()
+        if not _COLUMN_LETTERS.fullmatch(text) or not 6 <= column_number(text) <= 16384:
+            raise ValueError(
+                f"intake.max_form_column '{value}' không hợp lệ: cần chữ cột Excel từ F (cột "
+                "cuối của biểu mẫu) tới XFD, ví dụ AZ"
+            )
+        return text
+
+    @property
+    def max_form_columns(self) -> int:
+        return column_number(self.max_form_column)
+
+    @property
+    def read_at_most_bytes(self) -> int:
+        """Past this size a file is not read at all (`read_over_limit_times` the limit)."""
+        return self.max_file_bytes * self.read_over_limit_times
 
 
 class LetterSettings(BaseModel):
@@ -297,6 +375,7 @@ class ReportSettings(BaseModel):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     @computed_field
     @property

@@ -9,6 +9,8 @@ RELIABILITY = {
     "inputs tried": 0,
     "faults injected": 0,
     "runs completed": 0,
+    "values checked against what the clerk meant": 0,
+    "values read otherwise without a finding": 0,
     "values lost": 0,
     "values double-counted": 0,
 }

@@ -187,6 +187,47 @@ def test_a_file_that_vanishes_before_it_is_read_is_not_received(tmp_path, monkey
     assert [f.name for f in files] == ["a.csv"]
 
 
+def test_a_file_that_grows_while_it_is_read_is_kept_unparsed_then_read_whole(
+    tmp_path, monkeypatch, reliability
+):
+    """A copy still being written when it is read: its cut last line (`10` of `1049`) is
+    never loaded; the next run reads the whole file."""
+    source = tmp_path / "src"
+    source.mkdir()
+    path = source / "U1.csv"
+    path.write_text("unit_code,period,indicator_code,value\nU1,2023,members_total,10")
+    import tonghop.collect.source as collect
+
+    read = collect._read_at_most
+
+    def grow_while_read(handle, limits):
+        with open(path, "a") as rest:  # the copy goes on while the file is read
+            rest.write("49\nU1,2023,members_official,1040\n")
+        return read(handle, limits)
+
+    monkeypatch.setattr(collect, "_read_at_most", grow_while_read)
+    workspace = tmp_path / "ws"
+    first = pipeline.collect_files(workspace, pipeline.read_source(str(source)))
+    monkeypatch.undo()
+    (rejected,) = first.rejected
+    assert "thay đổi trong lúc đang được đọc" in rejected["reason"]
+    second = pipeline.collect_files(workspace, pipeline.read_source(str(source)))
+    assert second.loaded == ["U1.csv"]
+    con = connect(workspace, read_only=True)
+    try:
+        values = dict(con.execute("select indicator_code, value from submitted_values").fetchall())
+    finally:
+        con.close()
+    reliability["faults injected"] += 1
+    reliability["runs completed"] += 2
+    reliability["values lost"] += 2 - len(values)
+    reliability["values read otherwise without a finding"] += sum(
+        values.get(code) != want
+        for code, want in (("members_total", 1049), ("members_official", 1040))
+    )
+    assert values == {"members_total": 1049, "members_official": 1040}
+
+
 def test_a_file_made_a_link_after_listing_is_received_as_a_link_not_followed(tmp_path, monkeypatch):
     source = tmp_path / "src"
     source.mkdir()

@@ -151,6 +151,8 @@ MARKUP = {
     "S01": '=HYPERLINK("http://127.0.0.1/","bấm") [^2] <i>x</i>',
 }
 HOSTILE_FILE = "S01 [bấm](javascript:alert(1)) <img src=x onerror=1>.csv"
+# A file named for X01 that holds OK2's values: held for review, its name in the finding.
+HELD_FILE = "X01 ## <img src=x onerror=1> [bấm](javascript:alert(1)).csv"
 HOSTILE_VALUE = "<b>12</b>[^1]"
 HOSTILE_NOTE = "![x](http://127.0.0.1/n.png) <img src=x onerror=1>"
 CONTROL = "Chi bộ\aĐoạn mới\fTrang mới\tcột\vdòng"
@@ -187,6 +189,9 @@ def _whole_run(root, names: dict[str, str], hostile: bool):
     (source / "OK2.csv").write_text(_submission("OK2", "12", note), encoding="utf-8")
     (source / (HOSTILE_FILE if hostile else "S01.csv")).write_text(
         _submission("S01", HOSTILE_VALUE if hostile else "mười hai", note), encoding="utf-8"
+    )
+    (source / (HELD_FILE if hostile else "X01 ban sao.csv")).write_text(
+        _submission("OK2", "13", note), encoding="utf-8"
     )
     workspace, out = _collect_to_draft(root, trace=True)
     pipeline.write_review_outputs(workspace, out, "x", load_settings(None))
@@ -287,4 +292,6 @@ def test_json_outputs_carry_the_text_as_it_was_sent(runs):
     findings = json.loads((hostile / "findings.json").read_text(encoding="utf-8"))
     assert {f["unit_name"] for f in findings if f["unit_code"] == "S01"} == {MARKUP["S01"]}
     assert any(HOSTILE_VALUE in json.dumps(f, ensure_ascii=False) for f in findings)
+    (held,) = [f for f in findings if f["rule_id"] == "file_held_identity"]
+    assert held["file"] == HELD_FILE and HELD_FILE in held["message"]
     json.loads((hostile / "rejected.json").read_text(encoding="utf-8"))

@@ -34,7 +34,7 @@ from tonghop.collect import (
 from tonghop.db import connect
 from tonghop.parse import UnreadableFile
 from tonghop.runners import chunk_parser, read_ahead, task_runner
-from tonghop.settings import CollectSettings, load_settings
+from tonghop.settings import CollectSettings, IntakeSettings, load_settings
 
 HEADER = "unit_code,period,indicator_code,value\n"
 
@@ -817,11 +817,12 @@ def test_special_files_are_received_with_a_reason_never_opened(tmp_path: Path) -
 def test_a_file_over_the_limit_is_kept_unread_and_one_far_over_it_not_read(tmp_path: Path):
     (tmp_path / "lon.csv").write_bytes(b"x" * 5000)
     (tmp_path / "qua-lon.csv").write_bytes(b"x" * 50_000)
-    over, far = read_source(str(tmp_path), max_bytes=1000)
+    over, far = read_source(str(tmp_path), IntakeSettings(max_file_bytes=1024))
     assert over.name == "lon.csv" and over.data == b"x" * 5000  # archived as it is
-    assert "vượt giới hạn" in over.problem
+    assert "vượt giới hạn 1.024 byte" in over.problem
+    assert "intake.max_file_bytes = 1024" in over.problem  # the setting that says so
     assert far.name == "qua-lon.csv" and len(far.data) < 1000  # a line standing in for it
-    assert "vượt giới hạn" in far.problem and "50.000 byte" in far.problem
+    assert "hơn 10 lần" in far.problem and "50.000 byte" in far.problem
 
 
 def test_a_file_below_folders_deeper_than_path_max_is_read(tmp_path: Path) -> None:
@@ -841,8 +842,49 @@ def test_a_remote_file_far_over_the_limit_is_not_read() -> None:
     fs.pipe("/nguon-xa/a.csv", b"x" * 50)
     fs.pipe("/nguon-xa/b.csv", b"x" * 50_000)
     try:
-        small, far = read_source("memory://nguon-xa", max_bytes=1000)
+        small, far = read_source("memory://nguon-xa", IntakeSettings(max_file_bytes=1024))
     finally:
         fs.rm("/nguon-xa", recursive=True)
     assert (small.name, small.data, small.problem) == ("a.csv", b"x" * 50, None)
     assert far.name == "b.csv" and len(far.data) < 1000 and "50.000 byte" in far.problem
+
+
+def test_intake_limits_are_settings_checked_and_named_in_each_reason(tmp_path: Path) -> None:
+    import openpyxl
+    from pydantic import ValidationError
+
+    from tonghop.catalog import load_catalog
+    from tonghop.forms import write_form
+    from tonghop.settings import load_settings
+
+    with pytest.raises(ValidationError, match="max_form_column '1A' không hợp lệ"):
+        IntakeSettings(max_form_column="1A")
+    with pytest.raises(ValidationError):
+        IntakeSettings(max_csv_lines=0)
+    settings_file = tmp_path / "s.yaml"
+    settings_file.write_text("intake:\n  max_csv_lines: 120\n  max_form_column: g\n")
+    limits = load_settings(settings_file).intake
+    assert (limits.max_csv_lines, limits.max_form_columns) == (120, 7)
+    assert limits.max_file_bytes == 20 * 1024 * 1024  # the defaults where the file is silent
+
+    source = tmp_path / "src"
+    source.mkdir()
+    rows = "".join(f"U1,2023,members_total,{i}\n" for i in range(150))
+    (source / "U1.csv").write_text("unit_code,period,indicator_code,value\n" + rows)
+    unit = {"unit_code": "U2", "name": "Chi bộ U2", "sector": "agency", "form": "chi_bo"}
+    write_form(source / "U2.xlsx", unit, "2023", load_catalog(), {"members_total": 5})
+    workbook = openpyxl.load_workbook(source / "U2.xlsx")
+    workbook["BaoCao"]["H12"] = "ghi chú của đơn vị"  # beside the form, past column G
+    workbook.save(source / "U2.xlsx")
+    files = read_source(str(source), limits)
+    con = connect(tmp_path / "ws")
+    try:
+        result = collect(con, tmp_path / "ws", files)
+    finally:
+        con.close()
+    reasons = {r["file"]: r["reason"] for r in result.rejected}
+    assert "vượt giới hạn 120 dòng" in reasons["U1.csv"]
+    assert "intake.max_csv_lines = 120" in reasons["U1.csv"]
+    assert "biểu mẫu chỉ tới cột G, thiết lập intake.max_form_column" in reasons["U2.xlsx"]
+    # the defaults read both
+    assert read_chunk([(f.name, f.data, None) for f in files])[0][0] == "loaded"

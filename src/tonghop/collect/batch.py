@@ -22,7 +22,7 @@ from tonghop.collect.archive import (
     discard_torn_packs,
     restore_files,
 )
-from tonghop.collect.identity import Intake
+from tonghop.collect.identity import HELD, Hold, Intake
 from tonghop.collect.load import (
     WRITE_MIN_VALUES,
     _checkpoints_deferred,
@@ -32,7 +32,8 @@ from tonghop.collect.load import (
     _write,
 )
 from tonghop.collect.parsing import Outcome, ParseChunks, Received, _is_csv, read_chunk
-from tonghop.collect.source import SourceFile
+from tonghop.collect.source import LIMITS, SourceFile
+from tonghop.collect.values import Groups
 
 
 @dataclass
@@ -44,6 +45,8 @@ class CollectResult:
     loaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    # files held for review (`Intake.judge`): read, not loaded; also findings once validated
+    held: list[dict] = field(default_factory=list)
     # old files seen again after a newer one superseded them (`Intake.restored`): not loaded
     notices: list[dict] = field(default_factory=list)
     # received files the archive no longer held at this run's check (`check_received`)
@@ -150,7 +153,8 @@ def _collect(
     known = dict(con.execute("select sha256, status from received_files").fetchall())
     reasons = dict(
         con.execute(
-            "select sha256, [reason, archive_path] from received_files where status = 'rejected'"
+            "select sha256, [reason, archive_path, original_name] from received_files "
+            "where status = 'rejected'"
         ).fetchall()
     )
     seq = con.execute("select coalesce(max(seq), 0) + 1 from submissions").fetchone()[0]
@@ -201,9 +205,13 @@ def _collect(
                 else:
                     warnings: list[str] = []
                     outcome = _judged(intake, source_file.name, read[i])
+                    if outcome[0] == "held":  # recorded as rejected, and its holds kept
+                        _, hold, groups = outcome
+                        pending.holds += _holds_of(sha256, hold, groups, now, result.batch_id)
+                        outcome = ("rejected", hold.reason)
                     if outcome[0] == "rejected":
                         status, reason = "rejected", outcome[1]
-                        reasons[sha256] = [reason, archived[sha256]]
+                        reasons[sha256] = [reason, archived[sha256], source_file.name]
                     else:
                         status, reason = "loaded", None
                         _, file_format, groups, warnings = outcome
@@ -235,8 +243,9 @@ def _collect(
                     )
                     known[sha256] = status
                 if known[sha256] == "rejected":
-                    reason, archived_as = reasons[sha256]
-                    result.rejected.append(
+                    reason, archived_as, first = reasons[sha256]
+                    reason = reason.replace(f"'{first}'", f"'{source_file.name}'")
+                    (result.held if reason.startswith(HELD) else result.rejected).append(
                         {
                             "file": source_file.name,
                             "archived_as": archived_as,
@@ -304,7 +313,10 @@ ARCHIVE_AHEAD = 3
 
 
 def _received(file: SourceFile) -> Received:
-    return (file.name, file.data, file.problem)
+    """A file to parse; its limits only when they are not the defaults."""
+    if file.limits is LIMITS:
+        return (file.name, file.data, file.problem)
+    return (file.name, file.data, file.problem, file.limits)
 
 
 def _split(window: list[SourceFile], new: list[int], parse_forms: bool) -> tuple[list, list]:
@@ -345,14 +357,30 @@ def archive_and_read(
 
 def _judged(intake: Intake, name: str, outcome: Outcome) -> Outcome:
     """A parsed file's outcome once judged against the workspace (`Intake.judge`): a file
-    held for review is rejected with the reason; a loaded one gains the judge's warnings."""
+    held for review is ("held", hold, groups); a loaded one gains the judge's warnings."""
     if outcome[0] != "loaded":
         return outcome
     _, file_format, groups, warnings = outcome
     held, more = intake.judge(name, groups)
     if held:
-        return ("rejected", held)
+        return ("held", held, groups)
     return ("loaded", file_format, groups, [*warnings, *more])
+
+
+def _holds_of(sha256: str, hold: Hold, groups: Groups, at: datetime, batch_id: str) -> list[list]:
+    """The `held_files` rows of a held file: one per (unit, period) it holds values of, with
+    the place of its first value there (where the file says whose it is), and one per unit
+    its name names instead (`Hold.named`) and period it holds."""
+    rows = [
+        [sha256, unit, period, hold.kind, values[0][3] if values else None, at, batch_id]
+        for (unit, period), values in groups
+    ]
+    periods = sorted({period for (_, period), _ in groups})
+    return rows + [
+        [sha256, unit, period, hold.kind, None, at, batch_id]
+        for unit in hold.named
+        for period in periods
+    ]
 
 
 def _wait(futures: list[Future]) -> None:

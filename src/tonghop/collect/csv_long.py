@@ -8,33 +8,37 @@ import itertools
 import re
 from collections.abc import Iterator
 
-from tonghop.collect.values import Groups, _value_types
+from tonghop.collect.values import _UNKNOWN, Groups, value_kinds
 from tonghop.intake import decode_text
 from tonghop.numbers import is_plain_whole, read_number, thousands
 from tonghop.parse import ParsedFile, RawValue, UnreadableFile
+from tonghop.settings import IntakeSettings
 
 CSV_COLUMNS = ("unit_code", "period", "indicator_code", "value")
 # A unit's file is one row per indicator (about fifty); a file bundling a whole district's units
-# stays far below this. Above it a file is refused before it is parsed, so that one runaway
-# export cannot hold a run's memory and time.
-MAX_CSV_ROWS = 200_000
+# stays far below `max_csv_lines` (200,000). Above it a file is refused before it is parsed, so
+# that one runaway export cannot hold a run's memory and time.
+LIMITS = IntakeSettings()
 # The first part of a number cut at an unquoted comma (`1`, `-1.500`), and the parts after it.
 _NUMBER_START = re.compile(r"\s*[+-]?\d[\d. ]*")
 _DIGITS = re.compile(r"\d[\d. ]*\s*")
 
 
-def check_csv_rows(name: str, data: bytes) -> None:
-    """Refuse a CSV with more lines than `MAX_CSV_ROWS`, counted on its bytes."""
+def check_csv_rows(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> None:
+    """Refuse a CSV with more lines than `limits.max_csv_lines`, counted on its bytes."""
     lines = max(data.count(b"\n"), data.count(b"\r"))
-    if lines > MAX_CSV_ROWS:
+    if lines > limits.max_csv_lines:
         raise UnreadableFile(
-            f"Tệp '{name}' có {thousands(lines)} dòng, vượt giới hạn {thousands(MAX_CSV_ROWS)} "
-            "dòng của một tệp báo cáo; tệp được lưu nhưng không đọc. Đề nghị kiểm tra lại tệp "
-            "xuất ra."
+            f"Tệp '{name}' có {thousands(lines)} dòng, vượt giới hạn "
+            f"{thousands(limits.max_csv_lines)} dòng của một tệp báo cáo (thiết lập "
+            f"intake.max_csv_lines = {limits.max_csv_lines}); tệp được lưu nhưng không đọc. Đề "
+            "nghị kiểm tra lại tệp xuất ra."
         )
 
 
-def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:
+def _csv_rows(
+    name: str, data: bytes, limits: IntakeSettings = LIMITS
+) -> tuple[Iterator[tuple[int, list[str]]], tuple, list]:
     """The data rows of a long CSV (SPEC §4.2) with their line numbers, padded to the header's
     width; the columns (unit, period, code, value, note or None); warnings so far (the
     encoding, and each short row as the rows are read). Raise UnreadableFile when it is none."""
@@ -44,12 +48,13 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
         raise UnreadableFile(
             f"Tệp '{name}' là tệp Excel nhưng mang đuôi .csv; đề nghị gửi lại với đúng đuôi .xlsx."
         )
-    check_csv_rows(name, data)
+    check_csv_rows(name, data, limits)
     text, encoding_note = decode_text(data)
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=sample.split("\n", 1)[0].count)
     reader = _csv_reader(name, text, delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
+    _check_header_once(name, header)
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise UnreadableFile(
@@ -68,6 +73,12 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
         for line_no, row in enumerate(reader, start=2):
             if not "".join(row).strip():
                 continue
+            if [cell.strip().lower() for cell in row] == header:
+                warnings.append(
+                    f"Tệp '{name}', dòng {line_no}: dòng tiêu đề lặp lại giữa tệp (có thể do "
+                    "ghép nhiều tệp); dòng này được bỏ qua."
+                )
+                continue
             if len(row) < width:
                 warnings.append(
                     f"Tệp '{name}', dòng {line_no}: thiếu ô, dòng được đọc với ô trống."
@@ -80,6 +91,18 @@ def _csv_rows(name: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], 
             yield line_no, row
 
     return rows(), columns, warnings
+
+
+def _check_header_once(name: str, header: list[str]) -> None:
+    """Refuse a header naming one of the columns read twice: which one holds the values cannot
+    be told, and reading the first would silently drop the other."""
+    twice = [c for c in (*CSV_COLUMNS, "note") if header.count(c) > 1]
+    if twice:
+        raise UnreadableFile(
+            f"Tệp '{name}', dòng 1: cột {', '.join(twice)} có hơn một lần trong dòng tiêu đề; "
+            "không rõ cột nào là số liệu nên tệp được lưu nhưng không đọc. Đề nghị đơn vị để "
+            "mỗi cột một lần và gửi lại."
+        )
 
 
 def _rejoined(
@@ -159,9 +182,9 @@ def _no_values(name: str) -> UnreadableFile:
     return UnreadableFile(f"Tệp '{name}' không có dòng số liệu nào sau dòng tiêu đề.")
 
 
-def parse_csv(name: str, data: bytes) -> ParsedFile:
+def parse_csv(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> ParsedFile:
     """Read a long CSV (SPEC §4.2): UTF-8 with or without BOM, header row, one value a row."""
-    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data)
+    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data, limits)
     values = [
         RawValue(
             row[unit].strip(),
@@ -178,15 +201,17 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
     return ParsedFile(values=values, file_format="csv", warnings=warnings)
 
 
-def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
+def _csv_groups(
+    name: str, data: bytes, limits: IntakeSettings = LIMITS
+) -> tuple[Groups, list[str]]:
     """`read_values(name, parse_csv(name, data))` and its warnings, without building a
     RawValue per value first: CSV is most of what a big bloc sends."""
-    check_csv_rows(name, data)
+    check_csv_rows(name, data, limits)
     plain = _plain_csv_groups(name, data)
     if plain is not None:
         return plain
-    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data)
-    types = _value_types()
+    rows, (unit, period, code, value, note), warnings = _csv_rows(name, data, limits)
+    kinds = value_kinds()
     groups: dict[tuple[str, str], list[list]] = {}
     notes: dict[tuple[str, str], list[str]] = {}
     # A file's rows mostly share one unit and period: the group is looked up again only when
@@ -205,7 +230,7 @@ def _csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]]:
         if is_plain_whole(raw):  # read_number's first case, without its other work
             number, how = float(raw), None
         else:
-            number, how = read_number(raw, types.get(indicator))
+            number, how = read_number(raw, *kinds.get(indicator, _UNKNOWN))
             if how:
                 notes.setdefault(key, []).append(f"Tệp '{name}', {location}: {how}.")
         text = row[note].strip() if note is not None else ""
@@ -236,7 +261,7 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     lines = text.split("\n")
     delimiter = max((",", ";", "\t"), key=lines[0][:4096].count)
     header = [h.strip().lower() for h in lines[0].split(delimiter)]
-    if any(c not in header for c in CSV_COLUMNS):
+    if any(c not in header for c in CSV_COLUMNS) or len(set(header)) != len(header):
         return None
     if lines[-1] == "":
         lines.pop()
@@ -266,7 +291,7 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     numbers: list = [float(raw) if raw.isdigit() and len(raw) < 16 else raw for raw in raws]
     warnings = []
     for i in [i for i, number in enumerate(numbers) if number.__class__ is str]:
-        numbers[i], how = read_number(raws[i], _value_types().get(codes[i]))
+        numbers[i], how = read_number(raws[i], *value_kinds().get(codes[i], _UNKNOWN))
         if how:
             warnings.append(f"Tệp '{name}', {locations[i]}: {how}.")
     return [

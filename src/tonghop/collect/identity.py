@@ -3,7 +3,9 @@
 A file whose units or periods disagree with what its name or folder says is held for review;
 a resubmission covering at most half of what the unit last sent for the period is held as a
 partial file; an old file seen again after a newer one superseded it is a notice, never loaded
-again. Held files are recorded as rejected, with a reason that starts with `HELD`.
+again. Held files are recorded as rejected, with a reason that starts with `HELD`, and each
+(unit, period) they hold in `held_files`; validation makes each hold and notice a finding
+(`tonghop.validation.held`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,22 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _DIGIT = re.compile(r"[0-9]")
 
 
+IDENTITY, PARTIAL = "identity", "partial"
+
+
 def _when(at: datetime) -> str:
     return at.strftime("%d/%m/%Y %H:%M")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a parsed file is held, not loaded: its kind (`IDENTITY`, `PARTIAL`) and the reason."""
+
+    kind: str
+    reason: str
+    # units its name or folder names, known to the workspace, that the file holds no values of:
+    # the hold is theirs to hear of too (the file was likely theirs)
+    named: tuple[str, ...] = ()
 
 
 @dataclass
@@ -36,6 +52,8 @@ class _Current:
     name: str
     received_at: datetime
     values: int
+    submission_id: str | None = None  # read from the workspace: its codes looked up if asked
+    codes: set[str] | None = None  # loaded by this run: the codes it holds values of
 
 
 @dataclass
@@ -49,6 +67,7 @@ class Intake:
     received: dict[str, tuple[datetime, list[tuple[str, str]]]]
     last_seen: set[str]  # sha256s the previous batch saw at the source
     noticed: set[str] = field(default_factory=set)
+    con: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> Intake:
@@ -63,11 +82,11 @@ class Intake:
             "with cur as (select unit_code, period, arg_max(submission_id, seq) as sid, "
             "arg_max(sha256, seq) as sha256, arg_max(original_name, seq) as name, "
             "arg_max(received_at, seq) as at from submissions group by all) "
-            "select c.unit_code, c.period, c.sha256, c.name, c.at, count(v.submission_id) "
+            "select c.unit_code, c.period, c.sha256, c.name, c.at, count(v.submission_id), c.sid "
             "from cur c left join submitted_values v "
             "on v.submission_id = c.sid and v.raw_value <> '' group by all"
         ).fetchall()
-        current = {(u, p): _Current(s, n, at, k) for u, p, s, n, at, k in rows}
+        current = {(u, p): _Current(s, n, at, k, sid) for u, p, s, n, at, k, sid in rows}
         received: dict[str, tuple[datetime, list[tuple[str, str]]]] = {}
         for sha256, at, unit, period in con.execute(
             "select sha256, received_at, unit_code, period from submissions"
@@ -80,13 +99,13 @@ class Intake:
                 "(select arg_max(batch_id, seen_at) from file_sightings)"
             ).fetchall()
         }
-        return cls(units, current, received, last_seen)
+        return cls(units, current, received, last_seen, con=con)
 
-    def judge(self, name: str, groups: Groups) -> tuple[str | None, list[str]]:
+    def judge(self, name: str, groups: Groups) -> tuple[Hold | None, list[str]]:
         """Why a parsed file is held (None: it loads), and warnings to keep with it."""
-        reason = self._identity(name, groups)
-        if reason:
-            return reason, []
+        held = self._identity(name, groups)
+        if held:
+            return held, []
         warnings = []
         for (unit, period), rows in groups:
             before = self.current.get((unit, period))
@@ -94,18 +113,20 @@ class Intake:
             if before is None or count >= before.values:
                 continue
             if 2 * count <= before.values:
-                return (
+                return Hold(
+                    PARTIAL,
                     f"{HELD}: tệp '{name}' chỉ có {count} chỉ tiêu cho đơn vị {unit} kỳ "
                     f"{period}, không quá một nửa {before.values} chỉ tiêu của lần nộp hiện "
                     f"hành (tệp '{before.name}' nhận ngày {_when(before.received_at)}). Tệp "
                     "nộp thiếu không thay thế báo cáo đầy đủ: số liệu hiện hành được giữ "
                     "nguyên; đề nghị đơn vị gửi lại báo cáo đầy đủ (gồm cả số liệu đã sửa).",
-                    [],
-                )
+                ), []
+            dropped = sorted(self._codes(before) - {row[0] for row in rows if row[1] != ""})
             warnings.append(
                 f"Tệp '{name}' có {count} chỉ tiêu cho đơn vị {unit} kỳ {period}, ít hơn "
                 f"{before.values} chỉ tiêu của lần nộp trước (tệp '{before.name}'); tệp này "
-                f"thay lần nộp trước, {before.values - count} chỉ tiêu không còn số liệu."
+                f"thay lần nộp trước, {before.values - count} chỉ tiêu không còn số liệu"
+                + (f": {', '.join(dropped)}." if dropped else ".")
             )
         return None, warnings
 
@@ -113,9 +134,21 @@ class Intake:
         """Record a file just loaded: its submissions are now current."""
         for (unit, period), rows in groups:
             count = sum(1 for row in rows if row[1] != "")
-            self.current[(unit, period)] = _Current(sha256, name, at, count)
+            codes = {row[0] for row in rows if row[1] != ""}
+            self.current[(unit, period)] = _Current(sha256, name, at, count, codes=codes)
             self.units.add(unit)
         self.received[sha256] = (at, [key for key, _ in groups])
+
+    def _codes(self, current: _Current) -> set[str]:
+        """The codes a current submission holds values of."""
+        if current.codes is not None or self.con is None:
+            return current.codes or set()
+        rows = self.con.execute(
+            "select distinct indicator_code from submitted_values "
+            "where submission_id = ? and raw_value <> ''",
+            [current.submission_id],
+        ).fetchall()
+        return {code for (code,) in rows}
 
     def restored(self, sha256: str, name: str) -> str | None:
         """The notice for a received file seen again after a newer one superseded it, that the
@@ -135,8 +168,8 @@ class Intake:
             "thành tệp mới."
         )
 
-    def _identity(self, name: str, groups: Groups) -> str | None:
-        """The reason to hold a file whose units or periods are not those its name says."""
+    def _identity(self, name: str, groups: Groups) -> Hold | None:
+        """The hold of a file whose units or periods are not those its name says."""
         parts = PurePosixPath(name).parts
         words = [*parts[:-1], PurePosixPath(parts[-1]).stem] if parts else []
         units = sorted({u for (u, _), _ in groups})
@@ -167,11 +200,13 @@ class Intake:
                 f"tên/thư mục ghi kỳ {', '.join(sorted(named_periods))} nhưng số liệu trong "
                 f"tệp là của kỳ {', '.join(periods)}"
             )
-        return (
+        reason = (
             f"{HELD}: tệp '{name}' {'; '.join(said)}. Tệp không được nạp đè lên số liệu của "
             "đơn vị/kỳ nào; đề nghị cán bộ tổng hợp kiểm tra với đơn vị gửi tệp và đơn vị gửi "
             "lại tệp đúng tên, đúng mã đơn vị và kỳ báo cáo."
         )
+        named = sorted(u for u in named_units if u in self.units and u not in units)
+        return Hold(IDENTITY, reason, tuple(named) if odd_units else ())
 
 
 def _shape(code: str) -> str:

@@ -23,6 +23,7 @@ class _Rows:
     sightings: list[list] = field(default_factory=list)
     submissions: list[list] = field(default_factory=list)
     notices: list[list] = field(default_factory=list)
+    holds: list[list] = field(default_factory=list)
     # by column (VALUE_COLUMNS), as they go into DuckDB
     values: list[list] = field(default_factory=lambda: [[] for _ in VALUE_COLUMNS])
 
@@ -77,6 +78,7 @@ def _write(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
         insert_columns(con, "submitted_values", rows.values)
         insert_rows(con, "file_sightings", rows.sightings)
         insert_rows(con, "file_notices", rows.notices)
+        insert_rows(con, "held_files", rows.holds)
 
 
 # How much DuckDB may write to its log (WAL) during collect before it checkpoints.

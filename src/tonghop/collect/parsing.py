@@ -8,19 +8,25 @@ from pathlib import Path, PurePosixPath
 
 from tonghop.collect.csv_long import _csv_groups, parse_csv
 from tonghop.collect.values import read_values
-from tonghop.intake import check_xlsx
+from tonghop.intake import check_xlsx, decode_text
 from tonghop.parse import ParsedFile, UnreadableFile
+from tonghop.settings import IntakeSettings
+
+LIMITS = IntakeSettings()
 
 
-def parse_file(name: str, data: bytes) -> ParsedFile:
+def parse_file(name: str, data: bytes, limits: IntakeSettings = LIMITS) -> ParsedFile:
     """Parse a received file by its kind; raise UnreadableFile with the reason otherwise."""
     suffix = PurePosixPath(name).suffix.lower()
     if suffix == ".csv":
-        return parse_csv(name, data)
+        return parse_csv(name, data, limits)
+    if not data.strip():
+        raise UnreadableFile(f"Tệp '{name}' rỗng (0 byte), không có dữ liệu.")
     if suffix == ".xlsx":
         from tonghop.forms import read_form
 
-        cells = check_xlsx(name, data)
+        _check_not_text(name, data)
+        cells = check_xlsx(name, data, limits)
         with _as_temporary_file(data, suffix) as path:
             try:
                 parsed = read_form(path, cells.formulas, cells.errors)
@@ -38,10 +44,29 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
         raise UnreadableFile(
             f"Tệp '{name}' là định dạng Excel đời cũ (.xls); đề nghị lưu lại dạng .xlsx."
         )
+    if suffix in (".ods", ".fods"):
+        raise UnreadableFile(
+            f"Tệp '{name}' là bảng tính LibreOffice/OpenOffice ({suffix}); tonghop chỉ đọc biểu "
+            "mẫu .xlsx do tonghop tạo: đề nghị mở biểu mẫu .xlsx, điền và lưu lại đúng dạng "
+            ".xlsx (Lưu thành > Excel 2007-365)."
+        )
     raise UnreadableFile(
         f"Tệp '{name}' có định dạng không được hỗ trợ ('{suffix or 'không có đuôi'}'); "
         "chỉ nhận tệp .csv (dạng dài) hoặc biểu mẫu .xlsx do tonghop tạo."
     )
+
+
+def _check_not_text(name: str, data: bytes) -> None:
+    """Refuse a long CSV given the .xlsx suffix (renamed, not converted), saying so."""
+    if data.startswith(b"PK") or data.startswith(b"\xd0\xcf\x11\xe0"):
+        return
+    head, _ = decode_text(data[:4096])
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in head)
+    if "unit_code" in head.lower() or (head and printable >= 0.95 * len(head)):
+        raise UnreadableFile(
+            f"Tệp '{name}' là tệp văn bản (CSV) nhưng mang đuôi .xlsx (đổi tên, không chuyển "
+            "dạng); đề nghị gửi lại với đúng đuôi .csv, hoặc dùng biểu mẫu .xlsx do tonghop tạo."
+        )
 
 
 def _memory_tmp() -> str | None:
@@ -84,10 +109,11 @@ class _as_temporary_file:
         self.path.unlink(missing_ok=True)
 
 
-# A new file to parse (name, bytes, why it must not be parsed) and what parsing it gave:
+# A new file to parse (name, bytes, why it must not be parsed, and optionally the limits it is
+# parsed within, `IntakeSettings`: the defaults without) and what parsing it gave:
 # ("rejected", reason) or ("loaded", file_format, groups, warnings). Plain tuples of str,
 # bytes and lists: they cross to worker processes and other machines as they are.
-Received = tuple[str, bytes, str | None]
+Received = tuple[str, bytes, str | None] | tuple[str, bytes, str | None, IntakeSettings]
 Outcome = tuple
 # Parses chunks of new files elsewhere (a Prefect task runner, tonghop.runners): takes the
 # chunks in order, yields each chunk's outcomes (`read_chunk`) in the same order.
@@ -96,13 +122,14 @@ ParseChunks = Callable[[Iterator[list[Received]]], Iterator[list[Outcome]]]
 
 def _read_file(item: Received) -> Outcome:
     """Parse one received file: ("rejected", reason) or ("loaded", format, groups, warnings)."""
-    name, data, problem = item
+    name, data, problem, *within = item
+    limits = within[0] if within else LIMITS
     try:
         if problem:
             raise UnreadableFile(problem)
         if _is_csv(name):
-            return ("loaded", "csv", *_csv_groups(name, data))
-        parsed = parse_file(name, data)
+            return ("loaded", "csv", *_csv_groups(name, data, limits))
+        parsed = parse_file(name, data, limits)
         groups = read_values(name, parsed)
     except UnreadableFile as exc:
         return ("rejected", str(exc))

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 import fsspec
 import fsspec.implementations.local
 
 from tonghop.numbers import thousands
+from tonghop.settings import IntakeSettings
+
+# The default limits (settings `intake:`, docs/intake.md); a report is kilobytes.
+LIMITS = IntakeSettings()
+MAX_FILE_BYTES = LIMITS.max_file_bytes
 
 
 @dataclass(frozen=True)
@@ -21,27 +28,24 @@ class SourceFile:
     name: str
     data: bytes
     problem: str | None = None  # set when the file must not be parsed (a link, too large)
+    limits: IntakeSettings = LIMITS  # what it was read within, and is parsed within
 
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # a report is kilobytes; 20 MB is not a report
-# A file over the limit is still archived (and rejected) up to this many times the limit; past
-# that it is not even read, so that one runaway file cannot take the run's memory: the archive
-# keeps a line saying what it was, and the file stays in the source folder.
-KEPT_OVER_LIMIT = 10
-
-
-def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile]:
+def read_source(source: str, limits: IntakeSettings = LIMITS) -> list[SourceFile]:
     """Every file below a folder or fsspec URL, sorted by name; hidden files skipped.
 
     A symbolic link is never followed (it could point anywhere on the machine): the link
-    itself is received and rejected. A file over `max_bytes` is received and rejected without
-    being read; so are special files (pipes, sockets, devices), never opened.
+    itself is received and rejected. A file over `limits.max_file_bytes` is received and
+    rejected without being parsed: archived when it is within `read_over_limit_times` the
+    limit, past that not even read, so that one runaway file cannot take the run's memory (the
+    archive keeps a line saying what it was, the file stays in the source folder). Special
+    files (pipes, sockets, devices) are received and rejected, never opened.
     """
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.exists(root) or not fs.isdir(root):
         raise FileNotFoundError(f"Không đọc được nguồn dữ liệu: '{source}' không phải là thư mục")
     if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        return _read_local(root, max_bytes)
+        return _within(_read_local(root, limits), limits)
     root_path = PurePosixPath(root)
     files = []
     for path in sorted(fs.find(root)):
@@ -50,18 +54,25 @@ def read_source(source: str, max_bytes: int = MAX_FILE_BYTES) -> list[SourceFile
             continue
         try:
             size = fs.size(path)
-            if size is not None and size > max_bytes * KEPT_OVER_LIMIT:
-                files.append(_too_large(relative, size, max_bytes, "?"))
+            if size is not None and size > limits.read_at_most_bytes:
+                files.append(_too_large(relative, size, limits, "?"))
                 continue
             with fs.open(path, "rb") as handle:
-                data = handle.read()
+                data = _read_at_most(handle, limits)
         except FileNotFoundError:
             continue  # gone between listing and reading: see _read_local
-        files.append(_source_file(relative, data, max_bytes))
-    return files
+        files.append(_source_file(relative, data, limits))
+    return _within(files, limits)
 
 
-def _read_local(root: str, max_bytes: int) -> list[SourceFile]:
+def _within(files: list[SourceFile], limits: IntakeSettings) -> list[SourceFile]:
+    """The files, each to be parsed within `limits` (a worker elsewhere parses it so too)."""
+    if limits == LIMITS:
+        return files
+    return [dataclasses.replace(f, limits=limits) for f in files]
+
+
+def _read_local(root: str, limits: IntakeSettings) -> list[SourceFile]:
     """`read_source` for a local folder, with plain system calls (a national batch is many
     files). Whatever one entry is (a pipe, a device, an unreadable or over-long path, a name
     that is not UTF-8), it becomes a received file with its problem, never a failed or hung
@@ -70,7 +81,7 @@ def _read_local(root: str, max_bytes: int) -> list[SourceFile]:
     for relative, path, kind in _local_files(root):
         name = _printable(relative)
         if kind == "file":
-            files.append(_read_file(name, path, max_bytes))
+            files.append(_read_file(name, path, limits))
         elif kind == "link":
             files.append(_link_file(name, path))
         elif kind.startswith(_FOLDER):
@@ -110,7 +121,7 @@ def _printable(relative: str) -> str:
     return relative
 
 
-def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
+def _read_file(name: str, path: str, limits: IntakeSettings) -> SourceFile | None:
     """A regular file's bytes; None when it is gone since it was listed."""
     try:
         # O_NOFOLLOW: a file made a link since it was listed is refused, not followed;
@@ -129,23 +140,56 @@ def _read_file(name: str, path: str, max_bytes: int) -> SourceFile | None:
         if not stat.S_ISREG(info.st_mode):
             kind = _KINDS.get(stat.S_IFMT(info.st_mode), "tệp đặc biệt")
             return _unread(name, kind, _SPECIAL_PROBLEM.format(name=name, kind=kind))
-        if info.st_size > max_bytes * KEPT_OVER_LIMIT:
-            return _too_large(name, info.st_size, max_bytes, str(info.st_mtime_ns))
+        if info.st_size > limits.read_at_most_bytes:
+            return _too_large(name, info.st_size, limits, str(info.st_mtime_ns))
         try:
-            return _source_file(name, handle.read(), max_bytes)
+            data = _read_at_most(handle, limits)
+            after = os.fstat(fd)
         except OSError as exc:
             return _unread(name, "lỗi", f"Không đọc được tệp '{name}': {exc.strerror}.")
+        if len(data) <= limits.read_at_most_bytes and (
+            len(data) != info.st_size
+            or (after.st_size, after.st_mtime_ns) != (info.st_size, info.st_mtime_ns)
+        ):
+            version = f"đang ghi, {after.st_size} byte, {after.st_mtime_ns}"
+            return _unread(name, version, _CHANGING.format(name=name))
+        return _source_file(name, data, limits)
 
 
-def _too_large(name: str, size: int, max_bytes: int, version: str) -> SourceFile:
+# A file whose size or time changed while it was read is still being written (a copy under
+# way): what was read is not parsed, since its last line may be cut mid-number, nor received
+# as its bytes, which may be whole already and would then be known as rejected; a line stands
+# in for it, and the next run reads the file again.
+_CHANGING = (
+    "Tệp '{name}' thay đổi trong lúc đang được đọc (đang được chép hoặc ghi dở); tệp chưa "
+    "được đọc vì dòng cuối có thể bị cắt giữa chừng. Lần chạy sau đọc lại tệp khi đã chép xong."
+)
+
+
+def _read_at_most(handle: BinaryIO, limits: IntakeSettings) -> bytes:
+    """A file's bytes, at most one past `read_at_most_bytes`: a file that grows while it is
+    read is cut there, and then is too large by its length."""
+    return handle.read(limits.read_at_most_bytes + 1)
+
+
+def _too_large(name: str, size: int, limits: IntakeSettings, version: str) -> SourceFile:
     """A file far past the size limit, not read: its size and `version` (its modification
     time) tell two such files apart in the archive."""
     return _unread(
         name,
         f"{size} byte, {version}",
-        f"Tệp '{name}' dung lượng {thousands(size)} byte, vượt giới hạn {thousands(max_bytes)} "
-        "byte của một báo cáo; tệp không được đọc, kho chỉ lưu một dòng ghi nhận thay cho tệp "
-        "(tệp vẫn nằm ở thư mục nguồn).",
+        f"Tệp '{name}' dung lượng {thousands(size)} byte, vượt giới hạn {_size_limit(limits)} "
+        f"hơn {limits.read_over_limit_times} lần (thiết lập intake.read_over_limit_times); tệp "
+        "không được đọc, kho chỉ lưu một dòng ghi nhận thay cho tệp (tệp vẫn nằm ở thư mục "
+        "nguồn).",
+    )
+
+
+def _size_limit(limits: IntakeSettings) -> str:
+    """The size limit as a reason names it, with its setting."""
+    return (
+        f"{thousands(limits.max_file_bytes)} byte của một báo cáo (thiết lập "
+        f"intake.max_file_bytes = {limits.max_file_bytes})"
     )
 
 
@@ -192,12 +236,19 @@ def _link_file(relative: str, path: str) -> SourceFile:
     )
 
 
-def _source_file(relative: str, data: bytes, max_bytes: int) -> SourceFile:
+def _source_file(relative: str, data: bytes, limits: IntakeSettings) -> SourceFile:
     problem = None
-    if len(data) > max_bytes:
+    if len(data) > limits.read_at_most_bytes:
+        problem = (
+            f"Tệp '{relative}' lớn dần khi đang được đọc, đã quá "
+            f"{thousands(limits.read_at_most_bytes)} byte ({limits.read_over_limit_times} lần "
+            f"giới hạn {_size_limit(limits)}); phần đã đọc được lưu nhưng không đọc. Lần chạy "
+            "sau đọc lại tệp khi đã chép xong."
+        )
+    elif len(data) > limits.max_file_bytes:
         problem = (
             f"Tệp '{relative}' dung lượng {thousands(len(data))} byte, vượt giới hạn "
-            f"{thousands(max_bytes)} byte của một báo cáo; tệp được lưu nhưng không đọc."
+            f"{_size_limit(limits)}; tệp được lưu nhưng không đọc."
         )
     return SourceFile(relative, data, problem=problem)
 

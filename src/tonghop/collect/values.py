@@ -31,7 +31,7 @@ def read_values(name: str, parsed: ParsedFile) -> Groups:
 
     How a number was read, where that needs saying, is added to `parsed.warnings`.
     """
-    types = _value_types()
+    kinds = value_kinds()
     groups: dict[tuple[str, str], list[list]] = {}
     for r in parsed.values:
         groups.setdefault((r.unit_code, r.period), []).append(r)
@@ -42,7 +42,7 @@ def read_values(name: str, parsed: ParsedFile) -> Groups:
             if r.number is not None:  # typed as a number by the file: nothing to read
                 number, how = finite_number(r.raw, r.number)
             else:
-                number, how = read_number(r.raw, types.get(r.indicator_code))
+                number, how = read_number(r.raw, *kinds.get(r.indicator_code, _UNKNOWN))
             if how:
                 parsed.warnings.append(f"Tệp '{name}', {r.location}: {how}.")
             read.append([r.indicator_code, r.raw, number, r.location, r.note])
@@ -50,19 +50,17 @@ def read_values(name: str, parsed: ParsedFile) -> Groups:
     return out
 
 
-_TYPES: dict[int, dict[str, str]] = {}
+_KINDS: dict[int, dict[str, tuple[str, str]]] = {}
+_UNKNOWN = (None, None)  # a code outside the catalog: no value type, no unit
 
 
-def _value_types() -> dict[str, str]:
+def value_kinds() -> dict[str, tuple[str, str]]:
+    """Each indicator's value type and unit, as `read_number` takes them."""
     from tonghop.catalog import load_catalog
 
     # Looked up once per catalog, not once per value.
     catalog = load_catalog()
-    if id(catalog) not in _TYPES:
-        _TYPES.clear()
-        _TYPES[id(catalog)] = {ind.code: ind.value_type for ind in catalog}
-    return _TYPES[id(catalog)]
-
-
-def _value_type(code: str) -> str | None:
-    return _value_types().get(code)
+    if id(catalog) not in _KINDS:
+        _KINDS.clear()
+        _KINDS[id(catalog)] = {ind.code: (ind.value_type, ind.unit) for ind in catalog}
+    return _KINDS[id(catalog)]

@@ -13,6 +13,7 @@ from tonghop.periods import Period, PeriodError
 from tonghop.rules import compile_rules, load_rules
 from tonghop.validation.findings import Finding
 from tonghop.validation.frames import prepare_frames
+from tonghop.validation.held import held_findings
 from tonghop.validation.messages import build_findings
 from tonghop.validation.places import attach_places
 from tonghop.validation.state import (
@@ -41,7 +42,8 @@ def validate(
     Incremental where it can be (`incremental`, and the last validation had the same rules,
     catalog, registry and periods: `validation_state`): only the units the batch touched are
     validated again (`touched_units`) and only their findings replaced; the return value is
-    every stored finding of the scope either way. With `docs_dir`, GX also writes its Data Docs
+    every stored finding of the scope either way. Files held for review and old files put back
+    are findings too (`tonghop.validation.held`). With `docs_dir`, GX also writes its Data Docs
     for the suites there (of the units validated)."""
     ruleset = load_rules()
     rules = compile_rules(catalog, ruleset)
@@ -65,6 +67,7 @@ def validate(
             findings = build_findings(rules, failing, catalog, unit_names)
             attach_places(con, findings)
             localize_findings(con, findings, catalog, ruleset)
+            findings += held_findings(con, periods, units, unit_names)
             store_findings(con, findings, run_id, periods, units)
         finally:
             detach_frames(con)

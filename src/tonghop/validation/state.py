@@ -14,6 +14,7 @@ from tonghop.db import state_row, transaction
 from tonghop.periods import Period
 from tonghop.rules import CompiledRule
 from tonghop.validation.findings import CONSOLIDATED_KIND, PERIOD_SQL_RE
+from tonghop.validation.held import standing_units
 
 
 def validation_fingerprint(
@@ -51,9 +52,10 @@ def touched_units(
     """The units whose findings can have changed since the last validation: those with
     submissions it did not see (`seq` above `validated_seq`, whichever batch brought them, so
     a validation that failed is made up for), those whose archived files the batch saw again
-    under another name (a source read again as it was touches nothing), and those holding
+    under another name (a source read again as it was touches nothing), those holding
     findings that only last one batch (rules reading the batch's sightings, malformed
-    periods), which the batch replaces."""
+    periods), which the batch replaces, and those with a standing hold or notice of a file
+    (`tonghop.validation.held`: a file held needs no submission to touch its unit)."""
     per_batch = [r.rule_id for r in rules if "val_sightings" in r.query]
     rows = con.execute(
         f"""
@@ -69,7 +71,7 @@ def touched_units(
         """,
         [-1 if validated_seq is None else validated_seq, batch_id, per_batch],
     ).fetchall()
-    return sorted(u for (u,) in rows if u is not None)
+    return sorted({u for (u,) in rows if u is not None} | set(standing_units(con)))
 
 
 def last_validation(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

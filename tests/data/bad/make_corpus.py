@@ -29,7 +29,9 @@ from tonghop.intake import _TCVN3
 
 PERIOD = "2023"
 # Units of state enterprises, whose forms carry amounts in tỷ đồng (decimals allowed).
-SOE_UNITS = {"B50", "B51", "B52", "B53", "B58"}
+SOE_UNITS = {"B50", "B51", "B52", "B53", "B58", "C01", "C02", "C04"}
+# The units of the fresh set (`_fresh_habits`), written after the rest were passing.
+FRESH_UNITS = [f"C{i:02d}" for i in range(1, 31)]
 HEADER = ["unit_code", "period", "indicator_code", "value", "note"]
 NOTE = "Đã sáp nhập chi bộ Hòa Bình"
 
@@ -162,7 +164,7 @@ def build(folder: Path) -> Corpus:
     catalog = load_catalog()
     source = folder / "src"
     source.mkdir(parents=True)
-    units = [f"B{i:02d}" for i in range(1, 71)]
+    units = [f"B{i:02d}" for i in range(1, 71)] + FRESH_UNITS
     registry = folder / "registry.csv"
     with open(registry, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -452,6 +454,7 @@ def build(folder: Path) -> Corpus:
     _clerks_numbers(source, catalog, add, csv_case, good)
     _files_that_stop_runs(source, catalog, add, good)
     _files_that_say_who_they_are(source, catalog, add, good)
+    _fresh_habits(source, catalog, add, csv_case, good)
     (folder / "tmp.xlsx").unlink()
     return Corpus(registry, source, cases, counted)
 
@@ -698,18 +701,223 @@ def _files_that_say_who_they_are(source: Path, catalog, add, good) -> None:  # n
             "a short correction after the full file",
             ["B65-b-sua-loi.csv"],
             rejected="không quá một nửa 13 chỉ tiêu",
+            finding=("file_held_partial", "B65"),
             counted="B65",
         )
     )
     # B05 (a good file, sorted before) must keep its numbers
     _write_csv(source / "B66.csv", _rows("B05", good("B05", members_total=999)))
-    add(Case("another unit's code", ["B66.csv"], rejected="ghi đơn vị B66"))
+    add(
+        Case(
+            "another unit's code",
+            ["B66.csv"],
+            rejected="ghi đơn vị B66",
+            finding=("file_held_identity", "B05"),
+        )
+    )
     _write_csv(source / "B67-2022.csv", _rows("B67", good("B67")))
-    add(Case("another period than the name's", ["B67-2022.csv"], rejected="ghi kỳ 2022"))
+    add(
+        Case(
+            "another period than the name's",
+            ["B67-2022.csv"],
+            rejected="ghi kỳ 2022",
+            finding=("file_held_identity", "B67"),
+        )
+    )
     _form(source / "B68.xlsx", "B69", good("B69"), catalog)
-    add(Case("a form made for another unit", ["B68.xlsx"], rejected="đơn vị B69"))
+    add(
+        Case(
+            "a form made for another unit",
+            ["B68.xlsx"],
+            rejected="đơn vị B69",
+            finding=("file_held_identity", "B69"),
+        )
+    )
     _write_csv(source / "bao-cao-nam.csv", _rows("B70", good("B70")))
     add(Case("a name that says nothing", ["bao-cao-nam.csv"], counted="B70"))
+
+
+def _fresh_habits(source: Path, catalog, add, csv_case, good) -> None:  # noqa: ANN001, PLR0915
+    """The acceptance set of issue 28: habits the cases above were not written from (other
+    spaces, units after numbers, apostrophes, other widths and encodings, files joined or
+    renamed, odd names), each with what it must give."""
+    nbsp, narrow = "\u00a0", "\u202f"
+    csv_case(
+        "C01.csv",
+        "C01",
+        good(
+            "C01",
+            employees=f"1{nbsp}250",
+            revenue_bn_vnd="1.000,5",
+            state_budget_paid_bn_vnd="1,000.5",
+            avg_income_mn_vnd_month=f"12{narrow}500,25",
+        ),
+        warning="khoảng trắng phân cách hàng nghìn",
+        count=True,
+        stored={
+            "employees": 1250.0,
+            "revenue_bn_vnd": 1000.5,
+            "state_budget_paid_bn_vnd": 1000.5,
+            "avg_income_mn_vnd_month": 12500.25,
+        },
+    )
+    csv_case(
+        "C02.csv",
+        "C02",
+        good("C02", revenue_bn_vnd="12.345.678", employees=f"1{narrow}500"),
+        warning="được đọc là 12345678",
+        count=True,
+        stored={"revenue_bn_vnd": 12345678.0, "employees": 1500.0},
+    )
+    csv_case(
+        "C03.csv",
+        "C03",
+        good("C03", members_total="43 người", members_admitted="2 đảng viên"),
+        warning="đơn vị 'người' được bỏ",
+        count=True,
+        members=43,
+        stored={"members_total": 43.0, "members_admitted": 2.0},
+    )
+    csv_case(
+        "C04.csv",
+        "C04",
+        good("C04", revenue_bn_vnd="1.976 đ"),
+        finding=("value_not_number", "C04"),
+        warning="có chữ 'đ' sau số",
+        stored={"revenue_bn_vnd": None, "members_total": 44.0},
+    )
+    csv_case(
+        "C05.csv",
+        "C05",
+        good("C05", members_admitted="'2", tasks_assigned="\u2019100"),
+        warning="dấu nháy đơn",
+        count=True,
+        stored={"members_admitted": 2.0, "tasks_assigned": 100.0},
+    )
+    apostrophes = source / "C06.xlsx"
+    _form(apostrophes, "C06", good("C06"), catalog)
+    workbook = load_workbook(apostrophes)
+    sheet = workbook["BaoCao"]
+    total = sheet[_cell_of(apostrophes, "members_total")]
+    total.value, total.data_type, total.quotePrefix = "46", "s", True  # typed as '46
+    sheet[_cell_of(apostrophes, "members_admitted")].value = "'2"  # the apostrophe kept as text
+    sheet[_cell_of(apostrophes, "tasks_assigned")].value = f"1{nbsp}00"  # a stray space
+    workbook.save(apostrophes)
+    add(
+        Case(
+            "Excel numbers stored as text, apostrophes",
+            ["C06.xlsx"],
+            finding=("value_not_number", "C06"),
+            stored={"members_total": 46.0, "members_admitted": 2.0, "tasks_assigned": None},
+        )
+    )
+    csv_case(
+        "C07.csv",
+        "C07",
+        good("C07", members_admitted="05/01/2023"),
+        finding=("value_not_number", "C07"),
+        stored={"members_admitted": None, "members_total": 47.0},
+    )
+    csv_case(
+        "C08.csv",
+        "C08",
+        good("C08", members_admitted="-0", members_deceased="−0"),
+        count=True,
+        stored={"members_admitted": 0.0, "members_deceased": 0.0},
+    )
+    csv_case(
+        "C09.csv",
+        "C09",
+        good("C09", members_total="\uff14\uff19", tasks_assigned="\uff11\uff10\uff10"),
+        warning="toàn chiều rộng",
+        count=True,
+        stored={"members_total": 49.0, "tasks_assigned": 100.0},
+    )
+    cp1258 = _text_csv(_rows("C10", good("C10"), note="Sáp nhập 1.049 đảng viên"))
+    (source / "C10.csv").write_bytes(_cp1258(cp1258.replace("\n", "\r\n")))
+    add(Case("Windows-1258, CRLF", ["C10.csv"], warning="Windows-1258", counted="C10"))
+    tabbed = _text_csv(_rows("C11", good("C11"), note=NOTE), delimiter="\t")
+    (source / "C11.csv").write_bytes(tabbed.replace("\n", "\r\n").encode("utf-16"))
+    add(
+        Case(
+            "UTF-16 with BOM, tabs (Excel Unicode Text)",
+            ["C11.csv"],
+            warning="UTF-16",
+            counted="C11",
+        )
+    )
+    (source / "C12.csv").write_bytes(_text_csv(_rows("C12", good("C12"))).encode("utf-16-le"))
+    add(Case("UTF-16 without BOM", ["C12.csv"], warning="UTF-16", counted="C12"))
+    (source / "C13.csv").write_bytes(
+        _text_csv(_rows("C13", good("C13"))).replace("\n", "\r").encode()
+    )
+    add(Case("CR line ends (old Mac)", ["C13.csv"], counted="C13"))
+    rows = _rows("C14", good("C14"))
+    joined = _text_csv(rows[:6]) + "\ufeff" + _text_csv(rows[6:])  # two files joined
+    (source / "C14.csv").write_bytes(("\ufeff" + joined).replace("\n", "\r\n").encode())
+    add(Case("a BOM and a header in the middle", ["C14.csv"], warning="BOM", counted="C14"))
+    _write_csv(
+        source / "C15.csv",
+        [[*row[:4], 0] for row in _rows("C15", good("C15"))],
+        header=["unit_code", "period", "indicator_code", "value", "value"],
+    )
+    add(Case("duplicate header columns", ["C15.csv"], rejected="có hơn một lần"))
+    _write_csv(
+        source / "C16.csv",
+        _rows("C16", good("C16")) + [["C16", PERIOD, "members_admitted", 2, "nhập lại"]],
+    )
+    add(Case("an indicator twice, same value", ["C16.csv"], finding=("duplicate_value", "C16")))
+    (source / "C17.xlsx").write_text(_text_csv(_rows("C17", good("C17"))), encoding="utf-8")
+    add(Case("a CSV renamed .xlsx", ["C17.xlsx"], rejected="mang đuôi .xlsx"))
+    (source / "C18.xls").write_text(_text_csv(_rows("C18", good("C18"))), encoding="utf-8")
+    add(Case("a CSV renamed .xls", ["C18.xls"], rejected=".xls"))
+    (source / "C19.ods").write_bytes(_ods())
+    add(Case("a LibreOffice .ods", ["C19.ods"], rejected="LibreOffice"))
+    (source / "C20a.csv").symlink_to("C20b.csv")
+    (source / "C20b.csv").symlink_to("C20a.csv")
+    add(Case("a loop of two links", ["C20a.csv", "C20b.csv"], rejected="liên kết tượng trưng"))
+    (source / "C21.xlsx").write_bytes(b"")
+    add(Case("a zero-byte .xlsx", ["C21.xlsx"], rejected="rỗng"))
+    _write_csv(source / "C22..ban-sao.csv", _rows("C22", good("C22")))
+    add(Case("'..' in a name", ["C22..ban-sao.csv"], counted="C22"))
+    name = "C23\nbao-cao.csv"
+    _write_csv(source / name, _rows("C23", good("C23", members_admitted="1 000")))
+    add(
+        Case(
+            "a newline in a name",
+            [name],
+            warning="1000",
+            counted="C23",
+            stored={"members_admitted": 1000.0},
+        )
+    )
+    name = "C24-<img src=x onerror=alert(1)>.csv"
+    _write_csv(source / name, _rows("C24", good("C24", members_admitted="2,0")))
+    add(Case("markup in a name", [name], warning="<img src=x onerror=alert(1)>", counted="C24"))
+    with zipfile.ZipFile(source / "C25.xlsx", "w") as archive:  # an .xlsx that is an .ods
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    add(Case("an .ods renamed .xlsx", ["C25.xlsx"], rejected="LibreOffice"))
+
+
+def _text_csv(rows: list[list], delimiter: str = ",") -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _ods() -> bytes:
+    """A minimal LibreOffice spreadsheet (a zip whose first part names its type)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr(
+            "content.xml",
+            '<?xml version="1.0"?><office:document-content xmlns:office='
+            '"urn:oasis:names:tc:opendocument:xmlns:office:1.0"/>',
+        )
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":
