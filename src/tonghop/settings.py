@@ -255,6 +255,8 @@ class PathSettings(BaseModel):
         default=None, description="Thư mục làm việc: tệp DuckDB và kho lưu tệp đã nhận"
     )
     out: Path | None = Field(default=None, description="Thư mục kết quả (dự thảo, findings.json)")
+
+
 MEBIBYTE = 1024 * 1024
 _COLUMN_LETTERS = re.compile(r"[A-Z]{1,3}")
 
