@@ -1,7 +1,8 @@
 """The report draft from a draft context: bao-cao.md, bao-cao.html and bao-cao.docx.
 
-Wording lives in `templates/` (md/html Jinja2 templates, the docxtpl Word template and the
-shared `outline.yaml`); figures come from the view (`tonghop.report.context`) and pass through
+Wording lives in `templates/`: the Markdown templates (`base.md.j2`, a `_<partial>.md.j2` per
+section, named in `outline.yaml`), from which the HTML draft is converted and the docxtpl Word
+template generated; figures come from the view (`tonghop.report.context`) and pass through
 the `formatting` filters. This module only puts the steps in order: the view, the charts, the
 footnotes' numbers, then each writer.
 """
@@ -56,10 +57,7 @@ def render_report(
         view["trace"]["html"] = trace_html(view["trace"], env)
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     write_markdown(env, view, paths["md"])
-    html_view = view | {
-        "fig": html_fig,
-        "footnotes": [f | {"text": f["html"]} for f in view["footnotes"]],
-    }
+    html_view = view | {"footnotes": [f | {"text": f["html"]} for f in view["footnotes"]]}
     write_html(env, html_view, paths["html"])
     template = find_template(DOCX_TEMPLATE, search_path(template_dirs))
     render_docx(view, settings, template, paths["docx"])
