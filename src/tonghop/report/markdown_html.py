@@ -1,6 +1,6 @@
 """The Markdown and HTML writers, both from the Markdown templates.
 
-`write_markdown` renders `base.md.j2`. `write_html` renders the blocks of the same
+`write_markdown` renders `base.md.j2`. `render_html` renders the blocks of the same
 `base.md.j2` (the scope note, the body, the appendices: every sentence and table) for HTML and
 converts them with mistune, then puts them in the page shell `base.html.j2` (style, header,
 footnotes, signature, the trace). So a sentence is written once, in its `_<partial>.md.j2`.
@@ -46,12 +46,10 @@ def write_markdown(env: SandboxedEnvironment, view: Mapping[str, Any], path: Pat
     return path
 
 
-def write_html(env: SandboxedEnvironment, view: Mapping[str, Any], path: Path) -> Path:
-    """Write the HTML draft: the Markdown templates' blocks converted, in the page shell."""
+def render_html(env: SandboxedEnvironment, view: Mapping[str, Any]) -> str:
+    """The HTML draft: the Markdown templates' blocks converted, in the page shell."""
     parts = html_parts(env, view)
-    page = env.get_template(HTML_BASE).render(dict(view) | {"parts": parts})
-    path.write_text(page, encoding="utf-8")
-    return path
+    return env.get_template(HTML_BASE).render(dict(view) | {"parts": parts})
 
 
 def html_parts(env: SandboxedEnvironment, view: Mapping[str, Any]) -> dict[str, Markup]:
