@@ -20,6 +20,7 @@ from tonghop.checkdraft.data import (
     DraftFigures,
     check_data,
     check_workspace,
+    figure_readings,
     read_figures_file,
     workspace_figures,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "check_draft",
     "check_paragraphs",
     "check_workspace",
+    "figure_readings",
     "noun_class",
     "parse_number",
     "quantities",

@@ -223,21 +223,41 @@ def _readings(paragraphs: Sequence[Paragraph]) -> Iterator[_Reading]:
         yield _Reading(" | ".join(p.text for p in cells), cells[0])
 
 
-def check_data(paragraphs: Sequence[Paragraph], figures: DraftFigures) -> list[Issue]:
-    """Every figure of the draft that stands where the registry prints one, against it."""
-    issues = []
+@dataclass(frozen=True)
+class FigureReading:
+    """A number of the draft read as a figure of the registry."""
+
+    figure: KnownFigure
+    stated: str  # as written, with its qualifier ("gần 16", "14.103", "51,24%")
+    sentence: str
+    paragraph: Paragraph
+    quantity: Quantity
+    token: _Token
+
+
+def figure_readings(
+    paragraphs: Sequence[Paragraph], figures: DraftFigures
+) -> Iterator[FigureReading]:
+    """Every number of the draft that stands where the registry prints a figure."""
     for reading in _readings(paragraphs):
         for token, figure in figures.read(reading.text):
             q, stated = _stated(reading.text, token)
-            wrong = _compare(q, stated, figure)
-            if wrong is None:
-                continue
+            yield FigureReading(figure, stated, reading.text, reading.paragraph, q, token)
+
+
+def check_data(paragraphs: Sequence[Paragraph], figures: DraftFigures) -> list[Issue]:
+    """Every figure of the draft that stands where the registry prints one, against it."""
+    issues = []
+    for r in figure_readings(paragraphs, figures):
+        figure, q, stated, token = r.figure, r.quantity, r.stated, r.token
+        wrong = _compare(q, stated, figure)
+        if wrong is not None:
             expected, exponent = wrong
-            p = reading.paragraph
+            p = r.paragraph
             issues.append(
                 Issue(
                     kind="data_mismatch",
-                    excerpt=excerpt(reading.text),
+                    excerpt=excerpt(r.sentence),
                     stated=float(parse_number(token.text.rstrip("%"))[0]),
                     computed=float(expected) / 10**exponent,
                     location=p.number,
