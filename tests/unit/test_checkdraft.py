@@ -367,7 +367,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_tonghops_own_draft_reports_nothing(demo: Path) -> None:
+def test_tonghops_own_draft_reports_nothing(demo: Path, figures_agree) -> None:
     registry = workspace_figures(demo / "workspace", PERIOD)
     for name in ("bao-cao.md", "bao-cao.html", "bao-cao.docx"):
         assert check_draft(demo / name) == [], name
@@ -378,6 +378,9 @@ def test_tonghops_own_draft_reports_nothing(demo: Path) -> None:
     [outbox] = (demo / "outbox").iterdir()
     assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
     assert registry.value("cutoff.members_total") == 14103
+    # the sample's draft: one value per figure in figures.json, the HTML and every format
+    paths = {fmt: demo / f"bao-cao.{fmt}" for fmt in ("md", "html", "docx")}
+    assert len(figures_agree(paths | {"figures": demo / "figures.json"})) >= 60
     # the registry computed from the workspace is the one the run wrote with its draft
     written = read_figures_file(demo / "figures.json")
     assert {i: f.value for i, f in written.figures.items()} == {
