@@ -9,8 +9,8 @@ two-column table, title 16 pt bold, body 14 pt justified with a 1 cm first-line 
 Page margins are set at render time from the report settings. The data-driven sections are
 built from their Markdown partials (`_<partial>.md.j2`, named in `outline.yaml`), so their
 wording is written once: a line is a paragraph, `> **[…]**` a highlighted placeholder, a line
-holding one `{% … %}` tag a paragraph tag, `{% with chart = charts.X %}…` a chart. The two
-appendix tables are built here.
+holding one `{% … %}` tag a paragraph tag, `{% with chart = charts.X %}…` a chart; the scope
+note is `_coverage.md.j2`. The two appendix tables are built here.
 """
 
 from __future__ import annotations
@@ -45,28 +45,8 @@ LEFT = WD_ALIGN_PARAGRAPH.LEFT
 
 PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
 
-_UNITS = (
-    "{% for u in coverage.UNITS %}{{ u.name }} ({{ u.unit_code }}, kỳ "
-    "{{ u.periods|join(', ') }}EXTRA){% if not loop.last %}; {% endif %}{% endfor %}"
-)
-COVERAGE = (
-    "Số liệu tổng hợp từ {{ coverage.units_included|so_dem }}/"
-    "{{ coverage.units_expected|so_dem }} TCCSĐ"
-    "{% if coverage.missing %}; chưa nộp: "
-    + _UNITS.replace("UNITS", "missing").replace("EXTRA", "")
-    + "{% endif %}{% if coverage.blocked %}; chưa đạt kiểm tra: "
-    + _UNITS.replace("UNITS", "blocked").replace(
-        "EXTRA", "{% if u.rules %}; quy tắc: {{ u.rules|join(', ') }}{% endif %}"
-    )
-    + "{% endif %}{% if coverage.corrected %}; có số liệu đã hiệu chỉnh khi xem xét: "
-    + _UNITS.replace("UNITS", "corrected").replace(
-        "EXTRA", "; chỉ tiêu: {{ u.indicators|join(', ') }}"
-    )
-    + "{% endif %}{% if coverage.pending %}; đang chờ xem xét: "
-    + _UNITS.replace("UNITS", "pending").replace("EXTRA", "")
-    + "{% endif %}{% if coverage.rejected_files %}; tệp không đọc được: "
-    "{{ coverage.rejected_files|so_dem }}{% endif %}."
-)
+# The scope note's Markdown: "> *lead* sentence", its tags' "{%-" joining its lines.
+_NOTE = re.compile(r"^> \*(?P<lead>[^*]+)\* (?P<text>.*)$", re.S)
 
 
 def set_font(run, size: float = 14, *, bold=False, italic=False, underline=False) -> None:
@@ -211,10 +191,16 @@ def title_block(doc) -> None:
 
 
 def coverage_note(doc) -> None:
+    """The scope note, from `_coverage.md.j2`: its lead in bold, the rest italic."""
+    source = (HERE / "_coverage.md.j2").read_text(encoding="utf-8").strip()
+    note = _NOTE.match(source)
+    if note is None:
+        raise ValueError("_coverage.md.j2: expected '> *lead* text'")
     p = body(doc, "", italic=True)
-    p.runs[0].text = "Ghi chú phạm vi số liệu (xóa trước khi ban hành): "
+    p.runs[0].text = note["lead"] + " "
     p.runs[0].font.bold = True
-    run = p.add_run(COVERAGE)
+    # joined here, so no "{%-" is needed (docxtpl would strip the text before it)
+    run = p.add_run("".join(note["text"].splitlines()).replace("{%-", "{%"))
     set_font(run, 14, italic=True)
 
 
