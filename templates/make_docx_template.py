@@ -265,22 +265,52 @@ def row_tag(table, statement: str) -> None:
     para(table.add_row().cells[0], "{%tr " + statement + " %}", size=12, reuse_first=True)
 
 
+def markdown_table(name: str) -> tuple[list[str], str, list[str]]:
+    """A partial's Markdown table: its header cells, the loop over its rows (`for … in …`)
+    and the cells of the row it repeats, includes inlined, `**` and `<br>` for Word."""
+    lines = [x.strip() for x in (HERE / f"_{name}.md.j2").read_text(encoding="utf-8").splitlines()]
+    tables = [x for x in lines if x.startswith("|")]
+    header, row = tables[0], tables[2]
+    loop = _TAG.match(lines[lines.index(row) - 1]).group(1)
+
+    def cells(line: str) -> list[str]:
+        # a cell ends at a "|" outside the Jinja tags (a filter's "|" is inside one)
+        out, cell, depth = [], "", 0
+        for a, b in zip(line, line[1:] + " ", strict=True):
+            depth += (a == "{" and b in "{%") - (a in "}%" and b == "}")
+            if a == "|" and depth == 0:
+                out.append(cell.strip())
+                cell = ""
+            else:
+                cell += a
+        return out[1:]
+
+    def for_word(cell: str) -> str:
+        for include in re.findall(r'\{% include "(_[\w.]+)" %\}', cell):
+            source = (HERE / include).read_text(encoding="utf-8").strip()
+            cell = cell.replace(f'{{% include "{include}" %}}', source)
+        return cell.replace("**", "").replace("<br>", "\n")  # a line break in the run
+
+    return cells(header), loop, [for_word(c) for c in cells(row)]
+
+
+def trailing_placeholders(name: str) -> list[str]:
+    """The placeholders (`> **[…]**`) a partial writes after its last loop."""
+    lines = [x.strip() for x in (HERE / f"_{name}.md.j2").read_text(encoding="utf-8").splitlines()]
+    after = lines[max(i for i, x in enumerate(lines) if x == "{% endfor %}") + 1 :]
+    return [x[4:-2] for x in after if x.startswith("> **[") and x.endswith("]**")]
+
+
 def appendix_1_table(doc) -> None:
-    """Phụ lục 1: a row per target, a paragraph per condition (wording: _target_condition.j2)."""
-    condition = (HERE / "_target_condition.j2").read_text(encoding="utf-8").strip()
-    table = grid_table(
-        doc,
-        ["TT", "Chỉ tiêu Nghị quyết Đại hội", "Kết quả thực hiện", "Đánh giá"],
-        APPENDIX_1_WIDTHS_MM,
-    )
-    row_tag(table, "for t in targets.targets")
-    number, text, result, status = table.add_row().cells
-    para(number, "{{ t.number }}", size=12, align=CENTER, reuse_first=True)
-    para(text, "{{ t.text }}", size=12, align=LEFT, reuse_first=True)
-    para(result, "{%p for c in t.conditions %}", size=12, align=LEFT, reuse_first=True)
-    para(result, condition, size=12, align=LEFT)
-    para(result, "{%p endfor %}", size=12, align=LEFT)
-    para(status, "{{ t.status_vi|capitalize }}", size=12, bold=True, align=CENTER, reuse_first=True)
+    """Phụ lục 1: a row per target, from `_appendix_1_chi_tieu.md.j2` (a line per condition,
+    wording in _target_condition.j2)."""
+    header, loop, row = markdown_table("appendix_1_chi_tieu")
+    table = grid_table(doc, header, APPENDIX_1_WIDTHS_MM)
+    row_tag(table, loop)
+    for cell, text, column in zip(table.add_row().cells, row, range(len(row)), strict=True):
+        last = column == len(row) - 1
+        align = CENTER if column in (0, len(row) - 1) else LEFT
+        para(cell, text, size=12, bold=last, align=align, reuse_first=True)
     row_tag(table, "endfor")
     fix_widths(table, APPENDIX_1_WIDTHS_MM)
     keep_rows(table)
@@ -303,7 +333,7 @@ def appendix_2_tables(doc) -> None:
     head, rows, total = table.rows
     table_caption(table, SECTOR_TABLE_CAPTION)
     for row, label, value, bold in (
-        (head, "Khối", "{{ h }}", True),
+        (head, markdown_table("appendix_2_theo_khoi")[0][0], "{{ h }}", True),
         (rows, "{{ r.label }}", "{{ fig(i) }}", False),
         (total, "{{ table.total.label }}", "{{ fig(i) }}", True),
     ):
@@ -357,6 +387,8 @@ def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
             placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
         elif name == "appendix_2_theo_khoi":
             appendix_2_tables(doc)
+            for line in trailing_placeholders(name):
+                placeholder(doc, line)
         else:
             from_markdown(doc, name)
     tag(doc, "elif node.placeholder")
