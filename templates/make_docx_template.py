@@ -45,7 +45,7 @@ LEFT = WD_ALIGN_PARAGRAPH.LEFT
 
 PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
 
-# The scope note's Markdown: "> *lead* sentence", its tags' "{%-" joining its lines.
+# A note of _coverage.md.j2: "> *lead* sentence".
 _NOTE = re.compile(r"^> \*(?P<lead>[^*]+)\* (?P<text>.*)$", re.S)
 
 
@@ -191,17 +191,29 @@ def title_block(doc) -> None:
 
 
 def coverage_note(doc) -> None:
-    """The scope note, from `_coverage.md.j2`: its lead in bold, the rest italic."""
-    source = (HERE / "_coverage.md.j2").read_text(encoding="utf-8").strip()
-    note = _NOTE.match(source)
-    if note is None:
-        raise ValueError("_coverage.md.j2: expected '> *lead* text'")
-    p = body(doc, "", italic=True)
-    p.runs[0].text = note["lead"] + " "
-    p.runs[0].font.bold = True
-    # joined here, so no "{%-" is needed (docxtpl would strip the text before it)
-    run = p.add_run("".join(note["text"].splitlines()).replace("{%-", "{%"))
-    set_font(run, 14, italic=True)
+    """The notes of `_coverage.md.j2`: each `> *lead* text` (its next lines, starting with
+    "{%-", joined to it) a paragraph, the lead bold, the rest italic; a tag alone on its line
+    wraps the notes after it."""
+    items: list[tuple[str, str]] = []
+    for line in (x.strip() for x in (HERE / "_coverage.md.j2").read_text("utf-8").splitlines()):
+        if line.startswith("{%-") and items and items[-1][0] == "note":
+            items[-1] = ("note", items[-1][1] + line.replace("{%-", "{%", 1))
+        elif line.startswith("> *"):
+            items.append(("note", line))
+        elif tag_match := _TAG.match(line):
+            items.append(("tag", tag_match.group(1)))
+        elif line:
+            raise ValueError(f"_coverage.md.j2: expected '> *lead* text', not {line!r}")
+    for kind, text in items:
+        if kind == "tag":
+            tag(doc, text)
+            continue
+        note = _NOTE.match(text)
+        p = body(doc, "", italic=True)
+        p.runs[0].text = note["lead"] + " "
+        p.runs[0].font.bold = True
+        run = p.add_run(note["text"])
+        set_font(run, 14, italic=True)
 
 
 def partials() -> list[str]:
