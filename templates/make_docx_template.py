@@ -9,8 +9,8 @@ two-column table, title 16 pt bold, body 14 pt justified with a 1 cm first-line 
 Page margins are set at render time from the report settings. The data-driven sections are
 built from their Markdown partials (`_<partial>.md.j2`, named in `outline.yaml`), so their
 wording is written once: a line is a paragraph, `> **[…]**` a highlighted placeholder, a line
-holding one `{% … %}` tag a paragraph tag, `{% with chart = charts.X %}…` a chart. The two
-appendix tables are built here.
+holding one `{% … %}` tag a paragraph tag, `{% with chart = charts.X %}…` a chart; the scope
+note is `_coverage.md.j2`. The two appendix tables are built here.
 """
 
 from __future__ import annotations
@@ -45,30 +45,8 @@ LEFT = WD_ALIGN_PARAGRAPH.LEFT
 
 PLACEHOLDER = "[Phần nội dung do cơ quan soạn thảo bổ sung: {}]"
 
-_UNITS = (
-    "{% for u in coverage.UNITS %}{{ u.name }} ({{ u.unit_code }}, kỳ "
-    "{{ u.periods|join(', ') }}EXTRA){% if not loop.last %}; {% endif %}{% endfor %}"
-)
-COVERAGE = (
-    "Số liệu tổng hợp từ {{ coverage.units_included|so_dem }}/"
-    "{{ coverage.units_expected|so_dem }} TCCSĐ"
-    "{% if coverage.missing %}; chưa nộp: "
-    + _UNITS.replace("UNITS", "missing").replace("EXTRA", "")
-    + "{% endif %}{% if coverage.blocked %}; chưa đạt kiểm tra: "
-    + _UNITS.replace("UNITS", "blocked").replace(
-        "EXTRA", "{% if u.rules %}; quy tắc: {{ u.rules|join(', ') }}{% endif %}"
-    )
-    + "{% endif %}{% if coverage.corrected %}; có số liệu đã hiệu chỉnh khi xem xét: "
-    + _UNITS.replace("UNITS", "corrected").replace(
-        "EXTRA", "; chỉ tiêu: {{ u.indicators|join(', ') }}"
-    )
-    + "{% endif %}{% if coverage.pending %}; đang chờ xem xét: "
-    + _UNITS.replace("UNITS", "pending").replace("EXTRA", "")
-    + "{% endif %}{% if coverage.rejected_files %}; tệp không đọc được: "
-    "{{ coverage.rejected_files|so_dem }}{% endif %}"
-    "{% if coverage.held_files is defined and coverage.held_files %}; tệp tạm giữ chờ xem xét: "
-    "{{ coverage.held_files|so_dem }}{% endif %}."
-)
+# A note of _coverage.md.j2: "> *lead* sentence".
+_NOTE = re.compile(r"^> \*(?P<lead>[^*]+)\* (?P<text>.*)$", re.S)
 
 
 def set_font(run, size: float = 14, *, bold=False, italic=False, underline=False) -> None:
@@ -213,11 +191,29 @@ def title_block(doc) -> None:
 
 
 def coverage_note(doc) -> None:
-    p = body(doc, "", italic=True)
-    p.runs[0].text = "Ghi chú phạm vi số liệu (xóa trước khi ban hành): "
-    p.runs[0].font.bold = True
-    run = p.add_run(COVERAGE)
-    set_font(run, 14, italic=True)
+    """The notes of `_coverage.md.j2`: each `> *lead* text` (its next lines, starting with
+    "{%-", joined to it) a paragraph, the lead bold, the rest italic; a tag alone on its line
+    wraps the notes after it."""
+    items: list[tuple[str, str]] = []
+    for line in (x.strip() for x in (HERE / "_coverage.md.j2").read_text("utf-8").splitlines()):
+        if line.startswith("{%-") and items and items[-1][0] == "note":
+            items[-1] = ("note", items[-1][1] + line.replace("{%-", "{%", 1))
+        elif line.startswith("> *"):
+            items.append(("note", line))
+        elif tag_match := _TAG.match(line):
+            items.append(("tag", tag_match.group(1)))
+        elif line:
+            raise ValueError(f"_coverage.md.j2: expected '> *lead* text', not {line!r}")
+    for kind, text in items:
+        if kind == "tag":
+            tag(doc, text)
+            continue
+        note = _NOTE.match(text)
+        p = body(doc, "", italic=True)
+        p.runs[0].text = note["lead"] + " "
+        p.runs[0].font.bold = True
+        run = p.add_run(note["text"])
+        set_font(run, 14, italic=True)
 
 
 def partials() -> list[str]:
@@ -281,22 +277,52 @@ def row_tag(table, statement: str) -> None:
     para(table.add_row().cells[0], "{%tr " + statement + " %}", size=12, reuse_first=True)
 
 
+def markdown_table(name: str) -> tuple[list[str], str, list[str]]:
+    """A partial's Markdown table: its header cells, the loop over its rows (`for … in …`)
+    and the cells of the row it repeats, includes inlined, `**` and `<br>` for Word."""
+    lines = [x.strip() for x in (HERE / f"_{name}.md.j2").read_text(encoding="utf-8").splitlines()]
+    tables = [x for x in lines if x.startswith("|")]
+    header, row = tables[0], tables[2]
+    loop = _TAG.match(lines[lines.index(row) - 1]).group(1)
+
+    def cells(line: str) -> list[str]:
+        # a cell ends at a "|" outside the Jinja tags (a filter's "|" is inside one)
+        out, cell, depth = [], "", 0
+        for a, b in zip(line, line[1:] + " ", strict=True):
+            depth += (a == "{" and b in "{%") - (a in "}%" and b == "}")
+            if a == "|" and depth == 0:
+                out.append(cell.strip())
+                cell = ""
+            else:
+                cell += a
+        return out[1:]
+
+    def for_word(cell: str) -> str:
+        for include in re.findall(r'\{% include "(_[\w.]+)" %\}', cell):
+            source = (HERE / include).read_text(encoding="utf-8").strip()
+            cell = cell.replace(f'{{% include "{include}" %}}', source)
+        return cell.replace("**", "").replace("<br>", "\n")  # a line break in the run
+
+    return cells(header), loop, [for_word(c) for c in cells(row)]
+
+
+def trailing_placeholders(name: str) -> list[str]:
+    """The placeholders (`> **[…]**`) a partial writes after its last loop."""
+    lines = [x.strip() for x in (HERE / f"_{name}.md.j2").read_text(encoding="utf-8").splitlines()]
+    after = lines[max(i for i, x in enumerate(lines) if x == "{% endfor %}") + 1 :]
+    return [x[4:-2] for x in after if x.startswith("> **[") and x.endswith("]**")]
+
+
 def appendix_1_table(doc) -> None:
-    """Phụ lục 1: a row per target, a paragraph per condition (wording: _target_condition.j2)."""
-    condition = (HERE / "_target_condition.j2").read_text(encoding="utf-8").strip()
-    table = grid_table(
-        doc,
-        ["TT", "Chỉ tiêu Nghị quyết Đại hội", "Kết quả thực hiện", "Đánh giá"],
-        APPENDIX_1_WIDTHS_MM,
-    )
-    row_tag(table, "for t in targets.targets")
-    number, text, result, status = table.add_row().cells
-    para(number, "{{ t.number }}", size=12, align=CENTER, reuse_first=True)
-    para(text, "{{ t.text }}", size=12, align=LEFT, reuse_first=True)
-    para(result, "{%p for c in t.conditions %}", size=12, align=LEFT, reuse_first=True)
-    para(result, condition, size=12, align=LEFT)
-    para(result, "{%p endfor %}", size=12, align=LEFT)
-    para(status, "{{ t.status_vi|capitalize }}", size=12, bold=True, align=CENTER, reuse_first=True)
+    """Phụ lục 1: a row per target, from `_appendix_1_chi_tieu.md.j2` (a line per condition,
+    wording in _target_condition.j2)."""
+    header, loop, row = markdown_table("appendix_1_chi_tieu")
+    table = grid_table(doc, header, APPENDIX_1_WIDTHS_MM)
+    row_tag(table, loop)
+    for cell, text, column in zip(table.add_row().cells, row, range(len(row)), strict=True):
+        last = column == len(row) - 1
+        align = CENTER if column in (0, len(row) - 1) else LEFT
+        para(cell, text, size=12, bold=last, align=align, reuse_first=True)
     row_tag(table, "endfor")
     fix_widths(table, APPENDIX_1_WIDTHS_MM)
     keep_rows(table)
@@ -319,7 +345,7 @@ def appendix_2_tables(doc) -> None:
     head, rows, total = table.rows
     table_caption(table, SECTOR_TABLE_CAPTION)
     for row, label, value, bold in (
-        (head, "Khối", "{{ h }}", True),
+        (head, markdown_table("appendix_2_theo_khoi")[0][0], "{{ h }}", True),
         (rows, "{{ r.label }}", "{{ fig(i) }}", False),
         (total, "{{ table.total.label }}", "{{ fig(i) }}", True),
     ):
@@ -373,6 +399,8 @@ def outline_loop(doc, items: str, *, page_break: bool = False) -> None:
             placeholder(doc, PLACEHOLDER.format("{{ node.placeholder }}"))
         elif name == "appendix_2_theo_khoi":
             appendix_2_tables(doc)
+            for line in trailing_placeholders(name):
+                placeholder(doc, line)
         else:
             from_markdown(doc, name)
     tag(doc, "elif node.placeholder")

@@ -247,29 +247,40 @@ def check_draft(
     file: Path = typer.Argument(..., help="Dự thảo đã chỉnh sửa (.docx, .md, .txt, .html)"),
     workspace: Path | None = typer.Option(None, help="Thư mục làm việc để đối chiếu số liệu"),
     period: str | None = typer.Option(None, help="Kỳ của số liệu (kiểm tra khớp với workspace)"),
+    figures: Path | None = typer.Option(
+        None, help="figures.json của lần chạy đã viết dự thảo (thay cho --workspace)"
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Ghi kết quả ra tệp JSON"),
 ) -> None:
     """Tìm số liệu tự mâu thuẫn trong dự thảo (tổng, tỷ lệ) và số liệu lệch với dữ liệu."""
     import json
 
-    from tonghop.checkdraft import DraftError, read_draft, summary, workspace_lookup
+    from tonghop.checkdraft import (
+        DraftError,
+        read_draft,
+        read_figures_file,
+        summary,
+        workspace_figures,
+    )
     from tonghop.checkdraft import check_paragraphs as run_checks
 
     if period and not workspace:
         _fail("--period cần đi cùng --workspace")
     try:
         paragraphs = read_draft(file)
-        lookup = workspace_lookup(workspace, period) if workspace else None
+        registry = read_figures_file(figures) if figures else None
+        if workspace and registry is None:
+            registry = workspace_figures(workspace, period)
     except DraftError as exc:
         _fail(str(exc))
-    issues = run_checks(paragraphs, lookup)
+    issues = run_checks(paragraphs, registry)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(
             json.dumps([i.to_json() for i in issues], ensure_ascii=False, indent=2),
             encoding="utf-8",
         )
-    typer.echo(summary(issues, file, with_data=lookup is not None))
+    typer.echo(summary(issues, file, with_data=registry is not None))
 
 
 @app.command()
@@ -279,7 +290,7 @@ def explain(
     period: str | None = typer.Option(None, help="Kỳ của số liệu (kiểm tra khớp với workspace)"),
 ) -> None:
     """Cho biết một số liệu của dự thảo lấy từ mô hình nào và từng đơn vị đóng góp bao nhiêu."""
-    from tonghop.checkdraft import DraftError, workspace_lookup
+    from tonghop.checkdraft import DraftError, check_workspace
     from tonghop.db import connect
     from tonghop.explain import contribution_line
     from tonghop.explain import explain as explain_figure
@@ -287,7 +298,7 @@ def explain(
     from tonghop.formatting import so
 
     try:
-        workspace_lookup(workspace, period)  # the workspace holds marts of that period
+        check_workspace(workspace, period)  # the workspace holds marts of that period
     except DraftError as exc:
         _fail(str(exc))
     con = connect(workspace, read_only=True)

@@ -433,10 +433,10 @@ def test_docx_footnotes_give_the_sectors_of_the_cutoff_totals(demo_run):
 
 
 def test_own_draft_with_its_footnotes_agrees_with_the_data(demo_run):
-    from tonghop.checkdraft import check_draft, workspace_lookup
+    from tonghop.checkdraft import check_draft, workspace_figures
 
     out, _, _ = demo_run
-    lookup = workspace_lookup(out / "workspace", "2020-H2..2023-H1")
+    lookup = workspace_figures(out / "workspace", "2020-H2..2023-H1")
     for name in ("bao-cao.md", "bao-cao.docx"):
         assert [i.to_json() for i in check_draft(out / name, lookup)] == [], name
 

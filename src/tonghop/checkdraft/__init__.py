@@ -7,7 +7,8 @@
 - `breakdowns`: the breakdowns known to be exhaustive (forms of discipline, rating levels,
   sectors, forms of TCCSĐ);
 - `relations`: totals and parts, percentages and fractions, stated differences;
-- `data`: figures of known sentences against the marts (with a workspace);
+- `data`: the draft's figures against the run's registry of figures (`figures.json`, or the
+  registry computed from a workspace), found where the registry's sentences print them;
 - `output`: the findings (`Issue`, the JSON of SPEC §4.5) and the printed summary.
 """
 
@@ -15,7 +16,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tonghop.checkdraft.data import ANCHORS, Lookup, anchored_figures, check_data, workspace_lookup
+from tonghop.checkdraft.data import (
+    DraftFigures,
+    check_data,
+    check_workspace,
+    figure_readings,
+    read_figures_file,
+    workspace_figures,
+)
 from tonghop.checkdraft.documents import DraftError, Paragraph, read_draft, sentences
 from tonghop.checkdraft.output import Issue, summary
 from tonghop.checkdraft.quantities import Quantity, noun_class, parse_number, quantities
@@ -28,27 +36,31 @@ from tonghop.checkdraft.relations import (
 )
 
 __all__ = [
-    "ANCHORS",
     "DraftError",
+    "DraftFigures",
     "Issue",
-    "Lookup",
     "Paragraph",
     "Quantity",
-    "anchored_figures",
     "check_draft",
     "check_paragraphs",
+    "check_workspace",
+    "figure_readings",
     "noun_class",
     "parse_number",
     "quantities",
     "read_draft",
+    "read_figures_file",
     "sentences",
     "summary",
-    "workspace_lookup",
+    "workspace_figures",
 ]
 
 
-def check_paragraphs(paragraphs: list[Paragraph], lookup: Lookup | None = None) -> list[Issue]:
-    """Every check on every sentence; data checks only when `lookup` is given."""
+def check_paragraphs(
+    paragraphs: list[Paragraph], figures: DraftFigures | None = None
+) -> list[Issue]:
+    """Every check on every sentence; against the data only when the run's `figures` are
+    given."""
     issues: list[Issue] = []
     every: list[Sentence] = []
     previous = ""
@@ -60,16 +72,14 @@ def check_paragraphs(paragraphs: list[Paragraph], lookup: Lookup | None = None) 
             every.append(s)
             issues += check_sums(s)
             issues += check_ratios(s)
-            if lookup is not None:
-                issues += check_data(
-                    text, paragraph.number, lookup, paragraph.where, paragraph.line
-                )
             previous = text
     issues += check_differences(every)
     issues += check_tables(paragraphs)
+    if figures is not None:
+        issues += check_data(paragraphs, figures)
     return sorted(issues, key=lambda i: i.location)
 
 
-def check_draft(path: Path, lookup: Lookup | None = None) -> list[Issue]:
+def check_draft(path: Path, figures: DraftFigures | None = None) -> list[Issue]:
     """Read a draft and check it; raise DraftError when it cannot be read."""
-    return check_paragraphs(read_draft(path), lookup)
+    return check_paragraphs(read_draft(path), figures)

@@ -170,6 +170,8 @@ def _html_blocks(raw: str, path: Path) -> list[_Block]:
     ids = {el.get("id") for el in root.iter() if el.get("id")}
     order = list(dict.fromkeys(x for x in links if x in ids))  # notes, numbered as marked
     targets = set(order)
+    # numbered in document order (an lxml element's id() is its proxy's, reused once freed)
+    tables = {table: number for number, table in enumerate(root.iter("table"), start=1)}
     blocks: list[_Block] = []
     for el in root.iter(*_HTML_BLOCKS):
         if any(child.tag in _HTML_BLOCKS for child in el.iterdescendants()):
@@ -180,11 +182,11 @@ def _html_blocks(raw: str, path: Path) -> list[_Block]:
         text, refs = _html_text(el, targets)
         label = str(order.index(note) + 1) if note else None
         refs = tuple((str(order.index(t) + 1), offset) for t, offset in refs)
-        blocks.append(_Block(text, el.sourceline, label, refs, _html_cell(el)))
+        blocks.append(_Block(text, el.sourceline, label, refs, _html_cell(el, tables)))
     return blocks
 
 
-def _html_cell(el: Any) -> tuple[int, int, int] | None:
+def _html_cell(el: Any, tables: dict[Any, int]) -> tuple[int, int, int] | None:
     cell = next((a for a in (el, *el.iterancestors()) if a.tag in ("td", "th")), None)
     if cell is None:
         return None
@@ -193,7 +195,7 @@ def _html_cell(el: Any) -> tuple[int, int, int] | None:
     if table is None:
         return None
     rows = [r for r in table.iter("tr")]
-    return id(table), rows.index(row), [c for c in row if c.tag in ("td", "th")].index(cell)
+    return tables[table], rows.index(row), [c for c in row if c.tag in ("td", "th")].index(cell)
 
 
 def _html_text(el: Any, targets: set[str]) -> tuple[str, tuple[tuple[str, int], ...]]:

@@ -1,7 +1,8 @@
 """The report draft from a draft context: bao-cao.md, bao-cao.html and bao-cao.docx.
 
-Wording lives in `templates/` (md/html Jinja2 templates, the docxtpl Word template and the
-shared `outline.yaml`); figures come from the view (`tonghop.report.context`) and pass through
+Wording lives in `templates/`: the Markdown templates (`base.md.j2`, a `_<partial>.md.j2` per
+section, named in `outline.yaml`), from which the HTML draft is converted and the docxtpl Word
+template generated; figures come from the view (`tonghop.report.context`) and pass through
 the `formatting` filters. This module only puts the steps in order: the view, the charts, the
 footnotes' numbers, then each writer.
 """
@@ -12,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tonghop.figures import FIGURES_JSON, figure_function, write_figures_json
+from jinja2.sandbox import SandboxedEnvironment
+
+from tonghop.figures import FIGURES_JSON, figure_function, placements, write_figures_json
 from tonghop.report.charts import make_charts
 from tonghop.report.context import build_view
 from tonghop.report.footnotes import footnote_function, number_footnotes
-from tonghop.report.markdown_html import write_html, write_markdown
+from tonghop.report.markdown_html import render_html, write_markdown
 from tonghop.report.templates import (
     find_template,
     load_outline,
@@ -45,25 +48,49 @@ def render_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wording = load_wording(template_dirs)
-    view = build_view(context, settings, load_outline(settings, template_dirs), wording)
-    env = make_environment(template_dirs)
-    view["charts"] = make_charts(view, wording, out_dir, env)
-    html_fig = figure_function(view["figures"], html=True)
-    view["footnotes"] = number_footnotes(env, view, html_fig)
-    view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
+    env, view = _prepare(context, settings, template_dirs, out_dir)
     if view["trace"]:
         view["trace"]["html"] = trace_html(view["trace"], env)
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     write_markdown(env, view, paths["md"])
-    html_view = view | {
-        "fig": html_fig,
-        "footnotes": [f | {"text": f["html"]} for f in view["footnotes"]],
-    }
-    write_html(env, html_view, paths["html"])
+    paths["html"].write_text(render_html(env, _html_view(view)), encoding="utf-8")
     template = find_template(DOCX_TEMPLATE, search_path(template_dirs))
     render_docx(view, settings, template, paths["docx"])
     paths["figures"] = write_figures_json(
         view["figures"], paths["html"].read_text("utf-8"), out_dir / FIGURES_JSON
     )
     return paths
+
+
+def figure_entries(
+    context: Mapping[str, Any],
+    settings: ReportSettings | None = None,
+    template_dirs: Sequence[Path] | None = None,
+) -> list[dict[str, Any]]:
+    """The entries `figures.json` would list for a context (each figure with the sentences
+    the draft prints it in), without writing the draft: what `check-draft` compares with."""
+    env, view = _prepare(context, settings or ReportSettings(), template_dirs, None)
+    found = placements(render_html(env, _html_view(view)))
+    return [f.as_dict() | {"appears_in": found.get(f.id, [])} for f in view["figures"].values()]
+
+
+def _prepare(
+    context: Mapping[str, Any],
+    settings: ReportSettings,
+    template_dirs: Sequence[Path] | None,
+    out_dir: Path | None,
+) -> tuple[SandboxedEnvironment, dict[str, Any]]:
+    """The environment and the view: figures, charts (drawn into `out_dir` when given) and
+    the footnotes' numbers."""
+    wording = load_wording(template_dirs)
+    view = build_view(context, settings, load_outline(settings, template_dirs), wording)
+    env = make_environment(template_dirs)
+    if out_dir is not None:
+        view["charts"] = make_charts(view, wording, out_dir, env)
+    view["footnotes"] = number_footnotes(env, view, figure_function(view["figures"], html=True))
+    view["footnote"] = footnote_function({f["key"]: f["number"] for f in view["footnotes"]})
+    return env, view
+
+
+def _html_view(view: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(view) | {"footnotes": [f | {"text": f["html"]} for f in view["footnotes"]]}

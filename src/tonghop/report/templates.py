@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, pass_context, pass_eval_context
 from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -41,21 +42,26 @@ FILTERS: dict[str, Callable[..., str]] = {
 }
 
 
+# Set in the view when a Markdown template is rendered for the HTML draft
+# (`tonghop.report.markdown_html`): a placeholder is then written as HTML.
+FOR_HTML = "for_html"
+
 # Filters whose text is the data's own (escaped in Markdown like any value); the others write
 # numbers and the program's phrases, printed as they are.
 _DATA_FILTERS = frozenset({"chu"})
 
 
 def _marked(func: Callable[..., str], data: bool = False) -> Callable[..., str | Markup]:
-    """Wrap a filter so that, in an autoescaped (HTML) template, a placeholder is highlighted,
-    and in a Markdown one its text is left unescaped unless it is the data's."""
+    """Wrap a filter so that, in an autoescaped (HTML) template or a Markdown one rendered for
+    HTML, a placeholder is highlighted, and in a Markdown one its text is left unescaped unless
+    it is the data's."""
 
-    @pass_eval_context
-    def wrapper(eval_ctx: EvalContext, value: Any, *args: Any, **kwargs: Any) -> str | Markup:
+    @pass_context
+    def wrapper(context: Context, value: Any, *args: Any, **kwargs: Any) -> str | Markup:
         text = func(value, *args, **kwargs)
-        if eval_ctx.autoescape:
-            if value is None:
-                return Markup('<span class="placeholder">{}</span>').format(text)
+        if value is None and (context.eval_ctx.autoescape or context.get(FOR_HTML)):
+            return Markup('<span class="placeholder">{}</span>').format(text)
+        if context.eval_ctx.autoescape:
             return text
         return text if data and value is not None else MarkdownText(text)
 
