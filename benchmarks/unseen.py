@@ -344,7 +344,7 @@ def detection(bloc: Path, findings: list) -> dict:
 
 
 def _is_rule(rule_id: str, planted: str) -> bool:
-    """A finding's rule is the planted one, or one of its family (`bounds` → `bounds_org_rating`)."""
+    """A finding's rule is the planted one or of its family (`bounds`: `bounds_org_rating`)."""
     return rule_id == planted or rule_id.startswith(f"{planted}_")
 
 
