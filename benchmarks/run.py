@@ -592,20 +592,19 @@ def run_unseen(args: argparse.Namespace) -> int:
             if not (bloc / "truth.json").exists():
                 print(f"generating the unseen bloc of {units} units ({name}) …", file=sys.stderr)
                 generate_unseen(units, bloc, findings_share=share, excel_share=args.excel_share)
-            blocs[name] = []
+            kept = args.work / "unseen-runs" / f"{units}-{share}"  # earlier invocations' runs
+            kept.mkdir(parents=True, exist_ok=True)
             for i in range(args.repeat):
-                blocs[name].append(
-                    _child(["--unseen-one", str(bloc), str(args.work / f"ws-unseen-{units}")])
-                )
-                print(
-                    f"{units} units, {name}, run {i + 1}: {blocs[name][-1]['seconds']}",
-                    file=sys.stderr,
-                )
+                run = _child(["--unseen-one", str(bloc), str(args.work / f"ws-unseen-{units}")])
+                (kept / f"{time.time_ns()}.json").write_text(json.dumps(run), encoding="utf-8")
+                print(f"{units} units, {name}, run {i + 1}: {run['seconds']}", file=sys.stderr)
             if units <= args.naive_max:
-                naive[name] = [
-                    _child(["--naive", str(bloc), "--work", str(args.work)])
-                    for _ in range(args.naive_repeat)
-                ]
+                for _ in range(args.naive_repeat):
+                    run = _child(["--naive", str(bloc), "--work", str(args.work)])
+                    (kept / f"naive-{time.time_ns()}.json").write_text(json.dumps(run), "utf-8")
+            runs = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in kept.iterdir()}
+            blocs[name] = [r for n, r in sorted(runs.items()) if not n.startswith("naive")]
+            naive[name] = [r for n, r in sorted(runs.items()) if n.startswith("naive")]
         tables.append(unseen_table(units, blocs, naive))
     report = "\n\n".join(tables)
     print(report)
@@ -613,7 +612,8 @@ def run_unseen(args: argparse.Namespace) -> int:
         f"Run {date.today().isoformat()} on {machine()}; load average at the end "
         f"{os.getloadavg()[0]:.1f}.\n\n"
         f"`python benchmarks/run.py --unseen --units {' '.join(map(str, args.units))} --repeat "
-        f"{args.repeat}` (`make bench-unseen`): medians of {args.repeat} fresh processes per bloc "
+        f"{args.repeat}` (`make bench-unseen`): medians of the fresh processes per bloc kept under "
+        f"`--work` ({', '.join(f'{n}: {len(r)}' for n, r in blocs.items())} at the last N) "
         f"(naive: {args.naive_repeat}, up to {args.naive_max:,} units); Excel share "
         f"{args.excel_share}.\n\n"
     )

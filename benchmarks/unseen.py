@@ -83,16 +83,9 @@ def measure_unseen(bloc: Path, workspace: Path) -> dict:
     files = clock.time("read_source", pipeline.read_source, str(bloc / "src"))
     clock.time("load_registry", pipeline.load_registry, workspace, bloc / "registry.csv")
     collected = clock.time("collect", pipeline.collect_files, workspace, files)
-    findings = clock.time(
-        "validate",
-        pipeline.validate_scope,
-        workspace,
-        catalog,
-        period_range,
-        collected.batch_id,
-        "bench",
-        out / "validation-docs",
-    )
+    docs = out / "validation-docs"  # the Data Docs, as the run flow writes them
+    validate_args = (workspace, catalog, period_range, collected.batch_id, "bench", docs)
+    findings = clock.time("validate", pipeline.validate_scope, *validate_args)
 
     def publish() -> list[dict]:
         pipeline.sync_reviews(workspace)
@@ -448,3 +441,39 @@ def unseen_table(units: int, blocs: dict[str, list[dict]], naive: dict[str, list
         )
     lines += ["", "Detection against the bloc's truth.json: " + "; ".join(det) + "."]
     return "\n".join(lines)
+
+
+def measure_localization(bloc: Path, workspace: Path) -> dict:
+    """Collect and validate only, on a bloc with many findings: localization's cost per balance
+    finding (`python benchmarks/unseen.py BLOC WORKSPACE`)."""
+    from tonghop import pipeline
+    from tonghop.catalog import load_catalog
+    from tonghop.localize import BALANCE_KINDS
+    from tonghop.periods import PeriodRange
+    from tonghop.validation import run as validation_run
+
+    shutil.rmtree(workspace, ignore_errors=True)
+    spent = _Spent()
+    validation_run.localize_findings = spent.wrap("localize", validation_run.localize_findings)
+    pipeline.load_registry(workspace, bloc / "registry.csv")
+    batch = pipeline.collect_files(workspace, pipeline.read_source(str(bloc / "src"))).batch_id
+    start = time.perf_counter()
+    findings = pipeline.validate_scope(
+        workspace, load_catalog(), PeriodRange.parse(PERIOD), batch, "bench"
+    )
+    validate = time.perf_counter() - start
+    balance = sum(f.kind in BALANCE_KINDS for f in findings)
+    return {
+        "findings": len(findings),
+        "balance_findings": balance,
+        "validate_s": round(validate, 2),
+        "localize_s": round(spent.seconds["localize"], 3),
+        "ms_per_balance_finding": round(1000 * spent.seconds["localize"] / max(1, balance), 3),
+        "with_suspect": sum(bool(getattr(f, "suspect", None)) for f in findings),
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(measure_localization(Path(sys.argv[1]), Path(sys.argv[2]))))
