@@ -437,7 +437,7 @@ def unseen_table(units: int, blocs: dict[str, list[dict]], naive: dict[str, list
         det.append(
             f"{n}: {d['found']} of {d['planted']} planted findings found"
             + (f" (missed: {'; '.join(d['missed'][:6])})" if d["missed"] else "")
-            + f"; units with findings nobody planted, by rule: {unplanted}"
+            + f"; reports (unit, period) with findings nobody planted, by rule: {unplanted}"
         )
     lines += ["", "Detection against the bloc's truth.json: " + "; ".join(det) + "."]
     return "\n".join(lines)
