@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sample reliability bench
+.PHONY: install demo test lint format sample reliability bench bench-unseen
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ reliability: $(STAMP)
 UNITS ?= 1000 6000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --units $(UNITS) --repeat 3
+
+# The unseen blocs (benchmarks/unseen_bloc.py: both years new, 5 % of units with findings):
+# every stage of a run against its floor, clean and with findings, in one table per N.
+bench-unseen: $(STAMP)
+	$(BIN)/python benchmarks/run.py --unseen --units $(UNITS) --repeat 3

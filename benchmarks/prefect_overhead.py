@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # benchmarks/unseen_bloc.py
 
 NEW_YEAR, OLD_YEAR = "2024", "2023"
 MARKER = "<!-- prefect overhead -->"
@@ -161,13 +162,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--excel-share", type=float, default=0.05)
     parser.add_argument("--work", type=Path, default=Path("/tmp/tonghop-bench"))
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument(
+        "--unseen",
+        type=float,
+        metavar="SHARE",
+        help="the unseen bloc (benchmarks/unseen_bloc.py) with this share of units carrying "
+        "findings (0 for the clean one): both years new, nothing collected before the run",
+    )
     args = parser.parse_args(argv)
 
-    from tonghop.generate import generate
+    if args.unseen is not None:
+        from unseen_bloc import generate_unseen
 
-    bloc = args.work / f"bloc-{args.units}-x{args.excel_share}"
-    if not (bloc / "bloc.json").exists():
-        generate(args.units, bloc, excel_share=args.excel_share)
+        bloc = args.work / f"unseen-{args.units}-{args.unseen}"
+        if not (bloc / "truth.json").exists():
+            generate_unseen(args.units, bloc, findings_share=args.unseen)
+    else:
+        from tonghop.generate import generate
+
+        bloc = args.work / f"bloc-{args.units}-x{args.excel_share}"
+        if not (bloc / "bloc.json").exists():
+            generate(args.units, bloc, excel_share=args.excel_share)
     home = Path(tempfile.mkdtemp(prefix="tonghop-prefect-home-"))
     server, url, start_seconds = start_server(home)
     try:
@@ -179,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def params(year: str) -> RunParameters:
             return RunParameters(
-                source=str(bloc / "src" / year),
+                source=str(bloc / "src" if args.unseen is not None else bloc / "src" / year),
                 registry=bloc / "registry.csv",
                 period=NEW_YEAR,
                 workspace=workspace,
@@ -190,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         # missing the new year and get a letter).
         from tonghop import pipeline
 
-        pipeline.load_registry(workspace, bloc / "registry.csv")
-        pipeline.collect_files(workspace, pipeline.read_source(str(bloc / "src" / OLD_YEAR)))
+        if args.unseen is None:  # the unseen bloc's run collects both years
+            pipeline.load_registry(workspace, bloc / "registry.csv")
+            pipeline.collect_files(workspace, pipeline.read_source(str(bloc / "src" / OLD_YEAR)))
         whole = timed_run(params(NEW_YEAR))
         print(f"whole run: {whole['wall']:.2f} s", file=sys.stderr)
         idle = []
@@ -208,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     def med(key: str) -> float:
         return statistics.median(r[key] for r in idle)
 
+    unseen = f" --unseen {args.unseen}" if args.unseen is not None else ""
     lines = [
-        f"`python benchmarks/prefect_overhead.py --units {args.units} --repeat {args.repeat}`: "
+        f"`python benchmarks/prefect_overhead.py --units {args.units} --repeat {args.repeat}"
+        f"{unseen}`: "
         f"`prefect server start` on loopback became healthy in {start_seconds:.1f} s (not "
         "charged to any run).",
         "",
@@ -238,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(lines)
     print(report)
     previous = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
-    section = f"{MARKER} {args.units}\n\n{report}\n\n{MARKER} {args.units} end\n"
-    start, end = f"{MARKER} {args.units}\n", f"{MARKER} {args.units} end\n"
+    key = f"{args.units}{unseen}"
+    section = f"{MARKER} {key}\n\n{report}\n\n{MARKER} {key} end\n"
+    start, end = f"{MARKER} {key}\n", f"{MARKER} {key} end\n"
     if start in previous and end in previous:
         before, rest = previous.split(start, 1)
         previous = before + section + rest.split(end, 1)[1]
+    elif unseen:  # beside the unseen blocs' table of run.py --unseen, at the end
+        previous = previous.rstrip("\n") + "\n\n" + section
     elif LATEST in previous:  # run.py rewrites what follows its marker: stay above it
         before, rest = previous.split(LATEST, 1)
         previous = f"{before}{section}\n{LATEST}{rest}"

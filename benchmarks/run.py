@@ -510,7 +510,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--one", nargs=2, metavar=("BLOC", "WORKSPACE"), help=argparse.SUPPRESS)
     parser.add_argument("--naive", type=Path, metavar="BLOC", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="the unseen blocs (benchmarks/unseen_bloc.py), clean and with findings, both "
+        "years new: every stage of a run against its floor, in one table per N",
+    )
+    parser.add_argument("--findings-share", type=float, default=0.05, help="with --unseen")
+    parser.add_argument("--unseen-one", nargs=2, metavar=("BLOC", "WS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.unseen_one:
+        from unseen import measure_unseen
+
+        print(json.dumps(measure_unseen(Path(args.unseen_one[0]), Path(args.unseen_one[1]))))
+        return 0
+    if args.unseen:
+        return run_unseen(args)
     if args.one:
         print(json.dumps(measure(Path(args.one[0]), Path(args.one[1])), default=str))
         return 0
@@ -548,12 +563,75 @@ def main(argv: list[str] | None = None) -> int:
         "ended (it only grows).\n\n"
     )
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    marker = "<!-- latest run -->"
+    marker, end = "<!-- latest run -->", "<!-- latest run end -->"
     previous = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
     kept = previous.split(marker)[0] if marker in previous else previous
+    after = previous.split(end, 1)[1] if end in previous else "\n"  # sections below it stay
     heading = "## Every stage against its floor\n\n"
-    args.results.write_text(f"{kept}{marker}\n\n{heading}{header}{report}\n", encoding="utf-8")
+    args.results.write_text(
+        f"{kept}{marker}\n\n{heading}{header}{report}\n\n{end}{after}", encoding="utf-8"
+    )
     return 0
+
+
+def run_unseen(args: argparse.Namespace) -> int:
+    """The unseen blocs, clean and with findings (both years new), for each N: every stage
+    against its floor in one table, written to a marked part of --results."""
+    from unseen import unseen_table
+    from unseen_bloc import generate_unseen
+
+    tables = []
+    for units in args.units:
+        blocs: dict[str, list[dict]] = {}
+        naive: dict[str, list[dict]] = {}
+        for name, share in (
+            ("clean", 0.0),
+            (f"{args.findings_share:.0%} findings", args.findings_share),
+        ):
+            bloc = args.work / f"unseen-{units}-{share}"
+            if not (bloc / "truth.json").exists():
+                print(f"generating the unseen bloc of {units} units ({name}) …", file=sys.stderr)
+                generate_unseen(units, bloc, findings_share=share, excel_share=args.excel_share)
+            kept = args.work / "unseen-runs" / f"{units}-{share}"  # earlier invocations' runs
+            kept.mkdir(parents=True, exist_ok=True)
+            for i in range(args.repeat):
+                run = _child(["--unseen-one", str(bloc), str(args.work / f"ws-unseen-{units}")])
+                (kept / f"{time.time_ns()}.json").write_text(json.dumps(run), encoding="utf-8")
+                print(f"{units} units, {name}, run {i + 1}: {run['seconds']}", file=sys.stderr)
+            if units <= args.naive_max:
+                for _ in range(args.naive_repeat):
+                    run = _child(["--naive", str(bloc), "--work", str(args.work)])
+                    (kept / f"naive-{time.time_ns()}.json").write_text(json.dumps(run), "utf-8")
+            runs = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in kept.iterdir()}
+            blocs[name] = [r for n, r in sorted(runs.items()) if not n.startswith("naive")]
+            naive[name] = [r for n, r in sorted(runs.items()) if n.startswith("naive")]
+        tables.append(unseen_table(units, blocs, naive))
+    report = "\n\n".join(tables)
+    print(report)
+    header = (
+        f"Run {date.today().isoformat()} on {machine()}; load average at the end "
+        f"{os.getloadavg()[0]:.1f}.\n\n"
+        f"`python benchmarks/run.py --unseen --units {' '.join(map(str, args.units))} --repeat "
+        f"{args.repeat}` (`make bench-unseen`): medians of the fresh processes per bloc kept under "
+        f"`--work` ({', '.join(f'{n}: {len(r)}' for n, r in blocs.items())} at the last N) "
+        f"(naive: {args.naive_repeat}, up to {args.naive_max:,} units); Excel share "
+        f"{args.excel_share}.\n\n"
+    )
+    _write_marked(args.results, "<!-- unseen blocs -->", header + report)
+    return 0
+
+
+def _write_marked(results: Path, marker: str, text: str) -> None:
+    """Replace the part of RESULTS.md between `marker` and its end marker, or add it at the end."""
+    previous = results.read_text(encoding="utf-8") if results.exists() else ""
+    start, end = f"{marker}\n", f"{marker} end\n"
+    section = f"{start}\n{text}\n\n{end}"
+    if start in previous and end in previous:
+        before, rest = previous.split(start, 1)
+        previous = before + section + rest.split(end, 1)[1]
+    else:
+        previous = previous.rstrip("\n") + "\n\n" + section
+    results.write_text(previous, encoding="utf-8")
 
 
 if __name__ == "__main__":
