@@ -8,6 +8,11 @@ percentages allow decimals: `1.000` there is a thousand or one, `1,532` one thou
 hundred thirty-two or one point five three two, so neither is read; the note names both
 readings and the value becomes a `type` finding (rule `value_not_number`) for the unit to
 write it plainly, while the unit's other values are read as usual.
+
+A number read in machine format or the Vietnamese way the forms ask for (`1.500`, `491,5`,
+`1 000`) needs no word: clean reports raise no finding. An English writing (`1,500.5`) and
+whatever was taken off around a number (an apostrophe, a unit, full-width digits) are noted,
+and the note becomes a `file_read_warning` the unit sees.
 """
 
 from __future__ import annotations
@@ -140,8 +145,10 @@ def read_number(
     ((value, how),) = found.items()
     value = -value if sign and value else value  # `-0` is zero, never a negative zero
     number, problem = finite_number(raw, value)
-    if problem or (how == _POINT and not spaced and not said):
-        return number, problem  # machine format: nothing to say
+    if problem or (how != _COMMAS and not said):
+        # machine format, or the Vietnamese way the forms ask for (dots between thousands,
+        # a decimal comma, spaces between thousands): read as meant, nothing to say
+        return number, problem
     grouping = "khoảng trắng phân cách hàng nghìn" if spaced else ""
     parts = [*said, grouping, _MEANING[how] if how != _POINT else ""]
     return number, f"'{raw}' được đọc là {_plain(number)} ({'; '.join(p for p in parts if p)})"
