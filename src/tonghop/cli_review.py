@@ -76,7 +76,7 @@ def list_(
     state: str | None = typer.Option(None, help=f"Chỉ trạng thái: {', '.join(STATES)}"),
 ) -> None:
     """Liệt kê các phát hiện của lần kiểm tra gần nhất và trạng thái xử lý."""
-    rows = _query(workspace, queue, period=period, unit=unit, state=state)
+    rows = _query(workspace, queue, period=period, unit=unit, state=state, include_gone=True)
     if not rows:
         typer.echo("Không có phát hiện nào phù hợp.")
         return

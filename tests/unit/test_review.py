@@ -200,14 +200,15 @@ def test_resubmission_makes_old_findings_moot_and_reopens_accepted_rules(
         assert sync_resubmissions(con) == []  # idempotent
         assert [h["action"] for h in history(con, "kA2")] == ["accept", "supersede"]
         assert [h["action"] for h in history(con, "kA4")] == ["reject", "supersede"]
-        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con)}
+        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con, include_gone=True)}
         assert listed == {
             "kA2b": ("open", False),
             "kA3": ("open", False),
             "kA2": ("moot", True),  # superseded: listed with why, never to act on
             "kA4": ("moot", True),
         }
-        moot = {r["finding_key"]: r for r in queue(con, state="moot")}
+        assert {r["finding_key"] for r in queue(con)} == {"kA2b", "kA3"}  # the current ones
+        moot = {r["finding_key"]: r for r in queue(con, state="moot", include_gone=True)}
         assert set(moot) == {"kA2", "kA4"}
         assert "A4-2.csv" in moot["kA4"]["state_note"]  # the file that superseded it
         assert moot["kA4"]["message"] == "Quy tắc members_rated_note không đạt"  # its words kept
