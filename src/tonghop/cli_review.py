@@ -203,7 +203,7 @@ def _show_preview(preview) -> None:  # noqa: ANN001 - tonghop.review_check.Previ
     for title, findings in sections:
         if findings:
             typer.echo(title)
-            for severity, message in findings:
+            for severity, message, _ in findings:
                 typer.echo(f"  - {SEVERITY_LABELS.get(severity, severity)}: {message}")
     if not (preview.remaining or preview.raised):
         typer.echo("Với giá trị này, báo cáo của đơn vị đạt mọi quy tắc về số liệu.")

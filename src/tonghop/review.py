@@ -588,8 +588,9 @@ def correct(
 
     The value must fit its indicator (tonghop.review_check.check_value), and the unit's values
     with it go through the validation's rules first: the record's `preview` holds the findings
-    it would raise, leave and clear. A correction that would leave an error is refused unless
-    `force` (the steward has seen them, e.g. the first of two corrections to one sum).
+    it would raise, leave and clear. A correction that would raise an error, or leave one on
+    the indicator it corrects, is refused unless `force` (the steward has seen them, e.g. the
+    first of two corrections to one sum).
     """
     from tonghop.review_check import check_value, preview_correction
 

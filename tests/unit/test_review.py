@@ -322,7 +322,7 @@ def test_a_correction_is_checked_against_its_indicator_and_the_rules_before_it_i
             con, "kA2", 24, "Sẽ sửa tiếp số dự bị", "điện thoại", "members_total", "thu",
             force=True,
         )  # fmt: skip
-        assert [s for s, _ in forced["preview"].remaining] == ["error"]
+        assert [s for s, *_ in forced["preview"].remaining] == ["error"]
 
         # The next validation reads the corrected value (24) and still raises the sum rule
         # under the same key: the correction did not fix it, so the finding is open again.
@@ -337,7 +337,7 @@ def test_a_correction_is_checked_against_its_indicator_and_the_rules_before_it_i
 
         fixed = correct(con, "kA2", 23, "Đơn vị xác nhận", "công văn", "members_total", "thu")
         assert fixed["preview"].errors == []
-        assert any("Tổng số đảng viên (24)" in m for _, m in fixed["preview"].cleared)
+        assert any("Tổng số đảng viên (24)" in m for _, m, _ in fixed["preview"].cleared)
         verify_history(con)
 
 
