@@ -83,7 +83,7 @@ def list_(
     state: str | None = typer.Option(None, help=f"Chỉ trạng thái: {', '.join(STATES)}"),
 ) -> None:
     """Liệt kê các phát hiện của lần kiểm tra gần nhất và trạng thái xử lý."""
-    rows = _query(workspace, queue, period=period, unit=unit, state=state)
+    rows = _query(workspace, queue, period=period, unit=unit, state=state, include_gone=True)
     if not rows:
         typer.echo("Không có phát hiện nào phù hợp.")
         return
@@ -210,7 +210,7 @@ def _show_preview(preview) -> None:  # noqa: ANN001 - tonghop.review_check.Previ
     for title, findings in sections:
         if findings:
             typer.echo(title)
-            for severity, message in findings:
+            for severity, message, _ in findings:
                 typer.echo(f"  - {SEVERITY_LABELS.get(severity, severity)}: {message}")
     if not (preview.remaining or preview.raised):
         typer.echo("Với giá trị này, báo cáo của đơn vị đạt mọi quy tắc về số liệu.")

@@ -187,11 +187,12 @@ def queue(
     period: str | None = None,
     unit: str | None = None,
     state: str | None = None,
+    include_gone: bool = False,
 ) -> list[dict[str, Any]]:
-    """The findings of the latest validation with their review state, by unit and period; then
-    those acted on that it no longer raises (`gone`), with why (`state_note`): `accepted` or
-    `corrected` as a steward left them (a correction that made the rule pass), else `moot`
-    (superseded by a resubmission), never as something left to act on."""
+    """The findings of the latest validation with their review state, by unit and period. With
+    `include_gone`, then those acted on that it no longer raises (`gone`), with why
+    (`state_note`): `accepted` or `corrected` as a steward left them (a correction that made
+    the rule pass), else `moot` (superseded by a resubmission), never as something to act on."""
     if state is not None and state not in STATES:
         raise ReviewError(f"Trạng thái '{state}' không có; chọn một trong: {', '.join(STATES)}")
     rows = _rows(
@@ -230,10 +231,11 @@ def queue(
             where (?::varchar is null or f.period = ?::varchar)
                 and (?::varchar is null or f.unit_code = ?::varchar)
                 and (?::varchar is null or f.state = ?::varchar)
+                and (? or not f.gone)
             order by f.gone, f.unit_code nulls first, f.period, f.severity, f.rule_id,
                 f.finding_key
             """,
-            [period, period, unit, unit, state, state],
+            [period, period, unit, unit, state, state, include_gone],
         )
     )
     for row in rows:
@@ -244,7 +246,7 @@ def queue(
 def find(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
     """The finding whose key is `key`, or starts with it when that is unambiguous."""
     key = key.strip()
-    rows = queue(con)
+    rows = queue(con, include_gone=True)
     exact = [r for r in rows if r["finding_key"] == key]
     if exact:
         return exact[0]
@@ -586,8 +588,9 @@ def correct(
 
     The value must fit its indicator (tonghop.review_check.check_value), and the unit's values
     with it go through the validation's rules first: the record's `preview` holds the findings
-    it would raise, leave and clear. A correction that would leave an error is refused unless
-    `force` (the steward has seen them, e.g. the first of two corrections to one sum).
+    it would raise, leave and clear. A correction that would raise an error, or leave one on
+    the indicator it corrects, is refused unless `force` (the steward has seen them, e.g. the
+    first of two corrections to one sum).
     """
     from tonghop.review_check import check_value, preview_correction
 

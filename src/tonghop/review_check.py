@@ -86,16 +86,21 @@ def check_value(indicator: Indicator, value: float) -> None:
 
 @dataclass
 class Preview:
-    """The findings of the unit's submission with the correction (`raised`: new ones;
-    `remaining`: those it leaves; `cleared`: those it removes), each `(severity, message)`."""
+    """The findings of the unit's submission with the correction of `code` (`raised`: new
+    ones; `remaining`: those it leaves; `cleared`: those it removes), each `(severity,
+    message, indicators)`."""
 
-    raised: list[tuple[str, str]] = field(default_factory=list)
-    remaining: list[tuple[str, str]] = field(default_factory=list)
-    cleared: list[tuple[str, str]] = field(default_factory=list)
+    code: str
+    raised: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    remaining: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    cleared: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[str]:
-        return [m for s, m in [*self.raised, *self.remaining] if s == "error"]
+        """The errors the correction is answerable for: those it raises, and those it leaves
+        on the indicator it corrects (an error elsewhere in the report is not its doing)."""
+        left = [f for f in self.remaining if self.code in f[2]]
+        return [message for severity, message, _ in [*self.raised, *left] if severity == "error"]
 
 
 def preview_correction(
@@ -112,6 +117,7 @@ def preview_correction(
     before = _findings(con, catalog, unit, period, submission_id, [])
     after = _findings(con, catalog, unit, period, submission_id, [(submission_id, code, value)])
     return Preview(
+        code=code,
         raised=[after[k] for k in after if k not in before],
         remaining=[after[k] for k in after if k in before],
         cleared=[before[k] for k in before if k not in after],
@@ -125,7 +131,7 @@ def _findings(
     period: str,
     submission_id: str,
     proposed: list[tuple[str, str, float]],
-) -> dict[tuple, tuple[str, str]]:
+) -> dict[tuple, tuple[str, str, tuple[str, ...]]]:
     """The value findings of one submission, by rule and indicators, as validation words them."""
     from tonghop.db import detach_frames
     from tonghop.periods import Period, PeriodError
@@ -150,4 +156,7 @@ def _findings(
     finally:
         detach_frames(con)
     findings = build_findings(rules, failing, catalog, {})
-    return {(f.rule_id, tuple(f.indicators), f.location): (f.severity, f.message) for f in findings}
+    return {
+        (f.rule_id, tuple(f.indicators), f.location): (f.severity, f.message, tuple(f.indicators))
+        for f in findings
+    }

@@ -137,7 +137,7 @@ def group_by_unit(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> dict[str, Any]:
     """What the review page shows: every finding of the latest validation, by unit."""
-    found = queue(con)
+    found = queue(con, include_gone=True)
     sources = value_sources(con, (r["submission_id"] for r in found))
     rows = [finding_view(r, catalog, sources) for r in found]
     actions = histories(con, [row["finding_key"] for row in rows])
@@ -158,8 +158,9 @@ def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> 
         "run_id": run_id,
         "generated_at": datetime.now().strftime("%d/%m/%Y %H:%M"),
         "units": group_by_unit(rows),
-        "total": len(rows),
-        "errors": sum(r["severity"] == "error" for r in rows),
+        # the latest validation's findings; those no longer raised are shown, not counted
+        "total": sum(not r["gone"] for r in rows),
+        "errors": sum(r["severity"] == "error" and not r["gone"] for r in rows),
         "totals": totals,
         "state_labels": STATE_LABELS,
     }

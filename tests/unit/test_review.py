@@ -200,14 +200,15 @@ def test_resubmission_makes_old_findings_moot_and_reopens_accepted_rules(
         assert sync_resubmissions(con) == []  # idempotent
         assert [h["action"] for h in history(con, "kA2")] == ["accept", "supersede"]
         assert [h["action"] for h in history(con, "kA4")] == ["reject", "supersede"]
-        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con)}
+        listed = {r["finding_key"]: (r["state"], r["gone"]) for r in queue(con, include_gone=True)}
         assert listed == {
             "kA2b": ("open", False),
             "kA3": ("open", False),
             "kA2": ("moot", True),  # superseded: listed with why, never to act on
             "kA4": ("moot", True),
         }
-        moot = {r["finding_key"]: r for r in queue(con, state="moot")}
+        assert {r["finding_key"] for r in queue(con)} == {"kA2b", "kA3"}  # the current ones
+        moot = {r["finding_key"]: r for r in queue(con, state="moot", include_gone=True)}
         assert set(moot) == {"kA2", "kA4"}
         assert "A4-2.csv" in moot["kA4"]["state_note"]  # the file that superseded it
         assert moot["kA4"]["message"] == "Quy tắc members_rated_note không đạt"  # its words kept
@@ -321,7 +322,7 @@ def test_a_correction_is_checked_against_its_indicator_and_the_rules_before_it_i
             con, "kA2", 24, "Sẽ sửa tiếp số dự bị", "điện thoại", "members_total", "thu",
             force=True,
         )  # fmt: skip
-        assert [s for s, _ in forced["preview"].remaining] == ["error"]
+        assert [s for s, *_ in forced["preview"].remaining] == ["error"]
 
         # The next validation reads the corrected value (24) and still raises the sum rule
         # under the same key: the correction did not fix it, so the finding is open again.
@@ -336,7 +337,7 @@ def test_a_correction_is_checked_against_its_indicator_and_the_rules_before_it_i
 
         fixed = correct(con, "kA2", 23, "Đơn vị xác nhận", "công văn", "members_total", "thu")
         assert fixed["preview"].errors == []
-        assert any("Tổng số đảng viên (24)" in m for _, m in fixed["preview"].cleared)
+        assert any("Tổng số đảng viên (24)" in m for _, m, _ in fixed["preview"].cleared)
         verify_history(con)
 
 
