@@ -132,15 +132,19 @@ def unreadable_files(
     con: duckdb.DuckDBPyConnection, units: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Files that could not be read, each with the unit its name starts with and the period
-    of its folder. A file of no known unit is left out, and so is one the unit has replaced: a
-    readable file for the same period received later, in another batch (a readable file of the
-    same batch may be another part, so the unit still hears of the unreadable one)."""
+    of its folder. A file held for review is not one (its finding says it); a file of no known
+    unit is left out, and so is one the unit has replaced: a readable file for the same period
+    received later, in another batch (a readable file of the same batch may be another part, so
+    the unit still hears of the unreadable one)."""
     rows = con.execute(
         """
         select r.original_name, r.reason, r.received_at,
             coalesce(list(distinct s.batch_id) filter (s.batch_id is not null), [])
         from received_files r left join file_sightings s using (sha256)
         where r.status = 'rejected'
+            -- a held file is a finding of its own (tonghop.validation.held), in the letter
+            -- as such: not a second time as a file that could not be read
+            and r.sha256 not in (select sha256 from held_files)
         group by all
         order by r.received_at, r.original_name
         """
