@@ -292,6 +292,8 @@ def test_json_outputs_carry_the_text_as_it_was_sent(runs):
     findings = json.loads((hostile / "findings.json").read_text(encoding="utf-8"))
     assert {f["unit_name"] for f in findings if f["unit_code"] == "S01"} == {MARKUP["S01"]}
     assert any(HOSTILE_VALUE in json.dumps(f, ensure_ascii=False) for f in findings)
-    (held,) = [f for f in findings if f["rule_id"] == "file_held_identity"]
-    assert held["file"] == HELD_FILE and HELD_FILE in held["message"]
+    # held: told to the unit whose values the file holds and to the unit its name names
+    held = {f["unit_code"]: f for f in findings if f["rule_id"] == "file_held_identity"}
+    assert set(held) == {"OK2", "X01"}
+    assert all(f["file"] == HELD_FILE and HELD_FILE in f["message"] for f in held.values())
     json.loads((hostile / "rejected.json").read_text(encoding="utf-8"))
