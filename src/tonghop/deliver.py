@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from tonghop.notify import MAIL_POLICY
 from tonghop.settings import DeliverySettings, ReportSettings
 
 OUTBOX_NAME = "outbox"
@@ -94,7 +95,7 @@ def build_message(
 ) -> EmailMessage:
     """The email to the report owners: a Vietnamese subject and body, the drafts attached."""
     delivery = report.delivery
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = f"Dự thảo báo cáo số {report.number} (kỳ {period})"
     msg["From"] = delivery.sender
     msg["To"] = ", ".join(delivery.owners)

@@ -13,12 +13,17 @@ import json
 import os
 import smtplib
 import urllib.request
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
 from tonghop.settings import NotifySettings, load_settings, settings_path
+
+# Headers folded only past SMTP's line limit: Python 3.11's folding of a long Vietnamese subject
+# into several encoded words can drop the space between two of them ("…/icy-turkeybị lỗi").
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def smtp_password(settings: NotifySettings) -> str | None:
@@ -38,7 +43,7 @@ def send_email(
     """Send one plain-text message through the notification SMTP server."""
     if not settings.smtp_host:
         raise ValueError("chưa đặt máy chủ SMTP (notify.smtp_host)")
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = subject
     msg["From"] = settings.sender
     msg["To"] = ", ".join(to)
