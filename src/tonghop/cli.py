@@ -250,6 +250,9 @@ def check_draft(
     figures: Path | None = typer.Option(
         None, help="figures.json của lần chạy đã viết dự thảo (thay cho --workspace)"
     ),
+    settings: Path | None = typer.Option(
+        None, help="Tệp YAML thiết lập văn bản (số liệu ngoài: external_figures), cùng --workspace"
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Ghi kết quả ra tệp JSON"),
 ) -> None:
     """Tìm số liệu tự mâu thuẫn trong dự thảo (tổng, tỷ lệ) và số liệu lệch với dữ liệu."""
@@ -263,6 +266,7 @@ def check_draft(
         workspace_figures,
     )
     from tonghop.checkdraft import check_paragraphs as run_checks
+    from tonghop.settings import SettingsError, load_settings
 
     if period and not workspace:
         _fail("--period cần đi cùng --workspace")
@@ -270,8 +274,8 @@ def check_draft(
         paragraphs = read_draft(file)
         registry = read_figures_file(figures) if figures else None
         if workspace and registry is None:
-            registry = workspace_figures(workspace, period)
-    except DraftError as exc:
+            registry = workspace_figures(workspace, period, load_settings(settings))
+    except (DraftError, SettingsError) as exc:
         _fail(str(exc))
     issues = run_checks(paragraphs, registry)
     if json_out:

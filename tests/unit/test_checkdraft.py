@@ -29,7 +29,9 @@ from tonghop.checkdraft import (
 )
 from tonghop.cli import app
 from tonghop.db import connect
+from tonghop.paths import SAMPLE_DIR
 from tonghop.report.draft import figure_entries
+from tonghop.settings import load_settings
 
 DRAFTS = Path(__file__).resolve().parents[1] / "data" / "drafts"
 HAND_WRITTEN = DRAFTS / "bao-cao-viet-tay.md"
@@ -368,7 +370,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_tonghops_own_draft_reports_nothing(demo: Path, figures_agree) -> None:
-    registry = workspace_figures(demo / "workspace", PERIOD)
+    # the demo's settings: the sample's outside figures are part of the draft's registry
+    settings = load_settings(SAMPLE_DIR / "bao-cao.yaml")
+    registry = workspace_figures(demo / "workspace", PERIOD, settings)
     for name in ("bao-cao.md", "bao-cao.html", "bao-cao.docx"):
         assert check_draft(demo / name) == [], name
         assert check_draft(demo / name, registry) == [], name
@@ -397,7 +401,9 @@ _UNPROVABLE = re.compile(r"Ghi chú phạm vi|chỉ tiêu|bình quân")
 def test_any_figure_changed_by_hand_in_the_docx_is_caught(demo: Path, tmp_path: Path) -> None:
     from lxml import etree
 
-    registry = workspace_figures(demo / "workspace", PERIOD)
+    registry = workspace_figures(
+        demo / "workspace", PERIOD, load_settings(SAMPLE_DIR / "bao-cao.yaml")
+    )
     with zipfile.ZipFile(demo / "bao-cao.docx") as z:
         contents = [(item, z.read(item.filename)) for item in z.infolist()]
     w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tonghop.checkdraft.documents import DraftError, Paragraph, sentences
 from tonghop.checkdraft.output import Issue, excerpt
 from tonghop.checkdraft.quantities import NUM, QUALIFIER_RE, Quantity, parse_number, show_like
 from tonghop.formatting import fold_vi
+
+if TYPE_CHECKING:
+    from tonghop.settings import ReportSettings
 
 _TOKEN = re.compile(rf"(?P<num>{NUM})(?P<pct>%?)|\w+|[^\w\s]")
 _ANY_NUMBER = "#"
@@ -317,9 +320,12 @@ def check_workspace(workspace: Path, period: str | None = None) -> tuple[str, st
     return first, last
 
 
-def workspace_figures(workspace: Path, period: str | None = None) -> DraftFigures:
+def workspace_figures(
+    workspace: Path, period: str | None = None, settings: ReportSettings | None = None
+) -> DraftFigures:
     """The registry of the draft the workspace's marts give (read-only), computed with the
-    draft's own templates (`tonghop.report.draft.figure_entries`)."""
+    draft's own templates (`tonghop.report.draft.figure_entries`) and the report settings
+    (their outside figures, `external_figures`)."""
     from tonghop.consolidate import report_context
     from tonghop.db import connect
     from tonghop.periods import PeriodRange
@@ -331,4 +337,4 @@ def workspace_figures(workspace: Path, period: str | None = None) -> DraftFigure
         context = report_context(con, PeriodRange.parse(f"{first}..{last}"))
     finally:
         con.close()
-    return DraftFigures(figure_entries(context))
+    return DraftFigures(figure_entries(context, settings))

@@ -85,7 +85,13 @@ async def draft_file(request: Request) -> Response:
 
 
 def _check_draft(portal: Portal, request: Request, name: str, data: bytes, form: Any) -> Response:
-    from tonghop.checkdraft import DraftError, check_paragraphs, read_draft, workspace_lookup
+    from tonghop.checkdraft import (
+        DraftError,
+        check_paragraphs,
+        read_draft,
+        read_figures_file,
+        workspace_figures,
+    )
 
     session = access.require(request, portal.store, "bao-cao")
     access.check_csrf(session, form.get("csrf"))
@@ -99,8 +105,18 @@ def _check_draft(portal: Portal, request: Request, name: str, data: bytes, form:
             path = Path(folder) / f"du-thao{suffix}"
             path.write_bytes(data)
             paragraphs = read_draft(path)
-        with portal.reading() as con:
-            lookup = workspace_lookup(portal.config.workspace) if con is not None else None
+        # the figures the current draft was written with, else those the workspace gives
+        folder = draft_folder(portal.config)
+        written = folder / "figures.json" if folder else None
+        if written is not None and written.is_file():
+            lookup = read_figures_file(written)
+        else:
+            with portal.reading() as con:
+                lookup = (
+                    workspace_figures(portal.config.workspace, None, portal.settings)
+                    if con is not None
+                    else None
+                )
     except DraftError as exc:
         return _draft_page(portal, request, 422, check_error=str(exc))
     issues = check_paragraphs(paragraphs, lookup)

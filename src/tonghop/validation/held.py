@@ -58,7 +58,12 @@ where not exists (
 def standing_units(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The units with a hold or notice no newer file has answered: validated again each time,
     so that a new hold is a finding even when the unit sent nothing else."""
-    return [u for (u,) in con.execute(f"select distinct unit_code from ({_STANDING})").fetchall()]
+    return [
+        u
+        for (u,) in con.execute(
+            f"select distinct unit_code from ({_STANDING}) order by unit_code"
+        ).fetchall()
+    ]
 
 
 def held_findings(
