@@ -59,12 +59,12 @@ _LABELS = (
     r"khóa|khoá|lần thứ|lần|phụ lục|mục|điều|khoản|điểm|chương|phần|"
     r"tiết|trang|biểu đồ|biểu|bảng|hình|sơ đồ|mẫu|(?<!tổng )(?<!trong )(?<!với )số|"
     r"nghị quyết|nghị định|"
-    r"quyết định|quy định|quy chế|chỉ thị|"
+    r"quyết định|quy định|quy chế|chỉ thị|ban chỉ đạo|"
     r"kết luận|hướng dẫn|thông báo|thông tư|công văn|tờ trình|kế hoạch số|chương trình số|"
     r"giai đoạn|chỉ tiêu số|nhiệm kỳ|trung ương|covid|iso|quốc lộ|tỉnh lộ|đường|phường|"
     r"tổ|khu phố|thôn|bản|xóm|cụm|lô|phòng|cấp độ|mức độ|hạng|tầng|top|đề án|dự án số"
 )
-_LABEL_RE = re.compile(rf"(?:^|[^\w])(?:{_LABELS})\s*(?:số\s*)?(?:\d[\w./-]*\s*(?:,|và|;)\s*)*$")
+_LABEL_RE = re.compile(rf"(?:^|[^\w])(?:{_LABELS})\s*(?:số\s*)?(?:\d[\w./-]*\s*(?:,|và)\s*)*$")
 _ACRONYM_RE = re.compile(r"(?:^|\s)[A-ZĐ]{2,}[A-ZĐ0-9]*\s*$")
 _RANK_RE = re.compile(r"(?:^|\s)(?:thứ|hạng|xếp thứ|vị trí|đứng thứ)\s*$")
 _CHANGE_RE = re.compile(
