@@ -121,32 +121,41 @@ def find_contributions(
         order by figure, _key
     """
     params = [list(column) for column in zip(*figures, strict=True)]
-    # Fetched as columns (Arrow), not as row tuples: tens of thousands of rows on a large bloc.
-    table = con.sql(sql, params=params).to_arrow_table()
-    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    # Fetched as columns, not as row tuples: tens of thousands of rows on a large bloc. (As
+    # NumPy arrays: a connection's result as Arrow is copied once more; a NULL is masked, and
+    # tolist() gives None for it and Python's int, float and str for the others.)
+    columns = {
+        name: array.tolist() for name, array in con.execute(sql, params).fetchnumpy().items()
+    }
     return _found(columns, {figure[0]: figure[1] for figure in figures})
 
 
 def _found(columns: dict[str, list], kinds: dict[str, str]) -> dict[str, Found]:
-    """The statement's columns as each figure's `Found`: its rows with the columns of its kind,
-    its totals (on each of its rows) once."""
+    """The statement's columns (ordered by figure) as each figure's `Found`: its rows with the
+    columns of its kind, its totals (on each of its rows) once."""
     found: dict[str, Found] = {}
-    figures, units = columns["figure"], columns["unit_code"]
-    for i, figure in enumerate(figures):
+    figures = columns["figure"]
+    end = 0
+    while end < len(figures):
+        start, figure = end, figures[end]
+        while end < len(figures) and figures[end] == figure:
+            end += 1
         kind = kinds[figure]
-        item = found.get(figure)
-        if item is None:
-            totals = {"count": columns["_count"][i]}
-            totals |= {name: columns[f"_{name}"][i] for name in _TOTALS[kind]}
-            item = found[figure] = Found([], totals)
-        row = {"unit_code": units[i]} | {name: columns[name][i] for name in _ROWS[kind]}
+        totals = {"count": columns["_count"][start]}
+        totals |= {name: columns[f"_{name}"][start] for name in _TOTALS[kind]}
+        names = ("unit_code", *_ROWS[kind])
+        rows = [
+            dict(zip(names, values, strict=True))
+            for values in zip(*(columns[name][start:end] for name in names), strict=True)
+        ]
         if kind == "units":
-            row["value"] = 1  # each unit active on the day counts once
+            for row in rows:
+                row["value"] = 1  # each unit active on the day counts once
         elif kind == "rates":
-            row["value"] = (
-                100.0 * row["numerator"] / row["denominator"] if row["denominator"] else None
-            )
-        item.rows.append(row)
+            for row in rows:
+                num, den = row["numerator"], row["denominator"]
+                row["value"] = 100.0 * num / den if den else None
+        found[figure] = Found(rows, totals)
     return found
 
 
