@@ -1,6 +1,6 @@
 """Each unit's contribution to figures of the draft: the SQL that reads them from the same
-intermediate models the marts aggregate (so their total is the figure), one query per kind of
-figure (unit counts, sums and counts, rates, weighted means)."""
+intermediate models the marts aggregate (so their total is the figure), every figure of every
+kind (unit counts, sums and counts, rates, weighted means) in one statement."""
 
 from __future__ import annotations
 
@@ -20,101 +20,168 @@ class Found:
     totals: dict[str, float]
 
 
+# By kind of figure: the columns of its rows (in this order, after `unit_code`), and the
+# aggregates over all its rows that its explanation reads (`tonghop.explain`), besides `count`.
+_ROWS = {
+    "units": ("name", "period", "value", "file_name", "sha256", "location"),
+    "values": ("name", "file_name", "sha256", "location", "period", "value"),
+    "rates": ("name", "file_name", "sha256", "location", "period", "numerator", "denominator"),
+    "weighted": ("name", "file_name", "sha256", "location", "period", "value", "weight"),
+}
+_TOTALS = {
+    "units": (),
+    "values": ("value",),
+    "rates": ("numerator", "denominator"),
+    "weighted": ("weighted", "weight"),
+}
+_AGGREGATES = {
+    "value": "sum(value)",
+    "numerator": "sum(numerator)",
+    "denominator": "sum(denominator)",
+    "weighted": "sum(value * weight)",
+    "weight": "sum(weight)",
+}
+
+
 def find_contributions(
     con: duckdb.DuckDBPyConnection,
     refs: list[FigureRef],
     catalog: Catalog,
     limit: int | None = None,
 ) -> dict[str, Found]:
-    """By figure id, the figures' contributions: one query per kind of figure, not one per
-    figure, so that the models are read once for all the figures of a kind.
+    """By figure id, the figures' contributions, all read in one statement (each model once for
+    every figure), whatever the number of figures and their kinds.
 
-    With `limit`, each figure keeps its first `limit` rows (by unit code); its totals and count
-    still cover them all (computed in DuckDB).
+    With `limit`, each figure keeps its first `limit` rows (by unit code, then period); its
+    totals and count still cover them all (computed in DuckDB).
     """
-
-    def kind(ref: FigureRef) -> str:
-        return "units" if ref.is_unit_count else catalog[ref.name.split("__")[0]].unit_aggregation
-
-    by_kind: dict[str, list[FigureRef]] = {}
-    for ref in refs:
-        by_kind.setdefault(kind(ref), []).append(ref)
-    rows = _unit_rows(con, by_kind.get("units", []), limit)
-    rows |= _rate_rows(con, by_kind.get("recompute", []), limit)
-    rows |= _weighted_rows(con, by_kind.get("weighted_mean", []), catalog, limit)
-    rows |= _value_rows(
-        con,
-        [r for k in ("sum", "count_true", "distribution") for r in by_kind.get(k, [])],
-        catalog,
-        limit,
-    )
-    return rows
-
-
-def _by_figure(
-    con: duckdb.DuckDBPyConnection,
-    select: str,
-    figures: list[tuple],
-    limit: int | None = None,
-    totals: dict[str, str] | None = None,
-) -> dict[str, Found]:
-    """Run `select` over the figures, bound as the relation `f(figure, measure, group_type,
-    group_value, code, detail, level)`; by figure id, its rows less `figure` and `ordinal`
-    (ordered by unit and period ordinal; the first `limit` with a limit), and `count` and
-    `totals` (name: aggregate over `select`'s columns) over all its rows."""
+    figures = [_figure(ref, catalog) for ref in refs]
     if not figures:
         return {}
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(figures))
-    aggregates = {"count": "count(*)"} | (totals or {})
-    # A figure's first `limit` rows are kept in a heap as its rows go by (arg_min with a count),
-    # where a window's row_number sorted every row of every figure, most of the query's time
+    kinds = sorted({figure[1] for figure in figures})
+    # A figure's first `limit` rows are those up to its `limit`-th key (unit, then period: one
+    # row each), the keys being integers kept in a heap as its rows go by (`min` with a count):
+    # a window's row_number sorted every row of every figure, and `arg_min` with the rows as
+    # its payload and the unit code as its key took longer still, most of the statement's time
     # when every unit of a large bloc contributes to every figure.
     if limit is None:
-        rows = "select * from q"
-    elif limit < 1:  # DuckDB's arg_min takes a count from 1
-        rows = "select * from q where false"
+        last = "null"
+    elif limit < 1:  # DuckDB's `min` takes a count from 1
+        last = "-1"
     else:
-        rows = (
-            f"select unnest(r) from (select unnest(arg_min(q, (unit_code, ordinal), {limit})) "
-            "as r from q group by figure)"
+        last = f"list_max(min(_key, {limit}))"
+    names = sorted({name for kind in kinds for name in _TOTALS[kind]})
+    sql = f"""
+        with figures as (
+            select unnest(?::varchar[]) as figure, unnest(?::varchar[]) as kind,
+                unnest(?::varchar[]) as measure, unnest(?::varchar[]) as group_type,
+                unnest(?::varchar[]) as group_value, unnest(?::varchar[]) as code,
+                unnest(?::varchar[]) as detail, unnest(?::integer[]) as level
+        ),
+        units as (
+            -- the registry's units in the order of their codes (a row's key: unit, period)
+            select unit_code, row_number() over (order by unit_code) as unit_rank
+            from stg_registry__units
+        ),
+        f as (
+            select *,
+                case measure when 'start' then 'baseline' when 'term' then 'range' end
+                    as want_role,
+                case when measure not in ('start', 'term') then
+                    (select max(ordinal) from run_periods where role = 'range')
+                end as want_ordinal
+            from figures
+        ),
+        q as ({" union all by name ".join(_SELECTS[kind] for kind in kinds)}),
+        totals as (
+            select figure, {"".join(f"{_AGGREGATES[n]} as _{n}, " for n in names)}
+                count(*) as _count, {last} as _last
+            from q group by figure
+        ),
+        kept as (
+            select q.*, totals.* exclude (figure, _last)
+            from q join totals using (figure)
+            where totals._last is null or q._key <= totals._last
         )
-    # Where a value stood in its file is looked up for the rows kept only, the values read
-    # only for their submissions: looked up for every row before the limit, it was the larger
-    # part of the trace's time on a large bloc.
-    located = (
-        "select kept.* exclude (_located_submission, _located_indicator) "
-        "replace (l.location as location) from kept left join ("
-        "select submission_id, indicator_code, any_value(location) as location "
-        "from stg_tonghop__values "
-        "where submission_id in (select _located_submission from kept) group by all) as l "
-        "on l.submission_id = kept._located_submission "
-        "and l.indicator_code = kept._located_indicator"
-        if "_located_submission" in select
-        else "select kept.* from kept"
-    )
-    sql = (
-        f"with f(figure, measure, group_type, group_value, code, detail, level) as "
-        f"(values {values}), q as ({select}), "
-        f"totals as (select figure, "
-        f"{', '.join(f'{a} as _{name}' for name, a in aggregates.items())} "
-        f"from q group by figure), "
-        f"kept as (select r.*, {', '.join(f'totals._{name}' for name in aggregates)} "
-        f"from ({rows}) as r join totals using (figure)) "
-        f"{located} order by figure, unit_code, ordinal"
-    )
+        -- the unit's name, the file and where the value stood in it (a value's only: a rate's
+        -- parts are several values, a unit count has no file), for the rows kept only
+        select kept.* exclude (submission_id, _located_indicator, _key), r.name, s.file_name,
+            s.sha256, l.location
+        from kept
+        join stg_registry__units as r on r.unit_code = kept.unit_code
+        left join stg_tonghop__submissions as s on s.submission_id = kept.submission_id
+        left join (
+            select submission_id, indicator_code, any_value(location) as location
+            from stg_tonghop__values
+            where submission_id in (select submission_id from kept)
+            group by all
+        ) as l
+            on l.submission_id = kept.submission_id
+            and l.indicator_code = kept._located_indicator
+        order by figure, _key
+    """
+    params = [list(column) for column in zip(*figures, strict=True)]
+    # Fetched as columns, not as row tuples: tens of thousands of rows on a large bloc. (As
+    # NumPy arrays: a connection's result as Arrow is copied once more; a NULL is masked, and
+    # tolist() gives None for it and Python's int, float and str for the others.)
+    columns = {
+        name: array.tolist() for name, array in con.execute(sql, params).fetchnumpy().items()
+    }
+    return _found(columns, {figure[0]: figure[1] for figure in figures})
+
+
+def _found(columns: dict[str, list], kinds: dict[str, str]) -> dict[str, Found]:
+    """The statement's columns (ordered by figure) as each figure's `Found`: its rows with the
+    columns of its kind, its totals (on each of its rows) once."""
     found: dict[str, Found] = {}
-    for row in _dicts(con, sql, [value for figure in figures for value in figure]):
-        figure = row.pop("figure")
-        row.pop("ordinal")
-        sums = {name: row.pop(f"_{name}") for name in aggregates}
-        found.setdefault(figure, Found([], sums)).rows.append(row)
+    figures = columns["figure"]
+    end = 0
+    while end < len(figures):
+        start, figure = end, figures[end]
+        while end < len(figures) and figures[end] == figure:
+            end += 1
+        kind = kinds[figure]
+        totals = {"count": columns["_count"][start]}
+        totals |= {name: columns[f"_{name}"][start] for name in _TOTALS[kind]}
+        names = ("unit_code", *_ROWS[kind])
+        rows = [
+            dict(zip(names, values, strict=True))
+            for values in zip(*(columns[name][start:end] for name in names), strict=True)
+        ]
+        if kind == "units":
+            for row in rows:
+                row["value"] = 1  # each unit active on the day counts once
+        elif kind == "rates":
+            for row in rows:
+                num, den = row["numerator"], row["denominator"]
+                row["value"] = 100.0 * num / den if den else None
+        found[figure] = Found(rows, totals)
     return found
 
 
-def _figure(
-    ref: FigureRef, code: str, detail: str | None = None, level: int | None = None
-) -> tuple:
-    return (ref.id, ref.measure, ref.group_type, ref.group_value, code, detail, level)
+def _figure(ref: FigureRef, catalog: Catalog) -> tuple:
+    """A figure as the statement's relation `f` binds it: `(figure, kind, measure, group_type,
+    group_value, code, detail, level)`. `detail` is a value figure's unit aggregation (a
+    distribution's figure `code__k` counts the units at `level` k), or the indicator a weighted
+    mean is weighted by."""
+    if ref.is_unit_count:
+        return (ref.id, "units", ref.measure, ref.group_type, ref.group_value, ref.name, None, None)
+    code, _, level = ref.name.partition("__")
+    indicator = catalog[code]
+    kind, detail = {
+        "recompute": ("rates", None),
+        "weighted_mean": ("weighted", indicator.weight or ""),
+    }.get(indicator.unit_aggregation, ("values", indicator.unit_aggregation))
+    return (
+        ref.id,
+        kind,
+        ref.measure,
+        ref.group_type,
+        ref.group_value,
+        code,
+        detail,
+        int(level) if level.isdigit() else None,
+    )
 
 
 # The registry's date a unit count is taken on: the day before the range, or its last day.
@@ -131,16 +198,46 @@ _SNAPSHOT = """
 _TCCSD_FORMS = ", ".join(f"'{form}'" for form in FORMS)
 
 
-def _unit_rows(
-    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], limit: int | None = None
-) -> dict[str, Found]:
-    return _by_figure(
-        con,
-        f"""
-        select f.figure, u.unit_code, u.name,
-            cast(cast({_SNAPSHOT} as date) as varchar) as period,
-            1 as value, null as file_name, null as sha256, null as location, 0 as ordinal
-        from f
+# The rows `v` of a model that each figure `f` reads (the same filters as rpt_term__indicators),
+# with `f.want_role` and `f.want_ordinal` (the statement's `f`) for its measure. A figure's
+# reporting group is joined here (int_reporting_groups: the cells, sector and form, it covers)
+# rather than read from int_values_grouped or int_rate_parts, the views that give each row once
+# per group: those views would give each unit's rows three times over, for every figure.
+_FIGURE_ROWS = """
+    join int_reporting_groups as g
+        on g.group_type = f.group_type and g.group_value = f.group_value
+    join {model} as v
+        on v.indicator_code = f.code and v.sector = g.sector and v.form = g.form
+        and (f.want_role is null or v.role = f.want_role)
+        and (f.want_ordinal is null or v.ordinal = f.want_ordinal)
+"""
+
+
+# A row's place in its figure, an integer: its unit (`r`, of the statement's `units`, by code),
+# then its period's ordinal (an int32).
+_KEY = "(r.unit_rank::bigint << 32) + (v.ordinal::bigint + 2147483648) as _key"
+
+
+def _source(kind: str, model: str) -> str:
+    """The model's rows `v` that the figures `f` of a kind read: their unit, period and
+    submission (its file and the unit's name are looked up for the rows kept only)."""
+    return f"""
+        v.period, v.ordinal, v.submission_id, {_KEY}
+        from (select * from f where kind = '{kind}') as f
+        {_FIGURE_ROWS.format(model=model)}
+        join units as r on r.unit_code = v.unit_code
+    """
+
+
+# Each kind's contributing rows: `figure`, `unit_code`, `ordinal` (rows are ordered by unit,
+# then period ordinal), `period`, `submission_id` (the file's), `_located_indicator` (the value
+# whose place in the file is shown) and the values its `_TOTALS` aggregate.
+_SELECTS = {
+    "units": f"""
+        select f.figure, u.unit_code,
+            cast(cast({_SNAPSHOT} as date) as varchar) as period, 1 as value, 0 as ordinal,
+            null as submission_id, null as _located_indicator, r.unit_rank::bigint << 32 as _key
+        from (select * from f where kind = 'units') as f
         join stg_registry__units as u
             on u.valid_from <= {_SNAPSHOT}
             and (u.valid_to is null or u.valid_to >= {_SNAPSHOT})
@@ -151,122 +248,27 @@ def _unit_rows(
                 when 'chi_bo' then u.form = 'chi_bo'
                 else u.sector = f.code
             end
-        """,
-        [_figure(ref, ref.name) for ref in refs],
-        limit,
-    )
-
-
-# The rows `v` of a model that each figure `f` reads (the same filters as rpt_term__indicators).
-_FIGURE_ROWS = """
-    v.group_type = f.group_type and v.group_value = f.group_value
-    and v.indicator_code = f.code
-    and case f.measure
-        when 'start' then v.role = 'baseline'
-        when 'term' then v.role = 'range'
-        else v.ordinal = (select max(ordinal) from run_periods where role = 'range')
-    end
-"""
-
-
-_SOURCE_COLUMNS = """
-    r.name,
-    s.file_name,
-    s.sha256,
-    null as location,  -- looked up by _by_figure for the rows it keeps
-    v.submission_id as _located_submission,
-    v.indicator_code as _located_indicator
-"""
-
-
-_SOURCE_JOINS = """
-    join stg_tonghop__submissions as s on s.submission_id = v.submission_id
-    join stg_registry__units as r on r.unit_code = v.unit_code
-"""
-
-
-def _value_rows(
-    con: duckdb.DuckDBPyConnection,
-    refs: list[FigureRef],
-    catalog: Catalog,
-    limit: int | None = None,
-) -> dict[str, Found]:
-    # `detail` is the unit aggregation; a distribution's figure `code__k` counts the units at k.
-    figures = []
-    for ref in refs:
-        code, _, level = ref.name.partition("__")
-        aggregation = catalog[code].unit_aggregation
-        figures.append(_figure(ref, code, aggregation, int(level) if level.isdigit() else None))
-    return _by_figure(
-        con,
-        f"""
-        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period,
-            case f.detail when 'sum' then v.value else 1 end as value, v.ordinal
-        from f
-        join int_values_grouped as v on {_FIGURE_ROWS}
-        {_SOURCE_JOINS}
+        join units as r on r.unit_code = u.unit_code
+    """,
+    "values": f"""
+        select f.figure, v.unit_code, v.indicator_code as _located_indicator,
+            case f.detail when 'sum' then v.value else 1 end as value,
+            {_source("values", "int_values_accepted")}
         where case f.detail
             when 'sum' then true
             when 'count_true' then v.value = 1
             else v.value = f.level
         end
-        """,
-        figures,
-        limit,
-        {"value": "sum(value)"},
-    )
-
-
-def _rate_rows(
-    con: duckdb.DuckDBPyConnection, refs: list[FigureRef], limit: int | None = None
-) -> dict[str, Found]:
-    found = _by_figure(
-        con,
-        f"""
-        select f.figure, v.unit_code, r.name, s.file_name, s.sha256, null as location,
-            v.period, v.numerator, v.denominator, v.ordinal
-        from f
-        join int_rate_parts as v on {_FIGURE_ROWS}
-        {_SOURCE_JOINS}
-        """,
-        [_figure(ref, ref.name) for ref in refs],
-        limit,
-        {"numerator": "sum(numerator)", "denominator": "sum(denominator)"},
-    )
-    for figure in found.values():
-        for row in figure.rows:
-            row["value"] = (
-                100.0 * row["numerator"] / row["denominator"] if row["denominator"] else None
-            )
-    return found
-
-
-def _weighted_rows(
-    con: duckdb.DuckDBPyConnection,
-    refs: list[FigureRef],
-    catalog: Catalog,
-    limit: int | None = None,
-) -> dict[str, Found]:
-    # `detail` is the indicator the mean is weighted by.
-    return _by_figure(
-        con,
-        f"""
-        select f.figure, v.unit_code, {_SOURCE_COLUMNS}, v.period, v.value, w.value as weight,
-            v.ordinal
-        from f
-        join int_values_grouped as v on {_FIGURE_ROWS}
-        join int_values_grouped as w
-            on w.submission_id = v.submission_id and w.group_type = v.group_type
-            and w.indicator_code = f.detail
-        {_SOURCE_JOINS}
-        """,
-        [_figure(ref, ref.name, catalog[ref.name].weight or "") for ref in refs],
-        limit,
-        {"weighted": "sum(value * weight)", "weight": "sum(weight)"},
-    )
-
-
-def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    """,
+    "rates": f"""
+        select f.figure, v.unit_code, null as _located_indicator, v.numerator, v.denominator,
+            {_source("rates", "int_unit_rate_parts")}
+    """,
+    "weighted": f"""
+        select f.figure, v.unit_code, v.indicator_code as _located_indicator, v.value,
+            w.value as weight,
+            {_source("weighted", "int_values_accepted")}
+        join int_values_accepted as w
+            on w.submission_id = v.submission_id and w.indicator_code = f.detail
+    """,
+}

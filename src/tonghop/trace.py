@@ -33,7 +33,7 @@ def compute_trace(con: duckdb.DuckDBPyConnection, context: dict) -> dict[str, An
 
     The same explanations as `tonghop.explain.explain_all`, in a few statements whatever the
     number of figures: every figure's value read from the marts at once (`_mart_values`), not
-    one query per figure, and their contributions in one query per kind of figure
+    one query per figure, and their contributions in one statement for all the figures
     (`tonghop.contributions`). Figures that cannot be explained are skipped, as there."""
     catalog = load_catalog()
     ids = build_figures(context).mart_ids()
