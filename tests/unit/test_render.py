@@ -317,6 +317,43 @@ def test_office_templates_override_the_bundled_ones(tmp_path):
     assert SECTION_4_4 in md
 
 
+def test_a_sentence_line_ending_in_a_tag_keeps_its_paragraph_break(tmp_path):
+    # trim_blocks would drop the newline after `{% endif %}` and run the two paragraphs into
+    # one; a line of tags alone still leaves no line of its own.
+    office = tmp_path / "office"
+    office.mkdir()
+    (office / "_section_1_boi_canh.md.j2").write_text(
+        "{% if coverage.units_included %}Đoạn một, câu kết thúc bằng thẻ.{% endif %}\n"
+        "\n"
+        "Đoạn hai có {{ coverage.units_included|so_dem }} đơn vị{% if true %}.{% endif %}\n"
+        "\n"
+        "{% for x in [1, 2] %}\n"
+        "- mục {{ x }}\n"
+        "{% endfor %}\n"
+        "\n"
+        "Đoạn ba.\n",
+        encoding="utf-8",
+    )
+    paths = render_report(CONTEXT, ReportSettings(), tmp_path / "out", template_dirs=[office])
+    md = paths["md"].read_text("utf-8")
+    assert (
+        "Đoạn một, câu kết thúc bằng thẻ.\n\nĐoạn hai có 119 đơn vị.\n\n- mục 1\n- mục 2\n\n" in md
+    )
+    assert "- mục 2\n\nĐoạn ba.\n" in md
+    html = paths["html"].read_text("utf-8")
+    assert (
+        "<p>Đoạn một, câu kết thúc bằng thẻ.</p>\n<p>Đoạn hai có 119 đơn vị.</p>\n"
+        "<ul>\n<li>mục 1</li>\n<li>mục 2</li>\n</ul>\n<p>Đoạn ba.</p>"
+    ) in html
+
+
+def test_html_templates_keep_trim_blocks():
+    # The rule is the Markdown templates': an HTML template's newlines are not paragraphs.
+    env = make_environment()
+    source = "<p>{% if true %}a{% endif %}\n</p>\n"
+    assert env.from_string(source).render() == "<p>a</p>\n"
+
+
 def test_settings_drive_the_header(tmp_path):
     settings = ReportSettings(
         number="25-BC/ĐU",

@@ -10,9 +10,10 @@ Numbers on the charts go through `tonghop.formatting`.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,32 @@ def reading_order(view: Mapping[str, Any], env: Environment | None) -> list[str]
     return keys
 
 
+# The PNG bytes of the charts drawn in this process, by chart and data: a render again with
+# the same data (a resubmission that leaves a chart's figures as they were) writes them
+# without drawing (drawing is most of a chart's cost, the same bytes every time).
+_DRAWN: dict[str, bytes] = {}
+_DRAWN_KEPT = 32
+
+
+def _drawn(draw: Callable[..., Path], *args: Any) -> Path:
+    """`draw(*args)` (its last argument the PNG's path), or the same PNG drawn before."""
+    path = args[-1]
+    try:
+        key = json.dumps([draw.__name__, path.name, *args[:-1]], sort_keys=True, default=repr)
+    except TypeError:  # keys that do not sort: drawn every time
+        return draw(*args)
+    png = _DRAWN.get(key)
+    if png is None:
+        draw(*args)
+        if len(_DRAWN) >= _DRAWN_KEPT:
+            _DRAWN.clear()
+        _DRAWN[key] = path.read_bytes()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+    return path
+
+
 def make_charts(
     view: Mapping[str, Any],
     wording: Mapping[str, Any],
@@ -167,18 +194,23 @@ def make_charts(
     folder = out_dir / CHARTS_DIR
     drawn: dict[str, Path | None] = {key: None for key in data}
     if data["members_by_sector"]:
-        drawn["members_by_sector"] = members_by_sector(
+        drawn["members_by_sector"] = _drawn(
+            members_by_sector,
             data["members_by_sector"]["start"],
             data["members_by_sector"]["cutoff"],
             words["members_by_sector"],
             folder / "dang-vien-theo-khoi.png",
         )
     if data["ratings_by_year"]:
-        drawn["ratings_by_year"] = ratings_by_year(
-            data["ratings_by_year"], words["ratings_by_year"], folder / "xep-loai-dang-vien.png"
+        drawn["ratings_by_year"] = _drawn(
+            ratings_by_year,
+            data["ratings_by_year"],
+            words["ratings_by_year"],
+            folder / "xep-loai-dang-vien.png",
         )
     if data["admissions_by_year"]:
-        drawn["admissions_by_year"] = admissions_by_year(
+        drawn["admissions_by_year"] = _drawn(
+            admissions_by_year,
             data["admissions_by_year"]["years"],
             data["admissions_by_year"]["target"],
             words["admissions_by_year"],

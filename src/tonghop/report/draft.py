@@ -9,11 +9,13 @@ footnotes' numbers, then each writer.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from tonghop.figures import FIGURES_JSON, figure_function, placements, write_figures_json
 from tonghop.report.charts import make_charts
@@ -30,6 +32,10 @@ from tonghop.report.templates import (
 from tonghop.report.trace_page import trace_html
 from tonghop.report.word import DOCX_TEMPLATE, render_docx
 from tonghop.settings import ReportSettings
+
+# Where the trace's HTML goes in the HTML draft until written (`_draft_html`): no template or
+# value writes it (a per-process token, like the footnotes' marks).
+_TRACE_MARK = f"\u27e6trace{secrets.token_hex(6)}\u27e7"
 
 OUTPUT_NAMES = {"md": "bao-cao.md", "html": "bao-cao.html", "docx": "bao-cao.docx"}
 
@@ -49,16 +55,14 @@ def render_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env, view = _prepare(context, settings, template_dirs, out_dir)
-    if view["trace"]:
-        view["trace"]["html"] = trace_html(view["trace"], env)
     paths = {fmt: out_dir / name for fmt, name in OUTPUT_NAMES.items()}
     write_markdown(env, view, paths["md"])
-    paths["html"].write_text(render_html(env, _html_view(view)), encoding="utf-8")
+    html, trace = _draft_html(env, view)
+    paths["html"].write_text(html.replace(_TRACE_MARK, trace), encoding="utf-8")
     template = find_template(DOCX_TEMPLATE, search_path(template_dirs))
     render_docx(view, settings, template, paths["docx"])
-    paths["figures"] = write_figures_json(
-        view["figures"], paths["html"].read_text("utf-8"), out_dir / FIGURES_JSON
-    )
+    html = html.replace(_TRACE_MARK, "")
+    paths["figures"] = write_figures_json(view["figures"], html, out_dir / FIGURES_JSON)
     return paths
 
 
@@ -70,7 +74,7 @@ def figure_entries(
     """The entries `figures.json` would list for a context (each figure with the sentences
     the draft prints it in), without writing the draft: what `check-draft` compares with."""
     env, view = _prepare(context, settings or ReportSettings(), template_dirs, None)
-    found = placements(render_html(env, _html_view(view)))
+    found = placements(_draft_html(env, view)[0].replace(_TRACE_MARK, ""))
     return [f.as_dict() | {"appears_in": found.get(f.id, [])} for f in view["figures"].values()]
 
 
@@ -92,5 +96,16 @@ def _prepare(
     return env, view
 
 
-def _html_view(view: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(view) | {"footnotes": [f | {"text": f["html"]} for f in view["footnotes"]]}
+def _draft_html(env: SandboxedEnvironment, view: Mapping[str, Any]) -> tuple[str, str]:
+    """The HTML draft with a mark where the trace's appendix goes, and the trace's HTML.
+
+    The trace (every unit's contribution to every figure) is most of the page's bytes and
+    prints no figure: the figures' placements are read from the page without it, and the
+    page is written with it put in place of the mark (`render_report`; an office's page
+    without the appendix has no mark)."""
+    trace = ""
+    if view["trace"]:
+        trace = str(trace_html(view["trace"], env))
+        view = dict(view) | {"trace": dict(view["trace"]) | {"html": Markup(_TRACE_MARK)}}
+    footnotes = [f | {"text": f["html"]} for f in view["footnotes"]]
+    return render_html(env, dict(view) | {"footnotes": footnotes}), trace

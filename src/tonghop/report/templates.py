@@ -11,6 +11,9 @@ a number filter) or the template marks it `|safe`.
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,8 +105,51 @@ class _Loader(BaseLoader):
         return self.files.list_templates()
 
 
+# In a Markdown template, a block tag that ends a line of text (a sentence ending in
+# `{% endif %}`): its newline is the paragraph's and is kept (`_keep_sentence_breaks`).
+_TAG_OR_NEWLINE = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}|\n", re.DOTALL)
+
+
+def _keep_sentence_breaks(source: str) -> str:
+    """`trim_blocks` for the lines that hold only tags, not for a line of text.
+
+    Jinja's `trim_blocks` drops the newline after every block tag, so a sentence line ending
+    in `{% endif %}` would run into the next paragraph. Here such a tag (one that ends a line
+    holding text or a `{{ … }}`) is written `{% … +%}`, which keeps the newline: a line of
+    tags alone (`{% if … %}`, `{% endfor %}`) still leaves nothing. A tag's explicit `-%}` or
+    `+%}` is left as written."""
+    parts: list[str] = []
+    last, text_on_line = 0, False
+    for match in _TAG_OR_NEWLINE.finditer(source):
+        token = match[0]
+        if source[last : match.start()].strip():
+            text_on_line = True
+        parts.append(source[last : match.start()])
+        if token == "\n":
+            text_on_line = False
+        elif token.startswith("{{"):
+            text_on_line = True
+        elif (
+            token.startswith("{%")
+            and text_on_line
+            and token[-3] not in "+-"
+            and source.startswith("\n", match.end())
+        ):
+            token = token[:-2] + "+%}"
+        parts.append(token)
+        last = match.end()
+    parts.append(source[last:])
+    return "".join(parts)
+
+
 class ReportEnvironment(SandboxedEnvironment):
     """The sandboxed environment of the md/html templates (see the module's docstring)."""
+
+    def preprocess(self, source: str, name: str | None = None, filename: str | None = None) -> str:
+        """A Markdown template's sentence lines keep their newline (`_keep_sentence_breaks`);
+        HTML templates are left to `trim_blocks` (their newlines are not paragraphs)."""
+        source = super().preprocess(source, name, filename)
+        return source if _is_html(name) else _keep_sentence_breaks(source)
 
     def join_path(self, template: str, parent: str) -> str:
         if _is_html(parent) and not _is_html(template) and ".md" not in template:
@@ -118,9 +164,31 @@ def search_path(template_dirs: Sequence[Path] | None = None) -> list[Path]:
 
 def make_environment(template_dirs: Sequence[Path] | None = None) -> SandboxedEnvironment:
     """The sandboxed Jinja2 environment of the md/html templates: HTML autoescaped, Markdown
-    escaped by `_finalize`."""
+    escaped by `_finalize`.
+
+    One environment per set of folders and the files in them, kept for the process: its
+    templates are compiled once (a draft's, the trace page's and the review page's renders,
+    a resubmission's render again), a changed file is compiled again (Jinja's `auto_reload`),
+    and a file added to a folder (an office's new override) gives a new environment."""
+    folders = tuple(str(p) for p in search_path(template_dirs))
+    return _environment(folders, _listing(folders))
+
+
+def _listing(folders: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The files of each folder, its subfolders' too (`review/`)."""
+    return tuple(
+        tuple(sorted(os.path.join(root, name) for root, _, names in os.walk(f) for name in names))
+        for f in folders
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(
+    folders: tuple[str, ...], listing: tuple[tuple[str, ...], ...]
+) -> SandboxedEnvironment:
+    del listing  # only the cache's key
     env = ReportEnvironment(
-        loader=_Loader(search_path(template_dirs)),
+        loader=_Loader([Path(f) for f in folders]),
         undefined=StrictUndefined,
         autoescape=_is_html,
         finalize=_finalize,

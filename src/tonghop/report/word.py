@@ -5,6 +5,7 @@ templates' marks, and placeholders highlighted."""
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
@@ -53,10 +54,32 @@ _FONT = "Times New Roman"
 FOOTNOTE_SIZE_PT = 12
 
 
+class _DocxEnvironment(SandboxedEnvironment):
+    """docxtpl compiles each part's XML with `from_string`: the same template's parts are
+    compiled once per process (a resubmission's render reuses them)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._compiled: dict[str, Template] = {}
+
+    def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Any:
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        if source not in self._compiled:
+            if len(self._compiled) >= _COMPILED_PARTS:
+                self._compiled.clear()
+            self._compiled[source] = super().from_string(source)
+        return self._compiled[source]
+
+
+_COMPILED_PARTS = 16  # the document's and its headers' and footers', for a few templates
+
+
+@functools.cache
 def _docx_environment() -> SandboxedEnvironment:
     # docxtpl renders the document XML as one string: escape like XML, no HTML markup.
     # Control characters in a value would become paragraphs and pages (formatting.docx_text).
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, finalize=docx_text)
+    env = _DocxEnvironment(undefined=StrictUndefined, autoescape=True, finalize=docx_text)
     env.filters.update(FILTERS)
     return env
 
