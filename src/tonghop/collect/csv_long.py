@@ -292,8 +292,9 @@ def _plain_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | None
     # Digits read as they are (`is_plain_whole`; the text is ASCII); the rest by read_number.
     numbers: list = [float(raw) if raw.isdigit() and len(raw) < 16 else raw for raw in raws]
     warnings = []
+    kinds = value_kinds()
     for i in [i for i, number in enumerate(numbers) if number.__class__ is str]:
-        numbers[i], how = read_number(raws[i], *value_kinds().get(codes[i], _UNKNOWN))
+        numbers[i], how = read_number(raws[i], *kinds.get(codes[i], _UNKNOWN))
         if how:
             warnings.append(f"Tệp '{name}', {locations[i]}: {how}.")
     return [
@@ -361,14 +362,18 @@ def _regular_csv_groups(name: str, data: bytes) -> tuple[Groups, list[str]] | No
 def read_numbers(codes: list[str], raws: list[str]) -> tuple[list, list[tuple[int, str]]]:
     """The number of each raw value (`read_number` with its indicator's kind; digits read as
     they are, `is_plain_whole`), and the notes on how, each with its value's position."""
-    numbers: list = [float(raw) if is_plain_whole(raw) else None for raw in raws]
+    # `is_plain_whole`, written out: it is asked of every value
+    numbers: list = [
+        float(raw) if raw.isdigit() and raw.isascii() and len(raw) < 16 else None for raw in raws
+    ]
     hows = []
-    kinds = value_kinds()
-    for i, number in enumerate(numbers):
-        if number is None:
-            numbers[i], how = read_number(raws[i], *kinds.get(codes[i], _UNKNOWN))
-            if how:
-                hows.append((i, how))
+    if None in numbers:
+        kinds = value_kinds()
+        for i, number in enumerate(numbers):
+            if number is None:
+                numbers[i], how = read_number(raws[i], *kinds.get(codes[i], _UNKNOWN))
+                if how:
+                    hows.append((i, how))
     return numbers, hows
 
 
