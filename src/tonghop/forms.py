@@ -252,11 +252,6 @@ def _at(row: list[object], col: int | None) -> str:
     return _cell_text(row[col]) if col is not None and col < len(row) else ""
 
 
-def _ref(row: int, col: int, sheet: str = SHEET) -> str:
-    """`BaoCao!E14` from 0-based row and column."""
-    return f"{sheet}!{get_column_letter(col + 1)}{row + 1}"
-
-
 def _labelled(rows: list[list[object]], label: str, before: int) -> str | None:
     """The first non-empty cell right of the cell labelled `label`, above row `before`."""
     wanted = _norm(label)
@@ -342,13 +337,14 @@ def read_form(
 
     errors = error_cells or {}
     values: list[RawValue] = []
+    letter = get_column_letter(value_col + 1)  # each value's place: `BaoCao!E14`
     for r in range(header + 1, len(rows)):
         row = rows[r]
         raw, code = _at(row, value_col), _at(row, code_col).strip()
         cell = row[value_col] if value_col < len(row) else None
         number = _typed_number(cell)
-        where = _ref(r, value_col, sheet)
-        ref = where.rpartition("!")[2]
+        ref = f"{letter}{r + 1}"
+        where = f"{sheet}!{ref}"
         if ref in formula_cells:
             warnings.append(
                 f"Tệp '{name}', ô {where}: ô chứa công thức, giá trị không "

@@ -138,10 +138,9 @@ def _is_opendocument(archive: zipfile.ZipFile) -> bool:
 def _check_extent(name: str, part_name: str, part: bytes, limits: IntakeSettings) -> None:
     """Refuse a sheet whose cells (or declared dimension) reach past any form's extent."""
     refs = _DIMENSION.findall(part[:4096]) + _CELL_REF.findall(part)
-    letters = {c for c, _ in refs}
+    letters, numbers = (set(c) for c in zip(*refs, strict=True)) if refs else ((), ())
     columns = max((column_number(c.decode()) for c in letters), default=0)
-    rows = max((int(r) for r in _ROW_REF.findall(part)), default=0)
-    rows = max([rows, *(int(r) for _, r in refs)])
+    rows = max(map(int, {*_ROW_REF.findall(part), *numbers}), default=0)
     if columns > limits.max_form_columns or rows > limits.max_form_rows:
         raise UnreadableFile(
             f"Tệp '{name}': trang '{part_name}' có ô ở tận cột {thousands(columns)}, dòng "

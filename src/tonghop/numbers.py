@@ -118,6 +118,25 @@ def read_number(
     text = raw.strip().translate(_SPACES).strip()
     if is_plain_whole(text):
         return float(text), None  # most values: plain whole numbers, nothing to say
+    # The same writings come back again and again (`78,95`, `1.000`): each read once.
+    key = (raw, value_type, unit)
+    read = _READ.get(key)
+    if read is None:
+        if len(_READ) >= _READ_MAX:
+            _READ.clear()
+        read = _READ[key] = _read_number(raw, text, value_type, unit)
+    return read
+
+
+# What `read_number` gave for each (raw, value type, unit) it read; emptied when this full.
+_READ: dict[tuple[str, str | None, str | None], tuple[float | None, str | None]] = {}
+_READ_MAX = 200_000
+
+
+def _read_number(
+    raw: str, text: str, value_type: str | None, unit: str | None
+) -> tuple[float | None, str | None]:
+    """`read_number` of a text that is not plain digits (`text`: raw, trimmed)."""
     text, said, refused = _tidy(text, unit)
     if refused is not None:
         return None, (f"'{raw}' {refused}" if refused else None)

@@ -21,6 +21,7 @@ from tests.conftest import collected_rows
 from tonghop.collect import (
     SourceFile,
     _plain_csv_groups,
+    _regular_csv_groups,
     archive_files,
     archive_path,
     collect,
@@ -888,3 +889,40 @@ def test_intake_limits_are_settings_checked_and_named_in_each_reason(tmp_path: P
     assert "biểu mẫu chỉ tới cột G, thiết lập intake.max_form_column" in reasons["U2.xlsx"]
     # the defaults read both
     assert read_chunk([(f.name, f.data, None) for f in files])[0][0] == "loaded"
+
+
+def test_regular_csvs_read_by_columns_give_what_the_csv_module_gives_row_by_row() -> None:
+    # Seeded edits of files with a byte-order mark, quotes, Vietnamese notes, semicolons, a
+    # value cut at an unquoted comma and a repeated header: whenever the by-columns reading
+    # of the csv module's rows (_regular_csv_groups) takes a file, it gives the row-by-row
+    # reading's groups and warnings exactly.
+    rng = random.Random(20261207)
+    bases = [
+        (HEADER + "D1,2024,members_total,120\nD1,2024,members_rated_good_pct,51.23\n").encode(),
+        b"unit_code,period,indicator_code,value,note\r\nD1,2024,members_total,1.117,a\r\n"
+        b"D1,2024,members_admitted,4,\r\n",
+        '\ufeffunit_code;period;indicator_code;value;note\nD1;2024;members_total;"1,5";'
+        '"ghi chú ""x"""\nD1;2024;members_rated_good_pct;"51,23";\n'.encode(),
+        b'unit_code,period,indicator_code,value,note\nD1,2024,members_total,"1,532",x\n'
+        b"D1,2024,members_admitted,1,500\n",
+    ]
+    pieces = [b",", b";", b"\t", b"\r", b"\n", b"\r\n", b" ", b"1.5", b"1,5", b"x", b"500.5",
+              b"12345678901234567", b"D2", b"2023", b",,,", b"\n\n", b'"', b"\xc3\xa2", b"\xd0",
+              b"\xef\xbb\xbf", b"\x00", b"\xef\xbc\x93", HEADER.encode()]  # fmt: skip
+    taken = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data) + 1)
+            if rng.random() < 0.6:
+                data[at:at] = rng.choice(pieces)
+            else:
+                del data[at : at + rng.randint(1, 4)]
+        data = bytes(data)
+        regular = _regular_csv_groups("e.csv", data)
+        if regular is None:
+            continue
+        taken += 1
+        parsed = parse_csv("e.csv", data)
+        assert regular == (read_values("e.csv", parsed), parsed.warnings), data
+    assert taken > 300

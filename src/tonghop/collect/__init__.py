@@ -16,7 +16,12 @@ from tonghop.collect.archive import (
     verify_archive,
 )
 from tonghop.collect.batch import CHUNK_FILES, CollectResult, archive_and_read, collect
-from tonghop.collect.csv_long import CSV_COLUMNS, _plain_csv_groups, parse_csv
+from tonghop.collect.csv_long import (
+    CSV_COLUMNS,
+    _plain_csv_groups,
+    _regular_csv_groups,
+    parse_csv,
+)
 from tonghop.collect.parsing import Outcome, ParseChunks, Received, parse_file, read_chunk
 from tonghop.collect.source import MAX_FILE_BYTES, SourceFile, read_source
 from tonghop.collect.values import nfc, parse_number, read_values
@@ -31,6 +36,7 @@ __all__ = [
     "Received",
     "SourceFile",
     "_plain_csv_groups",
+    "_regular_csv_groups",
     "archive_and_read",
     "archive_files",
     "archive_path",

@@ -109,8 +109,10 @@ class Intake:
         warnings = []
         for (unit, period), rows in groups:
             before = self.current.get((unit, period))
+            if before is None:
+                continue
             count = sum(1 for row in rows if row[1] != "")
-            if before is None or count >= before.values:
+            if count >= before.values:
                 continue
             if 2 * count <= before.values:
                 return Hold(
@@ -133,9 +135,10 @@ class Intake:
     def loaded(self, sha256: str, name: str, at: datetime, groups: Groups) -> None:
         """Record a file just loaded: its submissions are now current."""
         for (unit, period), rows in groups:
-            count = sum(1 for row in rows if row[1] != "")
-            codes = {row[0] for row in rows if row[1] != ""}
-            self.current[(unit, period)] = _Current(sha256, name, at, count, codes=codes)
+            filled = [row[0] for row in rows if row[1] != ""]
+            self.current[(unit, period)] = _Current(
+                sha256, name, at, len(filled), codes=set(filled)
+            )
             self.units.add(unit)
         self.received[sha256] = (at, [key for key, _ in groups])
 

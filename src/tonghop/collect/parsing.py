@@ -156,4 +156,12 @@ def read_chunk(items: list[Received]) -> list[Outcome]:
 
 
 def _is_csv(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() == ".csv"
+    """Whether a name's suffix is `.csv` (PurePosixPath's, cheaper: asked of every file).
+
+    >>> _is_csv("2024/a.CSV"), _is_csv(".csv"), _is_csv("a/.csv"), _is_csv("a.csv.xlsx")
+    (True, False, False, False)
+    """
+    if name.endswith(("/", "/.")):
+        return PurePosixPath(name).suffix.lower() == ".csv"
+    base = name.rpartition("/")[2]
+    return len(base) > 4 and base[-4:].lower() == ".csv"
