@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -343,14 +344,17 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[lis
     The lists go to DuckDB as an Arrow table: pyarrow converts each list in C++ and DuckDB
     reads the arrays without the interpreter; unnesting the lists as statement parameters
     converted every value through Python, a cost that grows with every value collect writes.
-    Each column's Arrow type is inferred from its values and cast to the table's by the insert
+    Each column is converted to the Arrow type of the table's column (`_arrow_types`), so that
+    pyarrow does not look at every value to guess it; a column whose values do not convert to
+    it (or of a type not mapped) has its type inferred from its values and cast by the insert
     (a column of None alone is Arrow's null type: NULL in any column).
     """
     if not columns or not columns[0]:
         return
     import pyarrow as pa
 
-    rows = pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)})
+    types = _arrow_types(con, table, len(columns))
+    rows = pa.table({f"c{i}": _arrow_array(c, types[i]) for i, c in enumerate(columns)})
     # Registering is refused while the connection holds a result not fetched to its end: run
     # it to its end first, as the insert's own statement would. (Not DuckDB's replacement scan
     # of the caller's variables: it looks in the frame that called `execute`, which a
@@ -365,3 +369,40 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[lis
         # to raise (the name, unique, goes with the connection)
         with suppress(duckdb.Error):
             con.unregister(name)
+
+
+def _arrow_types(con: duckdb.DuckDBPyConnection, table: str, width: int) -> list:
+    """The Arrow type of each of `table`'s columns, None where it is not one of the simple
+    types below (or the table's width is not `width`): such a column's type is inferred."""
+    import pyarrow as pa
+
+    simple = {
+        "VARCHAR": pa.string(),
+        "DOUBLE": pa.float64(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "VARCHAR[]": pa.list_(pa.string()),
+    }
+    con.complete()
+    declared = con.execute(
+        "select data_type from duckdb_columns() where table_name = ? "
+        "and schema_name = current_schema() order by column_index",
+        [table],
+    ).fetchall()
+    if len(declared) != width:
+        return [None] * width
+    return [simple.get(t) for (t,) in declared]
+
+
+def _arrow_array(values: list, arrow_type: Any) -> Any:
+    """`values` as an Arrow array of `arrow_type`; inferred from the values when there is no
+    type or they do not convert to it exactly (the insert casts them as before)."""
+    import pyarrow as pa
+
+    if arrow_type is not None:
+        with suppress(pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            return pa.array(values, type=arrow_type)
+    return pa.array(values)

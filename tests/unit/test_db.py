@@ -45,6 +45,24 @@ def test_rows_of_every_column_type_go_in_as_given(tmp_path: Path) -> None:
         con.close()
 
 
+def test_values_not_of_the_columns_type_go_in_as_the_insert_casts_them(tmp_path: Path) -> None:
+    """A column is converted to the table's Arrow type; one whose values do not convert to it
+    (Decimals for a double, ints for a varchar, a column of None alone)
+    goes in as before, cast by the insert."""
+    from decimal import Decimal
+
+    con = connect(tmp_path)
+    try:
+        con.execute("create table t (a double, b varchar, c bigint, d varchar)")
+        insert_rows(con, "t", [[Decimal("1.5"), 7, 3, None], [Decimal("2"), 8, None, None]])
+        assert con.execute("select * from t order by a").fetchall() == [
+            (1.5, "7", 3, None),
+            (2.0, "8", None, None),
+        ]
+    finally:
+        con.close()
+
+
 def test_rows_go_in_after_a_result_left_unread_and_through_a_wrapped_connection(
     tmp_path: Path,
 ) -> None:
