@@ -631,3 +631,38 @@ def test_data_docs_show_each_rule_with_its_own_result(validated, tmp_path) -> No
         f"{bounds.rule_id}: {CATALOG['members_total'].label} = … nằm ngoài miền cho phép: "
         f"{bounds.params['allowed']}."
     )
+
+
+def test_each_rule_s_own_query_returns_its_rows_of_its_group(validated, tmp_path) -> None:  # noqa: ANN001
+    """The query a rule's expectation carries in the Data Docs (`group_query` of the rule
+    alone) returns the rows its group's query returns naming it, for every rule of the fused
+    groups and of one union group, on frames holding failures."""
+    import json
+
+    from tonghop.db import open_db
+    from tonghop.rules import compile_rules, group_query, load_rules
+    from tonghop.validate import group_rules, prepare_frames
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(validated[0], workspace)
+    ruleset = load_rules()
+    groups = group_rules(compile_rules(CATALOG, ruleset))
+    checked = [g for g in groups if g.rules[0].fuse] + [
+        next(g for g in groups if not g.rules[0].fuse and len(g.rules) > 1)
+    ]
+
+    def rows(con, query: str, frame: str) -> list:  # noqa: ANN001
+        found = con.execute(query.replace("{batch}", frame)).fetchall()
+        return sorted((r, json.dumps(json.loads(row), sort_keys=True)) for r, row in found)
+
+    with open_db(workspace) as con:
+        periods = [Period.parse(PERIOD)], [Period.parse(BASELINE)]
+        prepare_frames(con, CATALOG, *periods, BATCH, min_history=ruleset.min_history)
+        failing = 0
+        for group in checked:
+            of_group = rows(con, group.query, group.frame)
+            for rule in group.rules:
+                own = rows(con, group_query((rule,)), group.frame)
+                assert own == [row for row in of_group if row[0] == rule.rule_id], rule.rule_id
+            failing += len(of_group)
+    assert failing > 0

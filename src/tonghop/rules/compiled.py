@@ -107,6 +107,20 @@ def fused_query(rules: tuple[CompiledRule, ...]) -> str | None:
     raise ValueError(f"unknown fused shape {first.fuse}")
 
 
+def group_query(rules: tuple[CompiledRule, ...]) -> str:
+    """The query returning the failing rows of `rules` of one frame and kind, each as
+    `rule_id` and `failing_row` (the rule's own row as JSON): one scan when they share a
+    shape (`fused_query`), else the union of their own queries."""
+    fused = fused_query(rules)
+    if fused is not None:
+        return fused
+    return "\nunion all\n".join(
+        f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
+        f"from ({r.query}) failing"
+        for r in rules
+    )
+
+
 def q(code: str) -> str:
     """Quote a catalog code as a column identifier (codes are checked snake_case)."""
     return f'"{code}"'

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from tonghop.catalog import Catalog
-from tonghop.rules import CompiledRule
+from tonghop.rules import CompiledRule, group_query
 from tonghop.validation.messages import describe_rule
 from tonghop.validation.offline_docs import make_offline
 
@@ -45,13 +45,17 @@ def add_data_docs_site(context, docs_dir: Path) -> None:  # noqa: ANN001 - a GX 
 
 
 def rule_expectation(rule: CompiledRule, query: str, catalog: Catalog | None):  # noqa: ANN201
-    """The GX expectation of one rule: its group's `query`, kept to the rows naming the rule."""
+    """The GX expectation of one rule: the rule's own query in its group's shape
+    (`tonghop.rules.group_query` of the rule alone, the rows its group's query returns naming
+    it), or `query`, its group's, for a rule without a query of its own. A rule's own query,
+    not its group's: a group of a hundred fused rules would otherwise carry a hundred copies
+    of its query into the results GX stores, copies and renders."""
     from tonghop.validation.gx_adapter import RuleExpectation
 
     severity = "lỗi" if rule.severity == "error" else "cảnh báo"
     return RuleExpectation(
         rule_id=rule.rule_id,
-        unexpected_rows_query=query,
+        unexpected_rows_query=group_query((rule,)) if rule.query else query,
         description=describe_rule(rule, catalog),
         notes=f"Mức độ: {severity}. Chỉ tiêu: {', '.join(rule.indicators) or 'theo từng dòng'}.",
         severity=_GX_SEVERITY.get(rule.severity, "critical"),
@@ -80,8 +84,9 @@ def split_by_rule(result, groups: list, catalog: Catalog | None) -> tuple:  # no
     for outcome in result.results:
         group = groups[outcome.expectation_config.meta["group"]]
         rows = (outcome.result or {}).get("details", {}).get("unexpected_rows", [])
+        query = group.query
         for rule in group.rules:
-            expectation = rule_expectation(rule, group.query, catalog)
+            expectation = rule_expectation(rule, query, catalog)
             own = [row for row in rows if row["rule_id"] == rule.rule_id]
             expectations.append(expectation)
             outcomes.append(

@@ -20,8 +20,9 @@ from tonghop.rules import LONG, WIDE, load_rules, q
 from tonghop.validation.findings import PERIOD_SQL_RE
 
 # Each indicator's bit in the masks that find the submissions which may hold a code twice
-# (more values than distinct bits): its place in the catalog modulo this (a HUGEINT's positive
-# bits). Past 127 indicators two codes share a bit, which only makes more submissions looked at.
+# (more values than distinct bits; `catalog_indicators.place`, read by the consolidation's
+# `int_values_accepted`): its place in the catalog modulo this (a HUGEINT's positive bits).
+# Past 127 indicators two codes share a bit, which only makes more submissions looked at.
 MASK_PLACES = 127
 # How many take-overs back a unit's history follows its predecessors (a registry whose history
 # loops stops there).
@@ -325,11 +326,12 @@ def _prepare_current_frames(
     con.execute(f"create or replace type frames.indicator_code as enum ({codes})")
     # Each submission's numbers gathered as two lists (codes, values), each column then the
     # value at its code's position, where one filtered max() per indicator tests every value
-    # against each code. That holds where a submission has each code once; those that may not
-    # (more values than distinct bits of their codes, `MASK_PLACES`: a code written twice, one
-    # outside the catalog) take the filtered max(), so a code written twice keeps its largest
-    # value. The enum's positions are the catalog's: each code's bit is its
-    # `catalog_indicators.place`.
+    # against each code. That holds where a submission has each code once; those that do not
+    # (more values than distinct codes: a code written twice, one outside the catalog) take
+    # the filtered max(), so a code written twice keeps its largest value. Counted exactly:
+    # a mask of the codes' bits (`MASK_PLACES`) sends the submissions holding two codes that
+    # share a bit (a catalog of more than 127 indicators) down the slow path too, a quarter of
+    # them at 130 indicators (benchmarks/RESULTS.md).
     at_position = ", ".join(
         f"vals[list_position(codes, {i})] as {q(ind.code)}" for i, ind in enumerate(catalog)
     )
@@ -348,9 +350,7 @@ def _prepare_current_frames(
         ),
         gathered as (
             select submission_id, list(code) as codes, list(value) as vals,
-                count(*) > coalesce(
-                    bit_count(bit_or(1::hugeint << (code % {MASK_PLACES})::hugeint)), 0
-                ) as repeats
+                count(*) > count(distinct code) as repeats
             from numbers
             group by submission_id
         ),

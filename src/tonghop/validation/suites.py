@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tonghop.catalog import Catalog
 from tonghop.db import db_path
-from tonghop.rules import CompiledRule, fused_query
+from tonghop.rules import CompiledRule, group_query
 from tonghop.validation.data_docs import add_data_docs_site, write_data_docs
 from tonghop.validation.findings import CONSOLIDATED_KIND
 
@@ -51,14 +51,7 @@ class RuleGroup:
 
     @property
     def query(self) -> str:
-        fused = fused_query(self.rules)
-        if fused is not None:
-            return fused
-        return "\nunion all\n".join(
-            f"select '{r.rule_id}' as rule_id, to_json(failing)::varchar as failing_row "
-            f"from ({r.query}) failing"
-            for r in self.rules
-        )
+        return group_query(self.rules)
 
     @property
     def description(self) -> str:
