@@ -69,14 +69,16 @@ def corrected_unit(bloc: Path, folder: Path) -> Path:
     return path
 
 
-async def _flow_tasks(api_url: str) -> dict:
-    """The latest flow run's time and the seconds in its task runs, by task name."""
+async def _flow_tasks(api_url: str, workspace: Path) -> dict:
+    """The latest flow run on this workspace: its time and the seconds in its task runs, by
+    task name."""
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
     async with PrefectClient(api_url) as client:
-        flow_run = (await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1))[0]
+        recent = await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
+        flow_run = next(r for r in recent if str(workspace) in str(r.parameters))
         runs = await client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
         )
@@ -136,7 +138,7 @@ def whole_run(
     whole = run_command(
         ["run", "--source", str(bloc / "src"), *common], environment, logs / f"{name}-{stamp}.log"
     )
-    whole |= asyncio.run(_flow_tasks(api_url))
+    whole |= asyncio.run(_flow_tasks(api_url, workspace))
     if not resubmit:
         return {"whole": whole}
     again = corrected_unit(bloc, scratch / f"again-{name}")
@@ -145,7 +147,7 @@ def whole_run(
         environment,
         logs / f"{name}-{stamp}-again.log",
     )
-    resubmission |= asyncio.run(_flow_tasks(api_url))
+    resubmission |= asyncio.run(_flow_tasks(api_url, workspace))
     return {"whole": whole, "resubmission": resubmission}
 
 
