@@ -605,7 +605,8 @@ def run_unseen(args: argparse.Namespace) -> int:
     run` against a running Prefect server and one unit's resubmission through it, every stage
     alone against its floor, the naive pipeline; in one table per N, written to a marked part of
     --results. With --budget, what does not fit is left out (said in the report), most needed
-    first: one whole run per bloc, the stages alone, the naive pipeline, then the repeats."""
+    first: one whole run per bloc, the naive pipeline on the clean bloc, the stages alone per
+    bloc, the naive pipeline on the other, then the repeats."""
     import tempfile
 
     from unseen import unseen_table
@@ -638,9 +639,13 @@ def run_unseen(args: argparse.Namespace) -> int:
                     share = 0.0 if name == "clean" else args.findings_share
                     generate_unseen(units, bloc, findings_share=share, excel_share=args.excel_share)
             results = {n: {"server": [], "stages": [], "naive": []} for n in blocs}
-            plan = [("server", n) for n in blocs] + [("stages", n) for n in blocs]
-            if units <= args.naive_max:
-                plan += [("naive", n) for _ in range(args.naive_repeat) for n in blocs]
+            clean, findings = list(blocs)
+            naive_plan = [("naive", n) for _ in range(args.naive_repeat) for n in blocs]
+            if units > args.naive_max:
+                naive_plan = []
+            # the naive pipeline on the clean bloc before the stages: the headline ratio
+            plan = [("server", clean), ("server", findings), *naive_plan[:1]]
+            plan += [("stages", clean), ("stages", findings), *naive_plan[1:]]
             plan += [("server", n) for _ in range(args.repeat - 1) for n in blocs]
             plan += [("stages", n) for _ in range(args.stages_repeat - 1) for n in blocs]
             for kind, name in plan:
@@ -706,17 +711,18 @@ def run_unseen(args: argparse.Namespace) -> int:
 
 
 def _estimate(spent: dict[tuple[str, str], list[float]], key: tuple[str, str]) -> float:
-    """A job's expected seconds: its last run; else the same kind on another bloc; else, for the
-    stages alone or the naive pipeline, the whole run's (0 when nothing is known yet)."""
+    """A job's expected seconds: its last run; else the same kind on another bloc; else 1.5× the
+    whole run's for the stages alone (floors and a resubmission included), the whole run's for
+    the naive pipeline (0 when nothing is known yet)."""
     if key in spent:
         return spent[key][-1]
     kind, name = key
     same_kind = [t[-1] for (k, _), t in spent.items() if k == kind]
     if same_kind:
         return max(same_kind)
-    units = kind.split(":")[0]
+    units, what = kind.split(":")
     whole = [t[-1] for (k, _), t in spent.items() if k == f"{units}:server"]
-    return 1.5 * max(whole) if whole else 0.0
+    return (1.5 if what == "stages" else 1.0) * max(whole) if whole else 0.0
 
 
 def _write_marked(results: Path, marker: str, text: str) -> None:

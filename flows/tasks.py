@@ -267,14 +267,27 @@ def sync_reviews(workspace: Path) -> int:
     return pipeline.sync_reviews(workspace)
 
 
+# The findings table artifact's rows at most, errors first: the server stores and sends the
+# table whole, and its cost grows with every row, for a table nobody reads past a few pages;
+# every finding is in kiem-tra.html, kiem-tra.csv and findings.json.
+ARTIFACT_FINDINGS = 1000
+
+
 @task(cache_policy=NONE)
 def publish_findings(workspace: Path, period: str, run_id: str) -> list[dict]:
     """Publish the findings with their review state as Prefect artifacts (table, summary)."""
     queue = pipeline.review_queue(workspace)
+    shown = pipeline.errors_first(queue, ARTIFACT_FINDINGS)
+    description = f"Phát hiện khi kiểm tra số liệu kỳ {period}"
+    if len(shown) < len(queue):
+        description += (
+            f": {len(shown)} trên {len(queue)} phát hiện, lỗi trước; đủ cả trong kiem-tra.html, "
+            "kiem-tra.csv và findings.json của thư mục kết quả"
+        )
     create_table_artifact(
         key="tonghop-findings",
-        table=pipeline.findings_table(queue) or [{"mã": "", "nội dung": "Không có phát hiện"}],
-        description=f"Phát hiện khi kiểm tra số liệu kỳ {period}",
+        table=pipeline.findings_table(shown) or [{"mã": "", "nội dung": "Không có phát hiện"}],
+        description=description,
     )
     create_markdown_artifact(
         key="tonghop-review-summary",

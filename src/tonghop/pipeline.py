@@ -286,6 +286,17 @@ def review_summary_markdown(findings: list[dict], run_id: str, period: str) -> s
     return "\n".join(lines) + "\n"
 
 
+def errors_first(findings: list[dict], limit: int) -> list[dict]:
+    """At most `limit` findings, the errors before the warnings, each in its order.
+
+    >>> [f["k"] for f in errors_first(
+    ...     [{"k": 1, "severity": "warning"}, {"k": 2, "severity": "error"},
+    ...      {"k": 3, "severity": "warning"}], 2)]
+    [2, 1]
+    """
+    return sorted(findings, key=lambda f: f["severity"] != "error")[:limit]
+
+
 def findings_table(findings: list[dict]) -> list[dict]:
     """The run's findings as rows of a Prefect table artifact."""
     from tonghop.review import SEVERITY_LABELS, STATE_LABELS
