@@ -72,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/tonghop-bench-dask"))
+    parser.add_argument("--api-url", help="a Prefect server already running (default: one started)")
     args = parser.parse_args(argv)
     args.scratch.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="tonghop-dask-prefect-"))
-    server, url, _ = start_server(home)
+    server, url, _ = (None, args.api_url, 0) if args.api_url else start_server(home)
     env = os.environ | QUIET | {"PREFECT_API_URL": url, "PREFECT_HOME": str(home)}
     processes, address = start_cluster(args.workers, env)
     settings = args.scratch / "dask.yaml"
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        stop_server(server)
+        if server is not None:
+            stop_server(server)
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
