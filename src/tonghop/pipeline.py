@@ -380,10 +380,12 @@ DRAFT_KEY_FILE = ".tonghop-draft-key.json"
 
 
 def draft_key(context: dict, settings: ReportSettings, today: dt.date | None = None) -> str | None:
-    """What the draft is written from, as one sha256: the report's figures (their trace and
-    the coverage included), the settings, the day, and the code and templates that write it
-    (each file's name, size and time). The same key writes the same draft. None when the
-    figures cannot be keyed (then the draft is written)."""
+    """What the draft is written from, as one sha256: the report's figures (the coverage
+    included), their trace as the draft prints it (the trace's HTML, which the draft and
+    `truy-vet.html` render from the same figures with the same templates; the whole trace when
+    it has none), the settings, the day, and the code and templates that write it (each file's
+    name, size and time). The same key writes the same draft. None when the figures cannot be
+    keyed (then the draft is written)."""
     import hashlib
 
     from tonghop import formatting, report
@@ -393,9 +395,16 @@ def draft_key(context: dict, settings: ReportSettings, today: dt.date | None = N
     code += [p for p in TEMPLATES_DIR.rglob("*") if p.is_file()]
     stats = sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in code)
     day = (today or dt.date.today()).isoformat()
+    trace = context.get("trace") or {}
+    if isinstance(trace.get("html"), str):  # hashed alone: the figures' JSON would cost more
+        shown = hashlib.sha256(trace["html"].encode("utf-8")).hexdigest()
+        trace = {k: v for k, v in trace.items() if k not in ("html", "figures")} | {"html": shown}
+    figures = {k: v for k, v in context.items() if k != "trace"}
     try:
         text = json.dumps(
-            [stats, settings.model_dump(mode="json"), day, context], sort_keys=True, default=str
+            [stats, settings.model_dump(mode="json"), day, figures, trace],
+            sort_keys=True,
+            default=str,
         )
     except (TypeError, ValueError):
         return None

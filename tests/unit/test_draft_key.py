@@ -16,7 +16,10 @@ def _context(members: int) -> dict:
     return {
         "figures": {"members_total": {"value": members, "units": 3}},
         "coverage": {"units_included": 3, "units_expected": 3, "corrected": []},
-        "trace": {"figures": [{"id": "members_total", "contributions": [1, 2, members - 3]}]},
+        "trace": {
+            "figures": [{"id": "members_total", "contributions": [1, 2, members - 3]}],
+            "html": f"<td>Tổng số đảng viên</td><td>{members}</td>",
+        },
     }
 
 
@@ -60,6 +63,17 @@ def test_a_draft_edited_or_removed_since_is_written_again(tmp_path: Path) -> Non
     remember_draft(tmp_path, key, paths)
     paths["trace"].unlink()
     assert kept_draft(tmp_path, key) is None
+
+
+def test_the_trace_is_keyed_by_what_it_prints_else_whole() -> None:
+    shown = _context(120)
+    other_html = shown | {"trace": shown["trace"] | {"html": "<td>khác</td>"}}
+    no_html = shown | {"trace": {"figures": shown["trace"]["figures"]}}
+    other_figures = shown | {"trace": {"figures": [{"id": "members_total"}]}}
+    keys = [
+        draft_key(c, ReportSettings(), DAY) for c in (shown, other_html, no_html, other_figures)
+    ]
+    assert len(set(keys)) == 4
 
 
 def test_figures_that_cannot_be_keyed_are_always_written(tmp_path: Path) -> None:
