@@ -625,6 +625,7 @@ def run_unseen(args: argparse.Namespace) -> int:
     began = time.monotonic()
     spent: dict[tuple[str, str], list[float]] = {}
     skipped: list[str] = []
+    failed: list[str] = []
     tables = []
     try:
         for units in args.units:
@@ -658,12 +659,20 @@ def run_unseen(args: argparse.Namespace) -> int:
                     continue
                 bloc = blocs[name]
                 started = time.monotonic()
-                if kind == "server":
-                    run = whole_run(bloc, scratch, url, home)
-                elif kind == "stages":
-                    run = _child(["--unseen-one", str(bloc), str(scratch / f"ws-unseen-{units}")])
-                else:
-                    run = _child(["--naive", str(bloc), "--work", str(scratch)])
+                try:
+                    if kind == "server":
+                        run = whole_run(bloc, scratch, url, home)
+                    elif kind == "stages":
+                        ws = scratch / f"ws-unseen-{units}"
+                        run = _child(["--unseen-one", str(bloc), str(ws)])
+                    else:
+                        run = _child(["--naive", str(bloc), "--work", str(scratch)])
+                except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+                    # one failed run is reported; the others still make the table
+                    detail = getattr(exc, "stderr", None) or str(exc)
+                    failed.append(f"{units:,} {name} {kind}: {str(detail)[-300:]}")
+                    print(f"failed: {failed[-1]}", file=sys.stderr)
+                    continue
                 spent.setdefault(key, []).append(time.monotonic() - started)
                 results[name][kind].append(run)
                 (kept / f"{units}-{bloc.name}-{kind}-{time.time_ns()}.json").write_text(
@@ -690,9 +699,12 @@ def run_unseen(args: argparse.Namespace) -> int:
     report = "\n\n".join(tables)
     print(report)
     counts = "; ".join(
-        f"{kind}: {len(spent.get((f'{args.units[-1]}:{kind}', n), []))}"
-        for kind in ("server", "stages", "naive")
-        for n in list(blocs)[:1]
+        f"{n}: "
+        + ", ".join(
+            f"{kind} {len(spent.get((f'{args.units[-1]}:{kind}', n), []))}"
+            for kind in ("server", "stages", "naive")
+        )
+        for n in blocs
     )
     header = (
         f"Run {date.today().isoformat()} on {machine()}; load average at the end "
@@ -704,6 +716,7 @@ def run_unseen(args: argparse.Namespace) -> int:
         f"start` on loopback healthy in {healthy:.1f} s (charged to no run). Runs per bloc at "
         f"the last N: {counts}. "
         + (f"Left out to stay within the budget: {'; '.join(skipped)}. " if skipped else "")
+        + (f"Failed: {'; '.join(failed)}. " if failed else "")
         + f"Excel share {args.excel_share}.\n\n"
     )
     _write_marked(args.results, "<!-- unseen blocs -->", header + report)
