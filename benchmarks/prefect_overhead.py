@@ -75,7 +75,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api"
-    while time.perf_counter() - started < 120:
+    while time.perf_counter() - started < 300:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
                 if response.status == 200:
@@ -83,7 +83,17 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError("the Prefect server did not become healthy within 120 s")
+    raise RuntimeError("the Prefect server did not become healthy within 300 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop the server started by `start_server` (killed if it has not stopped in 30 s)."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 async def _task_seconds(flow_run_id) -> tuple[float, int, list[str]]:  # noqa: ANN001 - a UUID
@@ -218,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         from prefect.logging.handlers import APILogHandler
 
         APILogHandler().flush()  # the runs' last logs reach the server before it stops
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in idle)

@@ -517,6 +517,32 @@ def main(argv: list[str] | None = None) -> int:
         "years new: every stage of a run against its floor, in one table per N",
     )
     parser.add_argument("--findings-share", type=float, default=0.05, help="with --unseen")
+    parser.add_argument(
+        "--stages-repeat",
+        type=int,
+        default=1,
+        help="with --unseen: fresh processes timing every stage alone, per bloc (--repeat: "
+        "whole `tonghop run`s against the server, per bloc)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="with --unseen: leave out (and say so) each run that would end past this many "
+        "seconds, most needed first (0: no budget)",
+    )
+    parser.add_argument(
+        "--api-url",
+        help="with --unseen: the API of a Prefect server already running (default: one started "
+        "on loopback for the benchmark)",
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        help="with --unseen: where workspaces and runs are written (default: --work, where the "
+        "blocs are read)",
+    )
     parser.add_argument("--unseen-one", nargs=2, metavar=("BLOC", "WS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.unseen_one:
@@ -575,50 +601,141 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_unseen(args: argparse.Namespace) -> int:
-    """The unseen blocs, clean and with findings (both years new), for each N: every stage
-    against its floor in one table, written to a marked part of --results."""
+    """The unseen blocs, clean and with findings (both years new), for each N: the whole `tonghop
+    run` against a running Prefect server and one unit's resubmission through it, every stage
+    alone against its floor, the naive pipeline; in one table per N, written to a marked part of
+    --results. With --budget, what does not fit is left out (said in the report), most needed
+    first: one whole run per bloc, the naive pipeline on the clean bloc, the stages alone per
+    bloc, the naive pipeline on the other, then the repeats."""
+    import tempfile
+
     from unseen import unseen_table
     from unseen_bloc import generate_unseen
+    from unseen_server import server_table, start_server, whole_run
 
+    scratch = args.scratch or args.work
+    kept = scratch / "unseen-runs" / time.strftime("%Y%m%dT%H%M%S")  # this invocation's runs
+    kept.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="tonghop-bench-prefect-"))
+    if args.api_url:  # a server already running
+        server, url, healthy = None, args.api_url, 0.0
+    else:
+        server, url, healthy = start_server(home)
+    print(f"prefect server start: healthy after {healthy:.1f} s ({url})", file=sys.stderr)
+    began = time.monotonic()
+    spent: dict[tuple[str, str], list[float]] = {}
+    skipped: list[str] = []
+    failed: list[str] = []
     tables = []
-    for units in args.units:
-        blocs: dict[str, list[dict]] = {}
-        naive: dict[str, list[dict]] = {}
-        for name, share in (
-            ("clean", 0.0),
-            (f"{args.findings_share:.0%} findings", args.findings_share),
-        ):
-            bloc = args.work / f"unseen-{units}-{share}"
-            if not (bloc / "truth.json").exists():
-                print(f"generating the unseen bloc of {units} units ({name}) …", file=sys.stderr)
-                generate_unseen(units, bloc, findings_share=share, excel_share=args.excel_share)
-            kept = args.work / "unseen-runs" / f"{units}-{share}"  # earlier invocations' runs
-            kept.mkdir(parents=True, exist_ok=True)
-            for i in range(args.repeat):
-                run = _child(["--unseen-one", str(bloc), str(args.work / f"ws-unseen-{units}")])
-                (kept / f"{time.time_ns()}.json").write_text(json.dumps(run), encoding="utf-8")
-                print(f"{units} units, {name}, run {i + 1}: {run['seconds']}", file=sys.stderr)
-            if units <= args.naive_max:
-                for _ in range(args.naive_repeat):
-                    run = _child(["--naive", str(bloc), "--work", str(args.work)])
-                    (kept / f"naive-{time.time_ns()}.json").write_text(json.dumps(run), "utf-8")
-            runs = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in kept.iterdir()}
-            blocs[name] = [r for n, r in sorted(runs.items()) if not n.startswith("naive")]
-            naive[name] = [r for n, r in sorted(runs.items()) if n.startswith("naive")]
-        tables.append(unseen_table(units, blocs, naive))
+    try:
+        for units in args.units:
+            blocs = {
+                "clean": args.work / f"unseen-{units}-0.0",
+                f"{args.findings_share:.0%} findings": args.work
+                / f"unseen-{units}-{args.findings_share}",
+            }
+            for name, bloc in blocs.items():
+                if not (bloc / "truth.json").exists():
+                    print(f"generating the unseen bloc {bloc} …", file=sys.stderr)
+                    share = 0.0 if name == "clean" else args.findings_share
+                    generate_unseen(units, bloc, findings_share=share, excel_share=args.excel_share)
+            results = {n: {"server": [], "stages": [], "naive": []} for n in blocs}
+            clean, findings = list(blocs)
+            naive_plan = [("naive", n) for _ in range(args.naive_repeat) for n in blocs]
+            if units > args.naive_max:
+                naive_plan = []
+            # the naive pipeline on the clean bloc before the stages: the headline ratio
+            plan = [("server", clean), ("server", findings), *naive_plan[:1]]
+            plan += [("stages", clean), ("stages", findings), *naive_plan[1:]]
+            plan += [("server", n) for _ in range(args.repeat - 1) for n in blocs]
+            plan += [("stages", n) for _ in range(args.stages_repeat - 1) for n in blocs]
+            for kind, name in plan:
+                key = (f"{units}:{kind}", name)
+                estimate = _estimate(spent, key)
+                elapsed = time.monotonic() - began
+                if args.budget and elapsed + estimate > args.budget:
+                    skipped.append(f"{units:,} {name} {kind} (about {estimate:.0f} s)")
+                    print(f"over the budget, left out: {skipped[-1]}", file=sys.stderr)
+                    continue
+                bloc = blocs[name]
+                started = time.monotonic()
+                try:
+                    if kind == "server":
+                        run = whole_run(bloc, scratch, url, home)
+                    elif kind == "stages":
+                        ws = scratch / f"ws-unseen-{units}"
+                        run = _child(["--unseen-one", str(bloc), str(ws)])
+                    else:
+                        run = _child(["--naive", str(bloc), "--work", str(scratch)])
+                except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+                    # one failed run is reported; the others still make the table
+                    detail = getattr(exc, "stderr", None) or str(exc)
+                    failed.append(f"{units:,} {name} {kind}: {str(detail)[-300:]}")
+                    print(f"failed: {failed[-1]}", file=sys.stderr)
+                    continue
+                spent.setdefault(key, []).append(time.monotonic() - started)
+                results[name][kind].append(run)
+                (kept / f"{units}-{bloc.name}-{kind}-{time.time_ns()}.json").write_text(
+                    json.dumps(run, default=str), encoding="utf-8"
+                )
+                print(
+                    f"{units:,} {name} {kind}: {spent[key][-1]:.1f} s "
+                    f"(elapsed {time.monotonic() - began:.0f} s)",
+                    file=sys.stderr,
+                )
+            stages = {n: r["stages"] for n, r in results.items() if r["stages"]}
+            naive = {n: r["naive"] for n, r in results.items()}
+            parts = [
+                server_table(units, {n: r["server"] for n, r in results.items()}, stages, naive)
+            ]
+            if stages:
+                parts.append(unseen_table(units, stages, naive))
+            tables.append("\n\n".join(parts))
+    finally:
+        from prefect_overhead import stop_server
+
+        if server is not None:
+            stop_server(server)
     report = "\n\n".join(tables)
     print(report)
+    counts = "; ".join(
+        f"{n}: "
+        + ", ".join(
+            f"{kind} {len(spent.get((f'{args.units[-1]}:{kind}', n), []))}"
+            for kind in ("server", "stages", "naive")
+        )
+        for n in blocs
+    )
     header = (
         f"Run {date.today().isoformat()} on {machine()}; load average at the end "
-        f"{os.getloadavg()[0]:.1f}.\n\n"
+        f"{os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min).\n\n"
         f"`python benchmarks/run.py --unseen --units {' '.join(map(str, args.units))} --repeat "
-        f"{args.repeat}` (`make bench-unseen`): medians of the fresh processes per bloc kept under "
-        f"`--work` ({', '.join(f'{n}: {len(r)}' for n, r in blocs.items())} at the last N) "
-        f"(naive: {args.naive_repeat}, up to {args.naive_max:,} units); Excel share "
-        f"{args.excel_share}.\n\n"
+        f"{args.repeat} --stages-repeat {args.stages_repeat} --naive-repeat {args.naive_repeat}"
+        + (f" --budget {args.budget:.0f}" if args.budget else "")
+        + f"` (`make bench-unseen`), {time.monotonic() - began:.0f} s in all; `prefect server "
+        f"start` on loopback healthy in {healthy:.1f} s (charged to no run). Runs per bloc at "
+        f"the last N: {counts}. "
+        + (f"Left out to stay within the budget: {'; '.join(skipped)}. " if skipped else "")
+        + (f"Failed: {'; '.join(failed)}. " if failed else "")
+        + f"Excel share {args.excel_share}.\n\n"
     )
     _write_marked(args.results, "<!-- unseen blocs -->", header + report)
     return 0
+
+
+def _estimate(spent: dict[tuple[str, str], list[float]], key: tuple[str, str]) -> float:
+    """A job's expected seconds: its last run; else the same kind on another bloc; else 1.5× the
+    whole run's for the stages alone (floors and a resubmission included), the whole run's for
+    the naive pipeline (0 when nothing is known yet)."""
+    if key in spent:
+        return spent[key][-1]
+    kind, name = key
+    same_kind = [t[-1] for (k, _), t in spent.items() if k == kind]
+    if same_kind:
+        return max(same_kind)
+    units, what = kind.split(":")
+    whole = [t[-1] for (k, _), t in spent.items() if k == f"{units}:server"]
+    return (1.5 if what == "stages" else 1.0) * max(whole) if whole else 0.0
 
 
 def _write_marked(results: Path, marker: str, text: str) -> None:

@@ -79,6 +79,7 @@ def measure_unseen(bloc: Path, workspace: Path) -> dict:
     validation_run.localize_findings = spent.wrap("localize", validation_run.localize_findings)
     letters.write_letters = spent.wrap("letters", letters.write_letters)
     __import__("great_expectations")  # once per process, when a flow starts: not charged
+    cpu_start = _cpu()
 
     files = clock.time("read_source", pipeline.read_source, str(bloc / "src"))
     clock.time("load_registry", pipeline.load_registry, workspace, bloc / "registry.csv")
@@ -108,6 +109,7 @@ def measure_unseen(bloc: Path, workspace: Path) -> dict:
     clock.time(
         "review page and letters", pipeline.write_review_outputs, workspace, out, "bench", settings
     )
+    stages_cpu = _cpu() - cpu_start  # the stages' processor time, the archive process's too
     letter_files = sorted((out / letters.LETTERS_DIR).iterdir())
     figures = len(context["trace"]["figures"])
     balance = sum(f.kind in BALANCE_KINDS for f in findings)
@@ -117,6 +119,7 @@ def measure_unseen(bloc: Path, workspace: Path) -> dict:
     return {
         "seconds": clock.seconds,
         "peak_mb": clock.peak,
+        "stages_cpu": stages_cpu,
         "files": len(files),
         "bytes": floors["bytes"],
         "loaded": len(collected.loaded),
@@ -132,6 +135,15 @@ def measure_unseen(bloc: Path, workspace: Path) -> dict:
         "resubmission": resubmitted,
         "detection": detection(bloc, findings),
     }
+
+
+def _cpu() -> float:
+    """This process's processor time and its waited children's, user and system."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 class _Spent:

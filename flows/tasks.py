@@ -267,14 +267,27 @@ def sync_reviews(workspace: Path) -> int:
     return pipeline.sync_reviews(workspace)
 
 
+# The findings table artifact's rows at most, errors first: the server stores and sends the
+# table whole, and its cost grows with every row, for a table nobody reads past a few pages;
+# every finding is in kiem-tra.html, kiem-tra.csv and findings.json.
+ARTIFACT_FINDINGS = 1000
+
+
 @task(cache_policy=NONE)
 def publish_findings(workspace: Path, period: str, run_id: str) -> list[dict]:
     """Publish the findings with their review state as Prefect artifacts (table, summary)."""
     queue = pipeline.review_queue(workspace)
+    shown = pipeline.errors_first(queue, ARTIFACT_FINDINGS)
+    description = f"Phát hiện khi kiểm tra số liệu kỳ {period}"
+    if len(shown) < len(queue):
+        description += (
+            f": {len(shown)} trên {len(queue)} phát hiện, lỗi trước; đủ cả trong kiem-tra.html, "
+            "kiem-tra.csv và findings.json của thư mục kết quả"
+        )
     create_table_artifact(
         key="tonghop-findings",
-        table=pipeline.findings_table(queue) or [{"mã": "", "nội dung": "Không có phát hiện"}],
-        description=f"Phát hiện khi kiểm tra số liệu kỳ {period}",
+        table=pipeline.findings_table(shown) or [{"mã": "", "nội dung": "Không có phát hiện"}],
+        description=description,
     )
     create_markdown_artifact(
         key="tonghop-review-summary",
@@ -388,6 +401,7 @@ def draft(
     `rejected.json` and the draft's count of unreadable files are the batch's (the source as
     collect last read it)."""
     context = consolidate(workspace, period)
+    kept = None
     # The trace's queries (DuckDB, which leaves the interpreter lock free; on a thread of the
     # flow's task runner) from here to the render: beside the consolidated level's rules, then
     # the review page and the letters (Python, on another thread). The trace reads the marts
@@ -401,16 +415,30 @@ def draft(
         outputs = pipeline.write_findings(out, findings, rejected)
         review = write_review.submit(workspace, out, run_id, settings)
         context["trace"] = explained.result()
-        # quote(): the context carries every unit's contribution; Prefect need not walk it.
-        outputs |= render(quote(context), settings, out)
+        # The draft and its trace page as the last run wrote them when nothing they are
+        # written from changed (figures, trace, coverage, settings, day, code, templates).
+        key = pipeline.draft_key(context, settings)
+        kept = pipeline.kept_draft(out, key)
+        if kept is None:
+            # quote(): the context carries every unit's contribution; Prefect need not walk it.
+            drafted = render(quote(context), settings, out)
     finally:
         # both write the workspace: never left running past the writer's slot
         explained.wait()
         if review is not None:
             review.wait()
     outputs |= review.result()
-    outputs |= trace(workspace, quote(context), out)
-    return outputs, context, findings
+    if kept is None:
+        drafted |= trace(workspace, quote(context), out)
+        pipeline.remember_draft(out, key, drafted)
+    else:
+        get_run_logger().info(
+            "Số liệu, thiết lập và mẫu không đổi từ lần viết trước: giữ nguyên dự thảo và trang "
+            "truy vết (%s)",
+            ", ".join(sorted(p.name for p in kept.values())),
+        )
+        drafted = kept
+    return outputs | drafted, context, findings
 
 
 @task(cache_policy=NONE)

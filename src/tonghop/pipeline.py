@@ -286,6 +286,17 @@ def review_summary_markdown(findings: list[dict], run_id: str, period: str) -> s
     return "\n".join(lines) + "\n"
 
 
+def errors_first(findings: list[dict], limit: int) -> list[dict]:
+    """At most `limit` findings, the errors before the warnings, each in its order.
+
+    >>> [f["k"] for f in errors_first(
+    ...     [{"k": 1, "severity": "warning"}, {"k": 2, "severity": "error"},
+    ...      {"k": 3, "severity": "warning"}], 2)]
+    [2, 1]
+    """
+    return sorted(findings, key=lambda f: f["severity"] != "error")[:limit]
+
+
 def findings_table(findings: list[dict]) -> list[dict]:
     """The run's findings as rows of a Prefect table artifact."""
     from tonghop.review import SEVERITY_LABELS, STATE_LABELS
@@ -362,3 +373,69 @@ def send_reminders(
 
     with open_db(workspace) as con:
         return send(con, settings, period, today)
+
+
+# In OUT: the key of the draft last written there and its files' sizes and times.
+DRAFT_KEY_FILE = ".tonghop-draft-key.json"
+
+
+def draft_key(context: dict, settings: ReportSettings, today: dt.date | None = None) -> str | None:
+    """What the draft is written from, as one sha256: the report's figures (the coverage
+    included), their trace as the draft prints it (the trace's HTML, which the draft and
+    `truy-vet.html` render from the same figures with the same templates; the whole trace when
+    it has none), the settings, the day, and the code and templates that write it (each file's
+    name, size and time). The same key writes the same draft. None when the figures cannot be
+    keyed (then the draft is written)."""
+    import hashlib
+
+    from tonghop import formatting, report
+    from tonghop.paths import TEMPLATES_DIR
+
+    code = [Path(formatting.__file__), *Path(report.__file__).parent.glob("*.py")]
+    code += [p for p in TEMPLATES_DIR.rglob("*") if p.is_file()]
+    stats = sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in code)
+    day = (today or dt.date.today()).isoformat()
+    trace = context.get("trace") or {}
+    if isinstance(trace.get("html"), str):  # hashed alone: the figures' JSON would cost more
+        shown = hashlib.sha256(trace["html"].encode("utf-8")).hexdigest()
+        trace = {k: v for k, v in trace.items() if k not in ("html", "figures")} | {"html": shown}
+    figures = {k: v for k, v in context.items() if k != "trace"}
+    try:
+        text = json.dumps(
+            [stats, settings.model_dump(mode="json"), day, figures, trace],
+            sort_keys=True,
+            default=str,
+        )
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def kept_draft(out: Path, key: str | None) -> dict[str, Path] | None:
+    """The draft's files in OUT when they were written from `key` and nobody has changed them
+    since (each file's size and time as written), else None."""
+    if key is None:
+        return None
+    try:
+        kept = json.loads((out / DRAFT_KEY_FILE).read_text(encoding="utf-8"))
+        if kept["key"] != key:
+            return None
+        paths = {}
+        for name, (path, size, mtime) in kept["files"].items():
+            stat = Path(path).stat()
+            if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
+                return None
+            paths[name] = Path(path)
+        return paths
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_draft(out: Path, key: str | None, paths: dict[str, Path]) -> None:
+    """Record that the draft's files in OUT were written from `key` (none: forget)."""
+    record = out / DRAFT_KEY_FILE
+    if key is None:
+        record.unlink(missing_ok=True)
+        return
+    files = {name: [str(p), p.stat().st_size, p.stat().st_mtime_ns] for name, p in paths.items()}
+    record.write_text(json.dumps({"key": key, "files": files}), encoding="utf-8")
