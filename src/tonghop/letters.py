@@ -11,14 +11,15 @@ file for that period since.
 Each letter is composed once (`compose_letter`: the committee's header, the body, "Nơi nhận" and
 the signature block, from the report settings' identity; placeholders without them), then
 written as Markdown and as Word from that one structure. Text from the data (names, messages,
-file names) is escaped for Markdown and written into Word as plain runs, so nothing a unit typed
-is ever interpreted. A letter whose unit's rows (findings, review states, unreadable files) and
-basis (settings, catalog, date, code) have not changed since the run that wrote it is not
-composed nor written again, and one whose unit has nothing left to fix is removed (the
-workspace's `letters_written`).
+file names) is escaped for Markdown and written into Word as the text of plain runs (escaped as
+XML text), so nothing a unit typed is ever interpreted. A letter whose unit's rows (findings,
+review states, unreadable files) and basis (settings, catalog, date, code) have not changed
+since the run that wrote it is not composed nor written again, and one whose unit has nothing
+left to fix is removed (the workspace's `letters_written`).
 
 Over 500 lines: who gets a letter, what it says and its two writers share the one `Letter`
-structure and are read together; the Word writer's reuse of one package is most of the length.
+structure and are read together; the Word writer (one package per run, each `document.xml`
+assembled as text and zipped without re-reading the package) is most of the length.
 """
 
 from __future__ import annotations
@@ -162,19 +163,24 @@ def unreadable_files(
         order by r.received_at, r.original_name
         """
     ).fetchall()
-    readable: dict[tuple[str, str], list[tuple[Any, str]]] = {}
-    for code, period, at, batch in con.execute(
-        "select unit_code, period, received_at, batch_id from submissions"
-    ).fetchall():
-        readable.setdefault((code, period), []).append((at, batch))
-    found = []
+    named = []
     for name, reason, received_at, batches in rows:
         parts = name.replace("\\", "/").split("/")
         code = _NAME_CODE.match(parts[-1])
         unit = units.get(code.group()) if code else None
-        if unit is None:
-            continue
-        period = next((p for p in reversed(parts[:-1]) if _last_day(p)), None)
+        if unit is not None:
+            period = next((p for p in reversed(parts[:-1]) if _last_day(p)), None)
+            named.append((unit, period, name, reason, received_at, batches))
+    readable: dict[tuple[str, str], list[tuple[Any, str]]] = {}
+    if named:  # the submissions of these units only: a nation's are many
+        for code, period, at, batch in con.execute(
+            "select unit_code, period, received_at, batch_id from submissions "
+            "where unit_code in (select unnest(?::varchar[]))",
+            [sorted({unit["unit_code"] for unit, *_ in named})],
+        ).fetchall():
+            readable.setdefault((code, period), []).append((at, batch))
+    found = []
+    for unit, period, name, reason, received_at, batches in named:
         later = readable.get((unit["unit_code"], period), [])
         if any(at > received_at and batch not in batches for at, batch in later):
             continue
@@ -356,8 +362,10 @@ def write_letters(
     settings: ReportSettings,
     catalog: Catalog | None = None,
     today: date | None = None,
+    rows: Sequence[dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Write one letter per unit with something to fix (.md and .docx); their paths.
+    """Write one letter per unit with something to fix (.md and .docx); their paths. `rows`:
+    the review queue (`tonghop.review.queue`) when the caller has read it already.
 
     A letter is composed and written again only when what it is made of changed: its unit's
     name, findings rows and review states and unreadable files (`unit_rows`), the settings,
@@ -380,7 +388,8 @@ def write_letters(
     keys: dict[str, str] = {}
     written = []
     letters: _LetterPackage | None = None
-    entries = unit_rows(queue(con), units, unreadable_files(con, units), today)
+    rows = queue(con) if rows is None else rows
+    entries = unit_rows(rows, units, unreadable_files(con, units), today)
     present = set(os.listdir(folder))  # one listing, not a look-up per letter
     for code, entry in entries.items():
         stem = _SAFE_NAME.sub("_", code)

@@ -3,6 +3,10 @@
 Everything shown comes from the data and is only ever displayed: the HTML goes through the
 sandboxed, autoescaping environment of `tonghop.report.templates`, and every CSV cell that a
 spreadsheet would read as a formula is neutralised (`formatting.csv_cell`).
+
+Both are written only when what they show changed (`page_key`: the rows they are made of, not
+the run's id and time, kept in the page's `<head>`): a run with nothing new, or a page of
+thousands of findings, is not rendered again for nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from tonghop.review import (
     histories,
     queue,
 )
-from tonghop.validation.places import Sources, places_and_notes, value_sources
+from tonghop.validation.places import Sources, places_and_notes
 
 PAGE_NAME = "kiem-tra.html"
 CSV_NAME = "kiem-tra.csv"
@@ -195,8 +199,36 @@ PageInputs = tuple[list[dict[str, Any]], Sources, dict[str, list[dict]]]
 def page_inputs(con: duckdb.DuckDBPyConnection) -> PageInputs:
     """What `page_view` reads from the workspace, as read (nothing worded yet)."""
     found = queue(con, include_gone=True)
-    sources = value_sources(con, (r["submission_id"] for r in found))
-    return found, sources, histories(con, [r["finding_key"] for r in found])
+    return found, named_sources(con, found), histories(con, [r["finding_key"] for r in found])
+
+
+def named_sources(con: duckdb.DuckDBPyConnection, found: Sequence[dict[str, Any]]) -> Sources:
+    """`tonghop.validation.places.value_sources` of the values the findings name (all that
+    `finding_view` looks up), not of every value of every submission with a finding: a
+    national page's findings name a few thousand values of hundreds of thousands."""
+    named = sorted(
+        {
+            (r["submission_id"], code)
+            for r in found
+            if r.get("submission_id")
+            for code in [*(r.get("indicators") or []), *(r.get("values") or {})]
+        }
+    )
+    if not named:
+        return {}
+    rows = con.execute(
+        """
+        select v.submission_id, v.indicator_code,
+            string_agg(v.location, ', ' order by v.location) as places,
+            string_agg(nullif(trim(v.note), ''), '; ') as notes
+        from submitted_values v
+        join (select unnest(?::varchar[]) as submission_id, unnest(?::varchar[]) as code) n
+            on v.submission_id = n.submission_id and v.indicator_code = n.code
+        group by all
+        """,
+        [[sid for sid, _ in named], [code for _, code in named]],
+    ).fetchall()
+    return {(sid, code): (places, notes) for sid, code, places, notes in rows}
 
 
 # The page's key, in the page itself (its first lines: the template's <head>), so the page is
@@ -254,14 +286,16 @@ def write_review_page(
     run_id: str,
     catalog: Catalog | None = None,
     template_dirs: Sequence[Path] | None = None,
+    inputs: PageInputs | None = None,
 ) -> dict[str, Path]:
     """Write `kiem-tra.html` and `kiem-tra.csv` into `out`, unless they already show what
     they would show now (`page_key`, kept in the page): then they stay as the run that last
-    changed them wrote them, its run id and time included."""
+    changed them wrote them, its run id and time included. `inputs`: `page_inputs`, when the
+    caller has read them already (its rows not `gone` are the letters' queue)."""
     out.mkdir(parents=True, exist_ok=True)
     catalog = catalog or load_catalog()
     paths = {"review_page": out / PAGE_NAME, "review_csv": out / CSV_NAME}
-    inputs = page_inputs(con)
+    inputs = inputs or page_inputs(con)
     key = page_key(inputs, catalog, out, template_dirs)
     if _written_key(paths["review_page"]) == key and paths["review_csv"].is_file():
         return paths
