@@ -11,13 +11,15 @@ file for that period since.
 Each letter is composed once (`compose_letter`: the committee's header, the body, "Nơi nhận" and
 the signature block, from the report settings' identity; placeholders without them), then
 written as Markdown and as Word from that one structure. Text from the data (names, messages,
-file names) is escaped for Markdown and written into Word as plain runs, so nothing a unit typed
-is ever interpreted. A letter whose content has not changed since the run that wrote it is not
-written again, and one whose unit has nothing left to fix is removed (the workspace's
-`letters_written`).
+file names) is escaped for Markdown and written into Word as the text of plain runs (escaped as
+XML text), so nothing a unit typed is ever interpreted. A letter whose unit's rows (findings,
+review states, unreadable files) and basis (settings, catalog, date, code) have not changed
+since the run that wrote it is not composed nor written again, and one whose unit has nothing
+left to fix is removed (the workspace's `letters_written`).
 
 Over 500 lines: who gets a letter, what it says and its two writers share the one `Letter`
-structure and are read together; the Word writer's reuse of one package is most of the length.
+structure and are read together; the Word writer (one package per run, each `document.xml`
+assembled as text and zipped without re-reading the package) is most of the length.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import copy
 import hashlib
 import io
 import json
+import os
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +44,11 @@ from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
+from docx.oxml.parser import parse_xml
 from docx.shared import Cm, Mm, Pt
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
+from lxml import etree
 
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.db import insert_rows, transaction
@@ -61,7 +68,7 @@ TITLE = "THÔNG BÁO"
 SUBJECT = "Kết quả kiểm tra số liệu báo cáo"
 NUMBER = "Số [số]-TB/[ký hiệu]"  # the letter's own number, given when it is signed
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!])")
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>#|!]")
 _MD_PLACEHOLDER = re.compile(r"\\\[[^\[\]]*?\\\]")
 BOLD_STYLES = ("strong", "nation", "title", "subject")
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
@@ -74,7 +81,14 @@ def md(value: Any) -> str:
     >>> md("a*b <script>")
     'a\\*b \\<script\\>'
     """
-    return _MD_SPECIAL.sub(r"\\\1", str(value))
+    text = str(value)
+    if _MD_SPECIAL.search(text) is None:  # most texts: nothing to escape
+        return text
+    return _MD_SPECIAL.sub(_md_escape, text)
+
+
+def _md_escape(match: re.Match[str]) -> str:
+    return "\\" + match.group()
 
 
 @dataclass
@@ -149,19 +163,24 @@ def unreadable_files(
         order by r.received_at, r.original_name
         """
     ).fetchall()
-    readable: dict[tuple[str, str], list[tuple[Any, str]]] = {}
-    for code, period, at, batch in con.execute(
-        "select unit_code, period, received_at, batch_id from submissions"
-    ).fetchall():
-        readable.setdefault((code, period), []).append((at, batch))
-    found = []
+    named = []
     for name, reason, received_at, batches in rows:
         parts = name.replace("\\", "/").split("/")
         code = _NAME_CODE.match(parts[-1])
         unit = units.get(code.group()) if code else None
-        if unit is None:
-            continue
-        period = next((p for p in reversed(parts[:-1]) if _last_day(p)), None)
+        if unit is not None:
+            period = next((p for p in reversed(parts[:-1]) if _last_day(p)), None)
+            named.append((unit, period, name, reason, received_at, batches))
+    readable: dict[tuple[str, str], list[tuple[Any, str]]] = {}
+    if named:  # the submissions of these units only: a nation's are many
+        for code, period, at, batch in con.execute(
+            "select unit_code, period, received_at, batch_id from submissions "
+            "where unit_code in (select unnest(?::varchar[]))",
+            [sorted({unit["unit_code"] for unit, *_ in named})],
+        ).fetchall():
+            readable.setdefault((code, period), []).append((at, batch))
+    found = []
+    for unit, period, name, reason, received_at, batches in named:
         later = readable.get((unit["unit_code"], period), [])
         if any(at > received_at and batch not in batches for at, batch in later):
             continue
@@ -169,6 +188,64 @@ def unreadable_files(
             {"unit_code": unit["unit_code"], "period": period, "file": name, "reason": reason}
         )
     return found
+
+
+def unit_rows(
+    rows: Sequence[dict[str, Any]],
+    units: dict[str, dict[str, Any]] | None = None,
+    unreadable: Sequence[dict[str, Any]] = (),
+    today: date | None = None,
+) -> dict[str, dict[str, Any]]:
+    """What each unit's letter is made of, by unit code, before any wording: its name, its
+    findings rows to act on (`TO_UNIT`) and its unreadable files, in the order given. With
+    `units` (the registry), only findings of a registry unit in a period it was active in;
+    unreadable files only with it. Cheap: `write_letters` keys each letter on this alone."""
+    today = today or date.today()
+    found: dict[str, dict[str, Any]] = {}
+
+    def entry(code: str, name: str | None) -> dict[str, Any]:
+        return found.setdefault(code, {"name": name or code, "rows": [], "unreadable": []})
+
+    for row in rows:
+        code = row.get("unit_code")
+        if not code or row["state"] not in TO_UNIT:
+            continue
+        if units is not None and (
+            code not in units or not _active(units[code], row.get("period"), today)
+        ):
+            continue
+        entry(code, row.get("unit_name"))["rows"].append(row)
+    for item in unreadable:
+        unit = (units or {}).get(item["unit_code"])
+        if unit is None or not _active(unit, item["period"], today):
+            continue
+        entry(item["unit_code"], unit["name"])["unreadable"].append(item)
+    return found
+
+
+def unit_letter(code: str, entry: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """A unit's letter content from its `unit_rows` entry: its findings worded
+    (`finding_view`) and split into errors and warnings, its periods and unreadable files."""
+    letter: dict[str, Any] = {
+        "unit_code": code,
+        "name": entry["name"],
+        "periods": [],
+        "unreadable": list(entry["unreadable"]),
+        "must_fix": [],
+        "to_check": [],
+    }
+    for row in entry["rows"]:
+        f = finding_view(row, catalog)
+        f["intro"] = _intro(f)
+        if f.get("period") and f["period"] not in letter["periods"]:
+            letter["periods"].append(f["period"])
+        must = f["severity"] == "error" or f["state"] == "rejected"
+        letter["must_fix" if must else "to_check"].append(f)
+    for item in entry["unreadable"]:
+        if item["period"] and item["period"] not in letter["periods"]:
+            letter["periods"].append(item["period"])
+    letter["periods"].sort()
+    return letter
 
 
 def letter_units(
@@ -181,48 +258,10 @@ def letter_units(
     """Units that have something to fix, each with its findings split into errors and warnings
     and its unreadable files. With `units` (the registry), only findings of a registry unit in
     a period it was active in."""
-    today = today or date.today()
-    letters: dict[str, dict[str, Any]] = {}
-
-    def unit_letter(code: str, name: str | None) -> dict[str, Any]:
-        return letters.setdefault(
-            code,
-            {
-                "unit_code": code,
-                "name": name or code,
-                "periods": [],
-                "unreadable": [],
-                "must_fix": [],
-                "to_check": [],
-            },
-        )
-
-    for row in rows:
-        code = row.get("unit_code")
-        if not code or row["state"] not in TO_UNIT:
-            continue
-        if units is not None and (
-            code not in units or not _active(units[code], row.get("period"), today)
-        ):
-            continue
-        f = finding_view(row, catalog)
-        f["intro"] = _intro(f)
-        unit = unit_letter(code, row.get("unit_name"))
-        if f.get("period") and f["period"] not in unit["periods"]:
-            unit["periods"].append(f["period"])
-        must = f["severity"] == "error" or f["state"] == "rejected"
-        unit["must_fix" if must else "to_check"].append(f)
-    for item in unreadable:
-        unit = (units or {}).get(item["unit_code"])
-        if unit is None or not _active(unit, item["period"], today):
-            continue
-        letter = unit_letter(item["unit_code"], unit["name"])
-        if item["period"] and item["period"] not in letter["periods"]:
-            letter["periods"].append(item["period"])
-        letter["unreadable"].append(item)
-    for letter in letters.values():
-        letter["periods"].sort()
-    return [u for u in letters.values() if u["must_fix"] or u["to_check"] or u["unreadable"]]
+    return [
+        unit_letter(code, entry, catalog)
+        for code, entry in unit_rows(rows, units, unreadable, today).items()
+    ]
 
 
 def compose_letter(unit: dict[str, Any], settings: ReportSettings, today: date) -> Letter:
@@ -323,16 +362,21 @@ def write_letters(
     settings: ReportSettings,
     catalog: Catalog | None = None,
     today: date | None = None,
+    rows: Sequence[dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Write one letter per unit with something to fix (.md and .docx); their paths.
+    """Write one letter per unit with something to fix (.md and .docx); their paths. `rows`:
+    the review queue (`tonghop.review.queue`) when the caller has read it already.
 
-    A letter is written again only when what it is made of changed: its unit, findings, review
-    states, the settings, the date or this module (a key per letter in the workspace's
-    `letters_written`, by folder): saving the Word files was most of a run with nothing new.
-    A letter this folder had from an earlier run and whose unit has nothing left to fix is
-    removed.
+    A letter is composed and written again only when what it is made of changed: its unit's
+    name, findings rows and review states and unreadable files (`unit_rows`), the settings,
+    the catalog's labels, the date or the code that words it (a key per letter in the
+    workspace's `letters_written`, by folder). The key is taken from the rows themselves, so
+    a unit whose findings did not change costs a hash, not a letter: a resubmission of one
+    unit writes that unit's letter alone. A letter this folder had from an earlier run and
+    whose unit has nothing left to fix is removed.
     """
     today = today or date.today()
+    catalog = catalog or load_catalog()
     folder = out / LETTERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     where = str(folder.resolve())
@@ -340,42 +384,58 @@ def write_letters(
         con.execute("select stem, key from letters_written where folder = ?", [where]).fetchall()
     )
     units = registry_units(con)
-    # this module's source: a change to how a letter is written writes every letter again
-    basis = json.dumps([source_hash(__file__), settings.model_dump()], sort_keys=True, default=str)
+    basis = _letters_basis(settings, catalog, today)
     keys: dict[str, str] = {}
     written = []
     letters: _LetterPackage | None = None
-    to_units = letter_units(
-        queue(con), catalog or load_catalog(), units, unreadable_files(con, units), today
-    )
-    for unit in to_units:
-        letter = compose_letter(unit, settings, today)
-        text = to_markdown(letter)
-        stem = _SAFE_NAME.sub("_", unit["unit_code"])
+    rows = queue(con) if rows is None else rows
+    entries = unit_rows(rows, units, unreadable_files(con, units), today)
+    present = set(os.listdir(folder))  # one listing, not a look-up per letter
+    for code, entry in entries.items():
+        stem = _SAFE_NAME.sub("_", code)
         md_path, docx_path = folder / f"{stem}.md", folder / f"{stem}.docx"
-        keys[stem] = _letter_key(basis, text)
+        keys[stem] = _letter_key(basis, code, entry)
         written += [md_path, docx_path]
-        if known.get(stem) == keys[stem] and md_path.exists() and docx_path.exists():
+        if known.get(stem) == keys[stem] and {md_path.name, docx_path.name} <= present:
             continue
-        md_path.write_text(text, encoding="utf-8")
-        # One Word document, emptied for each letter: opening python-docx's default package
-        # costs as much as saving a letter.
+        letter = compose_letter(unit_letter(code, entry, catalog), settings, today)
+        md_path.write_text(to_markdown(letter), encoding="utf-8")
         if letters is None:
             letters = _LetterPackage(_blank_letter(settings))
         write_letter_docx(letter, docx_path, letters)
     for stem in set(known) - set(keys):  # nothing left to fix: the letter would mislead
         for suffix in (".md", ".docx"):
             (folder / f"{stem}{suffix}").unlink(missing_ok=True)
-    with transaction(con):
-        con.execute("delete from letters_written where folder = ?", [where])
-        insert_rows(con, "letters_written", [[where, stem, key] for stem, key in keys.items()])
+    if keys != known:
+        with transaction(con):
+            con.execute("delete from letters_written where folder = ?", [where])
+            insert_rows(con, "letters_written", [[where, stem, k] for stem, k in keys.items()])
     return written
 
 
-def _letter_key(basis: str, text: str) -> str:
-    """The key of a letter's content: its Markdown (every word of it, data and settings alike),
-    after `basis` (this module's source and the settings, which set the Word layout)."""
-    return hashlib.sha256(f"{basis}\n{text}".encode()).hexdigest()
+def _letters_basis(settings: ReportSettings, catalog: Catalog, today: date) -> str:
+    """What every letter is made of besides its unit's rows: the code that words and writes
+    it (this module, `finding_view`'s and the numbers' formatting), the settings (which also
+    set the Word layout), the catalog (its labels) and the date."""
+    from tonghop import formatting, review_page
+
+    return json.dumps(
+        [
+            [source_hash(m) for m in (__file__, review_page.__file__, formatting.__file__)],
+            settings.model_dump(),
+            hashlib.sha256(catalog.model_dump_json().encode()).hexdigest(),
+            today.isoformat(),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _letter_key(basis: str, code: str, entry: dict[str, Any]) -> str:
+    """The key of a letter: `basis`, then its unit's code and `unit_rows` entry (every column
+    of every row, review state and actor included, so nothing it shows can change unseen)."""
+    rows = json.dumps([code, entry], sort_keys=True, default=str)
+    return hashlib.sha256(f"{basis}\n{rows}".encode()).hexdigest()
 
 
 def _blank_letter(settings: ReportSettings) -> DocxDocument:
@@ -415,23 +475,41 @@ _RUN_BREAKS = re.compile("[\t\n\r]")
 
 
 class _LetterPackage:
-    """A `_blank_letter` written into again and again, and saved: only its body changes.
+    """The Word letters of one run: one package (`_blank_letter`) whose body alone changes.
 
-    Every other part (the styles are most of the XML) is serialised and compressed once, into
-    a Word package without the body; each letter is that package with its own body added.
-    python-docx's `save` did all of it for every letter, most of the time a letter took.
+    Every part but the body (the styles are most of the XML) is compressed once; each letter is
+    those parts with its own `document.xml`, assembled as text: the document's opening and
+    closing, then its paragraphs, each kind of paragraph serialised once by lxml around a
+    marker and filled with the letter's escaped text. The header and closing tables (the same
+    in every letter of a run) and any paragraph whose text lxml writes otherwise (tabs, line
+    breaks, spaces at an end, placeholders) are built by lxml as python-docx would and
+    serialised in the document: the XML is the one python-docx wrote, byte for byte. Building
+    and saving each letter through python-docx was most of the time a letter took.
     """
 
     def __init__(self, doc: DocxDocument) -> None:
-        self.doc = doc
+        self._doc = doc  # where lxml builds each kind of paragraph and each table
+        self._last: bytes | None = None  # document.xml of the last letter saved
         self._body_name = doc.part.partname.lstrip("/")
-        self._rest: bytes | None = None
+        self._zip: _Zip | None = None
         self._paragraphs: dict[tuple, Any] = {}
         self._table: Any = None
-        # paragraphs and tables from the settings (every letter's header, "Nơi nhận" and
-        # signature), finished once: setting a run's text and highlighting its placeholders
-        # through python-docx was most of a letter's time
-        self._finished: dict[tuple, Any] = {}
+        self._kinds: dict[tuple, tuple[str, str]] = {}  # kind → the XML around its text
+        self._fragments: dict[tuple, str] = {}  # finished paragraphs and tables, as XML
+        self._document = self._serialised(None)  # (before the body's content, after it)
+
+    @property
+    def doc(self) -> DocxDocument:
+        """The package's document, holding the last letter saved (what python-docx would have
+        saved for it) until paragraphs are added to it."""
+        if self._last is not None:
+            saved = parse_xml(self._last).find(qn("w:body"))
+            body = self._doc.element.body
+            for child in list(body):
+                body.remove(child)
+            body.extend(list(saved))
+            self._last = None
+        return self._doc
 
     def add_paragraph(
         self,
@@ -444,21 +522,41 @@ class _LetterPackage:
         justify: bool = False,
         size: float | None = None,
         placeholders: bool = False,
-        into: Any = None,
     ) -> None:
-        """A paragraph of one run in `FONT` at the end of the body (or of the cell `into`), as
-        python-docx's `add_paragraph`, `add_run` and the run's properties write it: each kind
-        of paragraph is built so once and copied (setting the properties paragraph by
-        paragraph was a noticeable part of the letters' time for a national batch). With
-        `placeholders`, its bracketed pieces are highlighted."""
+        """A paragraph added at the end of `doc`'s body, built as each letter's are."""
         kind = (bold, italic, center, underline, justify, size)
-        finished = (kind, text) if placeholders else None
-        if finished in self._finished:
-            self._insert(copy.deepcopy(self._finished[finished]), into)
-            return
+        p = self._paragraph(_RUN_CONTROL.sub(" ", text), kind, placeholders)
+        self.doc.element.body._insert_p(p)
+
+    def _serialised(self, element: Any) -> tuple[str, str]:
+        """document.xml with `element` alone in the body, split around where it stands."""
+        self._last = None
+        body = self._doc.element.body
+        for child in list(body):
+            if child.tag != qn("w:sectPr"):  # the page settings stay
+                body.remove(child)
+        if element is not None:
+            body.insert(0, element)
+        # what python-docx's save writes (docx.opc.oxml.serialize_part_xml)
+        xml = etree.tostring(self._doc.element, encoding="UTF-8", standalone=True).decode()
+        if element is not None:
+            body.remove(element)
+        start = xml.index("<w:body>") + len("<w:body>")
+        return xml[:start], xml[start:]
+
+    def _fragment(self, element: Any) -> str:
+        """`element` as document.xml writes it inside the body."""
+        head, rest = self._serialised(element)
+        return rest[: len(rest) - len(self._document[1])]
+
+    def _paragraph(self, text: str, kind: tuple, placeholders: bool = False) -> Any:
+        """A paragraph of one run in `FONT`, as python-docx's `add_paragraph`, `add_run` and
+        the run's properties write it: each kind of paragraph is built so once and copied.
+        With `placeholders`, its bracketed pieces are highlighted."""
+        bold, italic, center, underline, justify, size = kind
         if kind not in self._paragraphs:
-            body = self.doc.element.body
-            p = self.doc.add_paragraph()
+            body = self._doc.element.body
+            p = self._doc.add_paragraph()
             run = p.add_run()
             run.bold, run.italic = bold, italic
             run.font.name = FONT
@@ -474,12 +572,8 @@ class _LetterPackage:
             body.remove(p._p)
             self._paragraphs[kind] = p._p
         p = copy.deepcopy(self._paragraphs[kind])
-        self._insert(p, into)
-        # Tabs and line breaks as python-docx writes them; other control characters (which it
-        # refuses, and a unit's name may carry) as spaces.
-        text = _RUN_CONTROL.sub(" ", text)
         r = p.r_lst[0]
-        if text and text == text.strip() and not _RUN_BREAKS.search(text):
+        if _simple(text):
             # what python-docx's `Run.text` writes for such a text: one <w:t>, no xml:space
             r.append(r.makeelement(qn("w:t")))
             r[-1].text = text
@@ -487,88 +581,154 @@ class _LetterPackage:
             Run(r, None).text = text
         if placeholders:
             highlight_placeholders(Run(r, None), Paragraph(p, None))
-            self._finished[finished] = copy.deepcopy(p)
+        return p
 
-    def _insert(self, p: Any, into: Any) -> None:
-        if into is None:
-            self.doc.element.body._insert_p(p)
-        else:
-            into.append(p)
+    def line(self, line: Line, cell: bool = False) -> str:
+        """A line of the letter as document.xml writes it. Tabs and line breaks as python-docx
+        writes them; other control characters (which it refuses, and a unit's name may carry)
+        as spaces."""
+        bold, italic, underline, center, justify, size = _WORD_STYLES[line.style]
+        if cell and line.style == "item":
+            justify, size = False, 12  # "Nơi nhận"'s items (Hướng dẫn 36-HD/VPTW)
+        kind = (bold, italic, center, underline, justify, size)
+        text = line.text
+        if not line.settings and text and not _ODD.search(text) and text == text.strip():
+            if kind not in self._kinds:
+                before, after = self._fragment(self._paragraph(_MARK, kind)).split(_MARK)
+                self._kinds[kind] = (before, after)
+            before, after = self._kinds[kind]
+            return before + _xml_text(text) + after
+        text = _RUN_CONTROL.sub(" ", text)
+        key = (kind, text, line.settings)
+        if key not in self._fragments:  # empty lines and the settings' repeat in every letter
+            self._fragments[key] = self._fragment(self._paragraph(text, kind, line.settings))
+        return self._fragments[key]
 
-    def add_columns(self, left: list[Line], right: list[Line], widths_mm=(80, 85)) -> None:
+    def columns(self, left: list[Line], right: list[Line], widths_mm=(80, 85)) -> str:
         """A borderless table of one row and two cells (the header and closing blocks)."""
         key = ("table", *((x.text, x.style, x.settings) for x in [*left, None, *right] if x))
-        if key in self._finished:
-            self.doc.element.body._insert_tbl(copy.deepcopy(self._finished[key]))
-            return
+        if key in self._fragments:
+            return self._fragments[key]
         if self._table is None:
-            table = borderless_table(self.doc, widths_mm)
+            table = borderless_table(self._doc, widths_mm)
             for cell in table.rows[0].cells:
                 for p in list(cell._tc.p_lst):
                     cell._tc.remove(p)
-            self.doc.element.body.remove(table._tbl)
+            self._doc.element.body.remove(table._tbl)
             self._table = table._tbl
         tbl = copy.deepcopy(self._table)
-        self.doc.element.body._insert_tbl(tbl)
         for tc, lines in zip(tbl.tr_lst[0].tc_lst, (left, right), strict=True):
             for line in lines or [Line("")]:
-                self.add_line(line, into=tc)
-        self._finished[key] = copy.deepcopy(tbl)  # the same in every letter: made once
+                bold, italic, underline, center, justify, size = _WORD_STYLES[line.style]
+                if line.style == "item":
+                    justify, size = False, 12  # "Nơi nhận"'s items (Hướng dẫn 36-HD/VPTW)
+                kind = (bold, italic, center, underline, justify, size)
+                text = _RUN_CONTROL.sub(" ", line.text)
+                tc.append(self._paragraph(text, kind, line.settings))
+        self._fragments[key] = self._fragment(tbl)  # the same in every letter: made once
+        return self._fragments[key]
 
-    def add_line(self, line: Line, into: Any = None) -> None:
-        bold, italic, underline, center, justify, size = _WORD_STYLES[line.style]
-        if into is not None and line.style == "item":
-            justify, size = False, 12  # "Nơi nhận"'s items (Hướng dẫn 36-HD/VPTW)
-        self.add_paragraph(
-            line.text,
-            bold,
-            italic,
-            center,
-            underline=underline,
-            justify=justify,
-            size=size,
-            placeholders=line.settings,
-            into=into,
-        )
+    def save(self, path: Path, body: str | None = None) -> None:
+        """The package with `body` (the body's content, as XML) as the letter, at `path`;
+        without it, with `doc` as it stands."""
+        if self._zip is None:
+            self._zip = _Zip(self._doc, self._body_name)
+        if body is None:
+            xml = etree.tostring(self.doc.element, encoding="UTF-8", standalone=True)
+        else:
+            head, tail = self._document
+            xml = f"{head}{body}{tail}".encode()
+        path.write_bytes(self._zip.package(xml))
+        self._last = xml
 
-    def save(self, path: Path) -> None:
-        if self._rest is None:
-            self._rest = self._without_body()
-        package = io.BytesIO(self._rest)
-        # the fastest deflate: the body is a few kilobytes, its level changes bytes, not size
-        with zipfile.ZipFile(package, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-            z.writestr(self._body_name, self.doc.part.blob)
-        path.write_bytes(package.getvalue())
 
-    def _without_body(self) -> bytes:
-        whole, rest = io.BytesIO(), io.BytesIO()
-        self.doc.save(whole)
-        with zipfile.ZipFile(whole) as src, zipfile.ZipFile(rest, "w") as dst:
+_MARK = "\ue000"  # where a paragraph's text goes (a text holding it is left to lxml)
+# Texts left to lxml: control characters, tabs and breaks (see `line`), what lxml refuses in
+# XML text (it raises, as python-docx did) and the marker.
+_ODD = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff\ue000]")
+
+
+def _simple(text: str) -> bool:
+    """A text python-docx writes as one plain <w:t> (no xml:space, tab or break)."""
+    return bool(text) and text == text.strip() and not _RUN_BREAKS.search(text)
+
+
+def _xml_text(text: str) -> str:
+    """Text as lxml escapes it in an element's content."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Zip:
+    """A Word package whose every part but one is compressed once: each `package` adds that
+    part (deflated at the fastest level: the body is a few kilobytes) and the directory.
+    zipfile's append mode read the whole directory back for every letter."""
+
+    def __init__(self, doc: DocxDocument, body_name: str) -> None:
+        whole = io.BytesIO()
+        doc.save(whole)
+        self.name = body_name.encode()
+        self.stamp = _dos_time(datetime.now())
+        local, central = io.BytesIO(), io.BytesIO()
+        self.count = 0
+        with zipfile.ZipFile(whole) as src:
             for info in src.infolist():
-                if info.filename != self._body_name:
-                    dst.writestr(info, src.read(info))
-        return rest.getvalue()
+                if info.filename == body_name:
+                    continue
+                data = src.read(info)
+                deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+                packed = deflate.compress(data) + deflate.flush()
+                name = info.filename.encode()
+                sizes = (zlib.crc32(data), len(packed), len(data))
+                central.write(_central_header(name, self.stamp, sizes, local.tell()))
+                local.write(_local_header(name, self.stamp, sizes) + packed)
+                self.count += 1
+        self.local, self.central = local.getvalue(), central.getvalue()
+
+    def package(self, body: bytes) -> bytes:
+        deflate = zlib.compressobj(1, zlib.DEFLATED, -15)
+        packed = deflate.compress(body) + deflate.flush()
+        sizes = (zlib.crc32(body), len(packed), len(body))
+        offset = len(self.local)
+        local = _local_header(self.name, self.stamp, sizes) + packed
+        central = self.central + _central_header(self.name, self.stamp, sizes, offset)
+        count = self.count + 1
+        end = struct.pack(
+            "<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(central), offset + len(local), 0
+        )
+        return b"".join((self.local, local, central, end))
+
+
+def _dos_time(moment: datetime) -> tuple[int, int]:
+    """A time as a zip entry stores it (MS-DOS time and date)."""
+    time = moment.hour << 11 | moment.minute << 5 | moment.second // 2
+    return time, (moment.year - 1980) << 9 | moment.month << 5 | moment.day
+
+
+def _local_header(name: bytes, stamp: tuple[int, int], sizes: tuple[int, int, int]) -> bytes:
+    return struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, *stamp, *sizes, len(name), 0) + name
+
+
+def _central_header(
+    name: bytes, stamp: tuple[int, int], sizes: tuple[int, int, int], offset: int
+) -> bytes:
+    fields = (20, 20, 0, 8, *stamp, *sizes, len(name), 0, 0, 0, 0, 0, offset)
+    return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", *fields) + name
 
 
 def write_letter_docx(letter: Letter, path: Path, letters: _LetterPackage) -> Path:
-    """The letter in Word, written into `letters`' document (emptied first) and saved."""
-    body = letters.doc.element.body
-    for child in list(body):
-        if child.tag != qn("w:sectPr"):  # the page settings stay
-            body.remove(child)
-    letters.add_columns(letter.header_left, letter.header_right)
-    letters.add_line(Line(""))
+    """The letter in Word, from `letters`' package."""
+    parts = [letters.columns(letter.header_left, letter.header_right), letters.line(Line(""))]
     for line in [*letter.title, letter.to, *letter.body]:
         if line.style == "item":
             line = Line(f"- {line.text}", "item", line.settings)
-        letters.add_line(line)
-    letters.add_line(Line(""))
+        parts.append(letters.line(line))
+    parts.append(letters.line(Line("")))
     recipients = [Line("Nơi nhận:", "recipients"), *letter.recipients]
     recipients = [
         Line(f"- {r.text}", "item", r.settings) if r.style == "item" else r for r in recipients
     ]
-    letters.add_columns(recipients, letter.signature)
-    letters.save(path)
+    parts.append(letters.columns(recipients, letter.signature))
+    letters.save(path, "".join(parts))
     return path
 
 

@@ -3,12 +3,19 @@
 Everything shown comes from the data and is only ever displayed: the HTML goes through the
 sandboxed, autoescaping environment of `tonghop.report.templates`, and every CSV cell that a
 spreadsheet would read as a formula is neutralised (`formatting.csv_cell`).
+
+Both are written only when what they show changed (`page_key`: the rows they are made of, not
+the run's id and time, kept in the page's `<head>`): a run with nothing new, or a page of
+thousands of findings, is not rendered again for nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -19,7 +26,8 @@ import duckdb
 
 from tonghop.catalog import Catalog, load_catalog
 from tonghop.formatting import csv_cell, so
-from tonghop.report.templates import make_environment
+from tonghop.paths import source_hash
+from tonghop.report.templates import make_environment, search_path
 from tonghop.review import (
     ACTION_LABELS,
     SEVERITY_LABELS,
@@ -27,7 +35,7 @@ from tonghop.review import (
     histories,
     queue,
 )
-from tonghop.validation.places import Sources, places_and_notes, value_sources
+from tonghop.validation.places import Sources, places_and_notes
 
 PAGE_NAME = "kiem-tra.html"
 CSV_NAME = "kiem-tra.csv"
@@ -62,7 +70,20 @@ def _label(catalog: Catalog, code: str | None) -> str:
         return ""
     if code == "raw":
         return "Giá trị đã ghi (không phải số)"
-    return catalog[code].label if code in catalog else code
+    return _labels(catalog).get(code, code)
+
+
+_LABELS: dict[int, tuple[Catalog, dict[str, str]]] = {}
+
+
+def _labels(catalog: Catalog) -> dict[str, str]:
+    """The catalog's labels by code, made once per catalog (looking a code up in the catalog
+    reads its indicators one by one, for every number of every finding)."""
+    kept = _LABELS.get(id(catalog))
+    if kept is None or kept[0] is not catalog:
+        _LABELS.clear()
+        kept = _LABELS[id(catalog)] = (catalog, {i.code: i.label for i in catalog})
+    return kept[1]
 
 
 def _named_values(row: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +156,16 @@ def group_by_unit(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(units.values())
 
 
-def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> dict[str, Any]:
-    """What the review page shows: every finding of the latest validation, by unit."""
-    found = queue(con, include_gone=True)
-    sources = value_sources(con, (r["submission_id"] for r in found))
+def page_view(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    run_id: str,
+    inputs: PageInputs | None = None,
+) -> dict[str, Any]:
+    """What the review page shows: every finding of the latest validation, by unit (from
+    `inputs`, read with `page_inputs` when not given)."""
+    found, sources, actions = inputs or page_inputs(con)
     rows = [finding_view(r, catalog, sources) for r in found]
-    actions = histories(con, [row["finding_key"] for row in rows])
     for row in rows:
         row["history"] = [
             h
@@ -166,18 +191,116 @@ def page_view(con: duckdb.DuckDBPyConnection, catalog: Catalog, run_id: str) -> 
     }
 
 
+# The rows the page is made of: the queue with those no longer raised, the places and notes
+# of their values, and their review histories.
+PageInputs = tuple[list[dict[str, Any]], Sources, dict[str, list[dict]]]
+
+
+def page_inputs(con: duckdb.DuckDBPyConnection) -> PageInputs:
+    """What `page_view` reads from the workspace, as read (nothing worded yet)."""
+    found = queue(con, include_gone=True)
+    return found, named_sources(con, found), histories(con, [r["finding_key"] for r in found])
+
+
+def named_sources(con: duckdb.DuckDBPyConnection, found: Sequence[dict[str, Any]]) -> Sources:
+    """`tonghop.validation.places.value_sources` of the values the findings name (all that
+    `finding_view` looks up), not of every value of every submission with a finding: a
+    national page's findings name a few thousand values of hundreds of thousands."""
+    named = sorted(
+        {
+            (r["submission_id"], code)
+            for r in found
+            if r.get("submission_id")
+            for code in [*(r.get("indicators") or []), *(r.get("values") or {})]
+        }
+    )
+    if not named:
+        return {}
+    rows = con.execute(
+        """
+        select v.submission_id, v.indicator_code,
+            string_agg(v.location, ', ' order by v.location) as places,
+            string_agg(nullif(trim(v.note), ''), '; ') as notes
+        from submitted_values v
+        join (select unnest(?::varchar[]) as submission_id, unnest(?::varchar[]) as code) n
+            on v.submission_id = n.submission_id and v.indicator_code = n.code
+        group by all
+        """,
+        [[sid for sid, _ in named], [code for _, code in named]],
+    ).fetchall()
+    return {(sid, code): (places, notes) for sid, code, places, notes in rows}
+
+
+# The page's key, in the page itself (its first lines: the template's <head>), so the page is
+# its own record.
+_KEY_FOUND = re.compile(r'<meta name="tonghop-inputs" content="([0-9a-f]{64})">')
+
+
+def page_key(
+    inputs: PageInputs,
+    catalog: Catalog,
+    out: Path,
+    template_dirs: Sequence[Path] | None = None,
+) -> str:
+    """The key of what the page and its CSV show: the rows they are made of (`page_inputs`),
+    the Data Docs links present, the catalog, the template and the code that words the rows.
+    Not the run id and the time, which alone would rewrite a page of thousands of findings
+    on every run with nothing new."""
+    from tonghop import formatting
+
+    found, sources, actions = inputs
+    basis = [
+        [source_hash(m) for m in (__file__, formatting.__file__)],
+        hashlib.sha256(_template_path(template_dirs).read_bytes()).hexdigest(),
+        catalog.model_dump_json(),
+        [href for href, _ in DATA_DOCS_LINKS if (out / href).is_file()],
+    ]
+    digest = hashlib.sha256()
+    for part in (basis, found, sorted(sources.items()), actions):
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _template_path(template_dirs: Sequence[Path] | None) -> Path:
+    """The page's template as `make_environment(template_dirs)` finds it (the first folder
+    that has it)."""
+    folders = search_path(template_dirs)
+    return next((d / TEMPLATE for d in folders if (d / TEMPLATE).is_file()), folders[-1] / TEMPLATE)
+
+
+def _written_key(path: Path) -> str | None:
+    """The key a page written earlier carries, if it is there."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    found = _KEY_FOUND.search(head)
+    return found.group(1) if found else None
+
+
 def write_review_page(
     con: duckdb.DuckDBPyConnection,
     out: Path,
     run_id: str,
     catalog: Catalog | None = None,
     template_dirs: Sequence[Path] | None = None,
+    inputs: PageInputs | None = None,
 ) -> dict[str, Path]:
-    """Write `kiem-tra.html` and `kiem-tra.csv` into `out`."""
+    """Write `kiem-tra.html` and `kiem-tra.csv` into `out`, unless they already show what
+    they would show now (`page_key`, kept in the page): then they stay as the run that last
+    changed them wrote them, its run id and time included. `inputs`: `page_inputs`, when the
+    caller has read them already (its rows not `gone` are the letters' queue)."""
     out.mkdir(parents=True, exist_ok=True)
-    view = page_view(con, catalog or load_catalog(), run_id)
-    html = make_environment(template_dirs).get_template(TEMPLATE).render(view)
+    catalog = catalog or load_catalog()
     paths = {"review_page": out / PAGE_NAME, "review_csv": out / CSV_NAME}
+    inputs = inputs or page_inputs(con)
+    key = page_key(inputs, catalog, out, template_dirs)
+    if _written_key(paths["review_page"]) == key and paths["review_csv"].is_file():
+        return paths
+    view = page_view(con, catalog, run_id, inputs) | {"inputs_key": key}
+    html = make_environment(template_dirs).get_template(TEMPLATE).render(view)
     paths["review_page"].write_text(link_data_docs(html, out), encoding="utf-8")
     write_review_csv(paths["review_csv"], [f for u in view["units"] for f in u["findings"]])
     return paths

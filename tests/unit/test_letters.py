@@ -1,9 +1,14 @@
-"""Feedback letters (`thu-phan-hoi/`) from a real workspace: who gets one, what it says in both
-formats, the committee's header and signature, and letters removed once nothing is left."""
+"""Feedback letters (`thu-phan-hoi/`) and the steward's page (`kiem-tra`) from a real workspace:
+who gets a letter, what it says in both formats, the committee's header and signature, letters
+removed once nothing is left, and a letter or the page written again only when what it shows
+changed."""
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +19,7 @@ from docx.oxml.ns import qn
 from tonghop.db import open_db
 from tonghop.letters import write_letters
 from tonghop.review import ReviewError, accept
+from tonghop.review_page import write_review_page
 from tonghop.settings import ReportSettings, load_settings
 
 DAY = date(2023, 7, 20)
@@ -204,3 +210,120 @@ def test_no_letter_for_a_warning_a_steward_accepted_and_no_decision_on_a_departe
         write_letters(con, tmp_path, ReportSettings(), today=DAY)
         assert con.execute("select count(*) from review_actions").fetchone()[0] == 1
     assert sorted(p.stem for p in folder.glob("*.md")) == ["A1", "A3", "A5"]
+
+
+# A time no run writes at: a file still carrying it was not written again.
+LONG_AGO = 946_684_800 * 10**9  # 2000-01-01
+
+
+def _stamp(folder: Path) -> None:
+    for path in folder.iterdir():
+        os.utime(path, ns=(LONG_AGO, LONG_AGO))
+
+
+def _touched(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.stat().st_mtime_ns != LONG_AGO)
+
+
+def test_only_the_letter_of_a_unit_whose_findings_changed_is_written_again(
+    workspace, tmp_path
+) -> None:
+    folder = tmp_path / "thu-phan-hoi"
+    with open_db(workspace) as con:
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        _stamp(folder)
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        assert _touched(folder) == []  # nothing changed: no letter composed nor written
+
+        # a warning of A5 raised, then accepted by a steward: A5's letter each time, alone
+        con.execute(
+            "insert into findings (finding_key, run_id, unit_code, period, rule_id, kind, "
+            "severity, message, indicators, observed) values ('f7', 'r2', 'A5', '2023-H1', "
+            "'bounds_members_admitted', 'bounds', 'warning', 'Kết nạp 40 khác xa.', [], '{}')"
+        )
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        assert _touched(folder) == ["A5.docx", "A5.md"]
+        assert "Kết nạp 40 khác xa." in (folder / "A5.md").read_text("utf-8")
+        _stamp(folder)
+        accept(con, "f7", "Đơn vị kết nạp theo đợt", "thu")
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        assert _touched(folder) == ["A5.docx", "A5.md"]
+        assert "Kết nạp 40 khác xa." not in (folder / "A5.md").read_text("utf-8")
+
+        # a new finding of A3, as the validation of a resubmission writes it
+        _stamp(folder)
+        con.execute(
+            "insert into findings (finding_key, run_id, unit_code, period, rule_id, kind, "
+            "severity, message, indicators, observed) values ('f6', 'r2', 'A3', '2023-H1', "
+            "'members_total_sum', 'sum', 'error', 'Tổng số đảng viên (99) khác (98).', [], '{}')"
+        )
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+        assert _touched(folder) == ["A3.docx", "A3.md"]
+        assert any(
+            "Tổng số đảng viên (99) khác (98)." in x for x in _docx_lines(folder / "A3.docx")
+        )
+
+        # what every letter is made of (the settings, the date): every letter again
+        _stamp(folder)
+        write_letters(con, tmp_path, ReportSettings(), today=date(2023, 7, 21))
+        assert _touched(folder) == [
+            f"{c}.{e}" for c in ("A1", "A2", "A3", "A5") for e in ("docx", "md")
+        ]
+        # a letter lost from the folder is written again, alone
+        _stamp(folder)
+        (folder / "A1.docx").unlink()
+        write_letters(con, tmp_path, ReportSettings(), today=date(2023, 7, 21))
+        assert _touched(folder) == ["A1.docx", "A1.md"]
+
+
+def test_a_units_text_is_in_its_word_letter_as_typed(workspace, tmp_path) -> None:
+    """Markup, tabs, line breaks, edge spaces and control characters in a unit's text: the
+    Word letter holds it as text (control characters as spaces), in a package Word reads."""
+    message = ' Tổng <b>số</b> & "đảng viên"\t(14.103)\nkhông khớp\x07 '
+    with open_db(workspace) as con:
+        con.execute("update findings set message = ? where finding_key = 'f1'", [message])
+        write_letters(con, tmp_path, ReportSettings(), today=DAY)
+    path = tmp_path / "thu-phan-hoi" / "A1.docx"
+    with zipfile.ZipFile(path) as package:
+        assert package.testzip() is None
+    texts = [p.text for p in Document(str(path)).paragraphs]
+    said = ' Tổng <b>số</b> & "đảng viên"\t(14.103)\nkhông khớp  '
+    assert any(said in text for text in texts), texts
+    md = (tmp_path / "thu-phan-hoi" / "A1.md").read_text("utf-8")
+    assert "\\<b\\>số\\</b\\>" in md
+
+
+def test_kiem_tra_is_written_again_only_when_what_it_shows_changed(workspace, tmp_path) -> None:
+    out = tmp_path / "out"
+    with open_db(workspace) as con:
+        paths = write_review_page(con, out, "r1")
+        first = paths["review_page"].read_text("utf-8")
+        assert "lần chạy r1" in first and 'data-key="f1" data-state="open"' in first
+        _stamp(out)
+        write_review_page(con, out, "r2")  # another run, nothing new
+        assert _touched(out) == []
+        assert paths["review_page"].read_text("utf-8") == first  # as run r1 wrote it
+
+        accept(con, "f1", "Đơn vị xác nhận số liệu đúng", "thu")
+        write_review_page(con, out, "r3")
+        assert _touched(out) == ["kiem-tra.csv", "kiem-tra.html"]
+        page = paths["review_page"].read_text("utf-8")
+        assert "lần chạy r3" in page and 'data-key="f1" data-state="accepted"' in page
+        assert "Đơn vị xác nhận số liệu đúng" in page
+        with open(paths["review_csv"], encoding="utf-8-sig", newline="") as handle:
+            rows = {row["Mã phát hiện"]: row for row in csv.DictReader(handle)}
+        assert rows["f1"]["Ghi chú xử lý"] == "Đơn vị xác nhận số liệu đúng"
+
+        # the Data Docs the page links to appear: written again, with the link
+        _stamp(out)
+        (out / "data-docs").mkdir()
+        (out / "data-docs" / "index.html").write_text("<html></html>", encoding="utf-8")
+        write_review_page(con, out, "r4")
+        assert "kiem-tra.html" in _touched(out)
+        assert 'href="data-docs/index.html"' in paths["review_page"].read_text("utf-8")
+
+        # the CSV lost: both written again
+        paths["review_csv"].unlink()
+        write_review_page(con, out, "r5")
+        assert paths["review_csv"].is_file()
+        assert "lần chạy r5" in paths["review_page"].read_text("utf-8")
