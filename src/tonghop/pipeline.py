@@ -255,12 +255,14 @@ def write_review_outputs(
 ) -> dict[str, Path]:
     """The steward's page (`kiem-tra.html`, `kiem-tra.csv`) and the letters to units."""
     from tonghop.letters import LETTERS_DIR, write_letters
-    from tonghop.review_page import write_review_page
+    from tonghop.review_page import page_inputs, write_review_page
 
     catalog = load_catalog()
     with open_db(workspace) as con:
-        paths = write_review_page(con, out, run_id, catalog)
-        write_letters(con, out, settings, catalog)
+        inputs = page_inputs(con)  # the review queue read once: the page's rows and the letters'
+        paths = write_review_page(con, out, run_id, catalog, inputs=inputs)
+        letters_queue = [r for r in inputs[0] if not r["gone"]]
+        write_letters(con, out, settings, catalog, rows=letters_queue)
     paths["letters"] = out / LETTERS_DIR
     return paths
 
