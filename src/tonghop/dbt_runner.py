@@ -67,7 +67,10 @@ def _node_result(result) -> NodeResult:  # noqa: ANN001
 
 
 def _arguments(command: str, project_dir: Path, work_dir: Path, dbt_vars: dict) -> list[str]:
-    """dbt's command line for the project, with its target and logs under `work_dir`."""
+    """dbt's command line for the project, with its target under `work_dir`. No log, on screen
+    or in a file: dbt formats every line of either before it looks at its level, and its lines
+    cost more than creating a view; what failed comes back in the run's results (DbtRunError),
+    each model's result through `run_dbt`'s `on_node`, the SQL run in `work_dir/target/run`."""
     return [
         command,
         "--project-dir", str(project_dir),
@@ -75,8 +78,8 @@ def _arguments(command: str, project_dir: Path, work_dir: Path, dbt_vars: dict) 
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
         "--vars", json.dumps(dbt_vars),
-        "--quiet",
-        "--log-level-file", "warn",
+        "--log-level", "none",
+        "--log-level-file", "none",
         "--no-write-json",
         "--no-use-colors",
         "--no-send-anonymous-usage-stats",
