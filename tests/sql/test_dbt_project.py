@@ -62,7 +62,7 @@ def test_dbt_build_builds_every_model_and_passes_every_test_on_the_sample(worksp
     assert "the_latest_submission_supersedes_the_earlier_ones" in names
     # dbt wrote its target and logs in the workspace, nothing into the project
     assert _project_files() == before
-    assert (workspace / "dbt" / "target" / "manifest.json").exists()
+    assert list((workspace / "dbt" / "target" / "run").rglob("*.sql"))
 
 
 def test_a_sector_that_does_not_add_up_to_the_bloc_fails_its_test(workspace: Path) -> None:
