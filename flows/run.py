@@ -10,6 +10,8 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from tonghop import pipeline
+from tonghop.db import db_path
+from tonghop.dbt_runner import start_in_background as start_dbt_meanwhile
 from tonghop.flows.parameters import (
     ROLLING_PERIODS,
     Out,
@@ -141,6 +143,9 @@ def run(params: RunParameters = DEFAULT) -> pipeline.RunSummary:
     ensure_writer_limit()
     # one run at a time opens the workspace's DuckDB file
     with writer_slot(params.workspace, notify=settings.notify):
+        # dbt imported and its parse loaded in a thread while collect and validate work
+        # (consolidate finds both ready); inside the slot: it reads the workspace's dbt/ folder
+        start_dbt_meanwhile(db_path(params.workspace), params.workspace / "dbt")
         load_registry(params.workspace, params.registry)
         collected = collect(params.workspace, files, settings, params.show_progress)
         findings = validate_and_publish(
