@@ -186,15 +186,17 @@ def smtp_server():
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`), the modules with slow tests first, each module's tests
-    kept together and in their order: `--dist loadscope --no-loadscope-reorder` hands out the
+    """Under pytest-xdist (`make test`), the long modules first, each module's tests kept
+    together and in their order: `--dist loadscope --no-loadscope-reorder` hands out the
     modules in this order, so the long ones start at once on both workers and the many short
     ones fill in behind them, instead of one long module starting last on one worker while the
-    other has nothing left."""
+    other has nothing left. Long: the end-to-end modules (tests/e2e: whole runs) and those with
+    a test marked `slow` or `real_server`."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    slow = {item.path for item in items if _is_slow(item)}
-    items.sort(key=lambda item: item.path not in slow)
+    e2e = Path(__file__).parent / "e2e"
+    long = {item.path for item in items if _is_slow(item) or item.path.is_relative_to(e2e)}
+    items.sort(key=lambda item: item.path not in long)
 
 
 def _is_slow(item: pytest.Item) -> bool:
