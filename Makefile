@@ -20,10 +20,10 @@ demo: $(STAMP)
 
 # The whole suite, as CI runs it (.ci/run): one pytest-xdist worker per core, a module's tests
 # on one worker (`--dist loadscope`: what its tests share, a workspace, a demo, a server, is
-# built once), the modules with slow tests handed out first (tests/conftest.py orders them;
-# `--no-loadscope-reorder` keeps that order), so that no long module starts last on one
-# worker while the other idles. Each worker has its own temporary Prefect server and home.
-# It lists its slowest tests.
+# built once), the long modules (tests/e2e, and those with a `slow` or `real_server` test)
+# handed out first (tests/conftest.py orders them; `--no-loadscope-reorder` keeps that order),
+# so that no long module starts last on one worker while the other idles. Each worker has its
+# own temporary Prefect server and home. It lists its slowest tests.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder --durations=20
 
