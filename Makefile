@@ -18,8 +18,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tonghop demo
 
+# The whole suite, as CI runs it (.ci/run): one pytest-xdist worker per core, a module's tests
+# on one worker (`--dist loadscope`: what its tests share, a workspace, a demo, a server, is
+# built once), the long modules (tests/e2e, and those with a `slow` or `real_server` test)
+# handed out first (tests/conftest.py orders them; `--no-loadscope-reorder` keeps that order),
+# so that no long module starts last on one worker while the other idles. Each worker has its
+# own temporary Prefect server and home. It lists its slowest tests.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder --durations=20
 
 # The fast lane, before each commit (under 90 s on 2 cores): lint, then the unit, SQL and
 # contract tests and the doctests, without those marked slow (end-to-end runs, a whole demo, a

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
+import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +16,15 @@ from pathlib import Path
 import pytest
 
 from tonghop.prefect_env import apply_embedded_defaults
+
+# `make test` runs the suite in pytest-xdist workers: each worker gets a Prefect home of its
+# own (its profiles, local result storage and the database of the temporary server that a run in
+# a new interpreter starts), never the developer's ~/.prefect nor the other worker's. Set
+# before Prefect is imported (its settings read the environment once).
+if os.environ.get("PYTEST_XDIST_WORKER") and "prefect" not in sys.modules:
+    _home = tempfile.mkdtemp(prefix=f"tonghop-tests-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
+    os.environ["PREFECT_HOME"] = _home
 
 
 @pytest.fixture(scope="session")
@@ -170,3 +183,21 @@ def smtp_server():
     """A real SMTP server (aiosmtpd) on 127.0.0.1: (inbox, port)."""
     with smtp_inbox() as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`), the long modules first, each module's tests kept
+    together and in their order: `--dist loadscope --no-loadscope-reorder` hands out the
+    modules in this order, so the long ones start at once on both workers and the many short
+    ones fill in behind them, instead of one long module starting last on one worker while the
+    other has nothing left. Long: the end-to-end modules (tests/e2e: whole runs) and those with
+    a test marked `slow` or `real_server`."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    e2e = Path(__file__).parent / "e2e"
+    long = {item.path for item in items if _is_slow(item) or item.path.is_relative_to(e2e)}
+    items.sort(key=lambda item: item.path not in long)
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    return any(item.iter_markers("slow")) or any(item.iter_markers("real_server"))
