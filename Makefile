@@ -58,5 +58,9 @@ bench: $(STAMP)
 
 # The unseen blocs (benchmarks/unseen_bloc.py: both years new, 5 % of units with findings):
 # every stage of a run against its floor, clean and with findings, in one table per N.
+# WORK: the folder of the blocs (made there when missing); SCRATCH: the runs' workspaces;
+# BUDGET: seconds the runs may take (a run that would not fit is left out and named).
 bench-unseen: $(STAMP)
-	$(BIN)/python benchmarks/run.py --unseen --units $(UNITS) --repeat 3
+	$(BIN)/python benchmarks/run.py --unseen --units $(UNITS) --repeat 3 --naive-max $(UNITS) \
+		$(if $(WORK),--work $(WORK)) $(if $(SCRATCH),--scratch $(SCRATCH)) \
+		$(if $(BUDGET),--budget $(BUDGET))
