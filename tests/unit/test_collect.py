@@ -529,6 +529,25 @@ def test_read_source_lists_files_sorted_and_skips_hidden(tmp_path: Path) -> None
     assert [(f.name, f.data) for f in files] == [("a.csv", b"1"), ("b/x.csv", b"2")]
 
 
+def test_read_source_keeps_no_memory_mapping_per_file(tmp_path: Path) -> None:
+    """A national batch is 120,000 files: each file's bytes must not hold a memory mapping of
+    its own (Linux allows a process 65,530), or no thread can start after read_source."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("no /proc: not Linux")
+    for i in range(3000):
+        (tmp_path / f"TCCS{i:05d}-2024.csv").write_text(
+            f"unit_code,period,indicator_code,value\nTCCS{i:05d},2024,members_total,{i}\n",
+            encoding="utf-8",
+        )
+    before = len(maps.read_text().splitlines())
+    files = read_source(str(tmp_path))
+    after = len(maps.read_text().splitlines())
+    assert len(files) == 3000
+    assert files[7].data == (tmp_path / files[7].name).read_bytes()
+    assert after - before < 300
+
+
 def test_read_source_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="Không đọc được nguồn dữ liệu"):
         read_source(str(tmp_path / "khong-co"))

@@ -58,7 +58,7 @@ def read_source(source: str, limits: IntakeSettings = LIMITS) -> list[SourceFile
                 files.append(_too_large(relative, size, limits, "?"))
                 continue
             with fs.open(path, "rb") as handle:
-                data = _read_at_most(handle, limits)
+                data = _read_at_most(handle, limits, size)
         except FileNotFoundError:
             continue  # gone between listing and reading: see _read_local
         files.append(_source_file(relative, data, limits))
@@ -143,7 +143,7 @@ def _read_file(name: str, path: str, limits: IntakeSettings) -> SourceFile | Non
         if info.st_size > limits.read_at_most_bytes:
             return _too_large(name, info.st_size, limits, str(info.st_mtime_ns))
         try:
-            data = _read_at_most(handle, limits)
+            data = _read_at_most(handle, limits, info.st_size)
             after = os.fstat(fd)
         except OSError as exc:
             return _unread(name, "lỗi", f"Không đọc được tệp '{name}': {exc.strerror}.")
@@ -166,10 +166,17 @@ _CHANGING = (
 )
 
 
-def _read_at_most(handle: BinaryIO, limits: IntakeSettings) -> bytes:
+def _read_at_most(handle: BinaryIO, limits: IntakeSettings, size: int | None = None) -> bytes:
     """A file's bytes, at most one past `read_at_most_bytes`: a file that grows while it is
-    read is cut there, and then is too large by its length."""
-    return handle.read(limits.read_at_most_bytes + 1)
+    read is cut there, and then is too large by its length. With `size` (the file's size when
+    it was opened), at most one byte past it: more tells that the file grew while it was read.
+
+    The read is asked for no more than that because Python allocates what it is asked for
+    before it shrinks it to what it read: a request past malloc's threshold is a memory
+    mapping of its own, kept by the bytes, and a national batch's 120,000 such files passed
+    the kernel's limit of 65,530 mappings a process (no thread could start after)."""
+    wanted = limits.read_at_most_bytes if size is None else min(size, limits.read_at_most_bytes)
+    return handle.read(wanted + 1)
 
 
 def _too_large(name: str, size: int, limits: IntakeSettings, version: str) -> SourceFile:
