@@ -200,10 +200,10 @@ def test_a_file_that_grows_while_it_is_read_is_kept_unparsed_then_read_whole(
 
     read = collect._read_at_most
 
-    def grow_while_read(handle, limits):
+    def grow_while_read(handle, limits, size=None):
         with open(path, "a") as rest:  # the copy goes on while the file is read
             rest.write("49\nU1,2023,members_official,1040\n")
-        return read(handle, limits)
+        return read(handle, limits, size)
 
     monkeypatch.setattr(collect, "_read_at_most", grow_while_read)
     workspace = tmp_path / "ws"
